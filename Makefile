@@ -1,0 +1,38 @@
+# The two commands of the quickstart: `make demo` and `make test`. Each sets itself up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# opentelemetry-distro kept beside the venv, not in it, so tests can show both
+# "only otel-dynamiq installed" and "beside the stock distro".
+STOCK_DISTRO := $(VENV)/stock-distro
+
+# dynamiq imports litellm, which would download a price map without this.
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+
+.PHONY: demo test lint typecheck pytest clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,instruments]'
+	$(BIN)/python -m pip install --quiet --no-deps --upgrade --target $(STOCK_DISTRO) opentelemetry-distro
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
+
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

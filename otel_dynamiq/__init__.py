@@ -1,0 +1,20 @@
+"""Send OpenTelemetry traces to Dynamiq as runs, without the application waiting on the network.
+
+Manual setup::
+
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from otel_dynamiq import DynamiqSpanExporter
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(DynamiqSpanExporter()))
+    trace.set_tracer_provider(provider)
+"""
+
+from otel_dynamiq._config import ExporterConfig
+from otel_dynamiq._stats import ExporterStats
+from otel_dynamiq.exporter import DynamiqSpanExporter
+from otel_dynamiq.version import __version__
+
+__all__ = ["DynamiqSpanExporter", "ExporterConfig", "ExporterStats", "__version__"]

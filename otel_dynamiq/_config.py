@@ -1,0 +1,192 @@
+"""Exporter settings: read once, validated once, so a mistake fails at start-up.
+
+A bad value raises ``ValueError`` naming the variable and what it expects,
+rather than surfacing later as a mysterious export failure.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from otel_dynamiq import environment_variables as env
+from otel_dynamiq.version import __version__
+
+DEFAULT_ENDPOINT = "https://collector.getdynamiq.ai"
+DEFAULT_TIMEOUT_SECONDS = 10.0
+DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
+"""4 MiB: large enough for a batch of 512 runs with kilobyte payloads, small
+enough that a proxy in front of the service will not refuse it."""
+MIN_MAX_REQUEST_BYTES = 16 * 1024
+"""Below this a run cannot keep even a truncated input and output."""
+TRACES_PATH = "/v1/traces"
+
+T = TypeVar("T")
+Compression = Literal["none", "gzip"]
+_COMPRESSIONS: tuple[Compression, ...] = ("none", "gzip")
+
+
+@dataclass(frozen=True)
+class ExporterConfig:
+    """What the exporter needs to deliver runs. The key never shows in a repr."""
+
+    endpoint: str
+    access_key: str | None = field(repr=False)
+    timeout: float
+    compression: Compression
+    headers: Mapping[str, str] = field(repr=False)
+    max_request_bytes: int
+    source_id: str
+    session_id: str
+
+    @property
+    def traces_url(self) -> str:
+        return self.endpoint.rstrip("/") + TRACES_PATH
+
+    def request_headers(self) -> dict[str, str]:
+        """Headers of every request; the key is added last so extra headers cannot replace it."""
+        headers = {"Content-Type": "application/json", "User-Agent": f"otel-dynamiq/{__version__}", **self.headers}
+        if self.compression == "gzip":
+            headers["Content-Encoding"] = "gzip"
+        if self.access_key:
+            headers["Authorization"] = f"Bearer {self.access_key}"
+        return headers
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when the URL names this machine, where a collector needs no key."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return None
+    return value.strip()
+
+
+def _parse_positive_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number; set it to seconds, e.g. {name}=10") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{name}={raw!r} must be a positive, finite number of seconds")
+    return value
+
+
+def _parse_request_bytes(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a whole number of bytes, e.g. {name}=4194304") from None
+    if value < MIN_MAX_REQUEST_BYTES:
+        raise ValueError(f"{name}={raw!r} must be at least {MIN_MAX_REQUEST_BYTES} bytes")
+    return value
+
+
+def _parse_compression(name: str, raw: str) -> Compression:
+    lowered = raw.strip().lower()
+    for option in _COMPRESSIONS:
+        if lowered == option:
+            return option
+    raise ValueError(f"{name}={raw!r} is not a known compression; set it to 'none' or 'gzip'")
+
+
+def parse_headers(name: str, raw: str) -> dict[str, str]:
+    """Parse ``k=v,k2=v2`` with URL-encoded values, as ``OTEL_EXPORTER_OTLP_HEADERS`` does."""
+    headers: dict[str, str] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            # The value may be a secret: name the position, never echo the text.
+            raise ValueError(f"{name} has an entry without 'key=value'; expected the form k1=v1,k2=v2")
+        headers[unquote(key.strip())] = unquote(value.strip())
+    return headers
+
+
+def _setting(given: object | None, keyword: str, variable: str, parse: Callable[[str, str], T], default: T) -> T:
+    """A keyword argument if given, else the environment variable, else the default.
+
+    Errors name whichever of the two the bad value came from.
+    """
+    if given is not None:
+        return parse(keyword, str(given))
+    raw = _env(variable)
+    return parse(variable, raw) if raw is not None else default
+
+
+def _check_endpoint(endpoint: str) -> str:
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"{env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT}={endpoint!r} is not an http(s) URL; "
+            f"set it to a base URL such as {DEFAULT_ENDPOINT}"
+        )
+    return endpoint.rstrip("/")
+
+
+def load_config(
+    *,
+    access_key: str | None = None,
+    endpoint: str | None = None,
+    timeout: float | None = None,
+    compression: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    max_request_bytes: int | None = None,
+    source_id: str | None = None,
+    session_id: str | None = None,
+) -> ExporterConfig:
+    """Merge keyword arguments over the environment over the defaults."""
+    resolved_endpoint = _check_endpoint(endpoint or _env(env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT) or DEFAULT_ENDPOINT)
+
+    key = access_key or _env(env.DYNAMIQ_ACCESS_KEY) or _env(env.DYNAMIQ_SERVICE_TOKEN)
+    if not key and not is_loopback_url(resolved_endpoint):
+        raise ValueError(
+            f"No Dynamiq access key: set {env.DYNAMIQ_ACCESS_KEY} (or {env.DYNAMIQ_SERVICE_TOKEN}), "
+            "or pass access_key=; only a loopback endpoint may go without one"
+        )
+
+    resolved_timeout = _setting(
+        timeout, "timeout", env.OTEL_EXPORTER_DYNAMIQ_TIMEOUT, _parse_positive_float, DEFAULT_TIMEOUT_SECONDS
+    )
+    resolved_compression: Compression = _setting(
+        compression, "compression", env.OTEL_EXPORTER_DYNAMIQ_COMPRESSION, _parse_compression, "none"
+    )
+    no_headers: dict[str, str] = {}
+    resolved_headers = (
+        dict(headers)
+        if headers is not None
+        else _setting(None, "headers", env.OTEL_EXPORTER_DYNAMIQ_HEADERS, parse_headers, no_headers)
+    )
+    resolved_max = _setting(
+        max_request_bytes,
+        "max_request_bytes",
+        env.OTEL_EXPORTER_DYNAMIQ_MAX_REQUEST_BYTES,
+        _parse_request_bytes,
+        DEFAULT_MAX_REQUEST_BYTES,
+    )
+
+    return ExporterConfig(
+        endpoint=resolved_endpoint,
+        access_key=key,
+        timeout=resolved_timeout,
+        compression=resolved_compression,
+        headers=resolved_headers,
+        max_request_bytes=resolved_max,
+        source_id=source_id or _env(env.OTEL_EXPORTER_DYNAMIQ_SOURCE_ID) or str(uuid.uuid4()),
+        session_id=session_id or str(uuid.uuid4()),
+    )

@@ -1,0 +1,57 @@
+"""A private asyncio event loop on a daemon thread.
+
+The exporter's HTTP client lives here, never on the application's loop: the
+application may have no loop, may block its loop, or may run one
+``asyncio.run()`` after another, and none of that can reach this one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    """One event loop running forever on one daemon thread until ``stop()``."""
+
+    def __init__(self, name: str) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_forever()
+        finally:
+            self._close_loop()
+
+    def _close_loop(self) -> None:
+        pending = asyncio.all_tasks(self._loop)
+        for task in pending:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+        self._loop.close()
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Schedule a coroutine from any other thread; the future can be waited on or cancelled."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
+    def call_soon(self, callback: Callable[[], object]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop already closed
+            self._loop.call_soon_threadsafe(callback)
+
+    def stop(self, timeout: float) -> bool:
+        """Stop the loop and wait for its thread; True when the thread has ended."""
+        self.call_soon(self._loop.stop)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(max(timeout, 0.0))
+        return not self._thread.is_alive()

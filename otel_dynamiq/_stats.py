@@ -1,0 +1,77 @@
+"""Delivery counters the program can read, so a drop is never silent."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+# Why runs were dropped. Stable strings: programs and dashboards match on them.
+DROP_REJECTED = "rejected"
+"""The service answered with a final 4xx (other than 413)."""
+DROP_TOO_LARGE = "too_large"
+"""A single run the service refused as too large (413), or that cannot be truncated to fit."""
+DROP_REDIRECT = "redirect"
+"""The endpoint answered with a redirect, which is never followed with the key attached."""
+DROP_TIMEOUT = "timeout"
+"""Still failing with a retryable cause when the export deadline passed."""
+DROP_SHUTDOWN = "shutdown"
+"""Exported after shutdown, or still in flight when shutdown's timeout ran out."""
+DROP_TRANSPORT = "transport"
+"""A transport failure that retrying cannot cure (for example an invalid URL)."""
+DROP_TRANSLATION = "translation"
+"""A span that could not be turned into a run (a bug in otel-dynamiq: please report it)."""
+
+
+@dataclass(frozen=True)
+class ExporterStats:
+    """A snapshot of what the exporter has done since it was built."""
+
+    runs_sent: int = 0
+    requests: int = 0
+    retries: int = 0
+    runs_dropped: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def runs_dropped_total(self) -> int:
+        return sum(self.runs_dropped.values())
+
+
+class StatsRecorder:
+    """Thread-safe counters; the lock is never held across an ``await``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs_sent = 0
+        self._requests = 0
+        self._retries = 0
+        self._dropped: Counter[str] = Counter()
+
+    def sent(self, runs: int) -> None:
+        with self._lock:
+            self._runs_sent += runs
+
+    def request(self) -> None:
+        with self._lock:
+            self._requests += 1
+
+    def retry(self) -> None:
+        with self._lock:
+            self._retries += 1
+
+    def dropped(self, reason: str, runs: int) -> None:
+        if runs <= 0:
+            return
+        with self._lock:
+            self._dropped[reason] += runs
+
+    def snapshot(self) -> ExporterStats:
+        with self._lock:
+            return ExporterStats(
+                runs_sent=self._runs_sent,
+                requests=self._requests,
+                retries=self._retries,
+                runs_dropped=MappingProxyType(dict(self._dropped)),
+            )

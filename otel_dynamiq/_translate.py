@@ -1,0 +1,318 @@
+"""Turn one finished OpenTelemetry span into one Dynamiq run.
+
+Pure functions, no I/O: the exporter calls them on its worker thread and the
+tests call them directly. A span written by the Dynamiq instrumentation
+(it carries ``dynamiq.run.type``) becomes exactly the run its attributes
+describe; any other span becomes a ``node`` run built from the OpenTelemetry,
+GenAI and OpenInference conventions, so spans from openai, litellm or
+langchain instrumentations show up in Dynamiq with their inputs and usage.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import StatusCode
+
+from otel_dynamiq import attributes as attr
+
+JsonValue = Any
+Run = dict[str, Any]
+
+_RUN_ID_NAMESPACE = uuid.UUID("5b0f8a8e-2f53-4c57-9d8e-6f2c5d1e7a10")
+"""Fixed forever: changing it would change every run id already sent."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EXCEPTION_EVENT = "exception"
+_INVALID_ATTRIBUTES_KEY = "invalid_attributes"
+
+
+@dataclass(frozen=True)
+class RunDefaults:
+    """Values a span does not carry, fixed once per exporter."""
+
+    source_id: str
+    session_id: str
+
+
+def trace_uuid(trace_id: int) -> str:
+    """The OpenTelemetry trace id is 128 bits: it is a UUID already."""
+    return str(uuid.UUID(int=trace_id))
+
+
+def run_uuid(trace_id: int, span_id: int) -> str:
+    """A run id that any process can compute from the span's identity alone.
+
+    Because it is derived rather than remembered, a child exported in an
+    earlier batch than its parent still names the parent's id correctly.
+    """
+    return str(uuid.uuid5(_RUN_ID_NAMESPACE, f"{trace_id:032x}{span_id:016x}"))
+
+
+def iso_time(epoch_nanos: int | None) -> str | None:
+    """ISO 8601 with a UTC offset, to the microsecond, as the service expects."""
+    if epoch_nanos is None:
+        return None
+    return (_EPOCH + timedelta(microseconds=epoch_nanos // 1000)).isoformat()
+
+
+def _plain(value: Any) -> JsonValue:
+    """Attribute values are primitives or tuples of them; JSON wants lists."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _parse_json(text: Any) -> tuple[bool, JsonValue]:
+    """Parse JSON text; on failure report it, so the caller can keep the text."""
+    if not isinstance(text, str):
+        return True, _plain(text)
+    try:
+        return True, orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False, text
+
+
+def _token_count(attributes: dict[str, Any], *names: str) -> int | None:
+    for name in names:
+        value = attributes.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            for consumed in names:
+                attributes.pop(consumed, None)
+            return value
+    return None
+
+
+def _status(span: ReadableSpan) -> str:
+    return "failed" if span.status.status_code is StatusCode.ERROR else "succeeded"
+
+
+def _exception_error(span: ReadableSpan) -> dict[str, Any]:
+    """The last recorded exception says why the span failed; the status description is the fallback."""
+    for event in reversed(span.events):
+        if event.name == _EXCEPTION_EVENT:
+            event_attributes = event.attributes or {}
+            return {
+                "message": str(event_attributes.get("exception.message", "") or span.status.description or ""),
+                "type": event_attributes.get("exception.type"),
+                "traceback": event_attributes.get("exception.stacktrace"),
+            }
+    return {"message": span.status.description or "", "type": None, "traceback": None}
+
+
+def _session_id(attributes: Mapping[str, Any], defaults: RunDefaults) -> str:
+    for name in (attr.SESSION_ID, attr.OPENINFERENCE_SESSION_ID, attr.GEN_AI_CONVERSATION_ID):
+        value = attributes.get(name)
+        if value is not None and value != "":
+            return str(value)
+    return defaults.session_id
+
+
+def _parent_run_id(span: ReadableSpan) -> str | None:
+    """A local parent links by derived id; a remote parent (another process) starts a new tree.
+
+    The remote caller may not export to Dynamiq at all, and a run whose parent
+    never arrives is hidden in the Dynamiq UI. Its span id stays in
+    ``metadata.otel.remote_parent_span_id``.
+    """
+    parent = span.parent
+    if parent is None or parent.is_remote:
+        return None
+    return run_uuid(span.context.trace_id, parent.span_id)
+
+
+def _base_run(span: ReadableSpan, defaults: RunDefaults, session_id: str) -> Run:
+    return {
+        "id": run_uuid(span.context.trace_id, span.context.span_id),
+        "name": span.name,
+        "type": "node",
+        "trace_id": trace_uuid(span.context.trace_id),
+        "source_id": defaults.source_id,
+        "session_id": session_id,
+        "start_time": iso_time(span.start_time),
+        "end_time": iso_time(span.end_time),
+        "parent_run_id": _parent_run_id(span),
+        "status": _status(span),
+        "input": None,
+        "output": None,
+        "metadata": {},
+        "error": None,
+        "executions": [],
+        "tags": [],
+    }
+
+
+def span_to_run(span: ReadableSpan, defaults: RunDefaults) -> Run:
+    """The run Dynamiq should show for this span."""
+    attributes = dict(span.attributes or {})
+    if attr.RUN_TYPE in attributes:
+        return _dynamiq_run(span, attributes, defaults)
+    return _generic_run(span, attributes, defaults)
+
+
+def _dynamiq_run(span: ReadableSpan, attributes: dict[str, Any], defaults: RunDefaults) -> Run:
+    run = _base_run(span, defaults, _session_id(attributes, defaults))
+    invalid: dict[str, str] = {}
+
+    run_type = attributes.get(attr.RUN_TYPE)
+    run["type"] = run_type if run_type in attr.RUN_TYPES else "node"
+    if attributes.get(attr.RUN_NAME):
+        run["name"] = str(attributes[attr.RUN_NAME])
+    status = attributes.get(attr.RUN_STATUS)
+    if status in attr.RUN_STATUSES:
+        run["status"] = status
+
+    for name, field in ((attr.RUN_INPUT, "input"), (attr.RUN_OUTPUT, "output")):
+        if name in attributes:
+            # Text that is not JSON is still the user's data: keep it as a string.
+            _, run[field] = _parse_json(attributes[name])
+
+    if attr.RUN_METADATA in attributes:
+        ok, metadata = _parse_json(attributes[attr.RUN_METADATA])
+        if ok and isinstance(metadata, dict):
+            run["metadata"] = metadata
+        else:
+            invalid[attr.RUN_METADATA] = str(attributes[attr.RUN_METADATA])
+
+    if attr.RUN_ERROR in attributes:
+        ok, error = _parse_json(attributes[attr.RUN_ERROR])
+        run["error"] = error if ok and isinstance(error, dict) else {"message": str(attributes[attr.RUN_ERROR])}
+    elif run["status"] == "failed":
+        run["error"] = _exception_error(span)
+
+    if attr.RUN_EXECUTIONS in attributes:
+        ok, executions = _parse_json(attributes[attr.RUN_EXECUTIONS])
+        if ok and isinstance(executions, list) and all(isinstance(item, dict) for item in executions):
+            run["executions"] = executions
+        else:
+            invalid[attr.RUN_EXECUTIONS] = str(attributes[attr.RUN_EXECUTIONS])
+
+    tags = attributes.get(attr.RUN_TAGS)
+    if isinstance(tags, (tuple, list)):
+        run["tags"] = [str(tag) for tag in tags]
+    elif isinstance(tags, str):
+        run["tags"] = [tags]
+
+    if invalid:
+        run["metadata"][_INVALID_ATTRIBUTES_KEY] = invalid
+    return run
+
+
+def _io_value(attributes: dict[str, Any], value_key: str, mime_key: str, messages_key: str) -> JsonValue:
+    """OpenInference's ``*.value`` (JSON when its mime type says so), else GenAI messages."""
+    if value_key in attributes:
+        value = attributes.pop(value_key)
+        mime = attributes.pop(mime_key, None)
+        if mime == "application/json":
+            _, parsed = _parse_json(value)
+            return parsed
+        return _plain(value)
+    if messages_key in attributes:
+        _, parsed = _parse_json(attributes.pop(messages_key))
+        return parsed
+    return None
+
+
+def _is_llm_span(attributes: Mapping[str, Any]) -> bool:
+    return any(key.startswith(attr.GEN_AI_PREFIX) for key in attributes) or (
+        attributes.get("openinference.span.kind") == "LLM"
+    )
+
+
+def _llm_node(span: ReadableSpan, attributes: dict[str, Any]) -> dict[str, Any]:
+    model = next(
+        (
+            attributes.pop(key)
+            for key in (attr.GEN_AI_REQUEST_MODEL, attr.GEN_AI_RESPONSE_MODEL, "llm.model_name")
+            if key in attributes
+        ),
+        None,
+    )
+    provider = next(
+        (
+            attributes.pop(key)
+            for key in (attr.GEN_AI_PROVIDER_NAME, attr.GEN_AI_SYSTEM, "llm.provider")
+            if key in attributes
+        ),
+        None,
+    )
+    return {"name": span.name, "group": "llms", "model": model, "provider": provider}
+
+
+def _usage(attributes: dict[str, Any]) -> dict[str, int] | None:
+    prompt = _token_count(
+        attributes, attr.GEN_AI_INPUT_TOKENS, attr.GEN_AI_PROMPT_TOKENS, attr.OPENINFERENCE_PROMPT_TOKENS
+    )
+    completion = _token_count(
+        attributes, attr.GEN_AI_OUTPUT_TOKENS, attr.GEN_AI_COMPLETION_TOKENS, attr.OPENINFERENCE_COMPLETION_TOKENS
+    )
+    total = _token_count(attributes, attr.OPENINFERENCE_TOTAL_TOKENS)
+    if prompt is None and completion is None and total is None:
+        return None
+    if total is None:
+        total = (prompt or 0) + (completion or 0)
+    return {"prompt_tokens": prompt or 0, "completion_tokens": completion or 0, "total_tokens": total}
+
+
+def _otel_metadata(span: ReadableSpan, remaining: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything OpenTelemetry knew that has no Dynamiq field, so nothing is lost."""
+    scope = span.instrumentation_scope
+    resource_attributes = span.resource.attributes if span.resource is not None else {}
+    otel: dict[str, Any] = {
+        "trace_id": f"{span.context.trace_id:032x}",
+        "span_id": f"{span.context.span_id:016x}",
+        "kind": span.kind.name,
+        "attributes": {key: _plain(value) for key, value in remaining.items()},
+        "events": [
+            {"name": event.name, "timestamp": iso_time(event.timestamp), "attributes": _plain_map(event.attributes)}
+            for event in span.events
+        ],
+        "links": [
+            {
+                "trace_id": f"{link.context.trace_id:032x}",
+                "span_id": f"{link.context.span_id:016x}",
+                "attributes": _plain_map(link.attributes),
+            }
+            for link in span.links
+        ],
+        "scope": {"name": scope.name, "version": scope.version} if scope is not None else None,
+        "resource": {key: _plain(value) for key, value in resource_attributes.items() if key.startswith("service.")},
+    }
+    if span.parent is not None and span.parent.is_remote:
+        otel["remote_parent_span_id"] = f"{span.parent.span_id:016x}"
+    return otel
+
+
+def _plain_map(values: Mapping[str, Any] | None) -> dict[str, JsonValue]:
+    return {key: _plain(value) for key, value in (values or {}).items()}
+
+
+def _generic_run(span: ReadableSpan, attributes: dict[str, Any], defaults: RunDefaults) -> Run:
+    run = _base_run(span, defaults, _session_id(attributes, defaults))
+    for consumed in (attr.SESSION_ID, attr.OPENINFERENCE_SESSION_ID, attr.GEN_AI_CONVERSATION_ID):
+        attributes.pop(consumed, None)
+
+    is_llm = _is_llm_span(attributes)
+    run["input"] = _io_value(
+        attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME, attr.GEN_AI_INPUT_MESSAGES
+    )
+    run["output"] = _io_value(
+        attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME, attr.GEN_AI_OUTPUT_MESSAGES
+    )
+    metadata: dict[str, Any] = {}
+    if is_llm:
+        metadata["node"] = _llm_node(span, attributes)
+    usage = _usage(attributes)
+    if usage is not None:
+        metadata["usage"] = usage
+    if run["status"] == "failed":
+        run["error"] = _exception_error(span)
+    metadata["otel"] = _otel_metadata(span, attributes)
+    run["metadata"] = metadata
+    return run

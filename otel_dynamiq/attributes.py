@@ -1,0 +1,75 @@
+"""Span attribute names that carry a Dynamiq run.
+
+The instrumentation writes these names and the exporter reads them, so both
+import them from here: a rename can never leave one side behind. Structured
+values (input, output, metadata, error, executions) travel as JSON text,
+because OpenTelemetry attributes only hold primitives and flat sequences.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+RUN_TYPE: Final = "dynamiq.run.type"
+"""``workflow``, ``flow`` or ``node``. Its presence marks a span as a Dynamiq run."""
+
+RUN_ID: Final = "dynamiq.run.id"
+"""Dynamiq's own run id (a UUID string), kept so a run can be matched to Dynamiq logs."""
+
+RUN_NAME: Final = "dynamiq.run.name"
+"""The run's name as Dynamiq shows it; the span name when absent."""
+
+RUN_STATUS: Final = "dynamiq.run.status"
+"""``succeeded``, ``failed``, ``skipped`` or ``canceled``."""
+
+RUN_INPUT: Final = "dynamiq.run.input"
+"""JSON text of the run's input."""
+
+RUN_OUTPUT: Final = "dynamiq.run.output"
+"""JSON text of the run's output."""
+
+RUN_METADATA: Final = "dynamiq.run.metadata"
+"""JSON text of an object: the run's metadata."""
+
+RUN_ERROR: Final = "dynamiq.run.error"
+"""JSON text of ``{"message": ..., "type": ..., "traceback": ...}``."""
+
+RUN_EXECUTIONS: Final = "dynamiq.run.executions"
+"""JSON text of a list of execution attempts (retries make several)."""
+
+RUN_TAGS: Final = "dynamiq.run.tags"
+"""A sequence of strings."""
+
+SESSION_ID: Final = "dynamiq.session.id"
+"""The Dynamiq session this run belongs to."""
+
+RUN_TYPES: Final = frozenset({"workflow", "flow", "node"})
+RUN_STATUSES: Final = frozenset({"succeeded", "failed", "skipped", "canceled"})
+
+JSON_ATTRIBUTES: Final = (RUN_INPUT, RUN_OUTPUT, RUN_METADATA, RUN_ERROR, RUN_EXECUTIONS)
+"""Attributes whose values are JSON text."""
+
+# Conventions of other instrumentations that the exporter also understands.
+OPENINFERENCE_INPUT: Final = "input.value"
+OPENINFERENCE_INPUT_MIME: Final = "input.mime_type"
+OPENINFERENCE_OUTPUT: Final = "output.value"
+OPENINFERENCE_OUTPUT_MIME: Final = "output.mime_type"
+OPENINFERENCE_PROMPT_TOKENS: Final = "llm.token_count.prompt"
+OPENINFERENCE_COMPLETION_TOKENS: Final = "llm.token_count.completion"
+OPENINFERENCE_TOTAL_TOKENS: Final = "llm.token_count.total"
+OPENINFERENCE_SESSION_ID: Final = "session.id"
+
+GEN_AI_PREFIX: Final = "gen_ai."
+GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
+GEN_AI_SYSTEM: Final = "gen_ai.system"
+"""Deprecated predecessor of ``gen_ai.provider.name``, still emitted by many instrumentations."""
+GEN_AI_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+GEN_AI_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+GEN_AI_PROMPT_TOKENS: Final = "gen_ai.usage.prompt_tokens"
+GEN_AI_COMPLETION_TOKENS: Final = "gen_ai.usage.completion_tokens"
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
+GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"

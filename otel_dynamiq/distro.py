@@ -1,0 +1,37 @@
+"""Hooks for ``opentelemetry-instrument``: a distro and a configurator.
+
+With only this package installed, ``opentelemetry-instrument python app.py``
+finds these through their entry points, sends traces to Dynamiq and turns
+metrics and logs off (Dynamiq takes neither). Values already set in the
+environment or on the command line always win.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from opentelemetry.environment_variables import (
+    OTEL_LOGS_EXPORTER,
+    OTEL_METRICS_EXPORTER,
+    OTEL_TRACES_EXPORTER,
+)
+
+# The module is marked `type: ignore` upstream, so mypy sees it as untyped.
+from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
+from opentelemetry.sdk._configuration import _OTelSDKConfigurator
+
+EXPORTER_ENTRY_POINT_NAME = "dynamiq"
+
+
+class DynamiqDistro(BaseDistro):  # type: ignore[misc]
+    """Default the exporters so that only the Dynamiq access key is needed."""
+
+    def _configure(self, **kwargs: Any) -> None:
+        os.environ.setdefault(OTEL_TRACES_EXPORTER, EXPORTER_ENTRY_POINT_NAME)
+        os.environ.setdefault(OTEL_METRICS_EXPORTER, "none")
+        os.environ.setdefault(OTEL_LOGS_EXPORTER, "none")
+
+
+class DynamiqConfigurator(_OTelSDKConfigurator):
+    """The SDK's own configurator: a distro must ship one for the SDK to be set up at all."""

@@ -1,0 +1,18 @@
+"""Every environment variable the exporter reads, named in one place.
+
+``opentelemetry-instrument`` builds exporters with no arguments, so each
+setting must be reachable from the environment; keyword arguments win.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+DYNAMIQ_ACCESS_KEY: Final = "DYNAMIQ_ACCESS_KEY"
+DYNAMIQ_SERVICE_TOKEN: Final = "DYNAMIQ_SERVICE_TOKEN"  # noqa: S105 - a variable name
+OTEL_EXPORTER_DYNAMIQ_ENDPOINT: Final = "OTEL_EXPORTER_DYNAMIQ_ENDPOINT"
+OTEL_EXPORTER_DYNAMIQ_TIMEOUT: Final = "OTEL_EXPORTER_DYNAMIQ_TIMEOUT"
+OTEL_EXPORTER_DYNAMIQ_COMPRESSION: Final = "OTEL_EXPORTER_DYNAMIQ_COMPRESSION"
+OTEL_EXPORTER_DYNAMIQ_HEADERS: Final = "OTEL_EXPORTER_DYNAMIQ_HEADERS"
+OTEL_EXPORTER_DYNAMIQ_MAX_REQUEST_BYTES: Final = "OTEL_EXPORTER_DYNAMIQ_MAX_REQUEST_BYTES"
+OTEL_EXPORTER_DYNAMIQ_SOURCE_ID: Final = "OTEL_EXPORTER_DYNAMIQ_SOURCE_ID"

@@ -1,0 +1,209 @@
+"""``DynamiqSpanExporter``: OpenTelemetry spans in, Dynamiq runs out.
+
+``export()`` runs on the BatchSpanProcessor's worker thread. It translates and
+encodes there, then hands the request bodies to the exporter's private event
+loop and waits for the outcome up to its deadline. The application's threads
+only ever put spans in the processor's queue.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from otel_dynamiq import _stats
+from otel_dynamiq._config import ExporterConfig, load_config
+from otel_dynamiq._encode import ENVELOPE_BYTES, Payload, RunTooLargeError, encode_run, pack
+from otel_dynamiq._loop import LoopThread
+from otel_dynamiq._stats import ExporterStats, StatsRecorder
+from otel_dynamiq._translate import RunDefaults, span_to_run
+from otel_dynamiq._transport import Delivery
+
+_logger = logging.getLogger(__name__)
+
+_RESULT_GRACE_SECONDS = 1.0
+"""How long past the deadline ``export()`` waits for the loop to report, before cancelling."""
+_DEFAULT_TIMEOUT_MILLIS = 30_000
+
+
+@dataclass
+class _Runtime:
+    """The loop and the HTTP client of one process; rebuilt in a forked child."""
+
+    pid: int
+    loop: LoopThread
+    delivery: Delivery
+
+
+class DynamiqSpanExporter(SpanExporter):
+    """Export spans to Dynamiq as runs, without the application waiting on the network.
+
+    Every setting has an environment variable (see the README), so
+    ``opentelemetry-instrument --traces_exporter dynamiq`` can build it with
+    no arguments; keyword arguments override the environment. ``endpoint`` is
+    a base URL: requests go to ``<endpoint>/v1/traces``.
+    """
+
+    def __init__(
+        self,
+        *,
+        access_key: str | None = None,
+        endpoint: str | None = None,
+        timeout: float | None = None,
+        compression: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        max_request_bytes: int | None = None,
+        source_id: str | None = None,
+        session_id: str | None = None,
+    ) -> None:
+        self._config: ExporterConfig = load_config(
+            access_key=access_key,
+            endpoint=endpoint,
+            timeout=timeout,
+            compression=compression,
+            headers=headers,
+            max_request_bytes=max_request_bytes,
+            source_id=source_id,
+            session_id=session_id,
+        )
+        self._defaults = RunDefaults(source_id=self._config.source_id, session_id=self._config.session_id)
+        self._stats = StatsRecorder()
+        self._lock = threading.Lock()
+        self._runtime: _Runtime | None = None
+        self._inflight: set[concurrent.futures.Future[bool]] = set()
+        self._shutdown = False
+        _forget_runtime_in_forked_children(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(endpoint={self._config.endpoint!r})"
+
+    @property
+    def config(self) -> ExporterConfig:
+        return self._config
+
+    @property
+    def stats(self) -> ExporterStats:
+        """Runs sent, requests, retries and runs dropped by reason, since construction."""
+        return self._stats.snapshot()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self._shutdown:
+            self._stats.dropped(_stats.DROP_SHUTDOWN, len(spans))
+            return SpanExportResult.FAILURE
+        deadline = time.monotonic() + self._config.timeout
+        try:
+            payloads = self._payloads(spans)
+            if not payloads:
+                return SpanExportResult.FAILURE if spans else SpanExportResult.SUCCESS
+            delivered = self._deliver(payloads, deadline)
+        except Exception:  # export() must never raise into the processor
+            _logger.exception("Exporting %d spans to Dynamiq failed unexpectedly", len(spans))
+            return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS if delivered else SpanExportResult.FAILURE
+
+    def _payloads(self, spans: Sequence[ReadableSpan]) -> list[Payload]:
+        """Translate and encode each span on its own, so one bad span costs only itself."""
+        max_run_bytes = self._config.max_request_bytes - ENVELOPE_BYTES
+        parts: list[bytes] = []
+        for span in spans:
+            try:
+                parts.append(encode_run(span_to_run(span, self._defaults), max_run_bytes))
+            except RunTooLargeError as exc:
+                self._stats.dropped(_stats.DROP_TOO_LARGE, 1)
+                _logger.warning("Dropped a Dynamiq run: %s", exc)
+            except Exception:
+                self._stats.dropped(_stats.DROP_TRANSLATION, 1)
+                _logger.exception("Could not translate span %r into a Dynamiq run", span.name)
+        return pack(parts, self._config.max_request_bytes)
+
+    def _deliver(self, payloads: list[Payload], deadline: float) -> bool:
+        runtime = self._runtime_for_this_process()
+        future = runtime.loop.submit(runtime.delivery.deliver(payloads, deadline))
+        with self._lock:
+            self._inflight.add(future)
+        try:
+            return future.result(timeout=max(deadline - time.monotonic(), 0.0) + _RESULT_GRACE_SECONDS)
+        except concurrent.futures.TimeoutError:
+            future.cancel()  # the coroutine counts its runs as dropped when cancelled
+            return False
+        except concurrent.futures.CancelledError:
+            return False
+        finally:
+            with self._lock:
+                self._inflight.discard(future)
+
+    def _runtime_for_this_process(self) -> _Runtime:
+        with self._lock:
+            runtime = self._runtime
+            if runtime is None or runtime.pid != os.getpid():
+                runtime = _Runtime(
+                    pid=os.getpid(),
+                    loop=LoopThread(name=f"otel-dynamiq-exporter-{id(self):x}"),
+                    delivery=Delivery(self._config, self._stats),
+                )
+                self._runtime = runtime
+            return runtime
+
+    def _after_fork_in_child(self) -> None:
+        """The parent's loop thread does not exist here, and its sockets are the parent's."""
+        self._lock = threading.Lock()
+        self._runtime = None
+        self._inflight = set()
+
+    def force_flush(self, timeout_millis: int = _DEFAULT_TIMEOUT_MILLIS) -> bool:
+        """Wait for the requests in flight; ``export()`` holds no queue of its own."""
+        with self._lock:
+            pending = set(self._inflight)
+        if not pending:
+            return True
+        _, not_done = concurrent.futures.wait(pending, timeout=timeout_millis / 1000)
+        return not not_done
+
+    def shutdown(self, timeout_millis: float = _DEFAULT_TIMEOUT_MILLIS) -> None:
+        """Stop retrying at once, give requests in flight until the timeout, then close.
+
+        Idempotent. Later ``export()`` calls return FAILURE without raising.
+        """
+        deadline = time.monotonic() + timeout_millis / 1000
+        with self._lock:
+            if self._shutdown:
+                return
+            self._shutdown = True
+            runtime = self._runtime if self._runtime is not None and self._runtime.pid == os.getpid() else None
+            pending = set(self._inflight)
+        if runtime is None:
+            return
+        runtime.loop.call_soon(runtime.delivery.request_stop)
+        if pending:
+            _, not_done = concurrent.futures.wait(pending, timeout=max(deadline - time.monotonic(), 0.0))
+            for future in not_done:
+                future.cancel()
+        closing = runtime.loop.submit(runtime.delivery.aclose())
+        try:
+            closing.result(timeout=max(deadline - time.monotonic(), 0.0))
+        except Exception:  # a client that cannot close in time is abandoned with its loop
+            closing.cancel()
+        if not runtime.loop.stop(max(deadline - time.monotonic(), 0.0)):
+            _logger.warning("The Dynamiq exporter's loop did not stop within the shutdown timeout")
+
+
+def _forget_runtime_in_forked_children(exporter: DynamiqSpanExporter) -> None:
+    """Register a fork hook that does not keep the exporter alive."""
+    reference = weakref.ref(exporter)
+
+    def reset() -> None:
+        alive = reference()
+        if alive is not None:
+            alive._after_fork_in_child()
+
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=reset)

@@ -1,0 +1,144 @@
+"""A purpose-built misbehaving HTTP server on 127.0.0.1 for transport fault tests.
+
+Each request takes the next scripted behaviour (the last one repeats), and
+every request is recorded with its headers, body and arrival time, so a test
+asserts on what the exporter really sent.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b'{"ok": true}'
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Hang:
+    """Accept the request and never answer (until the server stops)."""
+
+
+@dataclass(frozen=True)
+class Reset:
+    """Close the connection with a TCP reset, before any answer."""
+
+
+@dataclass(frozen=True)
+class CutOff:
+    """Promise a body and close the connection halfway through it."""
+
+    status: int = 200
+
+
+Behaviour = Reply | Hang | Reset | CutOff | Callable[["Recorded"], Any]
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+    def json(self) -> Any:
+        raw = gzip.decompress(self.body) if self.headers.get("content-encoding") == "gzip" else self.body
+        return json.loads(raw)
+
+    @property
+    def runs(self) -> list[dict[str, Any]]:
+        return self.json()["runs"]
+
+
+class ScriptedServer:
+    def __init__(self, *script: Behaviour) -> None:
+        self.script = list(script) or [Reply()]
+        self.requests: list[Recorded] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                record = Recorded(
+                    path=self.path,
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=self.rfile.read(length),
+                    at=time.monotonic(),
+                )
+                with outer._lock:
+                    outer.requests.append(record)
+                    index = min(len(outer.requests) - 1, len(outer.script) - 1)
+                    behaviour = outer.script[index]
+                if callable(behaviour) and not isinstance(behaviour, (Reply, Hang, Reset, CutOff)):
+                    behaviour = behaviour(record)
+                self._act(behaviour)
+
+            do_GET = do_POST
+
+            def _act(self, behaviour: Any) -> None:
+                if isinstance(behaviour, Hang):
+                    outer._stopping.wait(60)
+                    self.close_connection = True
+                    return
+                if isinstance(behaviour, Reset):
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    return
+                if isinstance(behaviour, CutOff):
+                    self.send_response(behaviour.status)
+                    self.send_header("Content-Length", "1000")
+                    self.end_headers()
+                    self.wfile.write(b'{"partial": ')
+                    self.wfile.flush()
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    return
+                if behaviour.delay:
+                    outer._stopping.wait(behaviour.delay)
+                self.send_response(behaviour.status)
+                for name, value in behaviour.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(behaviour.body)))
+                self.end_headers()
+                self.wfile.write(behaviour.body)
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> ScriptedServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()

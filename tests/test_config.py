@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import pytest
+
+from otel_dynamiq import DynamiqSpanExporter
+from otel_dynamiq._config import DEFAULT_ENDPOINT, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_TIMEOUT_SECONDS, load_config
+from tests.conftest import FAKE_KEY
+
+
+def test_defaults_with_only_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DYNAMIQ_ACCESS_KEY", FAKE_KEY)
+    config = load_config()
+    assert config.endpoint == DEFAULT_ENDPOINT
+    assert config.traces_url == DEFAULT_ENDPOINT + "/v1/traces"
+    assert config.access_key == FAKE_KEY
+    assert config.timeout == DEFAULT_TIMEOUT_SECONDS
+    assert config.compression == "none"
+    assert config.max_request_bytes == DEFAULT_MAX_REQUEST_BYTES
+    assert config.request_headers()["Authorization"] == f"Bearer {FAKE_KEY}"
+
+
+def test_service_token_is_the_fallback_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DYNAMIQ_SERVICE_TOKEN", "token-b")
+    assert load_config().access_key == "token-b"
+    monkeypatch.setenv("DYNAMIQ_ACCESS_KEY", "key-a")
+    assert load_config().access_key == "key-a"
+
+
+def test_missing_key_names_both_variables() -> None:
+    with pytest.raises(ValueError, match="DYNAMIQ_ACCESS_KEY") as raised:
+        DynamiqSpanExporter()
+    assert "DYNAMIQ_SERVICE_TOKEN" in str(raised.value)
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:4319", "http://localhost:9", "http://[::1]:80"])
+def test_loopback_endpoint_needs_no_key(endpoint: str) -> None:
+    config = load_config(endpoint=endpoint)
+    assert config.access_key is None
+    assert "Authorization" not in config.request_headers()
+
+
+def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DYNAMIQ_ACCESS_KEY", FAKE_KEY)
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_ENDPOINT", "https://dynamiq.example/")
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_TIMEOUT", "2.5")
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_COMPRESSION", "GZIP")
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_HEADERS", "x-team=ai%20ops, x-env = prod")
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_MAX_REQUEST_BYTES", "65536")
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_SOURCE_ID", "my-source")
+    config = load_config()
+    assert config.traces_url == "https://dynamiq.example/v1/traces"
+    assert config.timeout == 2.5
+    assert config.compression == "gzip"
+    assert config.headers == {"x-team": "ai ops", "x-env": "prod"}
+    assert config.max_request_bytes == 65536
+    assert config.source_id == "my-source"
+    headers = config.request_headers()
+    assert headers["Content-Encoding"] == "gzip"
+    assert headers["x-team"] == "ai ops"
+
+
+def test_keywords_override_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DYNAMIQ_ACCESS_KEY", "from-env")
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_TIMEOUT", "2.5")
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_COMPRESSION", "gzip")
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_HEADERS", "a=1")
+    config = load_config(access_key="from-kwarg", timeout=7, compression="none", headers={"b": "2"})
+    assert (config.access_key, config.timeout, config.compression, dict(config.headers)) == (
+        "from-kwarg",
+        7.0,
+        "none",
+        {"b": "2"},
+    )
+
+
+def test_extra_headers_cannot_replace_the_key() -> None:
+    config = load_config(access_key=FAKE_KEY, headers={"Authorization": "Bearer other"})
+    assert config.request_headers()["Authorization"] == f"Bearer {FAKE_KEY}"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("OTEL_EXPORTER_DYNAMIQ_TIMEOUT", "soon", "OTEL_EXPORTER_DYNAMIQ_TIMEOUT='soon' is not a number"),
+        ("OTEL_EXPORTER_DYNAMIQ_TIMEOUT", "-1", "must be a positive"),
+        ("OTEL_EXPORTER_DYNAMIQ_COMPRESSION", "brotli", "set it to 'none' or 'gzip'"),
+        ("OTEL_EXPORTER_DYNAMIQ_MAX_REQUEST_BYTES", "lots", "OTEL_EXPORTER_DYNAMIQ_MAX_REQUEST_BYTES='lots'"),
+        ("OTEL_EXPORTER_DYNAMIQ_MAX_REQUEST_BYTES", "100", "must be at least"),
+        ("OTEL_EXPORTER_DYNAMIQ_HEADERS", "novalue", "OTEL_EXPORTER_DYNAMIQ_HEADERS has an entry without"),
+        ("OTEL_EXPORTER_DYNAMIQ_ENDPOINT", "collector.example", "is not an http(s) URL"),
+    ],
+)
+def test_bad_values_fail_at_start_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv("DYNAMIQ_ACCESS_KEY", FAKE_KEY)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValueError) as raised:
+        DynamiqSpanExporter()
+    assert expected in str(raised.value)
+
+
+def test_bad_header_error_does_not_echo_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DYNAMIQ_ACCESS_KEY", FAKE_KEY)
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_HEADERS", "secret-token-xyz")
+    with pytest.raises(ValueError) as raised:
+        load_config()
+    assert "secret-token-xyz" not in str(raised.value)
+
+
+def test_key_is_not_in_reprs() -> None:
+    exporter = DynamiqSpanExporter(access_key=FAKE_KEY, headers={"x-api-key": FAKE_KEY})
+    assert FAKE_KEY not in repr(exporter)
+    assert FAKE_KEY not in repr(exporter.config)
+    assert FAKE_KEY not in str(exporter.config)
