@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 
 import httpx
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from otel_dynamiq import _stats
 from otel_dynamiq._config import ExporterConfig
@@ -62,8 +63,14 @@ class Delivery:
             self._client = None
 
     async def deliver(self, payloads: Sequence[Payload], deadline: float) -> bool:
-        """Send every payload concurrently; True only if all of them were accepted."""
-        results = await asyncio.gather(*(self._send(payload, deadline) for payload in payloads))
+        """Send every payload concurrently; True only if all of them were accepted.
+
+        Instrumentation is suppressed here: this loop's thread does not inherit the
+        processor's suppression, and an instrumented httpx would otherwise trace
+        the exporter's own requests, producing spans that produce requests.
+        """
+        with suppress_instrumentation():
+            results = await asyncio.gather(*(self._send(payload, deadline) for payload in payloads))
         return all(results)
 
     async def _send(self, payload: Payload, deadline: float) -> bool:

@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from otel_dynamiq import _stats
 from otel_dynamiq._config import ExporterConfig, load_config
 from otel_dynamiq._encode import ENVELOPE_BYTES, Payload, RunTooLargeError, encode_run, pack
+from otel_dynamiq._logging import reclaim_loggers
 from otel_dynamiq._loop import LoopThread
 from otel_dynamiq._stats import ExporterStats, StatsRecorder
 from otel_dynamiq._translate import RunDefaults, span_to_run
@@ -81,6 +82,7 @@ class DynamiqSpanExporter(SpanExporter):
         self._runtime: _Runtime | None = None
         self._inflight: set[concurrent.futures.Future[bool]] = set()
         self._shutdown = False
+        self._loggers_reclaimed = False
         _forget_runtime_in_forked_children(self)
 
     def __repr__(self) -> str:
@@ -100,6 +102,9 @@ class DynamiqSpanExporter(SpanExporter):
             self._stats.dropped(_stats.DROP_SHUTDOWN, len(spans))
             return SpanExportResult.FAILURE
         deadline = time.monotonic() + self._config.timeout
+        if not self._loggers_reclaimed:  # by now the application has imported Dynamiq, if it uses it
+            self._loggers_reclaimed = True
+            reclaim_loggers()
         try:
             payloads = self._payloads(spans)
             if not payloads:

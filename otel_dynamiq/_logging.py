@@ -1,0 +1,30 @@
+"""Take back our loggers' levels from Dynamiq.
+
+When ``dynamiq`` is imported, it sets every logger that already exists to
+ERROR. With ``opentelemetry-instrument`` this package is imported first, so
+its warnings (runs dropped, a key refused) would vanish without a trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+NAMESPACES = ("otel_dynamiq", "opentelemetry.instrumentation.dynamiq")
+_DYNAMIQ_LOGGER_MODULE = "dynamiq.utils.logger"
+
+
+def reclaim_loggers() -> None:
+    """Undo Dynamiq's blanket ERROR on our loggers, and only that.
+
+    A level other than ERROR, or any level while Dynamiq has not been
+    imported, was set by the application and is left alone.
+    """
+    if _DYNAMIQ_LOGGER_MODULE not in sys.modules:
+        return
+    for name in list(logging.root.manager.loggerDict):
+        if not any(name == namespace or name.startswith(namespace + ".") for namespace in NAMESPACES):
+            continue
+        logger = logging.root.manager.loggerDict[name]
+        if isinstance(logger, logging.Logger) and logger.level == logging.ERROR:
+            logger.setLevel(logging.NOTSET)
