@@ -1,0 +1,195 @@
+"""Span attributes for one finished Dynamiq run. Pure: no I/O, no OpenTelemetry calls.
+
+Three audiences read the same span: the Dynamiq exporter reads the
+``dynamiq.run.*`` attributes (the exact native run, as JSON text); other
+backends read the GenAI semantic conventions; OpenInference-based tools read
+``openinference.span.kind`` and ``input.value``/``output.value``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from opentelemetry.instrumentation.dynamiq._settings import CaptureSettings
+
+from otel_dynamiq import attributes as dq
+
+AttributeValue = str | bool | int | float | tuple[str, ...]
+Encoder = Callable[[Any], Any]
+TRUNCATION_MARKER = "…[truncated by otel-dynamiq: {dropped} of {total} characters dropped]"
+
+# Node groups as Dynamiq names them (dynamiq.nodes.types.NodeGroup values).
+_GROUP_AGENTS = "agents"
+_GROUP_TOOLS = "tools"
+_GROUP_LLMS = "llms"
+_GROUP_EMBEDDERS = "embedders"
+_GROUP_RETRIEVERS = "retrievers"
+_GROUP_RANKERS = "rankers"
+
+_OPERATION_BY_GROUP = {
+    _GROUP_AGENTS: "invoke_agent",
+    _GROUP_TOOLS: "execute_tool",
+    _GROUP_LLMS: "chat",
+    _GROUP_EMBEDDERS: "embeddings",
+}
+_OPENINFERENCE_KIND_BY_GROUP = {
+    _GROUP_AGENTS: "AGENT",
+    _GROUP_TOOLS: "TOOL",
+    _GROUP_LLMS: "LLM",
+    _GROUP_EMBEDDERS: "EMBEDDING",
+    _GROUP_RETRIEVERS: "RETRIEVER",
+    _GROUP_RANKERS: "RERANKER",
+}
+_CONTENT_METADATA_KEYS = ("tool_data",)
+"""Metadata entries that are payloads, dropped when content capture is off."""
+
+
+@dataclass(frozen=True)
+class RunnableFacts:
+    """What the instrumentation knows about a workflow, flow or node before it runs."""
+
+    kind: str  # workflow, flow or node
+    name: str
+    group: str | None = None
+    model: str | None = None
+    provider: str | None = None
+
+
+def split_model(model: str | None, provider: str | None) -> tuple[str | None, str | None]:
+    """Dynamiq passes models as litellm names (``openai/gpt-4o-mini``): split off the provider."""
+    if model and "/" in model:
+        prefix, _, bare = model.partition("/")
+        return bare, provider or prefix.lower()
+    return model, provider
+
+
+def span_name(facts: RunnableFacts) -> str:
+    """GenAI-convention span names: ``{operation} {target}``; plain names for the rest."""
+    if facts.kind == "workflow":
+        return "invoke_workflow Workflow"
+    if facts.kind == "flow":
+        return "Flow"
+    operation = _OPERATION_BY_GROUP.get(facts.group or "")
+    if operation in ("chat", "embeddings") and facts.model:
+        return f"{operation} {facts.model}"
+    if operation is not None:
+        return f"{operation} {facts.name}"
+    return facts.name
+
+
+def enum_value(value: Any) -> str | None:
+    """Dynamiq's run types and statuses are ``str`` enums; ``str()`` of one is its class-qualified name."""
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
+
+
+def encode_json(value: Any, encoder: Encoder | None = None) -> str:
+    """JSON text the way Dynamiq's own client encodes runs; text that JSON cannot hold is stringified."""
+    try:
+        return orjson.dumps(value, default=encoder, option=orjson.OPT_NON_STR_KEYS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return orjson.dumps(str(value)).decode()
+
+
+def cap(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + TRUNCATION_MARKER.format(dropped=len(text) - limit, total=len(text))
+
+
+def _without_content(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """Metadata minus prompts and tool payloads; structure, usage, status data stay."""
+    kept = {key: value for key, value in metadata.items() if key not in _CONTENT_METADATA_KEYS}
+    node = kept.get("node")
+    if isinstance(node, dict) and "prompt" in node:
+        kept["node"] = {key: value for key, value in node.items() if key != "prompt"}
+    return kept
+
+
+def run_attributes(
+    run: Mapping[str, Any], settings: CaptureSettings, encoder: Encoder | None = None
+) -> dict[str, AttributeValue]:
+    """The ``dynamiq.run.*`` attributes that let the exporter rebuild exactly this run."""
+    limit = settings.max_content_length
+
+    def as_json(value: Any) -> str:
+        return cap(encode_json(value, encoder), limit)
+
+    attributes: dict[str, AttributeValue] = {
+        dq.RUN_TYPE: enum_value(run.get("type")) or "node",
+        dq.RUN_ID: str(run.get("id")),
+        dq.RUN_NAME: str(run.get("name") or ""),
+    }
+    status = enum_value(run.get("status"))
+    if status is not None:
+        attributes[dq.RUN_STATUS] = status
+    metadata = run.get("metadata") or {}
+    if settings.capture_content:
+        attributes[dq.RUN_INPUT] = as_json(run.get("input"))
+        attributes[dq.RUN_OUTPUT] = as_json(run.get("output"))
+    else:
+        metadata = _without_content(metadata)
+    attributes[dq.RUN_METADATA] = as_json(metadata)
+    if run.get("error") is not None:
+        attributes[dq.RUN_ERROR] = as_json(run["error"])
+    executions = run.get("executions") or []
+    if not settings.capture_content:
+        executions = [{**execution, "input": None, "output": None} for execution in executions]
+    attributes[dq.RUN_EXECUTIONS] = as_json(executions)
+    tags = run.get("tags") or []
+    if tags:
+        attributes[dq.RUN_TAGS] = tuple(str(tag) for tag in tags)
+    return attributes
+
+
+def _usage(run: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    metadata = (run or {}).get("metadata") or {}
+    usage = metadata.get("usage") if isinstance(metadata, dict) else None
+    return usage if isinstance(usage, dict) else {}
+
+
+def convention_attributes(
+    facts: RunnableFacts,
+    run: Mapping[str, Any] | None,
+    settings: CaptureSettings,
+    encoder: Encoder | None = None,
+) -> dict[str, AttributeValue]:
+    """GenAI and OpenInference attributes, for every backend that is not Dynamiq."""
+    attributes: dict[str, AttributeValue] = {}
+    if facts.kind == "workflow":
+        attributes["gen_ai.operation.name"] = "invoke_workflow"
+        attributes["gen_ai.workflow.name"] = facts.name
+        attributes["openinference.span.kind"] = "CHAIN"
+    elif facts.kind == "flow":
+        attributes["openinference.span.kind"] = "CHAIN"
+    else:
+        operation = _OPERATION_BY_GROUP.get(facts.group or "")
+        if operation is not None:
+            attributes["gen_ai.operation.name"] = operation
+        attributes["openinference.span.kind"] = _OPENINFERENCE_KIND_BY_GROUP.get(facts.group or "", "CHAIN")
+        if facts.group == _GROUP_AGENTS:
+            attributes["gen_ai.agent.name"] = facts.name
+        if facts.group == _GROUP_TOOLS:
+            attributes["gen_ai.tool.name"] = facts.name
+        if facts.model:
+            attributes["gen_ai.request.model"] = facts.model
+        if facts.provider:
+            attributes["gen_ai.provider.name"] = facts.provider
+    usage = _usage(run)
+    for source, target in (
+        ("prompt_tokens", "gen_ai.usage.input_tokens"),
+        ("completion_tokens", "gen_ai.usage.output_tokens"),
+    ):
+        value = usage.get(source)
+        if isinstance(value, int) and not isinstance(value, bool):
+            attributes[target] = value
+    if settings.capture_content and run is not None:
+        attributes["input.value"] = cap(encode_json(run.get("input"), encoder), settings.max_content_length)
+        attributes["input.mime_type"] = "application/json"
+        attributes["output.value"] = cap(encode_json(run.get("output"), encoder), settings.max_content_length)
+        attributes["output.mime_type"] = "application/json"
+    return attributes

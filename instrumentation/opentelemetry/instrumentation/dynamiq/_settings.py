@@ -1,0 +1,62 @@
+"""What the instrumentation captures, read once at ``instrument()``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from opentelemetry.instrumentation.dynamiq.environment_variables import (
+    OTEL_INSTRUMENTATION_DYNAMIQ_CAPTURE_CONTENT,
+    OTEL_INSTRUMENTATION_DYNAMIQ_MAX_CONTENT_LENGTH,
+)
+
+DEFAULT_MAX_CONTENT_LENGTH = 100_000
+"""Large enough for real prompts and answers; small enough that a document dump cannot swamp a batch."""
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+@dataclass(frozen=True)
+class CaptureSettings:
+    capture_content: bool = True
+    max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ValueError(f"{name}={raw!r} is not a boolean; set it to 'true' or 'false'")
+
+
+def _length(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a whole number of characters, e.g. {name}=100000") from None
+    if value < 1:
+        raise ValueError(f"{name}={raw!r} must be at least 1")
+    return value
+
+
+def load_settings(capture_content: bool | None = None, max_content_length: int | None = None) -> CaptureSettings:
+    """Keyword arguments of ``instrument()`` win over the environment."""
+    return CaptureSettings(
+        capture_content=(
+            capture_content
+            if capture_content is not None
+            else _flag(OTEL_INSTRUMENTATION_DYNAMIQ_CAPTURE_CONTENT, True)
+        ),
+        max_content_length=(
+            max_content_length
+            if max_content_length is not None
+            else _length(OTEL_INSTRUMENTATION_DYNAMIQ_MAX_CONTENT_LENGTH, DEFAULT_MAX_CONTENT_LENGTH)
+        ),
+    )

@@ -1,0 +1,203 @@
+"""The wrappers around Dynamiq's run methods: one span per run, current for exactly that run.
+
+Each wrapper starts the span, makes it current while the wrapped call runs
+(so httpx, openai or any other instrumentation inside the run nests under
+it, in Dynamiq's thread pool and in asyncio tasks alike), and ends it when
+the call returns, with the attributes of the run that Dynamiq's tracing
+handler built meanwhile. Context is restored by a ``with`` block on every
+path; nothing is attached in one callback and detached in another.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from dynamiq.callbacks.tracing import Run
+from dynamiq.runnables import RunnableConfig
+from dynamiq.utils.utils import orjson_encode
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.instrumentation.dynamiq._attributes import (
+    RunnableFacts,
+    convention_attributes,
+    enum_value,
+    run_attributes,
+    span_name,
+    split_model,
+)
+from opentelemetry.instrumentation.dynamiq._recorder import RunRecord, SpanRunRecorder, pending_record
+from opentelemetry.instrumentation.dynamiq._settings import CaptureSettings
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.trace import Status, StatusCode, Tracer
+
+_logger = logging.getLogger(__name__)
+
+_CONFIG_POSITION = 1
+"""``config`` follows ``input_data`` in every wrapped run method."""
+
+
+def _epoch_nanos(moment: datetime | None) -> int | None:
+    return int(moment.timestamp() * 1_000_000_000) if moment is not None else None
+
+
+def facts_for_node(node: Any) -> RunnableFacts:
+    group = getattr(node, "group", None)
+    group_name = getattr(group, "value", group)
+    connection = getattr(node, "connection", None)
+    provider = type(connection).__name__.lower() if connection is not None else None
+    model, provider = split_model(getattr(node, "model", None), provider)
+    return RunnableFacts(
+        kind="node",
+        name=str(getattr(node, "name", None) or type(node).__name__),
+        group=str(group_name) if group_name is not None else None,
+        model=model if isinstance(model, str) else None,
+        provider=provider,
+    )
+
+
+def facts_for_flow(flow: Any) -> RunnableFacts:
+    return RunnableFacts(kind="flow", name="Flow")
+
+
+def facts_for_workflow(workflow: Any) -> RunnableFacts:
+    return RunnableFacts(kind="workflow", name=str(getattr(workflow, "name", None) or "Workflow"))
+
+
+class RunTracer:
+    """Turns wrapped run calls into spans; shared by every wrapper of one instrumentor."""
+
+    def __init__(self, tracer: Tracer, recorder: SpanRunRecorder, settings: CaptureSettings) -> None:
+        self._tracer = tracer
+        self._recorder = recorder
+        self._settings = settings
+        self._failures_logged: set[str] = set()
+        recorder.bind(self._emit_unclaimed)
+
+    # --- wrappers (wrapt signature) -------------------------------------------
+
+    def wrap_sync(self, describe: Callable[[Any], RunnableFacts]) -> Callable[..., Any]:
+        def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            if not is_instrumentation_enabled():
+                return wrapped(*args, **kwargs)
+            prepared = self._prepare(describe, instance, args, kwargs)
+            if prepared is None:
+                return wrapped(*args, **kwargs)
+            record, args, kwargs = prepared
+            with self._running(record):
+                return wrapped(*args, **kwargs)
+
+        return wrapper
+
+    def wrap_async(self, describe: Callable[[Any], RunnableFacts]) -> Callable[..., Awaitable[Any]]:
+        async def wrapper(
+            wrapped: Callable[..., Awaitable[Any]], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> Any:
+            if not is_instrumentation_enabled():
+                return await wrapped(*args, **kwargs)
+            prepared = self._prepare(describe, instance, args, kwargs)
+            if prepared is None:
+                return await wrapped(*args, **kwargs)
+            record, args, kwargs = prepared
+            with self._running(record):
+                return await wrapped(*args, **kwargs)
+
+        return wrapper
+
+    # --- the run's life ------------------------------------------------------
+
+    def _prepare(
+        self, describe: Callable[[Any], RunnableFacts], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[RunRecord, tuple[Any, ...], dict[str, Any]] | None:
+        """Start the span and hand the run our handler; on any failure of ours, run untraced."""
+        try:
+            args, kwargs = self._with_recorder(args, kwargs)
+            facts = describe(instance)
+            parent = self._recorder.record_for(kwargs.get("parent_run_id"))
+            # Dynamiq names the parent run explicitly; it wins over whatever context the caller had.
+            parent_context = trace.set_span_in_context(parent.span) if parent is not None else None
+            span = self._tracer.start_span(span_name(facts), context=parent_context)
+            return RunRecord(span=span, facts=facts), args, kwargs
+        except Exception:
+            self._log_once("start", "otel-dynamiq could not start a span; the run goes on untraced")
+            return None
+
+    @contextmanager
+    def _running(self, record: RunRecord) -> Iterator[None]:
+        pending_token = pending_record.set(record)
+        try:
+            with trace.use_span(record.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+                try:
+                    yield
+                except BaseException as exc:  # the user's exception: record it, then re-raise it unchanged
+                    self._record_exception(record, exc)
+                    raise
+        finally:
+            pending_record.reset(pending_token)
+            self._end(record)
+
+    def _record_exception(self, record: RunRecord, exc: BaseException) -> None:
+        try:
+            if record.span.is_recording():
+                record.span.record_exception(exc)
+                record.span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+                record.span.set_attribute("error.type", type(exc).__qualname__)
+        except Exception:
+            self._log_once("exception", "otel-dynamiq could not record an exception on its span")
+
+    def _end(self, record: RunRecord) -> None:
+        try:
+            self._annotate(record.span, record.facts, record.run, record.error)
+        except Exception:
+            self._log_once("end", "otel-dynamiq could not describe a finished run on its span")
+        finally:
+            record.span.end()
+            self._recorder.forget(record.run_id)
+
+    def _annotate(self, span: trace.Span, facts: RunnableFacts, run: Run | None, error: BaseException | None) -> None:
+        if not span.is_recording():
+            return
+        run_dict = run.to_dict() if run is not None else None
+        attributes = convention_attributes(facts, run_dict, self._settings, orjson_encode)
+        if run_dict is not None:
+            attributes.update(run_attributes(run_dict, self._settings, orjson_encode))
+        span.set_attributes(attributes)
+        status = enum_value(run_dict.get("status")) if run_dict is not None else None
+        if status == "failed":
+            message = ((run_dict or {}).get("error") or {}).get("message") or "failed"
+            if error is not None:
+                span.record_exception(error)
+                span.set_attribute("error.type", type(error).__qualname__)
+            span.set_status(Status(StatusCode.ERROR, str(message)))
+
+    def _emit_unclaimed(self, run: Run, parent: RunRecord | None) -> None:
+        """A run no wrapper saw (a class that overrides its run method): still one span, after the fact."""
+        facts = RunnableFacts(kind=enum_value(run.type) or "node", name=str(run.name))
+        context = trace.set_span_in_context(parent.span) if parent is not None else otel_context.get_current()
+        span = self._tracer.start_span(span_name(facts), context=context, start_time=_epoch_nanos(run.start_time))
+        self._annotate(span, facts, run, None)
+        span.end(end_time=_epoch_nanos(run.end_time))
+
+    # --- helpers ---------------------------------------------------------------
+
+    def _with_recorder(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The same call, with our handler among the config's callbacks (once, never twice)."""
+        config = args[_CONFIG_POSITION] if len(args) > _CONFIG_POSITION else kwargs.get("config")
+        if config is None:
+            config = RunnableConfig(callbacks=[self._recorder])
+        elif not any(isinstance(callback, SpanRunRecorder) for callback in config.callbacks):
+            # A copy: the caller's config object is theirs, and outlives our instrumentation.
+            config = config.model_copy(update={"callbacks": [*config.callbacks, self._recorder]})
+        else:
+            return args, kwargs
+        if len(args) > _CONFIG_POSITION:
+            return (*args[:_CONFIG_POSITION], config, *args[_CONFIG_POSITION + 1 :]), kwargs
+        return args, {**kwargs, "config": config}
+
+    def _log_once(self, where: str, message: str) -> None:
+        if where not in self._failures_logged:
+            self._failures_logged.add(where)
+            _logger.warning(message, exc_info=True)

@@ -1,0 +1,198 @@
+"""Real Dynamiq workflows for the instrumentation tests, and the two ways of recording them."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+from dynamiq import Workflow, connections
+from dynamiq.callbacks import TracingCallbackHandler
+from dynamiq.clients import BaseTracingClient
+from dynamiq.flows import Flow
+from dynamiq.nodes import ErrorHandling, Node, NodeGroup
+from dynamiq.nodes.agents import Agent
+from dynamiq.nodes.llms import OpenAI
+from dynamiq.nodes.node import NodeDependency
+from dynamiq.nodes.operators import SubWorkflow
+from dynamiq.nodes.tools.python import Python
+from dynamiq.runnables import RunnableConfig, RunnableResult
+from dynamiq.types.cancellation import check_cancellation
+from dynamiq.utils.utils import orjson_encode
+from opentelemetry.instrumentation.dynamiq import DynamiqInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from otel_dynamiq import DynamiqSpanExporter
+from otel_dynamiq.collector import LocalCollector
+from tests.conftest import wait_for
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+from local_llm import FAILING_MODEL, LocalLLM
+
+FAKE_LLM_KEY = "sk-otel-dynamiq-fake-4d2c9e71"
+"""A recognisable connection key: it must never appear in a span or a run."""
+
+
+class Step(Node):
+    """A node that does a little work: what most nodes of a flow look like from outside."""
+
+    group: Literal[NodeGroup.UTILS] = NodeGroup.UTILS
+    name: str = "step"
+    delay: float = 0.0
+
+    def execute(self, input_data: Any, config: RunnableConfig | None = None, **kwargs: Any) -> dict[str, Any]:
+        if self.delay:
+            time.sleep(self.delay)
+        return {"value": f"{self.name} done", "seen": sorted(str(key) for key in dict(input_data))}
+
+
+class Failing(Node):
+    group: Literal[NodeGroup.UTILS] = NodeGroup.UTILS
+    name: str = "failing"
+
+    def execute(self, input_data: Any, config: RunnableConfig | None = None, **kwargs: Any) -> dict[str, Any]:
+        raise ValueError(f"{self.name} cannot do this")
+
+
+class CancelsItsRun(Node):
+    """Cancels the run it belongs to, the way an API handler would from another thread."""
+
+    group: Literal[NodeGroup.UTILS] = NodeGroup.UTILS
+    name: str = "cancels"
+
+    def execute(self, input_data: Any, config: RunnableConfig | None = None, **kwargs: Any) -> dict[str, Any]:
+        assert config is not None
+        config.cancellation.token.cancel()
+        check_cancellation(config)
+        return {}
+
+
+def step(name: str, *after: Node, delay: float = 0.0) -> Step:
+    return Step(name=name, delay=delay, depends=[NodeDependency(node) for node in after])
+
+
+def sequential_flow() -> Workflow:
+    a = step("A")
+    b = step("B", a)
+    c = step("C", b)
+    return Workflow(flow=Flow(nodes=[a, b, c]))
+
+
+def parallel_branches() -> Workflow:
+    start = step("start")
+    left = step("left", start, delay=0.02)
+    right = step("right", start, delay=0.02)
+    join = step("join", left, right)
+    return Workflow(flow=Flow(nodes=[start, left, right, join]))
+
+
+def failure_after_retries_and_skip(retries: int = 2) -> Workflow:
+    failing = Failing(
+        name="flaky", error_handling=ErrorHandling(max_retries=retries, retry_interval_seconds=0.01, backoff_rate=1)
+    )
+    skipped = step("after flaky", failing)
+    independent = step("independent")
+    return Workflow(flow=Flow(nodes=[failing, skipped, independent]))
+
+
+def agent_with_tool(llm_url: str, model: str = "gpt-4o-mini") -> Workflow:
+    connection = connections.OpenAI(api_key=FAKE_LLM_KEY, url=llm_url)
+    llm = OpenAI(connection=connection, model=model, name="LLM")
+    calculator = Python(
+        name="calculator", description="Adds two numbers a and b.", code="def run(input_data):\n    return 2 + 2\n"
+    )
+    agent = Agent(name="Helper", llm=llm, tools=[calculator], role="a helpful assistant", max_loops=3)
+    return Workflow(flow=Flow(nodes=[agent]))
+
+
+def nested_workflow() -> Workflow:
+    inner_a = step("inner A")
+    inner_b = step("inner B", inner_a)
+    sub = SubWorkflow(name="sub workflow", flow=Flow(nodes=[inner_a, inner_b]))
+    before = step("before")
+    after = step("after", sub)
+    sub.depends = [NodeDependency(before)]
+    return Workflow(flow=Flow(nodes=[before, sub, after]))
+
+
+def canceled_run() -> Workflow:
+    first = step("first")
+    cancels = CancelsItsRun(name="cancels", depends=[NodeDependency(first)])
+    never = step("never runs", cancels)
+    return Workflow(flow=Flow(nodes=[first, cancels, never]))
+
+
+class KeepRuns(BaseTracingClient):  # type: ignore[misc]
+    """A tracing client that keeps what the native handler would have posted."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, Any] = {}
+
+    def trace(self, runs: list[Any]) -> None:
+        for run in runs:
+            encoded = orjson.loads(orjson.dumps(run.to_dict(), default=orjson_encode, option=orjson.OPT_NON_STR_KEYS))
+            self.runs[encoded["id"]] = encoded
+
+
+Runner = Callable[[Workflow, RunnableConfig | None], RunnableResult]
+
+
+@dataclass
+class Case:
+    name: str
+    build: Callable[[str], Workflow]  # takes the local LLM's URL
+    run: Runner
+
+
+def run_sync(workflow: Workflow, config: RunnableConfig | None) -> RunnableResult:
+    return workflow.run_sync(input_data={"input": "What is 2 + 2?"}, config=config)
+
+
+def run_async(workflow: Workflow, config: RunnableConfig | None) -> RunnableResult:
+    import asyncio
+
+    return asyncio.run(workflow.run_async(input_data={"input": "What is 2 + 2?"}, config=config))
+
+
+def native_runs(case: Case, workflow: Workflow) -> list[dict[str, Any]]:
+    client = KeepRuns()
+    case.run(workflow, RunnableConfig(callbacks=[TracingCallbackHandler(client=client)]))
+    return list(client.runs.values())
+
+
+@dataclass
+class Instrumented:
+    collector: LocalCollector
+    provider: TracerProvider
+    exporter: DynamiqSpanExporter
+    instrumentor: DynamiqInstrumentor
+
+    def flush(self, expected_runs: int | None = None) -> list[dict[str, Any]]:
+        self.provider.force_flush()
+        if expected_runs is not None:
+            wait_for(lambda: len(self.collector.store.runs()) >= expected_runs)
+        return self.collector.store.runs()
+
+
+@contextmanager
+def instrumented(**instrument_kwargs: Any) -> Iterator[Instrumented]:
+    with LocalCollector() as collector:
+        exporter = DynamiqSpanExporter(endpoint=collector.url)
+        provider = TracerProvider()
+        provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=50))
+        instrumentor = DynamiqInstrumentor()
+        instrumentor.instrument(tracer_provider=provider, **instrument_kwargs)
+        try:
+            yield Instrumented(collector, provider, exporter, instrumentor)
+        finally:
+            instrumentor.uninstrument()
+            provider.shutdown()
+
+
+__all__ = ["FAILING_MODEL", "LocalLLM"]

@@ -1,0 +1,304 @@
+"""The instrumentor as a user meets it: spans, nesting, safety, capture settings, and undoing it all."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import dynamiq.executors.pool
+import dynamiq.flows.flow
+import dynamiq.nodes.node
+import dynamiq.workflow.workflow
+import httpx
+import pytest
+from dynamiq.flows import Flow
+from dynamiq.runnables import RunnableStatus
+from opentelemetry import trace
+from opentelemetry.instrumentation.dynamiq import DynamiqInstrumentor, _wrappers
+from opentelemetry.instrumentation.dynamiq._recorder import SpanRunRecorder
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.util._importlib_metadata import entry_points
+
+from tests import dynamiq_support as ds
+
+
+class SpanSink:
+    """A TracerProvider whose spans stay in memory: for assertions on the spans themselves."""
+
+    def __init__(self) -> None:
+        self.memory = InMemorySpanExporter()
+        self.provider = TracerProvider()
+        self.provider.add_span_processor(SimpleSpanProcessor(self.memory))
+
+    def spans(self) -> list[ReadableSpan]:
+        return list(self.memory.get_finished_spans())
+
+    def named(self, run_name: str) -> list[ReadableSpan]:
+        return [span for span in self.spans() if (span.attributes or {}).get("dynamiq.run.name") == run_name]
+
+
+@pytest.fixture
+def sink() -> Iterator[SpanSink]:
+    made = SpanSink()
+    yield made
+    made.provider.shutdown()
+
+
+@pytest.fixture
+def instrumentor(sink: SpanSink) -> Iterator[DynamiqInstrumentor]:
+    made = DynamiqInstrumentor()
+    made.instrument(tracer_provider=sink.provider)
+    yield made
+    made.uninstrument()
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[ds.LocalLLM]:
+    with ds.LocalLLM() as server:
+        yield server
+
+
+PATCHED = [
+    (dynamiq.workflow.workflow.Workflow, "run_sync"),
+    (dynamiq.workflow.workflow.Workflow, "run_async"),
+    (dynamiq.flows.flow.Flow, "run_sync"),
+    (dynamiq.flows.flow.Flow, "run_async"),
+    (dynamiq.nodes.node.Node, "run_sync"),
+    (dynamiq.nodes.node.Node, "_run_async_native"),
+    (dynamiq.executors.pool.PoolExecutor, "execute"),
+]
+
+
+def test_uninstrument_restores_every_patched_attribute(sink: SpanSink) -> None:
+    originals = {(owner, name): owner.__dict__[name] for owner, name in PATCHED}
+    original_time = dynamiq.flows.flow.time
+    instrumentor = DynamiqInstrumentor()
+    instrumentor.instrument(tracer_provider=sink.provider)
+    assert all(owner.__dict__[name] is not originals[(owner, name)] for owner, name in PATCHED)
+    assert dynamiq.flows.flow.time is not original_time
+    instrumentor.uninstrument()
+    for owner, name in PATCHED:
+        assert owner.__dict__[name] is originals[(owner, name)], f"{owner.__name__}.{name}"
+    assert dynamiq.flows.flow.time is original_time
+    ds.sequential_flow().run_sync(input_data={})
+    assert sink.spans() == []
+
+
+def test_one_span_per_run_with_the_native_names(instrumentor: DynamiqInstrumentor, sink: SpanSink) -> None:
+    ds.sequential_flow().run_sync(input_data={"input": "x"})
+    names = sorted((span.attributes or {})["dynamiq.run.name"] for span in sink.spans())
+    assert names == ["A", "B", "C", "Flow", "Workflow"]
+    workflow = sink.named("Workflow")[0]
+    flow = sink.named("Flow")[0]
+    assert workflow.parent is None
+    assert flow.parent is not None and flow.parent.span_id == workflow.context.span_id
+    for node in ("A", "B", "C"):
+        (span,) = sink.named(node)
+        assert span.parent is not None and span.parent.span_id == flow.context.span_id
+        assert span.attributes is not None and span.attributes["dynamiq.run.status"] == "succeeded"
+
+
+def test_instrumenting_twice_makes_no_duplicate_spans(instrumentor: DynamiqInstrumentor, sink: SpanSink) -> None:
+    DynamiqInstrumentor().instrument(tracer_provider=sink.provider)  # a second call is a no-op
+    ds.sequential_flow().run_sync(input_data={})
+    assert len(sink.spans()) == 5
+
+
+def test_a_config_that_already_has_our_handler_gets_no_second_one(
+    instrumentor: DynamiqInstrumentor, sink: SpanSink
+) -> None:
+    workflow = ds.sequential_flow()
+    recorder = instrumentor._recorder
+    from dynamiq.runnables import RunnableConfig
+
+    workflow.run_sync(input_data={}, config=RunnableConfig(callbacks=[recorder]))
+    assert len(sink.spans()) == 5
+
+
+def test_tracer_provider_argument_is_honoured(sink: SpanSink) -> None:
+    global_spans = InMemorySpanExporter()
+    global_provider = TracerProvider()
+    global_provider.add_span_processor(SimpleSpanProcessor(global_spans))
+    instrumentor = DynamiqInstrumentor()
+    instrumentor.instrument(tracer_provider=sink.provider)
+    try:
+        ds.sequential_flow().run_sync(input_data={})
+    finally:
+        instrumentor.uninstrument()
+    assert len(sink.spans()) == 5
+    assert global_spans.get_finished_spans() == ()
+    scope = sink.spans()[0].instrumentation_scope
+    assert scope is not None and scope.name == "opentelemetry.instrumentation.dynamiq"
+
+
+def test_suppressed_instrumentation_makes_no_spans(instrumentor: DynamiqInstrumentor, sink: SpanSink) -> None:
+    with suppress_instrumentation():
+        result = ds.sequential_flow().run_sync(input_data={})
+    assert result.status == RunnableStatus.SUCCESS
+    assert sink.spans() == []
+
+
+def test_the_users_exception_passes_through_unchanged(instrumentor: DynamiqInstrumentor, sink: SpanSink) -> None:
+    flow = Flow(nodes=[ds.step("A")])
+    with pytest.raises(ValueError, match="Checkpoint not found: no-such-checkpoint") as raised:
+        flow.run_sync(input_data={}, resume_from="no-such-checkpoint")
+    frames = [frame.name for frame in raised.traceback]
+    assert frames[-1] == "run_sync"  # raised by Dynamiq itself, not re-wrapped by us
+    (span,) = sink.spans()
+    assert span.status.status_code == trace.StatusCode.ERROR
+    assert (span.attributes or {})["error.type"] == "ValueError"
+    assert [event.name for event in span.events] == ["exception"]
+    assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+def test_our_own_failures_are_logged_once_and_swallowed(
+    instrumentor: DynamiqInstrumentor,
+    sink: SpanSink,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("bug in the instrumentation")
+
+    monkeypatch.setattr(_wrappers, "convention_attributes", broken)
+    caplog.set_level(logging.WARNING, logger="opentelemetry.instrumentation.dynamiq")
+    results = [ds.sequential_flow().run_sync(input_data={}) for _ in range(3)]
+    assert all(result.status == RunnableStatus.SUCCESS for result in results)
+    assert len(sink.spans()) == 15  # spans still end, only their description failed
+    warnings = [record for record in caplog.records if record.name.startswith("opentelemetry.instrumentation.dynamiq")]
+    assert len(warnings) == 1 and "could not describe a finished run" in warnings[0].getMessage()
+
+
+def test_genai_and_openinference_conventions(
+    instrumentor: DynamiqInstrumentor, sink: SpanSink, llm: ds.LocalLLM
+) -> None:
+    result = ds.agent_with_tool(llm.url).run_sync(input_data={"input": "What is 2 + 2?"})
+    assert result.status == RunnableStatus.SUCCESS
+    workflow = sink.named("Workflow")[0].attributes or {}
+    assert workflow["gen_ai.operation.name"] == "invoke_workflow"
+    agent_span = sink.named("Helper")[0]
+    assert agent_span.name == "invoke_agent Helper"
+    agent = agent_span.attributes or {}
+    assert (agent["gen_ai.operation.name"], agent["gen_ai.agent.name"]) == ("invoke_agent", "Helper")
+    assert agent["openinference.span.kind"] == "AGENT"
+    tool = sink.named("calculator")[0].attributes or {}
+    assert (tool["gen_ai.operation.name"], tool["gen_ai.tool.name"]) == ("execute_tool", "calculator")
+    assert tool["openinference.span.kind"] == "TOOL"
+    first_llm = sink.named("LLM")[0]
+    assert first_llm.name == "chat gpt-4o-mini"
+    attributes = first_llm.attributes or {}
+    assert attributes["gen_ai.operation.name"] == "chat"
+    assert attributes["gen_ai.request.model"] == "gpt-4o-mini"
+    assert attributes["gen_ai.provider.name"] == "openai"
+    usage = json.loads(str(attributes["dynamiq.run.metadata"]))["usage"]
+    assert attributes["gen_ai.usage.input_tokens"] == usage["prompt_tokens"] > 0
+    assert attributes["gen_ai.usage.output_tokens"] == usage["completion_tokens"] > 0
+    assert attributes["openinference.span.kind"] == "LLM"
+    assert attributes["input.mime_type"] == "application/json"
+    assert "What is 2 + 2?" in str(agent["input.value"])
+    assert "Answer: 4" in str(sink.named("LLM")[-1].attributes["output.value"])  # type: ignore[index]
+
+
+class Fetch(ds.Step):
+    """A node that calls an HTTP API with httpx, as retrievers and tools do."""
+
+    url: str = ""
+
+    def execute(self, input_data: Any, config: Any = None, **kwargs: Any) -> dict[str, Any]:
+        with httpx.Client() as client:
+            answer = client.post(self.url, json={"model": "m", "messages": [{"role": "user", "content": "2+2"}]})
+        return {"status": answer.status_code}
+
+
+def test_no_span_attribute_holds_the_connection_key(
+    instrumentor: DynamiqInstrumentor, sink: SpanSink, llm: ds.LocalLLM
+) -> None:
+    ds.agent_with_tool(llm.url).run_sync(input_data={"input": "What is 2 + 2?"})
+    assert len(sink.spans()) == 6
+    for span in sink.spans():
+        for value in (span.attributes or {}).values():
+            assert ds.FAKE_LLM_KEY not in str(value), span.name
+
+
+def test_spans_of_other_instrumentations_nest_under_the_node(
+    instrumentor: DynamiqInstrumentor, sink: SpanSink, llm: ds.LocalLLM
+) -> None:
+    HTTPXClientInstrumentor().instrument(tracer_provider=sink.provider)
+    try:
+        endpoint = llm.url + "/chat/completions"
+        nodes = [Fetch(name="fetch one", url=endpoint), Fetch(name="fetch two", url=endpoint)]
+        ds.Workflow(flow=Flow(nodes=nodes)).run_sync(input_data={})  # nodes in Dynamiq's thread pool
+        asyncio.run(ds.Workflow(flow=Flow(nodes=nodes)).run_async(input_data={}))  # and from asyncio
+    finally:
+        HTTPXClientInstrumentor().uninstrument()
+    node_spans = {span.context.span_id for name in ("fetch one", "fetch two") for span in sink.named(name)}
+    http_spans = [span for span in sink.spans() if span.instrumentation_scope.name.endswith("httpx")]
+    assert len(node_spans) == 4 and len(http_spans) == 4
+    for span in http_spans:
+        assert span.parent is not None and span.parent.span_id in node_spans
+
+
+def test_spans_made_inside_a_node_in_the_thread_pool_are_its_children(
+    instrumentor: DynamiqInstrumentor, sink: SpanSink
+) -> None:
+    tracer = sink.provider.get_tracer("user-code")
+
+    class Traced(ds.Step):
+        def execute(self, input_data: Any, config: Any = None, **kwargs: Any) -> dict[str, Any]:
+            with tracer.start_as_current_span(f"inside {self.name}"):
+                return super().execute(input_data, config, **kwargs)
+
+    left, right = Traced(name="left", delay=0.02), Traced(name="right", delay=0.02)
+    asyncio.run(ds.Workflow(flow=Flow(nodes=[left, right])).run_async(input_data={}))
+    ds.Workflow(flow=Flow(nodes=[left, right])).run_sync(input_data={})
+    for name in ("left", "right"):
+        nodes = {span.context.span_id for span in sink.named(name)}
+        inner = [span for span in sink.spans() if span.name == f"inside {name}"]
+        assert len(inner) == 2 and all(span.parent is not None and span.parent.span_id in nodes for span in inner)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [ds.sequential_flow, ds.failure_after_retries_and_skip, ds.canceled_run],
+    ids=["success", "failure and skip", "cancel"],
+)
+def test_no_context_is_left_behind(instrumentor: DynamiqInstrumentor, sink: SpanSink, build: Any) -> None:
+    outer = sink.provider.get_tracer("app").start_span("request")
+    with trace.use_span(outer, end_on_exit=True):
+        build().run_sync(input_data={})
+        assert trace.get_current_span() is outer
+    assert trace.get_current_span() is trace.INVALID_SPAN
+    assert instrumentor.open_runs == 0
+
+
+def test_maps_stay_empty_after_a_thousand_mixed_runs(instrumentor: DynamiqInstrumentor, sink: SpanSink) -> None:
+    # 5, 5 and 4 runs per workflow: success; failure, skip and success; cancel.
+    workflows = [ds.sequential_flow(), ds.failure_after_retries_and_skip(retries=0), ds.canceled_run()]
+    for index in range(3 * 72):
+        workflows[index % 3].run_sync(input_data={"n": index})
+    asyncio.run(_many_async_runs(workflows[0], 30))
+    statuses = [(span.attributes or {}).get("dynamiq.run.status") for span in sink.spans()]
+    assert len(statuses) == 72 * (5 + 5 + 4) + 30 * 5
+    assert {"succeeded", "failed", "skipped", "canceled"} <= set(statuses)
+    assert instrumentor.open_runs == 0
+    recorder = instrumentor._recorder
+    assert isinstance(recorder, SpanRunRecorder)
+    assert recorder._records == {} and recorder.runs == {}
+
+
+async def _many_async_runs(workflow: ds.Workflow, count: int) -> None:
+    for index in range(count):
+        await workflow.run_async(input_data={"n": index})
+
+
+def test_entry_point_loads_the_instrumentor() -> None:
+    (entry_point,) = entry_points(group="opentelemetry_instrumentor", name="dynamiq")
+    assert entry_point.load() is DynamiqInstrumentor
+    assert DynamiqInstrumentor().instrumentation_dependencies() == ("dynamiq >= 0.69.0",)

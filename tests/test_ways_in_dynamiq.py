@@ -1,0 +1,86 @@
+"""The three ways in, with a real Dynamiq application: each a real subprocess, read back from the collector."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from otel_dynamiq.collector import LocalCollector
+from tests import dynamiq_support as ds
+from tests.conftest import FAKE_KEY
+from tests.test_ways_in import BIN, clean_env, run
+
+APP_RUNS = 7  # Workflow, Flow, Math agent, 2 x Agent LLM, calculator, Polisher
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[ds.LocalLLM]:
+    with ds.LocalLLM() as server:
+        yield server
+
+
+def app_env(collector: LocalCollector, llm: ds.LocalLLM, **extra: str) -> dict[str, str]:
+    return clean_env(
+        DYNAMIQ_ACCESS_KEY=FAKE_KEY,
+        OTEL_EXPORTER_DYNAMIQ_ENDPOINT=collector.url,
+        OPENAI_URL=llm.url,
+        OPENAI_API_KEY=ds.FAKE_LLM_KEY,
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+        **extra,
+    )
+
+
+def dynamiq_runs(collector: LocalCollector) -> dict[str, list[dict[str, Any]]]:
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for received in collector.store.runs():
+        by_name.setdefault(received["name"], []).append(received)
+    return by_name
+
+
+def assert_app_trace(collector: LocalCollector, stdout: str) -> None:
+    assert "workflow success: Happy to help: the answer is 4." in stdout
+    runs = dynamiq_runs(collector)
+    (workflow,) = runs["Workflow"]
+    (flow,) = runs["Flow"]
+    (agent,) = runs["Math agent"]
+    (polisher,) = runs["Polisher"]
+    (tool,) = runs["calculator"]
+    assert workflow["type"] == "workflow" and workflow["parent_run_id"] is None
+    assert flow["type"] == "flow" and flow["parent_run_id"] == workflow["id"]
+    assert agent["parent_run_id"] == polisher["parent_run_id"] == flow["id"]
+    assert tool["parent_run_id"] == agent["id"]
+    assert len(runs["Agent LLM"]) == 2
+    for llm_run in runs["Agent LLM"]:
+        assert llm_run["parent_run_id"] == agent["id"]
+        assert llm_run["metadata"]["usage"]["total_tokens"] > 0
+    assert polisher["output"]["content"] == "Happy to help: the answer is 4."
+    assert sum(len(group) for name, group in runs.items() if name != "POST") == APP_RUNS
+
+
+def test_opentelemetry_instrument_traces_the_app(keyed_collector: LocalCollector, llm: ds.LocalLLM) -> None:
+    done = run(
+        [str(BIN / "opentelemetry-instrument"), sys.executable, "examples/dynamiq_app.py"],
+        app_env(keyed_collector, llm),
+    )
+    assert_app_trace(keyed_collector, done.stdout)
+
+
+def test_auto_discovery_in_code(keyed_collector: LocalCollector, llm: ds.LocalLLM) -> None:
+    done = run([sys.executable, "examples/auto_discovery.py"], app_env(keyed_collector, llm))
+    assert_app_trace(keyed_collector, done.stdout)
+
+
+def test_manual_setup_with_the_instrumentor(keyed_collector: LocalCollector, llm: ds.LocalLLM) -> None:
+    done = run([sys.executable, "examples/manual_dynamiq.py"], app_env(keyed_collector, llm))
+    assert_app_trace(keyed_collector, done.stdout)
+
+
+def test_disabled_instrumentation_is_respected(keyed_collector: LocalCollector, llm: ds.LocalLLM) -> None:
+    environment = app_env(keyed_collector, llm, OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="dynamiq")
+    done = run([str(BIN / "opentelemetry-instrument"), sys.executable, "examples/dynamiq_app.py"], environment)
+    assert "workflow success" in done.stdout
+    runs = dynamiq_runs(keyed_collector)
+    assert "Workflow" not in runs and "Math agent" not in runs
