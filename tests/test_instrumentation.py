@@ -301,4 +301,31 @@ async def _many_async_runs(workflow: ds.Workflow, count: int) -> None:
 def test_entry_point_loads_the_instrumentor() -> None:
     (entry_point,) = entry_points(group="opentelemetry_instrumentor", name="dynamiq")
     assert entry_point.load() is DynamiqInstrumentor
-    assert DynamiqInstrumentor().instrumentation_dependencies() == ("dynamiq >= 0.69.0",)
+    # Auto-instrumentation checks the distribution's `instruments` extra; instrument() checks
+    # _instruments. They must name the same requirement.
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement
+
+    every = [Requirement(text) for text in requires("otel-dynamiq") or []]
+    extra = [r for r in every if r.marker is not None and r.marker.evaluate({"extra": "instruments"})]
+    declared = [Requirement(text) for text in DynamiqInstrumentor().instrumentation_dependencies()]
+    assert [(r.name, r.specifier) for r in extra] == [(r.name, r.specifier) for r in declared]
+
+
+def test_a_run_no_wrapper_saw_still_becomes_a_span(instrumentor: DynamiqInstrumentor, sink: SpanSink) -> None:
+    """Callbacks for a run whose node class bypasses the wrapped methods: one span, after the fact."""
+    from uuid import uuid4
+
+    recorder = instrumentor._recorder
+    run_id = uuid4()
+    serialized = {"id": "n1", "name": "hand-rolled", "group": "utils"}
+    recorder.on_node_start(serialized, {"q": 1}, run_id=run_id, parent_run_id=None)
+    recorder.on_node_end(serialized, {"a": 2}, run_id=run_id, parent_run_id=None)
+    (span,) = sink.spans()
+    attributes = span.attributes or {}
+    assert attributes["dynamiq.run.name"] == "hand-rolled"
+    assert attributes["dynamiq.run.status"] == "succeeded"
+    assert json.loads(str(attributes["dynamiq.run.output"])) == {"a": 2}
+    assert span.start_time is not None and span.end_time is not None and span.start_time <= span.end_time
+    assert instrumentor.open_runs == 0

@@ -1,2 +1,2 @@
-_instruments = ("dynamiq >= 0.69.0",)
-"""The Dynamiq releases this instrumentation is tested with (0.69.0 is the oldest and the latest)."""
+_instruments = ("dynamiq >= 0.65.0",)
+"""Tested with Dynamiq 0.65.0 (the oldest supported) and 0.69.0 (the latest release)."""
