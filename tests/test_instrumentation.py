@@ -167,7 +167,7 @@ def test_our_own_failures_are_logged_once_and_swallowed(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("bug in the instrumentation")
 
-    monkeypatch.setattr(_wrappers, "convention_attributes", broken)
+    monkeypatch.setattr(_wrappers, "span_attributes", broken)
     caplog.set_level(logging.WARNING, logger="opentelemetry.instrumentation.dynamiq")
     results = [ds.sequential_flow().run_sync(input_data={}) for _ in range(3)]
     assert all(result.status == RunnableStatus.SUCCESS for result in results)
@@ -329,3 +329,29 @@ def test_a_run_no_wrapper_saw_still_becomes_a_span(instrumentor: DynamiqInstrume
     assert json.loads(str(attributes["dynamiq.run.output"])) == {"a": 2}
     assert span.start_time is not None and span.end_time is not None and span.start_time <= span.end_time
     assert instrumentor.open_runs == 0
+
+
+def test_unsampled_runs_cost_no_bookkeeping_and_stay_unrecorded() -> None:
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    instrumentor = DynamiqInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    seen: list[Any] = []
+    original = SpanRunRecorder.on_node_start
+
+    def spy(self: SpanRunRecorder, *args: Any, **kwargs: Any) -> None:
+        seen.append(kwargs.get("run_id"))
+        original(self, *args, **kwargs)
+
+    try:
+        SpanRunRecorder.on_node_start = spy  # type: ignore[method-assign]
+        result = ds.sequential_flow().run_sync(input_data={})
+    finally:
+        SpanRunRecorder.on_node_start = original  # type: ignore[method-assign]
+        instrumentor.uninstrument()
+    assert result.status == RunnableStatus.SUCCESS
+    assert memory.get_finished_spans() == ()
+    assert seen == []  # our handler was never added to the run's callbacks

@@ -130,7 +130,8 @@ def test_runs_match_the_native_handler(case: ds.Case, llm: ds.LocalLLM) -> None:
 
     assert len(ours) == len(native)
     native_by_place, ours_by_place = keyed_by_place(native), keyed_by_place(ours)
-    assert list(ours_by_place) == list(native_by_place)  # names, types and tree shape
+    # Names, types and tree shape; siblings that start together may start in either order.
+    assert sorted(ours_by_place) == sorted(native_by_place)
     for place, native_run in native_by_place.items():
         assert comparable(ours_by_place[place]) == comparable(native_run), place
     assert_children_inside_parents(ours)

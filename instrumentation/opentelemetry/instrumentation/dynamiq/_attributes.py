@@ -8,6 +8,7 @@ backends read the GenAI semantic conventions; OpenInference-based tools read
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -101,6 +102,18 @@ def cap(text: str, limit: int) -> str:
     return text[:limit] + TRUNCATION_MARKER.format(dropped=len(text) - limit, total=len(text))
 
 
+def capped_json(value: Any, limit: int, encoder: Encoder | None = None) -> str:
+    """JSON text of at most about ``limit`` characters, and always valid JSON.
+
+    A value too long is cut as text, marked, and carried as a JSON string, so
+    whoever reads the attribute can always parse it.
+    """
+    text = encode_json(value, encoder)
+    if len(text) <= limit:
+        return text
+    return orjson.dumps(cap(text, limit)).decode()
+
+
 def _without_content(metadata: Mapping[str, Any]) -> dict[str, Any]:
     """Metadata minus prompts and tool payloads; structure, usage, status data stay."""
     kept = {key: value for key, value in metadata.items() if key not in _CONTENT_METADATA_KEYS}
@@ -110,40 +123,11 @@ def _without_content(metadata: Mapping[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def run_attributes(
-    run: Mapping[str, Any], settings: CaptureSettings, encoder: Encoder | None = None
-) -> dict[str, AttributeValue]:
-    """The ``dynamiq.run.*`` attributes that let the exporter rebuild exactly this run."""
-    limit = settings.max_content_length
-
-    def as_json(value: Any) -> str:
-        return cap(encode_json(value, encoder), limit)
-
-    attributes: dict[str, AttributeValue] = {
-        dq.RUN_TYPE: enum_value(run.get("type")) or "node",
-        dq.RUN_ID: str(run.get("id")),
-        dq.RUN_NAME: str(run.get("name") or ""),
-    }
-    status = enum_value(run.get("status"))
-    if status is not None:
-        attributes[dq.RUN_STATUS] = status
-    metadata = run.get("metadata") or {}
-    if settings.capture_content:
-        attributes[dq.RUN_INPUT] = as_json(run.get("input"))
-        attributes[dq.RUN_OUTPUT] = as_json(run.get("output"))
-    else:
-        metadata = _without_content(metadata)
-    attributes[dq.RUN_METADATA] = as_json(metadata)
-    if run.get("error") is not None:
-        attributes[dq.RUN_ERROR] = as_json(run["error"])
-    executions = run.get("executions") or []
-    if not settings.capture_content:
-        executions = [{**execution, "input": None, "output": None} for execution in executions]
-    attributes[dq.RUN_EXECUTIONS] = as_json(executions)
-    tags = run.get("tags") or []
-    if tags:
-        attributes[dq.RUN_TAGS] = tuple(str(tag) for tag in tags)
-    return attributes
+def _without_payload(execution: Any) -> Any:
+    """An execution attempt without its input and output (a dataclass or a mapping)."""
+    if dataclasses.is_dataclass(execution) and not isinstance(execution, type):
+        return dataclasses.replace(execution, input=None, output=None)
+    return {**execution, "input": None, "output": None}
 
 
 def _usage(run: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -152,12 +136,50 @@ def _usage(run: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return usage if isinstance(usage, dict) else {}
 
 
-def convention_attributes(
+def span_attributes(
     facts: RunnableFacts,
     run: Mapping[str, Any] | None,
     settings: CaptureSettings,
     encoder: Encoder | None = None,
 ) -> dict[str, AttributeValue]:
+    """Everything the span says: the conventions, and the run itself when Dynamiq built one.
+
+    ``run`` maps the native run's field names to their values (not copied:
+    encoding reads them in place). Input and output are encoded once and
+    shared by the Dynamiq and OpenInference attributes.
+    """
+    attributes = convention_attributes(facts, run)
+    if run is None:
+        return attributes
+    limit = settings.max_content_length
+    attributes[dq.RUN_TYPE] = enum_value(run.get("type")) or "node"
+    attributes[dq.RUN_ID] = str(run.get("id"))
+    attributes[dq.RUN_NAME] = str(run.get("name") or "")
+    status = enum_value(run.get("status"))
+    if status is not None:
+        attributes[dq.RUN_STATUS] = status
+    metadata = run.get("metadata") or {}
+    executions = run.get("executions") or []
+    if settings.capture_content:
+        input_json = capped_json(run.get("input"), limit, encoder)
+        output_json = capped_json(run.get("output"), limit, encoder)
+        attributes[dq.RUN_INPUT] = attributes["input.value"] = input_json
+        attributes[dq.RUN_OUTPUT] = attributes["output.value"] = output_json
+        attributes["input.mime_type"] = attributes["output.mime_type"] = "application/json"
+    else:
+        metadata = _without_content(metadata)
+        executions = [_without_payload(execution) for execution in executions]
+    attributes[dq.RUN_METADATA] = capped_json(metadata, limit, encoder)
+    if run.get("error") is not None:
+        attributes[dq.RUN_ERROR] = capped_json(run["error"], limit, encoder)
+    attributes[dq.RUN_EXECUTIONS] = capped_json(executions, limit, encoder)
+    tags = run.get("tags") or []
+    if tags:
+        attributes[dq.RUN_TAGS] = tuple(str(tag) for tag in tags)
+    return attributes
+
+
+def convention_attributes(facts: RunnableFacts, run: Mapping[str, Any] | None) -> dict[str, AttributeValue]:
     """GenAI and OpenInference attributes, for every backend that is not Dynamiq."""
     attributes: dict[str, AttributeValue] = {}
     if facts.kind == "workflow":
@@ -187,9 +209,4 @@ def convention_attributes(
         value = usage.get(source)
         if isinstance(value, int) and not isinstance(value, bool):
             attributes[target] = value
-    if settings.capture_content and run is not None:
-        attributes["input.value"] = cap(encode_json(run.get("input"), encoder), settings.max_content_length)
-        attributes["input.mime_type"] = "application/json"
-        attributes["output.value"] = cap(encode_json(run.get("output"), encoder), settings.max_content_length)
-        attributes["output.mime_type"] = "application/json"
     return attributes
