@@ -1,0 +1,179 @@
+"""What every benchmark shares: loopback servers with a chosen latency, workflows, statistics, tables.
+
+Servers run in a child process, so their request handling does not compete
+with the measured code for this process's GIL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import statistics
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _serve(port_queue: Any, latency: float) -> None:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if latency:
+                time.sleep(latency)
+            body = b"{}"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 512
+
+    server = Server(("127.0.0.1", 0), Handler)
+    port_queue.put(server.server_address[1])
+    server.serve_forever()
+
+
+@contextmanager
+def sink_server(latency: float = 0.0) -> Iterator[str]:
+    """A loopback HTTP server in a child process that discards bodies and answers 200 after ``latency`` s."""
+    context = multiprocessing.get_context("spawn")
+    ports = context.Queue()
+    process = context.Process(target=_serve, args=(ports, latency), daemon=True)
+    process.start()
+    try:
+        yield f"http://127.0.0.1:{ports.get(timeout=30)}"
+    finally:
+        process.terminate()
+        process.join(10)
+
+
+def refused_url() -> str:
+    """An address where nothing listens: connections are refused at once."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def median(samples: Sequence[float]) -> float:
+    return statistics.median(samples)
+
+
+def p99(samples: Sequence[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+
+
+def time_calls(call: Callable[[], Any], repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    text_rows = [[_cell(value) for value in row] for row in rows]
+    widths = [max(len(str(h)), *(len(r[i]) for r in text_rows)) for i, h in enumerate(headers)]
+    line = "| " + " | ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)) + " |"
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    body = ["| " + " | ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in text_rows]
+    return "\n".join([line, rule, *body])
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 100 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def parser(description: str | None) -> argparse.ArgumentParser:
+    made = argparse.ArgumentParser(description=description)
+    made.add_argument("--tiny", action="store_true", help="a seconds-long run that only proves the script works")
+    return made
+
+
+def machine() -> str:
+    import platform
+
+    return (
+        f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"
+    )
+
+
+_node_class: Any = None
+
+
+def tiny_node_class() -> Any:
+    """A Dynamiq node that does almost nothing: what scheduling and tracing overheads are measured on."""
+    global _node_class
+    if _node_class is None:
+        from typing import Literal
+
+        from dynamiq.nodes import Node, NodeGroup
+
+        class Tiny(Node):  # type: ignore[misc]
+            group: Literal[NodeGroup.UTILS] = NodeGroup.UTILS
+            name: str = "tiny"
+            payload: str = ""
+
+            def execute(self, input_data: Any, config: Any = None, **kwargs: Any) -> dict[str, Any]:
+                return {"value": self.payload}
+
+        _node_class = Tiny
+    return _node_class
+
+
+def chain_workflow(length: int, payload: str = "") -> Any:
+    """A Dynamiq workflow whose nodes run one after another."""
+    from dynamiq import Workflow
+    from dynamiq.flows import Flow
+    from dynamiq.nodes.node import NodeDependency
+
+    tiny = tiny_node_class()
+    nodes: list[Any] = []
+    for index in range(length):
+        nodes.append(tiny(name=f"n{index}", payload=payload, depends=[NodeDependency(n) for n in nodes[-1:]]))
+    return Workflow(flow=Flow(nodes=nodes))
+
+
+@contextmanager
+def otel_tracing(endpoint: str, **instrument_kwargs: Any) -> Iterator[Any]:
+    """otel-dynamiq as a user sets it up: instrumentor, BatchSpanProcessor, DynamiqSpanExporter."""
+    from opentelemetry.instrumentation.dynamiq import DynamiqInstrumentor
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from otel_dynamiq import DynamiqSpanExporter
+
+    exporter = DynamiqSpanExporter(endpoint=endpoint)
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    instrumentor = DynamiqInstrumentor()
+    instrumentor.instrument(tracer_provider=provider, **instrument_kwargs)
+    try:
+        yield exporter
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
