@@ -10,13 +10,16 @@ langchain instrumentations show up in Dynamiq with their inputs and usage.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import orjson
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
@@ -27,8 +30,7 @@ Run = dict[str, Any]
 
 _RUN_ID_NAMESPACE = uuid.UUID("5b0f8a8e-2f53-4c57-9d8e-6f2c5d1e7a10")
 """Fixed forever: changing it would change every run id already sent."""
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_NAMESPACE_BYTES = _RUN_ID_NAMESPACE.bytes
 _EXCEPTION_EVENT = "exception"
 _INVALID_ATTRIBUTES_KEY = "invalid_attributes"
 
@@ -41,25 +43,44 @@ class RunDefaults:
     session_id: str
 
 
+def _uuid_text(hex32: str) -> str:
+    return f"{hex32[:8]}-{hex32[8:12]}-{hex32[12:16]}-{hex32[16:20]}-{hex32[20:]}"
+
+
 def trace_uuid(trace_id: int) -> str:
     """The OpenTelemetry trace id is 128 bits: it is a UUID already."""
-    return str(uuid.UUID(int=trace_id))
+    return _uuid_text(f"{trace_id:032x}")
 
 
 def run_uuid(trace_id: int, span_id: int) -> str:
     """A run id that any process can compute from the span's identity alone.
 
     Because it is derived rather than remembered, a child exported in an
-    earlier batch than its parent still names the parent's id correctly.
+    earlier batch than its parent still names the parent's id correctly. The
+    value is ``uuid5(namespace, trace hex + span hex)``, computed without
+    building ``UUID`` objects because the exporter makes two per span.
     """
-    return str(uuid.uuid5(_RUN_ID_NAMESPACE, f"{trace_id:032x}{span_id:016x}"))
+    name = _NAMESPACE_BYTES + f"{trace_id:032x}{span_id:016x}".encode()
+    digest = bytearray(hashlib.sha1(name, usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return _uuid_text(digest.hex())
+
+
+@functools.lru_cache(maxsize=4096)
+def _second_text(epoch_seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_seconds))
 
 
 def iso_time(epoch_nanos: int | None) -> str | None:
-    """ISO 8601 with a UTC offset, to the microsecond, as the service expects."""
+    """ISO 8601 with a UTC offset, to the microsecond, as the service expects.
+
+    Spans of a batch share their seconds, so the formatted second is cached.
+    """
     if epoch_nanos is None:
         return None
-    return (_EPOCH + timedelta(microseconds=epoch_nanos // 1000)).isoformat()
+    seconds, micros = divmod(epoch_nanos // 1000, 1_000_000)
+    return f"{_second_text(seconds)}.{micros:06d}+00:00"
 
 
 def _plain(value: Any) -> JsonValue:
@@ -263,7 +284,6 @@ def _usage(attributes: dict[str, Any]) -> dict[str, int] | None:
 def _otel_metadata(span: ReadableSpan, remaining: Mapping[str, Any]) -> dict[str, Any]:
     """Everything OpenTelemetry knew that has no Dynamiq field, so nothing is lost."""
     scope = span.instrumentation_scope
-    resource_attributes = span.resource.attributes if span.resource is not None else {}
     otel: dict[str, Any] = {
         "trace_id": f"{span.context.trace_id:032x}",
         "span_id": f"{span.context.span_id:016x}",
@@ -282,11 +302,26 @@ def _otel_metadata(span: ReadableSpan, remaining: Mapping[str, Any]) -> dict[str
             for link in span.links
         ],
         "scope": {"name": scope.name, "version": scope.version} if scope is not None else None,
-        "resource": {key: _plain(value) for key, value in resource_attributes.items() if key.startswith("service.")},
+        "resource": _service_attributes(span.resource),
     }
     if span.parent is not None and span.parent.is_remote:
         otel["remote_parent_span_id"] = f"{span.parent.span_id:016x}"
     return otel
+
+
+_last_resource: tuple[Resource | None, dict[str, JsonValue]] = (None, {})
+
+
+def _service_attributes(resource: Resource | None) -> dict[str, JsonValue]:
+    """The resource's ``service.*`` attributes; every span of a provider shares one resource, so remember it."""
+    global _last_resource
+    remembered, attributes = _last_resource
+    if resource is remembered:
+        return attributes
+    everything = resource.attributes if resource is not None else {}
+    attributes = {key: _plain(value) for key, value in everything.items() if key.startswith("service.")}
+    _last_resource = (resource, attributes)
+    return attributes
 
 
 def _plain_map(values: Mapping[str, Any] | None) -> dict[str, JsonValue]:

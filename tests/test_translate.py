@@ -7,6 +7,8 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
 
@@ -312,3 +314,19 @@ def test_session_id_precedence(recorder: SpanRecorder, attributes: dict[str, Any
     with recorder.tracer.start_as_current_span("s", attributes=attributes):
         pass
     assert translate(recorder, "s")["session_id"] == session
+
+
+@given(trace_id=st.integers(min_value=1, max_value=2**128 - 1), span_id=st.integers(min_value=1, max_value=2**64 - 1))
+def test_run_ids_are_the_documented_uuid5(trace_id: int, span_id: int) -> None:
+    """Run ids must never change between releases: they are uuid5 of the hex ids in a fixed namespace."""
+    namespace = uuid.UUID("5b0f8a8e-2f53-4c57-9d8e-6f2c5d1e7a10")
+    assert run_uuid(trace_id, span_id) == str(uuid.uuid5(namespace, f"{trace_id:032x}{span_id:016x}"))
+    assert trace_uuid(trace_id) == str(uuid.UUID(int=trace_id))
+
+
+@given(st.integers(min_value=0, max_value=4_102_444_800 * 10**9))
+def test_times_match_datetime_isoformat(epoch_nanos: int) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    expected = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=epoch_nanos // 1000)
+    assert datetime.fromisoformat(iso_time(epoch_nanos) or "") == expected
