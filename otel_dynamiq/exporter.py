@@ -198,7 +198,8 @@ class DynamiqSpanExporter(SpanExporter):
         except Exception:  # a client that cannot close in time is abandoned with its loop
             closing.cancel()
         if not runtime.loop.stop(max(deadline - time.monotonic(), 0.0)):
-            _logger.warning("The Dynamiq exporter's loop did not stop within the shutdown timeout")
+            # A daemon thread: it cannot hold the process up, and what it still held is counted.
+            _logger.debug("The Dynamiq exporter's loop thread was left to end on its own after the shutdown timeout")
 
 
 def _forget_runtime_in_forked_children(exporter: DynamiqSpanExporter) -> None:
