@@ -10,7 +10,7 @@ STOCK_DISTRO := $(VENV)/stock-distro
 # dynamiq imports litellm, which would download a price map without this.
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: demo test lint typecheck pytest clean
+.PHONY: demo test lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest
+
+BENCHMARKS := encoder_choice caller_latency polling concurrency export_throughput instrumentation_cost memory_outage
+
+# Every benchmark at full size (about half an hour on 2 cores); BENCH_ARGS=--tiny for a smoke run.
+bench: $(STAMP)
+	@for name in $(BENCHMARKS); do echo "== $$name"; $(BIN)/python benchmarks/$$name.py $(BENCH_ARGS) || exit 1; echo; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

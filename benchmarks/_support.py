@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def _serve(port_queue: Any, latency: float) -> None:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out as separate writes
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -137,15 +138,18 @@ def tiny_node_class() -> Any:
             group: Literal[NodeGroup.UTILS] = NodeGroup.UTILS
             name: str = "tiny"
             payload: str = ""
+            io_seconds: float = 0.0
 
             def execute(self, input_data: Any, config: Any = None, **kwargs: Any) -> dict[str, Any]:
+                if self.io_seconds:
+                    time.sleep(self.io_seconds)  # waiting on an LLM or an API, as most real nodes do
                 return {"value": self.payload}
 
         _node_class = Tiny
     return _node_class
 
 
-def chain_workflow(length: int, payload: str = "") -> Any:
+def chain_workflow(length: int, payload: str = "", io_seconds: float = 0.0) -> Any:
     """A Dynamiq workflow whose nodes run one after another."""
     from dynamiq import Workflow
     from dynamiq.flows import Flow
@@ -154,7 +158,8 @@ def chain_workflow(length: int, payload: str = "") -> Any:
     tiny = tiny_node_class()
     nodes: list[Any] = []
     for index in range(length):
-        nodes.append(tiny(name=f"n{index}", payload=payload, depends=[NodeDependency(n) for n in nodes[-1:]]))
+        depends = [NodeDependency(node) for node in nodes[-1:]]
+        nodes.append(tiny(name=f"n{index}", payload=payload, io_seconds=io_seconds, depends=depends))
     return Workflow(flow=Flow(nodes=nodes))
 
 

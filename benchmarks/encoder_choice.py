@@ -59,7 +59,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--tiny", action="store_true", help="a seconds-long run that only proves the script works")
     args = parser.parse_args()
+    if args.tiny:
+        args.runs, args.repeat = 200, 2
     runs = realistic_runs(args.runs)
     stdlib = statistics.median(time_per_run(lambda run: json.dumps(run).encode(), runs, args.repeat))
     fast = statistics.median(time_per_run(orjson.dumps, runs, args.repeat))
