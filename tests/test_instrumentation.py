@@ -78,15 +78,17 @@ PATCHED = [
 
 def test_uninstrument_restores_every_patched_attribute(sink: SpanSink) -> None:
     originals = {(owner, name): owner.__dict__[name] for owner, name in PATCHED}
-    original_time = dynamiq.flows.flow.time
+    original_modules = (dynamiq.flows.flow.time, dynamiq.flows.flow.asyncio)
     instrumentor = DynamiqInstrumentor()
     instrumentor.instrument(tracer_provider=sink.provider)
     assert all(owner.__dict__[name] is not originals[(owner, name)] for owner, name in PATCHED)
-    assert dynamiq.flows.flow.time is not original_time
+    assert dynamiq.flows.flow.time is not original_modules[0]
+    assert dynamiq.flows.flow.asyncio is not original_modules[1]
     instrumentor.uninstrument()
     for owner, name in PATCHED:
         assert owner.__dict__[name] is originals[(owner, name)], f"{owner.__name__}.{name}"
-    assert dynamiq.flows.flow.time is original_time
+    assert (dynamiq.flows.flow.time, dynamiq.flows.flow.asyncio) == original_modules
+    assert dynamiq.flows.flow.time is original_modules[0] and dynamiq.flows.flow.asyncio is original_modules[1]
     ds.sequential_flow().run_sync(input_data={})
     assert sink.spans() == []
 

@@ -1,4 +1,4 @@
-"""Conditional polling: the instrumented Flow.run_sync sleeps only after a step that finished nothing.
+"""Conditional polling: instrumented flow loops sleep only after a step that finished nothing.
 
 The sleeps are counted for real: ``time.sleep`` is replaced by a counter that
 records the calls made on behalf of ``Flow.run_sync``'s scheduling loop.
@@ -6,6 +6,7 @@ records the calls made on behalf of ``Flow.run_sync``'s scheduling loop.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from collections.abc import Iterator
@@ -142,3 +143,68 @@ def test_an_executor_we_cannot_observe_keeps_stock_behaviour(instrumented: None,
     result = chain(3, OpaqueExecutor).run_sync(input_data={})
     assert result.status == RunnableStatus.SUCCESS, result.error
     assert sleeps.scheduling_sleeps == 3
+
+
+class AsyncSleepCounter:
+    """Counts the 1 ms sleeps that Flow.run_async's scheduling loop asks for."""
+
+    def __init__(self) -> None:
+        self.scheduling_sleeps = 0
+        self._real = asyncio.sleep
+
+    async def __call__(self, delay: float, result: Any = None) -> Any:
+        for depth in (1, 2):
+            frame = sys._getframe(depth)
+            if frame.f_code.co_name == "run_async" and frame.f_code.co_filename.endswith("flows/flow.py"):
+                if delay > 0:
+                    self.scheduling_sleeps += 1
+                break
+        return await self._real(delay, result)
+
+
+@pytest.fixture
+def async_sleeps(monkeypatch: pytest.MonkeyPatch) -> AsyncSleepCounter:
+    counter = AsyncSleepCounter()
+    monkeypatch.setattr(asyncio, "sleep", counter)
+    return counter
+
+
+class HesitantFlow(Flow):
+    """Holds back the first ready nodes for one step: an async scheduling step that runs nothing."""
+
+    def _get_nodes_ready_to_run(self, input_data: Any) -> list[Any]:
+        ready = super()._get_nodes_ready_to_run(input_data)
+        if ready and not getattr(self, "_hesitated", False):
+            object.__setattr__(self, "_hesitated", True)
+            object.__setattr__(self, "_held", ready)
+            return []
+        held = getattr(self, "_held", [])
+        object.__setattr__(self, "_held", [])
+        return [*held, *ready]
+
+
+def async_chain(length: int, flow_class: type[Flow] = Flow) -> Workflow:
+    nodes: list[ds.Step] = []
+    for index in range(length):
+        nodes.append(ds.step(f"n{index}", *nodes[-1:]))
+    return Workflow(flow=flow_class(nodes=nodes))
+
+
+def test_stock_async_flow_sleeps_after_every_step(async_sleeps: AsyncSleepCounter) -> None:
+    result = asyncio.run(async_chain(5).run_async(input_data={}))
+    assert result.status == RunnableStatus.SUCCESS
+    assert async_sleeps.scheduling_sleeps == 5
+
+
+def test_instrumented_async_flow_never_waits_after_a_productive_step(
+    instrumented: None, async_sleeps: AsyncSleepCounter
+) -> None:
+    result = asyncio.run(async_chain(5).run_async(input_data={}))
+    assert result.status == RunnableStatus.SUCCESS
+    assert async_sleeps.scheduling_sleeps == 0
+
+
+def test_an_idle_async_step_still_sleeps(instrumented: None, async_sleeps: AsyncSleepCounter) -> None:
+    result = asyncio.run(async_chain(3, HesitantFlow).run_async(input_data={}))
+    assert result.status == RunnableStatus.SUCCESS
+    assert async_sleeps.scheduling_sleeps == 1

@@ -3,8 +3,8 @@
 Every Dynamiq run (workflow, flow, node, including the LLM calls and tools
 that agents run inside other nodes) becomes one span, current while it runs,
 carrying everything Dynamiq's native tracing would have sent. While
-instrumented, ``Flow.run_sync`` sleeps only after a scheduling step that
-finished nothing.
+instrumented, ``Flow.run_sync`` and ``Flow.run_async`` wait only after a
+scheduling step that finished nothing.
 
 Usage::
 
