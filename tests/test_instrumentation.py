@@ -73,6 +73,9 @@ PATCHED = [
     (dynamiq.nodes.node.Node, "run_sync"),
     (dynamiq.nodes.node.Node, "_run_async_native"),
     (dynamiq.executors.pool.PoolExecutor, "execute"),
+    (dynamiq.workflow.workflow.Workflow, "to_dict"),
+    (dynamiq.flows.flow.Flow, "to_dict"),
+    (dynamiq.nodes.node.Node, "to_dict"),
 ]
 
 
@@ -357,3 +360,37 @@ def test_unsampled_runs_cost_no_bookkeeping_and_stay_unrecorded() -> None:
     assert result.status == RunnableStatus.SUCCESS
     assert memory.get_finished_spans() == ()
     assert seen == []  # our handler was never added to the run's callbacks
+
+
+def test_a_running_node_is_serialized_for_tracing_once_per_dump(
+    sink: SpanSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dynamiq dumps a node for every callback; the instrumented run reuses the first dump."""
+    from collections import Counter
+
+    from dynamiq.callbacks import TracingCallbackHandler
+    from dynamiq.nodes import Node
+    from dynamiq.runnables import RunnableConfig
+
+    dumps: Counter[str] = Counter()
+    original = Node.model_dump
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(self, ds.Step):
+            dumps[self.name] += 1
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Node, "model_dump", counting)
+    ds.sequential_flow().run_sync(input_data={}, config=RunnableConfig(callbacks=[TracingCallbackHandler()]))
+    native = dict(dumps)
+    dumps.clear()
+    instrumentor = DynamiqInstrumentor()
+    instrumentor.instrument(tracer_provider=sink.provider)
+    try:
+        ds.sequential_flow().run_sync(input_data={})
+    finally:
+        instrumentor.uninstrument()
+    # Native: the node for each of its 4 callbacks, within the flow's 2 dumps and the workflow's 2.
+    assert native == {"A": 8, "B": 8, "C": 8}
+    assert dict(dumps) == {"A": 3, "B": 3, "C": 3}
+    assert len(sink.spans()) == 5

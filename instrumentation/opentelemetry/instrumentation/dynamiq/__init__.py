@@ -47,6 +47,11 @@ _PATCHES = (
     ("dynamiq.nodes.node", "Node._run_async_native", "node", True),
 )
 _STEP_PATCH = ("dynamiq.executors.pool", "PoolExecutor.execute")
+_SERIALIZATION_PATCHES = (
+    ("dynamiq.workflow.workflow", "Workflow.to_dict"),
+    ("dynamiq.flows.flow", "Flow.to_dict"),
+    ("dynamiq.nodes.node", "Node.to_dict"),
+)
 
 
 class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -63,6 +68,7 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         from dynamiq.flows import flow as flow_module
         from opentelemetry.instrumentation.dynamiq import _polling
         from opentelemetry.instrumentation.dynamiq._recorder import SpanRunRecorder
+        from opentelemetry.instrumentation.dynamiq._serialization import memoized_to_dict
         from opentelemetry.instrumentation.dynamiq._settings import load_settings
         from opentelemetry.instrumentation.dynamiq._wrappers import (
             RunTracer,
@@ -84,6 +90,8 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             wrapt.wrap_function_wrapper(module, attribute, factory(describe[kind]))
 
         wrapt.wrap_function_wrapper(*_STEP_PATCH, _polling.record_step)
+        for module, attribute in _SERIALIZATION_PATCHES:
+            wrapt.wrap_function_wrapper(module, attribute, memoized_to_dict)
         _polling.install(flow_module)
         reclaim_loggers()  # importing Dynamiq just set our loggers to ERROR
 
@@ -93,7 +101,8 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         from dynamiq.flows import flow as flow_module
         from opentelemetry.instrumentation.dynamiq import _polling
 
-        for module, attribute, _, _ in (*_PATCHES, (*_STEP_PATCH, "", False)):
+        patched = [(module, attribute) for module, attribute, _, _ in _PATCHES]
+        for module, attribute in (*patched, _STEP_PATCH, *_SERIALIZATION_PATCHES):
             owner_name, method = attribute.split(".")
             unwrap(getattr(importlib.import_module(module), owner_name), method)
         _polling.uninstall(flow_module)

@@ -35,6 +35,8 @@ class RunRecord:
 
     span: Span
     facts: RunnableFacts
+    owner: Any = field(default=None, repr=False)
+    """The workflow, flow or node instance being run."""
     run_id: UUID | None = None
     run: Run | None = None
     error: BaseException | None = field(default=None, repr=False)

@@ -30,6 +30,7 @@ from opentelemetry.instrumentation.dynamiq._attributes import (
     split_model,
 )
 from opentelemetry.instrumentation.dynamiq._recorder import RunRecord, SpanRunRecorder, pending_record
+from opentelemetry.instrumentation.dynamiq._serialization import SerializationMemo, current_memo
 from opentelemetry.instrumentation.dynamiq._settings import CaptureSettings
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Status, StatusCode, Tracer
@@ -125,7 +126,7 @@ class RunTracer:
             if span.is_recording():
                 # An unsampled run still propagates its context, but costs no run bookkeeping.
                 args, kwargs = self._with_recorder(args, kwargs)
-            return RunRecord(span=span, facts=facts), args, kwargs
+            return RunRecord(span=span, facts=facts, owner=instance), args, kwargs
         except Exception:
             self._log_once("start", "otel-dynamiq could not start a span; the run goes on untraced")
             return None
@@ -133,6 +134,7 @@ class RunTracer:
     @contextmanager
     def _running(self, record: RunRecord) -> Iterator[None]:
         pending_token = pending_record.set(record)
+        memo_token = current_memo.set(SerializationMemo(record.owner))
         try:
             with trace.use_span(record.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
                 try:
@@ -141,6 +143,7 @@ class RunTracer:
                     self._record_exception(record, exc)
                     raise
         finally:
+            current_memo.reset(memo_token)
             pending_record.reset(pending_token)
             self._end(record)
 
