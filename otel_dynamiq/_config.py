@@ -96,6 +96,16 @@ def _parse_request_bytes(name: str, raw: str) -> int:
     return value
 
 
+def parse_bool(name: str, raw: str) -> bool:
+    """``true``/``false`` (and 1/0, yes/no, on/off), or a ValueError naming the variable."""
+    lowered = raw.strip().lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"{name}={raw!r} is not a boolean; set it to 'true' or 'false'")
+
+
 def _parse_compression(name: str, raw: str) -> Compression:
     lowered = raw.strip().lower()
     for option in _COMPRESSIONS:
@@ -149,9 +159,16 @@ def load_config(
     max_request_bytes: int | None = None,
     source_id: str | None = None,
     session_id: str | None = None,
+    insecure: bool | None = None,
 ) -> ExporterConfig:
     """Merge keyword arguments over the environment over the defaults."""
     resolved_endpoint = _check_endpoint(endpoint or _env(env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT) or DEFAULT_ENDPOINT)
+    allow_insecure = _setting(insecure, "insecure", env.OTEL_EXPORTER_DYNAMIQ_INSECURE, parse_bool, False)
+    if urlsplit(resolved_endpoint).scheme == "http" and not is_loopback_url(resolved_endpoint) and not allow_insecure:
+        raise ValueError(
+            f"{env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT}={resolved_endpoint!r} is plain http:// to another host, which "
+            f"would send the access key in clear text; use https://, or set {env.OTEL_EXPORTER_DYNAMIQ_INSECURE}=true"
+        )
 
     key = access_key or _env(env.DYNAMIQ_ACCESS_KEY) or _env(env.DYNAMIQ_SERVICE_TOKEN)
     if not key and not is_loopback_url(resolved_endpoint):

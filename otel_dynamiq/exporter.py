@@ -65,6 +65,7 @@ class DynamiqSpanExporter(SpanExporter):
         max_request_bytes: int | None = None,
         source_id: str | None = None,
         session_id: str | None = None,
+        insecure: bool | None = None,
     ) -> None:
         self._config: ExporterConfig = load_config(
             access_key=access_key,
@@ -75,6 +76,7 @@ class DynamiqSpanExporter(SpanExporter):
             max_request_bytes=max_request_bytes,
             source_id=source_id,
             session_id=session_id,
+            insecure=insecure,
         )
         self._defaults = RunDefaults(source_id=self._config.source_id, session_id=self._config.session_id)
         self._stats = StatsRecorder()

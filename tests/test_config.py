@@ -113,3 +113,22 @@ def test_key_is_not_in_reprs() -> None:
     assert FAKE_KEY not in repr(exporter)
     assert FAKE_KEY not in repr(exporter.config)
     assert FAKE_KEY not in str(exporter.config)
+
+
+def test_plain_http_to_another_host_is_refused_unless_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DYNAMIQ_ACCESS_KEY", FAKE_KEY)
+    with pytest.raises(ValueError, match="OTEL_EXPORTER_DYNAMIQ_INSECURE=true") as raised:
+        DynamiqSpanExporter(endpoint="http://collector.example")
+    assert "clear text" in str(raised.value)
+    assert FAKE_KEY not in str(raised.value)
+    assert load_config(endpoint="http://collector.example", insecure=True).endpoint == "http://collector.example"
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_INSECURE", "true")
+    assert load_config(endpoint="http://collector.example").endpoint == "http://collector.example"
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_INSECURE", "perhaps")
+    with pytest.raises(ValueError, match="OTEL_EXPORTER_DYNAMIQ_INSECURE='perhaps' is not a boolean"):
+        load_config(endpoint="http://collector.example")
+
+
+@pytest.mark.parametrize("endpoint", ["https://collector.example", "http://127.0.0.1:4319", "http://localhost:1"])
+def test_https_and_loopback_http_need_no_permission(endpoint: str) -> None:
+    assert load_config(endpoint=endpoint, access_key=FAKE_KEY).endpoint == endpoint

@@ -10,10 +10,10 @@ from opentelemetry.instrumentation.dynamiq.environment_variables import (
     OTEL_INSTRUMENTATION_DYNAMIQ_MAX_CONTENT_LENGTH,
 )
 
+from otel_dynamiq._config import parse_bool
+
 DEFAULT_MAX_CONTENT_LENGTH = 100_000
 """Large enough for real prompts and answers; small enough that a document dump cannot swamp a batch."""
-_TRUE = frozenset({"true", "1", "yes", "on"})
-_FALSE = frozenset({"false", "0", "no", "off"})
 
 
 @dataclass(frozen=True)
@@ -23,14 +23,8 @@ class CaptureSettings:
 
 
 def _flag(name: str, default: bool) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    raise ValueError(f"{name}={raw!r} is not a boolean; set it to 'true' or 'false'")
+    raw = os.environ.get(name, "").strip()
+    return parse_bool(name, raw) if raw else default
 
 
 def _length(name: str, default: int) -> int:
