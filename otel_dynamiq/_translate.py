@@ -52,13 +52,15 @@ def trace_uuid(trace_id: int) -> str:
     return _uuid_text(f"{trace_id:032x}")
 
 
+@functools.lru_cache(maxsize=16_384)
 def run_uuid(trace_id: int, span_id: int) -> str:
     """A run id that any process can compute from the span's identity alone.
 
     Because it is derived rather than remembered, a child exported in an
     earlier batch than its parent still names the parent's id correctly. The
     value is ``uuid5(namespace, trace hex + span hex)``, computed without
-    building ``UUID`` objects because the exporter makes two per span.
+    building ``UUID`` objects because the exporter makes two per span, and
+    remembered because a span's own id is usually some other span's parent id.
     """
     name = _NAMESPACE_BYTES + f"{trace_id:032x}{span_id:016x}".encode()
     digest = bytearray(hashlib.sha1(name, usedforsecurity=False).digest()[:16])
@@ -171,13 +173,14 @@ def _base_run(span: ReadableSpan, defaults: RunDefaults, session_id: str) -> Run
 
 def span_to_run(span: ReadableSpan, defaults: RunDefaults) -> Run:
     """The run Dynamiq should show for this span."""
-    attributes = dict(span.attributes or {})
+    attributes = span.attributes or {}
     if attr.RUN_TYPE in attributes:
         return _dynamiq_run(span, attributes, defaults)
-    return _generic_run(span, attributes, defaults)
+    # Only the generic path consumes attributes as it goes, so only it needs a copy.
+    return _generic_run(span, dict(attributes), defaults)
 
 
-def _dynamiq_run(span: ReadableSpan, attributes: dict[str, Any], defaults: RunDefaults) -> Run:
+def _dynamiq_run(span: ReadableSpan, attributes: Mapping[str, Any], defaults: RunDefaults) -> Run:
     run = _base_run(span, defaults, _session_id(attributes, defaults))
     invalid: dict[str, str] = {}
 
