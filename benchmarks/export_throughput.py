@@ -107,11 +107,12 @@ def main() -> None:
 
     from otel_dynamiq import DynamiqSpanExporter
     from otel_dynamiq._encode import ENVELOPE_BYTES, encode_run, pack
+    from otel_dynamiq._redact import Redactor
     from otel_dynamiq._translate import RunDefaults, span_to_run
 
     count = 1_024 if args.tiny else args.spans
     spans = make_spans(count)
-    defaults = RunDefaults(source_id="benchmark", session_id="benchmark")
+    defaults = RunDefaults(source_id="benchmark", session_id="benchmark", redactor=Redactor())  # as the exporter
     cap = 4 * 1024 * 1024
 
     def encode_only(batch: Sequence[Any]) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -43,6 +43,8 @@ class ExporterConfig:
     max_request_bytes: int
     source_id: str
     session_id: str
+    redact_keys: tuple[str, ...] = ()
+    """Key names masked in inputs, outputs and metadata, beyond the built-in ones."""
 
     @property
     def traces_url(self) -> str:
@@ -160,6 +162,7 @@ def load_config(
     source_id: str | None = None,
     session_id: str | None = None,
     insecure: bool | None = None,
+    redact_keys: Iterable[str] | None = None,
 ) -> ExporterConfig:
     """Merge keyword arguments over the environment over the defaults."""
     resolved_endpoint = _check_endpoint(endpoint or _env(env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT) or DEFAULT_ENDPOINT)
@@ -206,4 +209,9 @@ def load_config(
         max_request_bytes=resolved_max,
         source_id=source_id or _env(env.OTEL_EXPORTER_DYNAMIQ_SOURCE_ID) or str(uuid.uuid4()),
         session_id=session_id or str(uuid.uuid4()),
+        redact_keys=tuple(redact_keys)
+        if redact_keys is not None
+        else tuple(
+            name.strip() for name in (_env(env.OTEL_EXPORTER_DYNAMIQ_REDACT_KEYS) or "").split(",") if name.strip()
+        ),
     )

@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from otel_dynamiq import attributes as attr
+from otel_dynamiq._redact import MASK, Redactor
 
 JsonValue = Any
 Run = dict[str, Any]
@@ -37,10 +38,11 @@ _INVALID_ATTRIBUTES_KEY = "invalid_attributes"
 
 @dataclass(frozen=True)
 class RunDefaults:
-    """Values a span does not carry, fixed once per exporter."""
+    """Values a span does not carry, and the exporter's redaction, fixed once per exporter."""
 
     source_id: str
     session_id: str
+    redactor: Redactor | None = None
 
 
 def _uuid_text(hex32: str) -> str:
@@ -92,14 +94,15 @@ def _plain(value: Any) -> JsonValue:
     return value
 
 
-def _parse_json(text: Any) -> tuple[bool, JsonValue]:
-    """Parse JSON text; on failure report it, so the caller can keep the text."""
+def _parse_json(text: Any, redactor: Redactor | None = None) -> tuple[bool, JsonValue]:
+    """Parse JSON text, masking secrets; on failure report it, so the caller can keep the text."""
     if not isinstance(text, str):
         return True, _plain(text)
     try:
-        return True, orjson.loads(text)
+        parsed = orjson.loads(text)
     except orjson.JSONDecodeError:
         return False, text
+    return True, redactor.redact(parsed) if redactor is not None else parsed
 
 
 def _token_count(attributes: dict[str, Any], *names: str) -> int | None:
@@ -172,12 +175,14 @@ def _base_run(span: ReadableSpan, defaults: RunDefaults, session_id: str) -> Run
 
 
 def span_to_run(span: ReadableSpan, defaults: RunDefaults) -> Run:
-    """The run Dynamiq should show for this span."""
+    """The run Dynamiq should show for this span, with secrets masked as it is built."""
     attributes = span.attributes or {}
     if attr.RUN_TYPE in attributes:
-        return _dynamiq_run(span, attributes, defaults)
-    # Only the generic path consumes attributes as it goes, so only it needs a copy.
-    return _generic_run(span, dict(attributes), defaults)
+        run = _dynamiq_run(span, attributes, defaults)
+    else:
+        # Only the generic path consumes attributes as it goes, so only it needs a copy.
+        run = _generic_run(span, dict(attributes), defaults)
+    return run
 
 
 def _dynamiq_run(span: ReadableSpan, attributes: Mapping[str, Any], defaults: RunDefaults) -> Run:
@@ -192,13 +197,14 @@ def _dynamiq_run(span: ReadableSpan, attributes: Mapping[str, Any], defaults: Ru
     if status in attr.RUN_STATUSES:
         run["status"] = status
 
+    redactor = defaults.redactor
     for name, field in ((attr.RUN_INPUT, "input"), (attr.RUN_OUTPUT, "output")):
         if name in attributes:
             # Text that is not JSON is still the user's data: keep it as a string.
-            _, run[field] = _parse_json(attributes[name])
+            _, run[field] = _parse_json(attributes[name], redactor)
 
     if attr.RUN_METADATA in attributes:
-        ok, metadata = _parse_json(attributes[attr.RUN_METADATA])
+        ok, metadata = _parse_json(attributes[attr.RUN_METADATA], redactor)
         if ok and isinstance(metadata, dict):
             run["metadata"] = metadata
         else:
@@ -211,7 +217,7 @@ def _dynamiq_run(span: ReadableSpan, attributes: Mapping[str, Any], defaults: Ru
         run["error"] = _exception_error(span)
 
     if attr.RUN_EXECUTIONS in attributes:
-        ok, executions = _parse_json(attributes[attr.RUN_EXECUTIONS])
+        ok, executions = _parse_json(attributes[attr.RUN_EXECUTIONS], redactor)
         if ok and isinstance(executions, list) and all(isinstance(item, dict) for item in executions):
             run["executions"] = executions
         else:
@@ -228,17 +234,19 @@ def _dynamiq_run(span: ReadableSpan, attributes: Mapping[str, Any], defaults: Ru
     return run
 
 
-def _io_value(attributes: dict[str, Any], value_key: str, mime_key: str, messages_key: str) -> JsonValue:
+def _io_value(
+    attributes: dict[str, Any], value_key: str, mime_key: str, messages_key: str, redactor: Redactor | None
+) -> JsonValue:
     """OpenInference's ``*.value`` (JSON when its mime type says so), else GenAI messages."""
     if value_key in attributes:
         value = attributes.pop(value_key)
         mime = attributes.pop(mime_key, None)
         if mime == "application/json":
-            _, parsed = _parse_json(value)
+            _, parsed = _parse_json(value, redactor)
             return parsed
         return _plain(value)
     if messages_key in attributes:
-        _, parsed = _parse_json(attributes.pop(messages_key))
+        _, parsed = _parse_json(attributes.pop(messages_key), redactor)
         return parsed
     return None
 
@@ -284,23 +292,27 @@ def _usage(attributes: dict[str, Any]) -> dict[str, int] | None:
     return {"prompt_tokens": prompt or 0, "completion_tokens": completion or 0, "total_tokens": total}
 
 
-def _otel_metadata(span: ReadableSpan, remaining: Mapping[str, Any]) -> dict[str, Any]:
+def _otel_metadata(span: ReadableSpan, remaining: Mapping[str, Any], redactor: Redactor | None) -> dict[str, Any]:
     """Everything OpenTelemetry knew that has no Dynamiq field, so nothing is lost."""
     scope = span.instrumentation_scope
     otel: dict[str, Any] = {
         "trace_id": f"{span.context.trace_id:032x}",
         "span_id": f"{span.context.span_id:016x}",
         "kind": span.kind.name,
-        "attributes": {key: _plain(value) for key, value in remaining.items()},
+        "attributes": _plain_map(remaining, redactor),
         "events": [
-            {"name": event.name, "timestamp": iso_time(event.timestamp), "attributes": _plain_map(event.attributes)}
+            {
+                "name": event.name,
+                "timestamp": iso_time(event.timestamp),
+                "attributes": _plain_map(event.attributes, redactor),
+            }
             for event in span.events
         ],
         "links": [
             {
                 "trace_id": f"{link.context.trace_id:032x}",
                 "span_id": f"{link.context.span_id:016x}",
-                "attributes": _plain_map(link.attributes),
+                "attributes": _plain_map(link.attributes, redactor),
             }
             for link in span.links
         ],
@@ -327,8 +339,11 @@ def _service_attributes(resource: Resource | None) -> dict[str, JsonValue]:
     return attributes
 
 
-def _plain_map(values: Mapping[str, Any] | None) -> dict[str, JsonValue]:
-    return {key: _plain(value) for key, value in (values or {}).items()}
+def _plain_map(values: Mapping[str, Any] | None, redactor: Redactor | None = None) -> dict[str, JsonValue]:
+    """Attributes as JSON values; those under secret-looking keys masked."""
+    if redactor is None:
+        return {key: _plain(value) for key, value in (values or {}).items()}
+    return {key: MASK if redactor.is_secret(key) else _plain(value) for key, value in (values or {}).items()}
 
 
 def _generic_run(span: ReadableSpan, attributes: dict[str, Any], defaults: RunDefaults) -> Run:
@@ -337,11 +352,12 @@ def _generic_run(span: ReadableSpan, attributes: dict[str, Any], defaults: RunDe
         attributes.pop(consumed, None)
 
     is_llm = _is_llm_span(attributes)
+    redactor = defaults.redactor
     run["input"] = _io_value(
-        attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME, attr.GEN_AI_INPUT_MESSAGES
+        attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME, attr.GEN_AI_INPUT_MESSAGES, redactor
     )
     run["output"] = _io_value(
-        attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME, attr.GEN_AI_OUTPUT_MESSAGES
+        attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME, attr.GEN_AI_OUTPUT_MESSAGES, redactor
     )
     metadata: dict[str, Any] = {}
     if is_llm:
@@ -351,6 +367,6 @@ def _generic_run(span: ReadableSpan, attributes: dict[str, Any], defaults: RunDe
         metadata["usage"] = usage
     if run["status"] == "failed":
         run["error"] = _exception_error(span)
-    metadata["otel"] = _otel_metadata(span, attributes)
+    metadata["otel"] = _otel_metadata(span, attributes, redactor)
     run["metadata"] = metadata
     return run

@@ -18,3 +18,5 @@ OTEL_EXPORTER_DYNAMIQ_MAX_REQUEST_BYTES: Final = "OTEL_EXPORTER_DYNAMIQ_MAX_REQU
 OTEL_EXPORTER_DYNAMIQ_SOURCE_ID: Final = "OTEL_EXPORTER_DYNAMIQ_SOURCE_ID"
 OTEL_EXPORTER_DYNAMIQ_INSECURE: Final = "OTEL_EXPORTER_DYNAMIQ_INSECURE"
 """``true`` allows plain ``http://`` to a host that is not this machine (the key then travels in clear)."""
+OTEL_EXPORTER_DYNAMIQ_REDACT_KEYS: Final = "OTEL_EXPORTER_DYNAMIQ_REDACT_KEYS"
+"""More key names whose values are masked before runs leave the process (comma-separated)."""

@@ -14,7 +14,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -25,6 +25,7 @@ from otel_dynamiq._config import ExporterConfig, load_config
 from otel_dynamiq._encode import ENVELOPE_BYTES, Payload, RunTooLargeError, encode_run, pack
 from otel_dynamiq._logging import reclaim_loggers
 from otel_dynamiq._loop import LoopThread
+from otel_dynamiq._redact import Redactor
 from otel_dynamiq._stats import ExporterStats, StatsRecorder
 from otel_dynamiq._translate import RunDefaults, span_to_run
 from otel_dynamiq._transport import Delivery
@@ -66,6 +67,7 @@ class DynamiqSpanExporter(SpanExporter):
         source_id: str | None = None,
         session_id: str | None = None,
         insecure: bool | None = None,
+        redact_keys: Iterable[str] | None = None,
     ) -> None:
         self._config: ExporterConfig = load_config(
             access_key=access_key,
@@ -77,8 +79,13 @@ class DynamiqSpanExporter(SpanExporter):
             source_id=source_id,
             session_id=session_id,
             insecure=insecure,
+            redact_keys=redact_keys,
         )
-        self._defaults = RunDefaults(source_id=self._config.source_id, session_id=self._config.session_id)
+        self._defaults = RunDefaults(
+            source_id=self._config.source_id,
+            session_id=self._config.session_id,
+            redactor=Redactor(self._config.redact_keys),
+        )
         self._stats = StatsRecorder()
         self._lock = threading.Lock()
         self._runtime: _Runtime | None = None

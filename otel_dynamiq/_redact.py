@@ -1,0 +1,78 @@
+"""Mask values stored under keys that name secrets, before a run leaves the process.
+
+Pure: no I/O. A key is secret when, after its last separator (``_``, ``-``,
+``.``), or whole, it is one of the names below or one the user adds, in any
+case: ``api_key``, ``openai_api_key``, ``apiKey`` and
+``http.request.header.authorization`` are secret; ``prompt_tokens`` and
+``cache_key`` are not, so usage and configuration stay readable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+DEFAULT_SECRET_NAMES = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "authorization",
+    "access_key",
+    "private_key",
+    "credentials",
+    "cookie",
+)
+MASK = "[redacted]"
+_CACHE_LIMIT = 8192
+
+
+class Redactor:
+    """Replaces the values of secret-looking keys, anywhere in nested dicts and lists."""
+
+    def __init__(self, extra_names: Iterable[str] = ()) -> None:
+        names = sorted({name.strip().lower() for name in (*DEFAULT_SECRET_NAMES, *extra_names) if name.strip()})
+        alternatives = "|".join(re.escape(name) for name in names)
+        self._pattern = re.compile(rf"(?:^|.*[_.\-])(?:{alternatives})$", re.IGNORECASE)
+        self._verdicts: dict[str, bool] = {}
+
+    def is_secret(self, key: str) -> bool:
+        # Runs meet the same few keys over and over: remember the verdicts, within a bound.
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            if len(self._verdicts) >= _CACHE_LIMIT:
+                self._verdicts.clear()
+            verdict = self._verdicts[key] = self._pattern.match(key) is not None
+        return verdict
+
+    def redact(self, value: Any) -> Any:
+        """The value with secrets masked; the very same object when it holds none (nothing is copied then)."""
+        if isinstance(value, dict):
+            copy: dict[Any, Any] | None = None
+            for key, item in value.items():
+                if item is not None and isinstance(key, str) and self.is_secret(key):
+                    masked: Any = MASK
+                elif isinstance(item, (dict, list)):
+                    masked = self.redact(item)
+                    if masked is item:
+                        continue
+                else:
+                    continue
+                if copy is None:
+                    copy = dict(value)
+                copy[key] = masked
+            return value if copy is None else copy
+        if isinstance(value, list):
+            copied: list[Any] | None = None
+            for index, item in enumerate(value):
+                if isinstance(item, (dict, list)):
+                    masked = self.redact(item)
+                    if masked is not item:
+                        if copied is None:
+                            copied = list(value)
+                        copied[index] = masked
+            return value if copied is None else copied
+        return value
