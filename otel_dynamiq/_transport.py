@@ -37,6 +37,7 @@ class Delivery:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
         self._client: httpx.AsyncClient | None = None
         self._stopping: asyncio.Event | None = None
+        self._causes_logged: set[tuple[str, str]] = set()
 
     def _http_client(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -97,7 +98,8 @@ class Delivery:
             except _NOT_RETRYABLE_TRANSPORT_ERRORS as exc:
                 return self._give_up(payload, _stats.DROP_TRANSPORT, type(exc).__name__)
             except httpx.TransportError as exc:
-                cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                kind = type(exc).__name__
+                cause = f"{kind}: {exc}" if str(exc) else kind
                 wait = backoff_seconds(attempt, self._rng)
             else:
                 status = response.status_code
@@ -112,16 +114,18 @@ class Delivery:
                     return self._refused(payload, _stats.DROP_REDIRECT, response, "redirects are not followed")
                 if not is_retryable_status(status):
                     return self._refused(payload, _stats.DROP_REJECTED, response)
-                cause = f"HTTP {status}"
+                cause = kind = f"HTTP {status}"
                 asked = retry_after_seconds(response.headers.get("Retry-After"))
                 wait = asked if asked is not None else backoff_seconds(attempt, self._rng)
 
             if time.monotonic() + wait >= deadline:
-                return self._give_up(payload, _stats.DROP_TIMEOUT, f"{cause}; no time left to retry")
+                return self._give_up(payload, _stats.DROP_TIMEOUT, f"{cause}; no time left to retry", kind=kind)
             self._stats.retry()
             _logger.debug("Retrying %d runs in %.2fs after %s", payload.run_count, wait, cause)
             if await self._stopped_during(wait):
-                return self._give_up(payload, _stats.DROP_SHUTDOWN, f"{cause}; shut down while waiting to retry")
+                return self._give_up(
+                    payload, _stats.DROP_SHUTDOWN, f"{cause}; shut down while waiting to retry", kind=kind
+                )
             attempt += 1
 
     async def _stopped_during(self, seconds: float) -> bool:
@@ -131,14 +135,24 @@ class Delivery:
             return False
         return True
 
-    def _give_up(self, payload: Payload, reason: str, cause: str) -> bool:
+    def _give_up(self, payload: Payload, reason: str, cause: str, kind: str | None = None) -> bool:
+        """Count the drop; warn the first time for each kind of cause, then only at debug level.
+
+        Every drop is counted in ``stats``; a collector refusing every batch the same way must not
+        fill the application's log.
+        """
         self._stats.dropped(reason, payload.run_count)
-        _logger.warning("Dropped %d Dynamiq runs (%s): %s", payload.run_count, reason, cause)
+        first = (reason, kind or cause) not in self._causes_logged
+        self._causes_logged.add((reason, kind or cause))
+        level = logging.WARNING if first else logging.DEBUG
+        _logger.log(level, "Dropped %d Dynamiq runs (%s): %s", payload.run_count, reason, cause)
         return False
 
     def _refused(self, payload: Payload, reason: str, response: httpx.Response, why: str = "") -> bool:
         snippet = response.text[:_BODY_SNIPPET_CHARS]
         if self._config.access_key:
             snippet = snippet.replace(self._config.access_key, "***")
+        if response.status_code in (401, 403) and not why:
+            why = "the access key was refused; check DYNAMIQ_ACCESS_KEY"
         detail = f"HTTP {response.status_code} {snippet!r}" + (f" ({why})" if why else "")
-        return self._give_up(payload, reason, detail)
+        return self._give_up(payload, reason, detail, kind=f"HTTP {response.status_code}")

@@ -281,3 +281,19 @@ def test_the_key_never_reaches_logs_or_errors(caplog: pytest.LogCaptureFixture) 
     assert "HTTP 401" in caplog.text
     assert FAKE_KEY not in caplog.text
     assert FAKE_KEY not in repr(exporter)
+
+
+def test_a_refused_key_is_said_once_and_every_drop_counted(
+    exporters: list[DynamiqSpanExporter], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="otel_dynamiq")
+    with ScriptedServer(Reply(401, body=b'{"detail": "invalid token"}')) as server:
+        exporter = exporter_for(exporters, server.url, access_key=FAKE_KEY)
+        for _ in range(3):
+            assert exporter.export(make_spans(2)) is SpanExportResult.FAILURE
+    assert len(server.requests) == 3
+    assert exporter.stats.runs_dropped == {"rejected": 6}
+    warnings = [record.getMessage() for record in caplog.records if record.name.startswith("otel_dynamiq")]
+    assert len(warnings) == 1
+    assert "HTTP 401" in warnings[0] and "the access key was refused" in warnings[0]
+    assert FAKE_KEY not in caplog.text
