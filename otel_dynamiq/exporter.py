@@ -17,6 +17,7 @@ import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
@@ -25,6 +26,7 @@ from otel_dynamiq._config import ExporterConfig, load_config
 from otel_dynamiq._encode import ENVELOPE_BYTES, Payload, RunTooLargeError, encode_run, pack
 from otel_dynamiq._logging import reclaim_loggers
 from otel_dynamiq._loop import LoopThread
+from otel_dynamiq._metrics import publish as publish_metrics
 from otel_dynamiq._redact import Redactor
 from otel_dynamiq._stats import ExporterStats, StatsRecorder
 from otel_dynamiq._translate import RunDefaults, span_to_run
@@ -68,6 +70,7 @@ class DynamiqSpanExporter(SpanExporter):
         session_id: str | None = None,
         insecure: bool | None = None,
         redact_keys: Iterable[str] | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         self._config: ExporterConfig = load_config(
             access_key=access_key,
@@ -87,6 +90,7 @@ class DynamiqSpanExporter(SpanExporter):
             redactor=Redactor(self._config.redact_keys),
         )
         self._stats = StatsRecorder()
+        publish_metrics(self._stats.snapshot, meter_provider)
         self._lock = threading.Lock()
         self._runtime: _Runtime | None = None
         self._inflight: set[concurrent.futures.Future[bool]] = set()

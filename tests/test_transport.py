@@ -297,3 +297,28 @@ def test_a_refused_key_is_said_once_and_every_drop_counted(
     assert len(warnings) == 1
     assert "HTTP 401" in warnings[0] and "the access key was refused" in warnings[0]
     assert FAKE_KEY not in caplog.text
+
+
+def test_counters_are_published_as_metrics(exporters: list[DynamiqSpanExporter]) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    with ScriptedServer(Reply(200), Reply(503), Reply(200), Reply(400)) as server:
+        exporter = exporter_for(exporters, server.url, meter_provider=MeterProvider([reader]))
+        assert exporter.export(make_spans(3)) is SpanExportResult.SUCCESS
+        assert exporter.export(make_spans(1)) is SpanExportResult.SUCCESS  # after one retry
+        assert exporter.export(make_spans(2)) is SpanExportResult.FAILURE
+
+    values: dict[tuple[str, tuple[tuple[str, object], ...]], object] = {}
+    for resource_metrics in reader.get_metrics_data().resource_metrics:  # type: ignore[union-attr]
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                for point in metric.data.data_points:  # type: ignore[union-attr]
+                    values[(metric.name, tuple(sorted(point.attributes.items())))] = point.value  # type: ignore[union-attr]
+    assert values == {
+        ("otel_dynamiq.exporter.runs.sent", ()): 4,
+        ("otel_dynamiq.exporter.requests", ()): 4,
+        ("otel_dynamiq.exporter.retries", ()): 1,
+        ("otel_dynamiq.exporter.runs.dropped", (("reason", "rejected"),)): 2,
+    }
