@@ -1,4 +1,4 @@
-"""``otel-dynamiq``: run the local collector, or print a trace it holds."""
+"""``otel-dynamiq``: run the local collector, print a trace it holds, or check a setup."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
+from otel_dynamiq._doctor import run_doctor
 from otel_dynamiq.collector import LocalCollector, render_tree
 
 DEFAULT_PORT = 4319
@@ -83,6 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     show.add_argument("--wait", type=float, default=0.0, help="seconds to wait for the runs to arrive")
     show.add_argument("--min-runs", type=int, default=1, help="with --wait, how many runs to wait for")
     show.set_defaults(handler=_show)
+
+    doctor = commands.add_parser("doctor", help="check the configuration and send the service one test run")
+    doctor.set_defaults(handler=lambda _args: run_doctor(sys.stdout))
 
     args = parser.parse_args(argv)
     return int(args.handler(args))

@@ -1,0 +1,55 @@
+"""``otel-dynamiq doctor``: is the configuration sound, and does the service accept a run?
+
+Sends one small test run, through the real exporter, in a trace of its own,
+and says what happened in words a person can act on. Never prints the key.
+"""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from otel_dynamiq import environment_variables as env
+from otel_dynamiq.exporter import DynamiqSpanExporter
+
+CONFIG_ERROR = 2
+DELIVERY_ERROR = 1
+
+
+def _test_span() -> list[object]:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "otel-dynamiq-doctor"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    with provider.get_tracer("otel_dynamiq.doctor").start_as_current_span("otel-dynamiq doctor"):
+        pass
+    provider.shutdown()
+    return list(memory.get_finished_spans())
+
+
+def run_doctor(out: TextIO) -> int:
+    try:
+        exporter = DynamiqSpanExporter()
+    except ValueError as exc:
+        print(f"configuration: not usable: {exc}", file=out)
+        return CONFIG_ERROR
+    config = exporter.config
+    key_source = "set" if config.access_key else "not set (allowed for a loopback endpoint)"
+    print(f"configuration: endpoint {config.traces_url}", file=out)
+    print(f"  access key: {key_source} ({env.DYNAMIQ_ACCESS_KEY} or {env.DYNAMIQ_SERVICE_TOKEN})", file=out)
+    print(f"  timeout {config.timeout:g} s, compression {config.compression}", file=out)
+    print(f"  max request {config.max_request_bytes:,} bytes, extra headers: {len(config.headers)}", file=out)
+    try:
+        result = exporter.export(_test_span())  # type: ignore[arg-type]
+    finally:
+        exporter.shutdown(timeout_millis=config.timeout * 1000)
+    stats = exporter.stats
+    if result is SpanExportResult.SUCCESS:
+        print(f"service: accepted a test run ({stats.requests} request(s), {stats.retries} retried)", file=out)
+        return 0
+    reasons = ", ".join(f"{reason}" for reason in stats.runs_dropped) or "unknown"
+    print(f"service: the test run was not delivered ({reasons}); the warning above says why", file=out)
+    return DELIVERY_ERROR
