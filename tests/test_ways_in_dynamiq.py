@@ -84,3 +84,52 @@ def test_disabled_instrumentation_is_respected(keyed_collector: LocalCollector, 
     assert "workflow success" in done.stdout
     runs = dynamiq_runs(keyed_collector)
     assert "Workflow" not in runs and "Math agent" not in runs
+
+
+def test_forked_workers_after_instrumenting_deliver_every_run_once(collector: LocalCollector) -> None:
+    """gunicorn --preload: everything set up in the parent, four forked workers tracing on their own."""
+    done = run(
+        [sys.executable, "tests/apps/preload_workers.py", collector.url],
+        clean_env(LITELLM_LOCAL_MODEL_COST_MAP="True"),
+    )
+    workers = done.stdout.split()
+    assert len(workers) == 4
+    runs = collector.store.runs()
+    workflows = [received for received in runs if received["type"] == "workflow"]
+    expected = {"parent-before-fork", "parent-after-fork", *(f"worker-{pid}" for pid in workers)}
+    assert {workflow["input"]["who"] for workflow in workflows} == expected
+    assert len(runs) == 5 * len(expected)  # workflow, flow and three nodes for each run, none lost
+    assert set(collector.store.delivery_counts().values()) == {1}  # and none sent twice
+
+
+def test_threads_running_successive_event_loops_all_deliver() -> None:
+    """Threads each running asyncio.run() after asyncio.run(), beside threads running sync workflows."""
+    import asyncio
+    import threading
+
+    with ds.instrumented() as traced:
+
+        def async_worker(index: int) -> None:
+            for round_ in range(5):
+                asyncio.run(ds.sequential_flow().run_async(input_data={"who": f"async-{index}-{round_}"}))
+
+        def sync_worker(index: int) -> None:
+            for round_ in range(5):
+                ds.sequential_flow().run_sync(input_data={"who": f"sync-{index}-{round_}"})
+
+        threads = [threading.Thread(target=async_worker, args=(index,)) for index in range(3)]
+        threads += [threading.Thread(target=sync_worker, args=(index,)) for index in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        runs = traced.flush(expected_runs=5 * 25)
+        assert traced.instrumentor.open_runs == 0
+        deliveries = set(traced.collector.store.delivery_counts().values())
+    workflows = {received["input"]["who"] for received in runs if received["type"] == "workflow"}
+    expected = {f"async-{i}-{r}" for i in range(3) for r in range(5)} | {
+        f"sync-{i}-{r}" for i in range(2) for r in range(5)
+    }
+    assert workflows == expected
+    assert len(runs) == 5 * 25
+    assert deliveries == {1}
