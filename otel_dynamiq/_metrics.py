@@ -14,6 +14,13 @@ from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation, g
 from otel_dynamiq._stats import ExporterStats
 from otel_dynamiq.version import __version__
 
+_TOTALS: tuple[tuple[str, Callable[[ExporterStats], int], str, str], ...] = (
+    ("otel_dynamiq.exporter.runs.sent", lambda s: s.runs_sent, "{run}", "Runs the Dynamiq service accepted."),
+    ("otel_dynamiq.exporter.requests", lambda s: s.requests, "{request}", "HTTP requests made, retries included."),
+    ("otel_dynamiq.exporter.retries", lambda s: s.retries, "{retry}", "Requests made again after a retryable failure."),
+)
+"""The counters that are one total each: name, how to read it, unit, description."""
+
 
 def publish(stats: Callable[[], ExporterStats], meter_provider: MeterProvider | None = None) -> None:
     meter = (meter_provider or get_meter_provider()).get_meter("otel_dynamiq", __version__)
@@ -21,27 +28,12 @@ def publish(stats: Callable[[], ExporterStats], meter_provider: MeterProvider | 
     def reading(value: Callable[[ExporterStats], int]) -> Callable[[CallbackOptions], Iterable[Observation]]:
         return lambda _options: [Observation(value(stats()))]
 
+    for name, value, unit, description in _TOTALS:
+        meter.create_observable_counter(name, [reading(value)], unit=unit, description=description)
+
     def dropped(_options: CallbackOptions) -> Iterable[Observation]:
         return [Observation(count, {"reason": reason}) for reason, count in stats().runs_dropped.items()]
 
-    meter.create_observable_counter(
-        "otel_dynamiq.exporter.runs.sent",
-        [reading(lambda s: s.runs_sent)],
-        unit="{run}",
-        description="Runs the Dynamiq service accepted.",
-    )
-    meter.create_observable_counter(
-        "otel_dynamiq.exporter.requests",
-        [reading(lambda s: s.requests)],
-        unit="{request}",
-        description="HTTP requests made, retries included.",
-    )
-    meter.create_observable_counter(
-        "otel_dynamiq.exporter.retries",
-        [reading(lambda s: s.retries)],
-        unit="{retry}",
-        description="Requests made again after a retryable failure.",
-    )
     meter.create_observable_counter(
         "otel_dynamiq.exporter.runs.dropped",
         [dropped],
