@@ -181,17 +181,27 @@ class Instrumented:
 
 
 @contextmanager
+def instrumentation(**instrument_kwargs: Any) -> Iterator[DynamiqInstrumentor]:
+    """Dynamiq instrumented for the block only, however the block ends."""
+    instrumentor = DynamiqInstrumentor()
+    instrumentor.instrument(**instrument_kwargs)
+    try:
+        yield instrumentor
+    finally:
+        instrumentor.uninstrument()
+
+
+@contextmanager
 def instrumented(**instrument_kwargs: Any) -> Iterator[Instrumented]:
+    """Instrumentation exporting to a fresh local collector, as a user sets it up."""
     with LocalCollector() as collector:
         exporter = DynamiqSpanExporter(endpoint=collector.url)
         provider = TracerProvider()
         provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=50))
-        instrumentor = DynamiqInstrumentor()
-        instrumentor.instrument(tracer_provider=provider, **instrument_kwargs)
         try:
-            yield Instrumented(collector, provider, exporter, instrumentor)
+            with instrumentation(tracer_provider=provider, **instrument_kwargs) as instrumentor:
+                yield Instrumented(collector, provider, exporter, instrumentor)
         finally:
-            instrumentor.uninstrument()
             provider.shutdown()
 
 

@@ -53,10 +53,8 @@ def sink() -> Iterator[SpanSink]:
 
 @pytest.fixture
 def instrumentor(sink: SpanSink) -> Iterator[DynamiqInstrumentor]:
-    made = DynamiqInstrumentor()
-    made.instrument(tracer_provider=sink.provider)
-    yield made
-    made.uninstrument()
+    with ds.instrumentation(tracer_provider=sink.provider) as made:
+        yield made
 
 
 @pytest.fixture(scope="module")
@@ -131,12 +129,8 @@ def test_tracer_provider_argument_is_honoured(sink: SpanSink) -> None:
     global_spans = InMemorySpanExporter()
     global_provider = TracerProvider()
     global_provider.add_span_processor(SimpleSpanProcessor(global_spans))
-    instrumentor = DynamiqInstrumentor()
-    instrumentor.instrument(tracer_provider=sink.provider)
-    try:
+    with ds.instrumentation(tracer_provider=sink.provider):
         ds.sequential_flow().run_sync(input_data={})
-    finally:
-        instrumentor.uninstrument()
     assert len(sink.spans()) == 5
     assert global_spans.get_finished_spans() == ()
     scope = sink.spans()[0].instrumentation_scope
@@ -342,8 +336,6 @@ def test_unsampled_runs_cost_no_bookkeeping_and_stay_unrecorded() -> None:
     memory = InMemorySpanExporter()
     provider = TracerProvider(sampler=ALWAYS_OFF)
     provider.add_span_processor(SimpleSpanProcessor(memory))
-    instrumentor = DynamiqInstrumentor()
-    instrumentor.instrument(tracer_provider=provider)
     seen: list[Any] = []
     original = SpanRunRecorder.on_node_start
 
@@ -351,12 +343,12 @@ def test_unsampled_runs_cost_no_bookkeeping_and_stay_unrecorded() -> None:
         seen.append(kwargs.get("run_id"))
         original(self, *args, **kwargs)
 
-    try:
-        SpanRunRecorder.on_node_start = spy  # type: ignore[method-assign]
-        result = ds.sequential_flow().run_sync(input_data={})
-    finally:
-        SpanRunRecorder.on_node_start = original  # type: ignore[method-assign]
-        instrumentor.uninstrument()
+    with ds.instrumentation(tracer_provider=provider):
+        try:
+            SpanRunRecorder.on_node_start = spy  # type: ignore[method-assign]
+            result = ds.sequential_flow().run_sync(input_data={})
+        finally:
+            SpanRunRecorder.on_node_start = original  # type: ignore[method-assign]
     assert result.status == RunnableStatus.SUCCESS
     assert memory.get_finished_spans() == ()
     assert seen == []  # our handler was never added to the run's callbacks
@@ -384,12 +376,8 @@ def test_a_running_node_is_serialized_for_tracing_once_per_dump(
     ds.sequential_flow().run_sync(input_data={}, config=RunnableConfig(callbacks=[TracingCallbackHandler()]))
     native = dict(dumps)
     dumps.clear()
-    instrumentor = DynamiqInstrumentor()
-    instrumentor.instrument(tracer_provider=sink.provider)
-    try:
+    with ds.instrumentation(tracer_provider=sink.provider):
         ds.sequential_flow().run_sync(input_data={})
-    finally:
-        instrumentor.uninstrument()
     # Native: the node for each of its 4 callbacks, within the flow's 2 dumps and the workflow's 2.
     assert native == {"A": 8, "B": 8, "C": 8}
     assert dict(dumps) == {"A": 3, "B": 3, "C": 3}

@@ -46,10 +46,8 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> SleepCounter:
 
 @pytest.fixture
 def instrumented() -> Iterator[None]:
-    instrumentor = DynamiqInstrumentor()
-    instrumentor.instrument()
-    yield
-    instrumentor.uninstrument()
+    with ds.instrumentation():
+        yield
 
 
 def chain(length: int, executor: type[BaseExecutor] = ThreadExecutor) -> Workflow:
@@ -109,12 +107,8 @@ def test_process_executor_is_observed_too(sleeps: SleepCounter) -> None:
     # what the conditional sleep observes.
     stock = chain(3, ProcessExecutor).run_sync(input_data={})
     stock_sleeps, sleeps.scheduling_sleeps = sleeps.scheduling_sleeps, 0
-    instrumentor = DynamiqInstrumentor()
-    instrumentor.instrument()
-    try:
+    with ds.instrumentation():
         traced = chain(3, ProcessExecutor).run_sync(input_data={})
-    finally:
-        instrumentor.uninstrument()
     assert traced.status == stock.status
     assert stock_sleeps >= 1
     assert sleeps.scheduling_sleeps == 0
