@@ -40,39 +40,65 @@ class Redactor:
         self._verdicts: dict[str, bool] = {}
 
     def is_secret(self, key: str) -> bool:
-        # Runs meet the same few keys over and over: remember the verdicts, within a bound.
         verdict = self._verdicts.get(key)
-        if verdict is None:
-            if len(self._verdicts) >= _CACHE_LIMIT:
-                self._verdicts.clear()
-            verdict = self._verdicts[key] = self._pattern.match(key) is not None
+        return self._judge(key) if verdict is None else verdict
+
+    def _judge(self, key: Any) -> bool:
+        # Runs meet the same few keys over and over: remember the verdicts, within a bound.
+        if len(self._verdicts) >= _CACHE_LIMIT:
+            self._verdicts.clear()
+        verdict = self._verdicts[key] = isinstance(key, str) and self._pattern.match(key) is not None
         return verdict
 
     def redact(self, value: Any) -> Any:
-        """The value with secrets masked; the very same object when it holds none (nothing is copied then)."""
-        if isinstance(value, dict):
-            copy: dict[Any, Any] | None = None
-            for key, item in value.items():
-                if item is not None and isinstance(key, str) and self.is_secret(key):
-                    masked: Any = MASK
-                elif isinstance(item, (dict, list)):
-                    masked = self.redact(item)
-                    if masked is item:
-                        continue
+        """The value with secrets masked; the very same object when it holds none (nothing is copied then).
+
+        Values come from JSON parsing, so exact ``dict`` and ``list`` types are
+        checked: this walk runs over every input and output the exporter sends.
+        """
+        kind = type(value)
+        if kind is dict:
+            return self._redact_dict(value)
+        if kind is list:
+            return self._redact_list(value)
+        return value
+
+    def _redact_dict(self, value: dict[Any, Any]) -> dict[Any, Any]:
+        verdicts = self._verdicts
+        copy: dict[Any, Any] | None = None
+        for key, item in value.items():
+            verdict = verdicts.get(key)
+            if verdict is None:
+                verdict = self._judge(key)
+            if verdict and item is not None:
+                masked: Any = MASK
+            else:
+                kind = type(item)
+                if kind is dict:
+                    masked = self._redact_dict(item)
+                elif kind is list:
+                    masked = self._redact_list(item)
                 else:
                     continue
-                if copy is None:
-                    copy = dict(value)
-                copy[key] = masked
-            return value if copy is None else copy
-        if isinstance(value, list):
-            copied: list[Any] | None = None
-            for index, item in enumerate(value):
-                if isinstance(item, (dict, list)):
-                    masked = self.redact(item)
-                    if masked is not item:
-                        if copied is None:
-                            copied = list(value)
-                        copied[index] = masked
-            return value if copied is None else copied
-        return value
+                if masked is item:
+                    continue
+            if copy is None:
+                copy = dict(value)
+            copy[key] = masked
+        return value if copy is None else copy
+
+    def _redact_list(self, value: list[Any]) -> list[Any]:
+        copied: list[Any] | None = None
+        for index, item in enumerate(value):
+            kind = type(item)
+            if kind is dict:
+                masked: Any = self._redact_dict(item)
+            elif kind is list:
+                masked = self._redact_list(item)
+            else:
+                continue
+            if masked is not item:
+                if copied is None:
+                    copied = list(value)
+                copied[index] = masked
+        return value if copied is None else copied

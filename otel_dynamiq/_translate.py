@@ -21,7 +21,8 @@ from typing import Any
 import orjson
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import StatusCode
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_dynamiq import attributes as attr
 from otel_dynamiq._redact import MASK, Redactor
@@ -49,8 +50,9 @@ def _uuid_text(hex32: str) -> str:
     return f"{hex32[:8]}-{hex32[8:12]}-{hex32[12:16]}-{hex32[16:20]}-{hex32[20:]}"
 
 
+@functools.lru_cache(maxsize=1024)
 def trace_uuid(trace_id: int) -> str:
-    """The OpenTelemetry trace id is 128 bits: it is a UUID already."""
+    """The OpenTelemetry trace id is 128 bits: it is a UUID already (remembered: a batch shares few traces)."""
     return _uuid_text(f"{trace_id:032x}")
 
 
@@ -92,6 +94,10 @@ def _plain(value: Any) -> JsonValue:
     if isinstance(value, (tuple, list)):
         return [_plain(item) for item in value]
     return value
+
+
+_SPAN_KIND_NAMES = {kind: kind.name for kind in SpanKind}
+"""``SpanKind.name`` is a descriptor call per span; the exporter reads it for every span."""
 
 
 def _parse_json(text: Any, redactor: Redactor | None = None) -> tuple[bool, JsonValue]:
@@ -154,11 +160,12 @@ def _parent_run_id(span: ReadableSpan) -> str | None:
 
 
 def _base_run(span: ReadableSpan, defaults: RunDefaults, session_id: str) -> Run:
+    context = span.context
     return {
-        "id": run_uuid(span.context.trace_id, span.context.span_id),
+        "id": run_uuid(context.trace_id, context.span_id),
         "name": span.name,
         "type": "node",
-        "trace_id": trace_uuid(span.context.trace_id),
+        "trace_id": trace_uuid(context.trace_id),
         "source_id": defaults.source_id,
         "session_id": session_id,
         "start_time": iso_time(span.start_time),
@@ -176,13 +183,12 @@ def _base_run(span: ReadableSpan, defaults: RunDefaults, session_id: str) -> Run
 
 def span_to_run(span: ReadableSpan, defaults: RunDefaults) -> Run:
     """The run Dynamiq should show for this span, with secrets masked as it is built."""
-    attributes = span.attributes or {}
+    # One copy up front: every lookup on the SDK's read-only view is a Python call,
+    # and a missing key raises inside it; a plain dict makes the dozen lookups cheap.
+    attributes = dict(span.attributes or ())
     if attr.RUN_TYPE in attributes:
-        run = _dynamiq_run(span, attributes, defaults)
-    else:
-        # Only the generic path consumes attributes as it goes, so only it needs a copy.
-        run = _generic_run(span, dict(attributes), defaults)
-    return run
+        return _dynamiq_run(span, attributes, defaults)
+    return _generic_run(span, attributes, defaults)
 
 
 def _dynamiq_run(span: ReadableSpan, attributes: Mapping[str, Any], defaults: RunDefaults) -> Run:
@@ -294,11 +300,12 @@ def _usage(attributes: dict[str, Any]) -> dict[str, int] | None:
 
 def _otel_metadata(span: ReadableSpan, remaining: Mapping[str, Any], redactor: Redactor | None) -> dict[str, Any]:
     """Everything OpenTelemetry knew that has no Dynamiq field, so nothing is lost."""
-    scope = span.instrumentation_scope
+    context = span.context
+    events, links = span.events, span.links
     otel: dict[str, Any] = {
-        "trace_id": f"{span.context.trace_id:032x}",
-        "span_id": f"{span.context.span_id:016x}",
-        "kind": span.kind.name,
+        "trace_id": f"{context.trace_id:032x}",
+        "span_id": f"{context.span_id:016x}",
+        "kind": _SPAN_KIND_NAMES.get(span.kind, "INTERNAL"),
         "attributes": _plain_map(remaining, redactor),
         "events": [
             {
@@ -306,17 +313,21 @@ def _otel_metadata(span: ReadableSpan, remaining: Mapping[str, Any], redactor: R
                 "timestamp": iso_time(event.timestamp),
                 "attributes": _plain_map(event.attributes, redactor),
             }
-            for event in span.events
-        ],
+            for event in events
+        ]
+        if events
+        else [],
         "links": [
             {
                 "trace_id": f"{link.context.trace_id:032x}",
                 "span_id": f"{link.context.span_id:016x}",
                 "attributes": _plain_map(link.attributes, redactor),
             }
-            for link in span.links
-        ],
-        "scope": {"name": scope.name, "version": scope.version} if scope is not None else None,
+            for link in links
+        ]
+        if links
+        else [],
+        "scope": _scope(span.instrumentation_scope),
         "resource": _service_attributes(span.resource),
     }
     if span.parent is not None and span.parent.is_remote:
@@ -325,6 +336,18 @@ def _otel_metadata(span: ReadableSpan, remaining: Mapping[str, Any], redactor: R
 
 
 _last_resource: tuple[Resource | None, dict[str, JsonValue]] = (None, {})
+_last_scope: tuple[InstrumentationScope | None, dict[str, JsonValue] | None] = (None, None)
+
+
+def _scope(scope: InstrumentationScope | None) -> dict[str, JsonValue] | None:
+    """The instrumentation's name and version; consecutive spans mostly share one scope object."""
+    global _last_scope
+    remembered, described = _last_scope
+    if scope is remembered:
+        return described
+    described = {"name": scope.name, "version": scope.version} if scope is not None else None
+    _last_scope = (scope, described)
+    return described
 
 
 def _service_attributes(resource: Resource | None) -> dict[str, JsonValue]:
@@ -341,9 +364,17 @@ def _service_attributes(resource: Resource | None) -> dict[str, JsonValue]:
 
 def _plain_map(values: Mapping[str, Any] | None, redactor: Redactor | None = None) -> dict[str, JsonValue]:
     """Attributes as JSON values; those under secret-looking keys masked."""
-    if redactor is None:
-        return {key: _plain(value) for key, value in (values or {}).items()}
-    return {key: MASK if redactor.is_secret(key) else _plain(value) for key, value in (values or {}).items()}
+    if not values:
+        return {}
+    is_secret = redactor.is_secret if redactor is not None else _never_secret
+    return {
+        key: MASK if is_secret(key) else (_plain(value) if isinstance(value, (tuple, list)) else value)
+        for key, value in values.items()
+    }
+
+
+def _never_secret(key: str) -> bool:
+    return False
 
 
 def _generic_run(span: ReadableSpan, attributes: dict[str, Any], defaults: RunDefaults) -> Run:
