@@ -1,9 +1,10 @@
 """Instrumentation cost: microseconds a node run gains from its span and attributes.
 
 One node with a 1 KB input and output, run with ``run_sync`` in a loop:
-untraced; Dynamiq's own tracing handler kept in process (no client, so no
-network: the part of the cost that native tracing pays too); instrumented
-with content capture on; and with it off. Spans go to a BatchSpanProcessor
+untraced; wrapped in one bare OpenTelemetry span (the floor for any tracer
+built on the SDK); Dynamiq's own tracing handler kept in process (no client,
+so no network: the part of the cost that native tracing pays too);
+instrumented with content capture on; and with it off. Spans go to a BatchSpanProcessor
 whose exporter discards them, so only making the spans is measured.
 
     .venv/bin/python benchmarks/instrumentation_cost.py [--runs N] [--tiny]
@@ -65,6 +66,16 @@ def main() -> None:
         return node.run_sync(input_data={"query": PAYLOAD}, config=config)
 
     untraced = microseconds_per_run(run, runs)
+    bare_provider = TracerProvider()
+    bare_provider.add_span_processor(BatchSpanProcessor(DiscardingExporter()))  # type: ignore[arg-type]
+    bare_tracer = bare_provider.get_tracer("benchmark")
+
+    def run_in_bare_span() -> Any:
+        with bare_tracer.start_as_current_span("node"):
+            return run()
+
+    bare = microseconds_per_run(run_in_bare_span, runs)
+    bare_provider.shutdown()
     native = microseconds_per_run(lambda: run(RunnableConfig(callbacks=[TracingCallbackHandler()])), runs)
     measured = {}
     for capture in (True, False):
@@ -79,6 +90,7 @@ def main() -> None:
             provider.shutdown()
     rows = [
         ["untraced", untraced, 0.0],
+        ["one bare OpenTelemetry span around it", bare, bare - untraced],
         ["Dynamiq's tracing handler, in process", native, native - untraced],
         ["otel-dynamiq, content captured", measured[True], measured[True] - untraced],
         ["otel-dynamiq, content off", measured[False], measured[False] - untraced],
