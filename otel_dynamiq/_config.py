@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -25,6 +27,11 @@ enough that a proxy in front of the service will not refuse it."""
 MIN_MAX_REQUEST_BYTES = 16 * 1024
 """Below this a run cannot keep even a truncated input and output."""
 TRACES_PATH = "/v1/traces"
+DEFAULT_SPOOL_MAX_BYTES = 100 * 1024 * 1024
+"""100 MiB per endpoint and key: hours of a busy service's runs, small beside any disk."""
+DEFAULT_SPOOL_MAX_AGE_SECONDS = 7 * 24 * 3600.0
+"""A week: long enough to outlast a weekend without the network."""
+MIN_SPOOL_MAX_BYTES = 1024 * 1024
 
 T = TypeVar("T")
 Compression = Literal["none", "gzip"]
@@ -45,6 +52,8 @@ class ExporterConfig:
     session_id: str
     redact_keys: tuple[str, ...] = ()
     """Key names masked in inputs, outputs and metadata, beyond the built-in ones."""
+    spool: SpoolConfig | None = None
+    """Where undelivered bodies wait for the service; None when the spool is off."""
 
     @property
     def traces_url(self) -> str:
@@ -58,6 +67,25 @@ class ExporterConfig:
         if self.access_key:
             headers["Authorization"] = f"Bearer {self.access_key}"
         return headers
+
+
+@dataclass(frozen=True)
+class SpoolConfig:
+    """The disk spool: its base directory and its caps."""
+
+    directory: Path
+    max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
+    max_age_seconds: float = DEFAULT_SPOOL_MAX_AGE_SECONDS
+
+
+def default_spool_directory() -> Path:
+    """Per user, in the temporary directory, because that is writable in most containers.
+
+    The spool checks ownership and mode before using it, so a directory
+    another user planted there is refused rather than trusted.
+    """
+    owner = str(os.getuid()) if hasattr(os, "getuid") else (os.environ.get("USERNAME") or "user")
+    return Path(tempfile.gettempdir()) / f"otel-dynamiq-{owner}"
 
 
 def is_loopback_url(url: str) -> bool:
@@ -88,14 +116,27 @@ def _parse_positive_float(name: str, raw: str) -> float:
     return value
 
 
-def _parse_request_bytes(name: str, raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a whole number of bytes, e.g. {name}=4194304") from None
-    if value < MIN_MAX_REQUEST_BYTES:
-        raise ValueError(f"{name}={raw!r} must be at least {MIN_MAX_REQUEST_BYTES} bytes")
-    return value
+def _byte_count(minimum: int, example: int) -> Callable[[str, str], int]:
+    """A parser for a whole number of bytes of at least ``minimum``; its errors show ``example``."""
+
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"{name}={raw!r} is not a whole number of bytes, e.g. {name}={example}") from None
+        if value < minimum:
+            raise ValueError(f"{name}={raw!r} must be at least {minimum} bytes")
+        return value
+
+    return parse
+
+
+_parse_request_bytes = _byte_count(MIN_MAX_REQUEST_BYTES, DEFAULT_MAX_REQUEST_BYTES)
+_parse_spool_bytes = _byte_count(MIN_SPOOL_MAX_BYTES, DEFAULT_SPOOL_MAX_BYTES)
+
+
+def _parse_path(name: str, raw: str) -> Path:
+    return Path(raw).expanduser()
 
 
 def parse_bool(name: str, raw: str) -> bool:
@@ -163,6 +204,10 @@ def load_config(
     session_id: str | None = None,
     insecure: bool | None = None,
     redact_keys: Iterable[str] | None = None,
+    spool: bool | None = None,
+    spool_dir: str | os.PathLike[str] | None = None,
+    spool_max_bytes: int | None = None,
+    spool_max_age: float | None = None,
 ) -> ExporterConfig:
     """Merge keyword arguments over the environment over the defaults."""
     resolved_endpoint = _check_endpoint(endpoint or _env(env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT) or DEFAULT_ENDPOINT)
@@ -200,6 +245,28 @@ def load_config(
         DEFAULT_MAX_REQUEST_BYTES,
     )
 
+    resolved_spool = None
+    if _setting(spool, "spool", env.OTEL_EXPORTER_DYNAMIQ_SPOOL, parse_bool, True):
+        resolved_spool = SpoolConfig(
+            directory=_setting(
+                spool_dir, "spool_dir", env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR, _parse_path, default_spool_directory()
+            ),
+            max_bytes=_setting(
+                spool_max_bytes,
+                "spool_max_bytes",
+                env.OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_BYTES,
+                _parse_spool_bytes,
+                DEFAULT_SPOOL_MAX_BYTES,
+            ),
+            max_age_seconds=_setting(
+                spool_max_age,
+                "spool_max_age",
+                env.OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_AGE,
+                _parse_positive_float,
+                DEFAULT_SPOOL_MAX_AGE_SECONDS,
+            ),
+        )
+
     return ExporterConfig(
         endpoint=resolved_endpoint,
         access_key=key,
@@ -214,4 +281,5 @@ def load_config(
         else tuple(
             name.strip() for name in (_env(env.OTEL_EXPORTER_DYNAMIQ_REDACT_KEYS) or "").split(",") if name.strip()
         ),
+        spool=resolved_spool,
     )

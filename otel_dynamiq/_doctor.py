@@ -1,7 +1,8 @@
 """``otel-dynamiq doctor``: is the configuration sound, and does the service accept a run?
 
 Sends one small test run, through the real exporter, in a trace of its own,
-and says what happened in words a person can act on. Never prints the key.
+says what happened in words a person can act on, and what the spool holds.
+Never prints the key.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_dynamiq import environment_variables as env
+from otel_dynamiq._config import load_config
+from otel_dynamiq._spool import SpoolState, inspect_spool
 from otel_dynamiq.exporter import DynamiqSpanExporter
 
 CONFIG_ERROR = 2
@@ -30,18 +33,42 @@ def _test_span() -> list[object]:
     return list(memory.get_finished_spans())
 
 
+def describe_spool(state: SpoolState | None) -> list[str]:
+    if state is None:
+        return [f"spool: off ({env.OTEL_EXPORTER_DYNAMIQ_SPOOL}=false); runs undeliverable in time are dropped"]
+    lines = []
+    if state.where == "memory":
+        lines.append(f"spool: in memory only, because the disk spool cannot be used: {state.problem}")
+        lines.append(f"  set {env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR} to a directory only this user can write")
+    else:
+        lines.append(f"spool: {state.where}")
+    if state.bodies:
+        oldest = f", the oldest {state.oldest_age_seconds:.0f} s old" if state.oldest_age_seconds is not None else ""
+        lines.append(
+            f"  {state.runs} runs waiting in {state.bodies} bodies ({state.size_bytes:,} bytes{oldest}), "
+            f"{state.leased} being resent now"
+        )
+    else:
+        lines.append("  nothing waiting")
+    return lines
+
+
 def run_doctor(out: TextIO) -> int:
     try:
-        exporter = DynamiqSpanExporter()
+        config = load_config()
+        # The test run must not wait in the spool (it would be reported as a success), and the
+        # doctor must not resend what the spool holds: it only reports on it.
+        exporter = DynamiqSpanExporter(spool=False)
     except ValueError as exc:
         print(f"configuration: not usable: {exc}", file=out)
         return CONFIG_ERROR
-    config = exporter.config
     key_source = "set" if config.access_key else "not set (allowed for a loopback endpoint)"
     print(f"configuration: endpoint {config.traces_url}", file=out)
     print(f"  access key: {key_source} ({env.DYNAMIQ_ACCESS_KEY} or {env.DYNAMIQ_SERVICE_TOKEN})", file=out)
     print(f"  timeout {config.timeout:g} s, compression {config.compression}", file=out)
     print(f"  max request {config.max_request_bytes:,} bytes, extra headers: {len(config.headers)}", file=out)
+    for line in describe_spool(inspect_spool(config)):
+        print(line, file=out)
     try:
         result = exporter.export(_test_span())  # type: ignore[arg-type]
     finally:

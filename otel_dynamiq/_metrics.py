@@ -18,6 +18,8 @@ _TOTALS: tuple[tuple[str, Callable[[ExporterStats], int], str, str], ...] = (
     ("otel_dynamiq.exporter.runs.sent", lambda s: s.runs_sent, "{run}", "Runs the Dynamiq service accepted."),
     ("otel_dynamiq.exporter.requests", lambda s: s.requests, "{request}", "HTTP requests made, retries included."),
     ("otel_dynamiq.exporter.retries", lambda s: s.retries, "{retry}", "Requests made again after a retryable failure."),
+    ("otel_dynamiq.exporter.runs.spooled", lambda s: s.runs_spooled, "{run}", "Runs kept in the spool for later."),
+    ("otel_dynamiq.exporter.runs.resent", lambda s: s.runs_resent, "{run}", "Runs accepted from the spool."),
 )
 """The counters that are one total each: name, how to read it, unit, description."""
 

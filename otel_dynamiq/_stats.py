@@ -16,9 +16,13 @@ DROP_TOO_LARGE = "too_large"
 DROP_REDIRECT = "redirect"
 """The endpoint answered with a redirect, which is never followed with the key attached."""
 DROP_TIMEOUT = "timeout"
-"""Still failing with a retryable cause when the export deadline passed."""
+"""Still failing with a retryable cause when the export deadline passed, with the spool off."""
 DROP_SHUTDOWN = "shutdown"
-"""Exported after shutdown, or still in flight when shutdown's timeout ran out."""
+"""Exported after shutdown, or undelivered at shutdown with the spool off or only in memory."""
+DROP_SPOOL_FULL = "spool_full"
+"""The oldest spooled runs, dropped to keep the spool under its size cap."""
+DROP_SPOOL_EXPIRED = "spool_expired"
+"""Spooled runs older than the spool's age cap."""
 DROP_TRANSPORT = "transport"
 """A transport failure that retrying cannot cure (for example an invalid URL)."""
 DROP_TRANSLATION = "translation"
@@ -30,9 +34,14 @@ class ExporterStats:
     """A snapshot of what the exporter has done since it was built."""
 
     runs_sent: int = 0
+    """Every run the service accepted, resent ones included."""
     requests: int = 0
     retries: int = 0
     runs_dropped: Mapping[str, int] = field(default_factory=dict)
+    runs_spooled: int = 0
+    """Runs put in the spool because the service could not take them in time."""
+    runs_resent: int = 0
+    """Runs the service accepted from the spool (also counted in ``runs_sent``)."""
 
     @property
     def runs_dropped_total(self) -> int:
@@ -48,10 +57,21 @@ class StatsRecorder:
         self._requests = 0
         self._retries = 0
         self._dropped: Counter[str] = Counter()
+        self._runs_spooled = 0
+        self._runs_resent = 0
 
     def sent(self, runs: int) -> None:
         with self._lock:
             self._runs_sent += runs
+
+    def spooled(self, runs: int) -> None:
+        with self._lock:
+            self._runs_spooled += runs
+
+    def resent(self, runs: int) -> None:
+        with self._lock:
+            self._runs_sent += runs
+            self._runs_resent += runs
 
     def request(self) -> None:
         with self._lock:
@@ -74,4 +94,6 @@ class StatsRecorder:
                 requests=self._requests,
                 retries=self._retries,
                 runs_dropped=MappingProxyType(dict(self._dropped)),
+                runs_spooled=self._runs_spooled,
+                runs_resent=self._runs_resent,
             )

@@ -3,6 +3,11 @@
 Runs only on the exporter's private event loop, through one
 ``httpx.AsyncClient`` shared by every request of that loop. Knows nothing of
 spans or runs beyond their count.
+
+A body still failing for a retryable cause at its deadline, or at shutdown,
+goes to the spool; while the service is out, new bodies go straight there
+(the application's exports then cost no waiting at all), and one background
+task resends the spool's bodies, oldest first, until the service answers again.
 """
 
 from __future__ import annotations
@@ -18,26 +23,39 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from otel_dynamiq import _stats
 from otel_dynamiq._config import ExporterConfig
-from otel_dynamiq._encode import Payload, compress, halve
+from otel_dynamiq._encode import Payload, compress, halve, payload_of_body
 from otel_dynamiq._retry import backoff_seconds, is_retryable_status, retry_after_seconds
+from otel_dynamiq._spool import Spool, SpooledBody, SpoolState
 from otel_dynamiq._stats import StatsRecorder
 
 _logger = logging.getLogger(__name__)
 
 _BODY_SNIPPET_CHARS = 200
 _NOT_RETRYABLE_TRANSPORT_ERRORS = (httpx.UnsupportedProtocol, httpx.InvalidURL)
+_SPOOLABLE_REASONS = frozenset({_stats.DROP_TIMEOUT, _stats.DROP_SHUTDOWN})
+"""Retryable causes: the service may take these runs later. Final refusals are never spooled."""
 
 
 class Delivery:
     """The HTTP side of one exporter on one event loop."""
 
-    def __init__(self, config: ExporterConfig, stats: StatsRecorder, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        config: ExporterConfig,
+        stats: StatsRecorder,
+        rng: random.Random | None = None,
+        spool: Spool | None = None,
+    ) -> None:
         self._config = config
         self._stats = stats
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
         self._client: httpx.AsyncClient | None = None
         self._stopping: asyncio.Event | None = None
         self._causes_logged: set[tuple[str, str]] = set()
+        self._spool = spool
+        self._service_out = False
+        """The last attempt ended in a retryable failure: new bodies go straight to the spool."""
+        self._resender: asyncio.Task[None] | None = None
 
     def _http_client(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -59,9 +77,32 @@ class Delivery:
         self._stop_event().set()
 
     async def aclose(self) -> None:
+        """Stop resending (a body being resent goes back to the spool), then close the client."""
+        resender, self._resender = self._resender, None
+        if resender is not None and not resender.done():
+            resender.cancel()
+            await asyncio.gather(resender, return_exceptions=True)
+        if self._spool is not None:
+            lost = self._spool.forget_memory()
+            if lost:
+                self._drop(lost, _stats.DROP_SHUTDOWN, "they were waiting in memory because the disk spool failed")
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+    def spool_state(self) -> SpoolState | None:
+        return self._spool.state() if self._spool is not None else None
+
+    def resume(self) -> None:
+        """Resend what the spool holds, in the background, until it is empty or the exporter stops.
+
+        Call on the loop. Also picks up bodies left by processes that ended
+        before delivering them.
+        """
+        if self._spool is None or self._stop_event().is_set():
+            return
+        if self._resender is None or self._resender.done():
+            self._resender = asyncio.get_running_loop().create_task(self._resend_spooled())
 
     async def deliver(self, payloads: Sequence[Payload], deadline: float) -> bool:
         """Send every payload concurrently; True only if all of them were accepted.
@@ -70,6 +111,10 @@ class Delivery:
         processor's suppression, and an instrumented httpx would otherwise trace
         the exporter's own requests, producing spans that produce requests.
         """
+        if self._spool is not None and (self._service_out or self._stop_event().is_set()):
+            for payload in payloads:
+                self._keep(payload, cause=None)
+            return True
         with suppress_instrumentation():
             results = await asyncio.gather(*(self._send(payload, deadline) for payload in payloads))
         return all(results)
@@ -79,7 +124,7 @@ class Delivery:
             return await self._send_with_retries(payload, deadline)
         except asyncio.CancelledError:
             reason = _stats.DROP_SHUTDOWN if self._stop_event().is_set() else _stats.DROP_TIMEOUT
-            self._stats.dropped(reason, payload.run_count)
+            self._give_up(payload, reason, "the request was still in flight")
             raise
 
     async def _send_with_retries(self, payload: Payload, deadline: float) -> bool:
@@ -108,12 +153,9 @@ class Delivery:
                     return True
                 if status == 413 and payload.run_count > 1:
                     return await self.deliver(halve(payload), deadline)
-                if status == 413:
-                    return self._refused(payload, _stats.DROP_TOO_LARGE, response)
-                if response.is_redirect:
-                    return self._refused(payload, _stats.DROP_REDIRECT, response, "redirects are not followed")
-                if not is_retryable_status(status):
-                    return self._refused(payload, _stats.DROP_REJECTED, response)
+                refusal = _final_refusal(response)
+                if refusal is not None:
+                    return self._refused(payload.run_count, response, *refusal)
                 cause = kind = f"HTTP {status}"
                 asked = retry_after_seconds(response.headers.get("Retry-After"))
                 wait = asked if asked is not None else backoff_seconds(attempt, self._rng)
@@ -135,24 +177,127 @@ class Delivery:
             return False
         return True
 
-    def _give_up(self, payload: Payload, reason: str, cause: str, kind: str | None = None) -> bool:
-        """Count the drop; warn the first time for each kind of cause, then only at debug level.
+    def _log_once(self, reason: str, kind: str, message: str, *args: object) -> None:
+        """Warn the first time for each kind of cause, then only at debug level.
 
-        Every drop is counted in ``stats``; a collector refusing every batch the same way must not
+        Every outcome is counted in ``stats``; a collector refusing every batch the same way must not
         fill the application's log.
         """
-        self._stats.dropped(reason, payload.run_count)
-        first = (reason, kind or cause) not in self._causes_logged
-        self._causes_logged.add((reason, kind or cause))
-        level = logging.WARNING if first else logging.DEBUG
-        _logger.log(level, "Dropped %d Dynamiq runs (%s): %s", payload.run_count, reason, cause)
+        first = (reason, kind) not in self._causes_logged
+        self._causes_logged.add((reason, kind))
+        _logger.log(logging.WARNING if first else logging.DEBUG, message, *args)
+
+    def _give_up(self, payload: Payload, reason: str, cause: str, kind: str | None = None) -> bool:
+        """Spool a body the service may still take later; drop (and count) what it never will."""
+        if reason in _SPOOLABLE_REASONS and self._spool is not None:
+            return self._keep(payload, cause, kind)
+        return self._drop(payload.run_count, reason, cause, kind)
+
+    def _drop(self, runs: int, reason: str, cause: str, kind: str | None = None) -> bool:
+        self._stats.dropped(reason, runs)
+        self._log_once(reason, kind or cause, "Dropped %d Dynamiq runs (%s): %s", runs, reason, cause)
         return False
 
-    def _refused(self, payload: Payload, reason: str, response: httpx.Response, why: str = "") -> bool:
+    def _keep(self, payload: Payload, cause: str | None, kind: str | None = None) -> bool:
+        """Spool the body; ``cause`` None means the service is already known to be out (said once already)."""
+        assert self._spool is not None
+        self._spool.put(payload.body, payload.run_count)
+        self._stats.spooled(payload.run_count)
+        self._service_out = True
+        if cause is None:
+            _logger.debug("Spooled %d runs while the Dynamiq service is out", payload.run_count)
+        else:
+            self._log_once(
+                "spooled",
+                kind or cause,
+                "Dynamiq did not take %d runs in time (%s); they wait in the spool and are resent when it answers",
+                payload.run_count,
+                cause,
+            )
+        self.resume()
+        return True
+
+    def _refusal(self, response: httpx.Response, why: str = "") -> str:
         snippet = response.text[:_BODY_SNIPPET_CHARS]
         if self._config.access_key:
             snippet = snippet.replace(self._config.access_key, "***")
         if response.status_code in (401, 403) and not why:
             why = "the access key was refused; check DYNAMIQ_ACCESS_KEY"
-        detail = f"HTTP {response.status_code} {snippet!r}" + (f" ({why})" if why else "")
-        return self._give_up(payload, reason, detail, kind=f"HTTP {response.status_code}")
+        return f"HTTP {response.status_code} {snippet!r}" + (f" ({why})" if why else "")
+
+    def _refused(self, runs: int, response: httpx.Response, reason: str, why: str) -> bool:
+        return self._drop(runs, reason, self._refusal(response, why), kind=f"HTTP {response.status_code}")
+
+    async def _resend_spooled(self) -> None:
+        """One body at a time, oldest first; back off while the service still fails."""
+        assert self._spool is not None
+        attempt = 0
+        with suppress_instrumentation():
+            while not self._stop_event().is_set():
+                item = self._spool.claim()
+                if item is None:
+                    return
+                try:
+                    finished, asked = await self._resend(item)
+                except BaseException:
+                    self._spool.release(item)
+                    raise
+                if finished:
+                    attempt = 0
+                    continue
+                self._service_out = True
+                wait = asked if asked is not None else backoff_seconds(attempt, self._rng)
+                attempt += 1
+                if await self._stopped_during(wait):
+                    return
+
+    async def _resend(self, item: SpooledBody) -> tuple[bool, float | None]:
+        """Send one spooled body once: (True, _) when it left the spool, else (False, Retry-After)."""
+        assert self._spool is not None
+        content = compress(item.body) if self._config.compression == "gzip" else item.body
+        self._stats.request()
+        try:
+            response = await self._http_client().post(self._config.traces_url, content=content)
+        except _NOT_RETRYABLE_TRANSPORT_ERRORS as exc:
+            self._spool.finish(item)
+            self._drop(item.runs, _stats.DROP_TRANSPORT, type(exc).__name__)
+            return True, None
+        except httpx.TransportError:
+            self._spool.release(item)
+            return False, None
+        status = response.status_code
+        if response.is_success:
+            self._spool.finish(item)
+            self._stats.resent(item.runs)
+            self._service_out = False
+            _logger.debug("Resent %d spooled Dynamiq runs", item.runs)
+            return True, None
+        if status == 413 and item.runs > 1:
+            try:
+                halves = halve(payload_of_body(item.body))
+            except (ValueError, KeyError, TypeError):  # not a body this package wrote: it cannot be split
+                halves = []
+            for half in halves:
+                self._spool.put(half.body, half.run_count)
+            self._spool.finish(item)
+            if not halves:
+                self._refused(item.runs, response, _stats.DROP_TOO_LARGE, "the spooled body could not be split")
+            return True, None
+        refusal = _final_refusal(response)
+        if refusal is None:
+            self._spool.release(item)
+            return False, retry_after_seconds(response.headers.get("Retry-After"))
+        self._spool.finish(item)
+        self._refused(item.runs, response, *refusal)
+        return True, None
+
+
+def _final_refusal(response: httpx.Response) -> tuple[str, str] | None:
+    """Why an answer ends a body's journey (reason, explanation); None when a later attempt may succeed."""
+    if response.status_code == 413:
+        return _stats.DROP_TOO_LARGE, ""
+    if response.is_redirect:
+        return _stats.DROP_REDIRECT, "redirects are not followed"
+    if not is_retryable_status(response.status_code):
+        return _stats.DROP_REJECTED, ""
+    return None

@@ -3,7 +3,10 @@
 ``export()`` runs on the BatchSpanProcessor's worker thread. It translates and
 encodes there, then hands the request bodies to the exporter's private event
 loop and waits for the outcome up to its deadline. The application's threads
-only ever put spans in the processor's queue.
+only ever put spans in the processor's queue. Bodies the service cannot take
+in time wait in the spool (see ``_spool``) and are resent in the background,
+by this process or the next one that exports to the same endpoint with the
+same key.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
 
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace import ReadableSpan
@@ -28,11 +33,13 @@ from otel_dynamiq._logging import reclaim_loggers
 from otel_dynamiq._loop import LoopThread
 from otel_dynamiq._metrics import publish as publish_metrics
 from otel_dynamiq._redact import Redactor
+from otel_dynamiq._spool import Spool, SpoolState, has_bodies, identity_directory, inspect_spool
 from otel_dynamiq._stats import ExporterStats, StatsRecorder
 from otel_dynamiq._translate import RunDefaults, span_to_run
 from otel_dynamiq._transport import Delivery
 
 _logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _RESULT_GRACE_SECONDS = 1.0
 """How long past the deadline ``export()`` waits for the loop to report, before cancelling."""
@@ -70,6 +77,10 @@ class DynamiqSpanExporter(SpanExporter):
         session_id: str | None = None,
         insecure: bool | None = None,
         redact_keys: Iterable[str] | None = None,
+        spool: bool | None = None,
+        spool_dir: str | os.PathLike[str] | None = None,
+        spool_max_bytes: int | None = None,
+        spool_max_age: float | None = None,
         meter_provider: MeterProvider | None = None,
     ) -> None:
         self._config: ExporterConfig = load_config(
@@ -83,6 +94,10 @@ class DynamiqSpanExporter(SpanExporter):
             session_id=session_id,
             insecure=insecure,
             redact_keys=redact_keys,
+            spool=spool,
+            spool_dir=spool_dir,
+            spool_max_bytes=spool_max_bytes,
+            spool_max_age=spool_max_age,
         )
         self._defaults = RunDefaults(
             source_id=self._config.source_id,
@@ -97,6 +112,15 @@ class DynamiqSpanExporter(SpanExporter):
         self._shutdown = False
         self._loggers_reclaimed = False
         _forget_runtime_in_forked_children(self)
+        spool_directory = self._spool_directory()
+        if spool_directory is not None and has_bodies(spool_directory):
+            self._runtime_for_this_process()  # an earlier process left runs undelivered: resend them now
+
+    def _spool_directory(self) -> Path | None:
+        spool = self._config.spool
+        if spool is None:
+            return None
+        return identity_directory(spool.directory, self._config.endpoint, self._config.access_key)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(endpoint={self._config.endpoint!r})"
@@ -109,6 +133,15 @@ class DynamiqSpanExporter(SpanExporter):
     def stats(self) -> ExporterStats:
         """Runs sent, requests, retries and runs dropped by reason, since construction."""
         return self._stats.snapshot()
+
+    def spool_state(self) -> SpoolState | None:
+        """What the spool holds now; None when it is turned off."""
+        if self._config.spool is None:
+            return None
+        if self._shutdown:  # the loop is gone; what is on disk is still there
+            return inspect_spool(self._config)
+        runtime = self._runtime_for_this_process()
+        return runtime.loop.submit(_call(runtime.delivery.spool_state)).result(timeout=self._config.timeout)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self._shutdown:
@@ -166,10 +199,19 @@ class DynamiqSpanExporter(SpanExporter):
                 runtime = _Runtime(
                     pid=os.getpid(),
                     loop=LoopThread(name=f"otel-dynamiq-exporter-{id(self):x}"),
-                    delivery=Delivery(self._config, self._stats),
+                    delivery=Delivery(self._config, self._stats, spool=self._open_spool()),
                 )
                 self._runtime = runtime
+                runtime.loop.submit(_call(runtime.delivery.resume))
             return runtime
+
+    def _open_spool(self) -> Spool | None:
+        directory = self._spool_directory()
+        if self._config.spool is None or directory is None:
+            return None
+        # A lease outlives any one request with all its retries, so a live sender never loses its lease.
+        lease_seconds = 3 * self._config.timeout
+        return Spool(self._config.spool, directory, lease_seconds, self._stats.dropped)
 
     def _after_fork_in_child(self) -> None:
         """The parent's loop thread does not exist here, and its sockets are the parent's."""
@@ -213,6 +255,11 @@ class DynamiqSpanExporter(SpanExporter):
         if not runtime.loop.stop(max(deadline - time.monotonic(), 0.0)):
             # A daemon thread: it cannot hold the process up, and what it still held is counted.
             _logger.debug("The Dynamiq exporter's loop thread was left to end on its own after the shutdown timeout")
+
+
+async def _call(function: Callable[[], T]) -> T:
+    """Run a plain function on the exporter's loop, where the spool and the delivery live."""
+    return function()
 
 
 def _forget_runtime_in_forked_children(exporter: DynamiqSpanExporter) -> None:

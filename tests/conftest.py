@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from otel_dynamiq import DynamiqSpanExporter
 from otel_dynamiq import environment_variables as env
 from otel_dynamiq.collector import LocalCollector
 
@@ -23,11 +24,25 @@ FAKE_KEY = "dq-test-key-7f3a9c1e5b"
 
 
 @pytest.fixture(autouse=True)
-def _clean_exporter_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests start from an environment with none of the exporter's variables."""
+def _clean_exporter_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests start from an environment with none of the exporter's variables, and a spool of their own.
+
+    The spool directory is set (and inherited by the subprocesses a test starts),
+    so no test resends what another one left behind in the default directory.
+    """
     for name in vars(env).values():
         if isinstance(name, str) and (name.startswith("OTEL_EXPORTER_DYNAMIQ") or name.startswith("DYNAMIQ_")):
             monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR, str(tmp_path_factory.mktemp("spool")))
+
+
+@pytest.fixture
+def exporters() -> Iterator[list[DynamiqSpanExporter]]:
+    """Exporters a test makes (it appends them here) are shut down after it, even when it fails."""
+    made: list[DynamiqSpanExporter] = []
+    yield made
+    for exporter in made:
+        exporter.shutdown(timeout_millis=2000)
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ import socket
 import struct
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -63,8 +65,32 @@ class Recorded:
         return self.json()["runs"]
 
 
+def free_port() -> int:
+    """A port nothing listens on (connections to it are refused) until a test starts a server there."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def forward_to(url: str) -> Callable[[Recorded], Reply]:
+    """A behaviour that hands the request to a real server (the local collector) and relays its answer."""
+
+    def forward(record: Recorded) -> Reply:
+        headers = {name: value for name, value in record.headers.items() if name in ("authorization", "content-type")}
+        if "content-encoding" in record.headers:
+            headers["content-encoding"] = record.headers["content-encoding"]
+        request = urllib.request.Request(url + record.path, data=record.body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return Reply(response.status, body=response.read())
+        except urllib.error.HTTPError as refused:
+            return Reply(refused.code, body=refused.read())
+
+    return forward
+
+
 class ScriptedServer:
-    def __init__(self, *script: Behaviour) -> None:
+    def __init__(self, *script: Behaviour, port: int = 0) -> None:
         self.script = list(script) or [Reply()]
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
@@ -126,7 +152,7 @@ class ScriptedServer:
         class Server(ThreadingHTTPServer):
             daemon_threads = True
 
-        self._server = Server(("127.0.0.1", 0), Handler)
+        self._server = Server(("127.0.0.1", port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

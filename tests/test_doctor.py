@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
+from otel_dynamiq import DynamiqSpanExporter
+from otel_dynamiq import environment_variables as env
+from otel_dynamiq._spool import inspect_spool
 from otel_dynamiq.collector import LocalCollector
 from tests.conftest import FAKE_KEY
+from tests.servers import free_port
+from tests.test_transport import make_spans
 from tests.test_ways_in import ROOT, clean_env
 
 
@@ -42,3 +48,24 @@ def test_a_missing_key_is_a_configuration_error() -> None:
     done = doctor(OTEL_EXPORTER_DYNAMIQ_ENDPOINT="https://collector.example")
     assert done.returncode == 2
     assert "configuration: not usable" in done.stdout and "DYNAMIQ_ACCESS_KEY" in done.stdout
+
+
+def test_the_spool_state_is_printed_and_left_alone() -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # the service is out
+    waiting = DynamiqSpanExporter(endpoint=url, access_key=FAKE_KEY, timeout=1)
+    waiting.export(make_spans(2))
+    waiting.shutdown()
+
+    done = doctor(DYNAMIQ_ACCESS_KEY=FAKE_KEY, OTEL_EXPORTER_DYNAMIQ_ENDPOINT=url, OTEL_EXPORTER_DYNAMIQ_TIMEOUT="1")
+    assert done.returncode == 1
+    assert f"spool: {os.environ[env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR]}/" in done.stdout
+    assert "2 runs waiting in 1 bodies" in done.stdout
+    assert "service: the test run was not delivered (timeout)" in done.stdout  # never spooled as a success
+    assert FAKE_KEY not in done.stdout + done.stderr
+    state = inspect_spool(waiting.config)
+    assert state is not None and state.runs == 2  # the doctor resent nothing and added nothing
+
+
+def test_a_spool_that_is_off_is_said_so() -> None:
+    done = doctor(OTEL_EXPORTER_DYNAMIQ_ENDPOINT=f"http://127.0.0.1:{free_port()}", OTEL_EXPORTER_DYNAMIQ_SPOOL="false")
+    assert "spool: off (OTEL_EXPORTER_DYNAMIQ_SPOOL=false)" in done.stdout

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Iterator
 
 import orjson
 import pytest
@@ -27,15 +26,6 @@ def make_spans(count: int, payload: str = "") -> list[ReadableSpan]:
     spans = recorder.spans()
     recorder.provider.shutdown()
     return spans
-
-
-@pytest.fixture
-def exporters() -> Iterator[list[DynamiqSpanExporter]]:
-    """Exporters made by a test are shut down after it, even when it fails."""
-    made: list[DynamiqSpanExporter] = []
-    yield made
-    for exporter in made:
-        exporter.shutdown(timeout_millis=2000)
 
 
 def exporter_for(made: list[DynamiqSpanExporter], url: str, **kwargs: object) -> DynamiqSpanExporter:
@@ -78,7 +68,7 @@ def test_429_waits_for_retry_after(exporters: list[DynamiqSpanExporter]) -> None
 
 def test_retry_after_beyond_the_deadline_gives_up_at_once(exporters: list[DynamiqSpanExporter]) -> None:
     with ScriptedServer(Reply(429, headers={"Retry-After": "3600"})) as server:
-        exporter = exporter_for(exporters, server.url, timeout=5)
+        exporter = exporter_for(exporters, server.url, timeout=5, spool=False)
         assert exporter.export(make_spans(2)) is SpanExportResult.FAILURE
     assert len(server.requests) == 1
     assert exporter.stats.runs_dropped == {"timeout": 2}
@@ -98,7 +88,7 @@ def test_400_is_final_with_one_log_line(exporters: list[DynamiqSpanExporter], ca
 
 def test_server_slower_than_the_deadline(exporters: list[DynamiqSpanExporter]) -> None:
     with ScriptedServer(Reply(200, delay=30)) as server:
-        exporter = exporter_for(exporters, server.url, timeout=1)
+        exporter = exporter_for(exporters, server.url, timeout=1, spool=False)
         assert exporter.export(make_spans(3)) is SpanExportResult.FAILURE
     assert exporter.stats.runs_dropped == {"timeout": 3}
     assert exporter.stats.runs_sent == 0
@@ -115,7 +105,7 @@ def test_reset_connection_is_retried(exporters: list[DynamiqSpanExporter]) -> No
 def test_refused_connection_is_retried_until_the_deadline(exporters: list[DynamiqSpanExporter]) -> None:
     with ScriptedServer() as server:
         url = server.url
-    exporter = exporter_for(exporters, url, timeout=1.5)  # nothing listens there any more
+    exporter = exporter_for(exporters, url, timeout=1.5, spool=False)  # nothing listens there any more
     assert exporter.export(make_spans(2)) is SpanExportResult.FAILURE
     stats = exporter.stats
     assert stats.retries >= 1
@@ -186,7 +176,7 @@ def test_gzip_compression(collector: LocalCollector, exporters: list[DynamiqSpan
 
 def test_shutdown_is_bounded_while_the_server_hangs(exporters: list[DynamiqSpanExporter]) -> None:
     with ScriptedServer(Hang()) as server:
-        exporter = exporter_for(exporters, server.url, timeout=60)
+        exporter = exporter_for(exporters, server.url, timeout=60, spool=False)
         results: list[SpanExportResult] = []
         exporting = threading.Thread(target=lambda: results.append(exporter.export(make_spans(4))))
         exporting.start()
@@ -205,7 +195,7 @@ def test_shutdown_is_bounded_while_the_server_hangs(exporters: list[DynamiqSpanE
 
 def test_shutdown_interrupts_a_backoff_wait(exporters: list[DynamiqSpanExporter]) -> None:
     with ScriptedServer(Reply(503, headers={"Retry-After": "50"})) as server:
-        exporter = exporter_for(exporters, server.url, timeout=60)
+        exporter = exporter_for(exporters, server.url, timeout=60, spool=False)
         exporting = threading.Thread(target=exporter.export, args=(make_spans(1),))
         exporting.start()
         while not server.requests:
@@ -320,5 +310,7 @@ def test_counters_are_published_as_metrics(exporters: list[DynamiqSpanExporter])
         ("otel_dynamiq.exporter.runs.sent", ()): 4,
         ("otel_dynamiq.exporter.requests", ()): 4,
         ("otel_dynamiq.exporter.retries", ()): 1,
+        ("otel_dynamiq.exporter.runs.spooled", ()): 0,
+        ("otel_dynamiq.exporter.runs.resent", ()): 0,
         ("otel_dynamiq.exporter.runs.dropped", (("reason", "rejected"),)): 2,
     }

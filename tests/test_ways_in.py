@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.util._importlib_metadata import entry_points
 
 from otel_dynamiq import DynamiqSpanExporter
+from otel_dynamiq import environment_variables as env
 from otel_dynamiq.collector import LocalCollector
 from tests.conftest import FAKE_KEY, wait_for_runs
 
@@ -21,12 +22,14 @@ STOCK_DISTRO = ROOT / ".venv" / "stock-distro"
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The test process's environment minus every OpenTelemetry and Dynamiq setting."""
+    """The test process's environment minus every OpenTelemetry and Dynamiq setting but the test's spool."""
     environment = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("OTEL_", "DYNAMIQ_")) and key != "PYTHONPATH"
     }
+    if env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR in os.environ:
+        environment[env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR] = os.environ[env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR]
     environment.update(extra)
     return environment
 

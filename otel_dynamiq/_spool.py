@@ -1,0 +1,442 @@
+"""Keep request bodies the service could not take yet, for this process or the next one.
+
+I/O only: bodies go in and come out as bytes, and nothing here reads what
+they hold. One directory per endpoint and key (named by a hash of the two, so
+a body is only ever resent where it was meant to go), shared safely by every
+process that exports there:
+
+- a body is written under a temporary name and renamed into place, so a
+  reader never sees half a file;
+- a sender leases a file by renaming it to a name that carries the lease's
+  expiry, its pid and its host. A rename succeeds for one process only, so
+  no file is sent twice; a lease whose holder died is taken over when it
+  expires, or at once on the same host when its pid is gone.
+
+Files hold the body only: never the key or a header. When the disk cannot be
+used (not creatable, writable by others, read-only, full), bodies wait in
+memory instead, with one warning, for as long as this process lives.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from otel_dynamiq import _stats
+from otel_dynamiq._config import ExporterConfig, SpoolConfig
+
+_logger = logging.getLogger(__name__)
+
+DropCounter = Callable[[str, int], None]
+
+_READY_SUFFIX = ".json"
+_LEASE_MARK = ".lease."
+_TEMPORARY_PREFIX = ".writing-"
+_MEMORY_MAX_BYTES = 32 * 1024 * 1024
+"""Bodies kept in memory when the disk fails: a bound on what the application lends us."""
+MIN_LEASE_SECONDS = 60.0
+
+
+class SpoolUnavailableError(OSError):
+    """The directory cannot be trusted or written; the message says why and what to set."""
+
+
+@dataclass(frozen=True)
+class SpooledBody:
+    """A body taken out of the spool to be sent; hand it back with ``finish`` or ``release``."""
+
+    key: str
+    runs: int
+    body: bytes
+
+
+@dataclass(frozen=True)
+class SpoolState:
+    """What the spool holds, for ``otel-dynamiq doctor`` and for tests."""
+
+    where: str
+    bodies: int
+    runs: int
+    size_bytes: int
+    leased: int
+    oldest_age_seconds: float | None
+    problem: str | None = None
+
+
+def identity_directory(base: Path, endpoint: str, access_key: str | None) -> Path:
+    """The subdirectory for one endpoint and key; a hash names it, so neither shows on disk."""
+    digest = hashlib.sha256(f"{endpoint}\0{access_key or ''}".encode()).hexdigest()
+    return base / digest[:32]
+
+
+def has_bodies(directory: Path) -> bool:
+    """Whether bodies wait in this directory: a cheap look, made when an exporter starts."""
+    try:
+        with os.scandir(directory) as listing:
+            return any(_parse_entry(item.name, 0) is not None for item in listing)
+    except OSError:
+        return False
+
+
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def _pid_is_gone(pid: int) -> bool:
+    if os.name == "nt":  # there, os.kill(pid, 0) would terminate the process: rely on the lease's expiry
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists but is not ours, or the platform cannot tell
+        return False
+    return False
+
+
+def _checked_directory(path: Path) -> None:
+    """Create with mode 0700, then refuse what another user could have planted or could write."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    status = path.stat()
+    if os.name == "nt":
+        return
+    if hasattr(os, "getuid") and status.st_uid != os.getuid():
+        raise SpoolUnavailableError(f"the spool directory {path} belongs to another user")
+    if status.st_mode & 0o022:
+        raise SpoolUnavailableError(
+            f"the spool directory {path} is writable by other users (mode {status.st_mode & 0o777:o}); "
+            "make it 0700 or point OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR elsewhere"
+        )
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: str
+    created_ns: int
+    runs: int
+    size: int
+    lease_expiry_ms: int | None = None
+    lease_pid: int | None = None
+    lease_host: str | None = None
+
+    @property
+    def base(self) -> str:
+        return self.name.split(_LEASE_MARK)[0] if _LEASE_MARK in self.name else self.name
+
+
+def _parse_entry(name: str, size: int) -> _Entry | None:
+    """``<created_ns>-<runs>-<pid>-<random>.json``, optionally followed by ``.lease.<expiry>.<pid>.<host>``."""
+    base, _, lease = name.partition(_LEASE_MARK)
+    if not base.endswith(_READY_SUFFIX):
+        return None
+    fields = base[: -len(_READY_SUFFIX)].split("-")
+    if len(fields) != 4 or not fields[0].isdigit() or not fields[1].isdigit():
+        return None
+    entry = _Entry(name, int(fields[0]), int(fields[1]), size)
+    if not lease:
+        return entry
+    parts = lease.split(".")
+    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+        return None
+    return _Entry(name, entry.created_ns, entry.runs, size, int(parts[0]), int(parts[1]), parts[2])
+
+
+class DiskSpool:
+    """Bodies as files in one directory, shared by every process exporting to the same place."""
+
+    def __init__(self, directory: Path, config: SpoolConfig, lease_seconds: float, count_drop: DropCounter) -> None:
+        _checked_directory(directory.parent)
+        _checked_directory(directory)
+        self.directory = directory
+        self._max_bytes = config.max_bytes
+        self._max_age_ns = int(config.max_age_seconds * 1e9)
+        self._lease_ms = int(max(lease_seconds, MIN_LEASE_SECONDS) * 1000)
+        self._count_drop = count_drop
+        self._host = _host_tag()
+
+    def _entries(self) -> list[_Entry]:
+        entries = []
+        with os.scandir(self.directory) as listing:
+            for item in listing:
+                if item.name.startswith(_TEMPORARY_PREFIX):
+                    self._remove_abandoned_write(item)
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    entry = _parse_entry(item.name, item.stat().st_size)
+                    if entry is not None:
+                        entries.append(entry)
+        entries.sort(key=lambda entry: entry.created_ns)
+        return entries
+
+    def _remove_abandoned_write(self, item: os.DirEntry[str]) -> None:
+        """A writer killed between write and rename leaves a temporary file; it is never renamed now."""
+        with contextlib.suppress(FileNotFoundError):
+            if time.time() - item.stat().st_mtime > self._lease_ms / 1000:
+                os.unlink(item.path)
+
+    def _drop(self, entry: _Entry, reason: str) -> None:
+        try:
+            os.unlink(self.directory / entry.name)
+        except FileNotFoundError:
+            return  # another process took it first
+        self._count_drop(reason, entry.runs)
+
+    def put(self, body: bytes, runs: int) -> None:
+        """Write the body, then make room by dropping the oldest bodies beyond the size cap.
+
+        Raises OSError when the disk refuses; the caller falls back to memory.
+        """
+        created = time.time_ns()
+        name = f"{created:020d}-{runs}-{os.getpid()}-{secrets.token_hex(4)}{_READY_SUFFIX}"
+        temporary = self.directory / f"{_TEMPORARY_PREFIX}{name}"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(body)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, self.directory / name)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+        self._enforce_caps()
+
+    def _enforce_caps(self) -> None:
+        now = time.time_ns()
+        entries = self._entries()
+        total = sum(entry.size for entry in entries)
+        for entry in entries:
+            leased_and_live = entry.lease_expiry_ms is not None and not self._lease_expired(entry)
+            if leased_and_live:
+                continue
+            if now - entry.created_ns > self._max_age_ns:
+                self._drop(entry, _stats.DROP_SPOOL_EXPIRED)
+                total -= entry.size
+            elif total > self._max_bytes:
+                self._drop(entry, _stats.DROP_SPOOL_FULL)
+                total -= entry.size
+
+    def _lease_expired(self, entry: _Entry) -> bool:
+        if entry.lease_expiry_ms is None:
+            return True
+        if entry.lease_expiry_ms < time.time() * 1000:
+            return True
+        return entry.lease_host == self._host and entry.lease_pid is not None and _pid_is_gone(entry.lease_pid)
+
+    def claim(self) -> SpooledBody | None:
+        """Lease the oldest body no live process holds; None when there is none."""
+        self._enforce_caps()
+        for entry in self._entries():
+            if entry.lease_expiry_ms is not None and not self._lease_expired(entry):
+                continue
+            expiry = int(time.time() * 1000) + self._lease_ms
+            leased = f"{entry.base}{_LEASE_MARK}{expiry}.{os.getpid()}.{self._host}"
+            try:
+                os.rename(self.directory / entry.name, self.directory / leased)
+            except FileNotFoundError:
+                continue  # another process leased or finished it first
+            try:
+                body = (self.directory / leased).read_bytes()
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.rename(self.directory / leased, self.directory / entry.base)
+                raise
+            return SpooledBody(key=leased, runs=entry.runs, body=body)
+        return None
+
+    def finish(self, item: SpooledBody) -> None:
+        """The body was delivered, or refused for good: it leaves the spool."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.directory / item.key)
+
+    def release(self, item: SpooledBody) -> None:
+        """The body could not be sent now: it goes back for a later attempt, by any process."""
+        base = item.key.split(_LEASE_MARK)[0]
+        with contextlib.suppress(FileNotFoundError):  # the lease expired and someone else took it
+            os.rename(self.directory / item.key, self.directory / base)
+
+    def state(self) -> SpoolState:
+        entries = self._entries()
+        now = time.time_ns()
+        return SpoolState(
+            where=str(self.directory),
+            bodies=len(entries),
+            runs=sum(entry.runs for entry in entries),
+            size_bytes=sum(entry.size for entry in entries),
+            leased=sum(1 for entry in entries if entry.lease_expiry_ms is not None and not self._lease_expired(entry)),
+            oldest_age_seconds=(now - entries[0].created_ns) / 1e9 if entries else None,
+        )
+
+
+class MemorySpool:
+    """Bodies in memory, oldest first, within a size and an age cap; gone when the process ends."""
+
+    def __init__(self, config: SpoolConfig | None, count_drop: DropCounter) -> None:
+        self._max_bytes = min(config.max_bytes, _MEMORY_MAX_BYTES) if config is not None else _MEMORY_MAX_BYTES
+        self._max_age_ns = int((config.max_age_seconds if config is not None else 3600.0) * 1e9)
+        self._count_drop = count_drop
+        self._waiting: collections.deque[tuple[int, SpooledBody]] = collections.deque()
+        self._leased: dict[str, tuple[int, SpooledBody]] = {}
+        self._size = 0
+
+    def put(self, body: bytes, runs: int) -> None:
+        item = SpooledBody(key=secrets.token_hex(8), runs=runs, body=body)
+        self._waiting.append((time.time_ns(), item))
+        self._size += len(body)
+        self._enforce_caps()
+
+    def _enforce_caps(self) -> None:
+        now = time.time_ns()
+        while self._waiting and (self._size > self._max_bytes or now - self._waiting[0][0] > self._max_age_ns):
+            created, item = self._waiting.popleft()
+            self._size -= len(item.body)
+            reason = _stats.DROP_SPOOL_EXPIRED if now - created > self._max_age_ns else _stats.DROP_SPOOL_FULL
+            self._count_drop(reason, item.runs)
+
+    def claim(self) -> SpooledBody | None:
+        self._enforce_caps()
+        if not self._waiting:
+            return None
+        created, item = self._waiting.popleft()
+        self._leased[item.key] = (created, item)
+        return item
+
+    def finish(self, item: SpooledBody) -> None:
+        if self._leased.pop(item.key, None) is not None:
+            self._size -= len(item.body)
+
+    def release(self, item: SpooledBody) -> None:
+        held = self._leased.pop(item.key, None)
+        if held is not None:
+            self._waiting.appendleft(held)
+
+    def drain(self) -> int:
+        """Forget everything (the process is ending); the number of runs that were still waiting."""
+        runs = sum(item.runs for _, item in self._waiting) + sum(item.runs for _, item in self._leased.values())
+        self._waiting.clear()
+        self._leased.clear()
+        self._size = 0
+        return runs
+
+    def state(self, problem: str | None = None) -> SpoolState:
+        now = time.time_ns()
+        return SpoolState(
+            where="memory",
+            bodies=len(self._waiting) + len(self._leased),
+            runs=sum(item.runs for _, item in self._waiting) + sum(item.runs for _, item in self._leased.values()),
+            size_bytes=self._size,
+            leased=len(self._leased),
+            oldest_age_seconds=(now - self._waiting[0][0]) / 1e9 if self._waiting else None,
+            problem=problem,
+        )
+
+
+class Spool:
+    """The disk when it can be used, memory when it cannot; never an exception to the caller.
+
+    Used from the exporter's event loop only, so it needs no lock within a
+    process; across processes the disk's renames do the locking.
+    """
+
+    def __init__(self, config: SpoolConfig, directory: Path, lease_seconds: float, count_drop: DropCounter) -> None:
+        self._memory = MemorySpool(config, count_drop)
+        self._disk: DiskSpool | None = None
+        self.problem: str | None = None
+        try:
+            self._disk = DiskSpool(directory, config, lease_seconds, count_drop)
+        except OSError as exc:
+            self._fall_back(exc)
+
+    def _fall_back(self, exc: OSError) -> None:
+        self.problem = _problem(exc)
+        self._disk = None
+        _logger.warning(
+            "The Dynamiq exporter cannot use its disk spool (%s); undelivered runs wait in memory instead "
+            "and are lost if the process ends",
+            self.problem,
+        )
+
+    @property
+    def on_disk(self) -> bool:
+        return self._disk is not None
+
+    def put(self, body: bytes, runs: int) -> None:
+        if self._disk is not None:
+            try:
+                self._disk.put(body, runs)
+                return
+            except OSError as exc:
+                self._fall_back(exc)
+        self._memory.put(body, runs)
+
+    def claim(self) -> SpooledBody | None:
+        item = self._memory.claim()
+        if item is not None or self._disk is None:
+            return item
+        try:
+            return self._disk.claim()
+        except OSError as exc:
+            _logger.debug("Could not take a body from the spool: %s", exc)
+            return None
+
+    def _owner(self, item: SpooledBody) -> DiskSpool | MemorySpool:
+        return self._disk if self._disk is not None and _LEASE_MARK in item.key else self._memory
+
+    def finish(self, item: SpooledBody) -> None:
+        try:
+            self._owner(item).finish(item)
+        except OSError as exc:
+            _logger.debug("Could not remove a delivered body from the spool: %s", exc)
+
+    def release(self, item: SpooledBody) -> None:
+        try:
+            self._owner(item).release(item)
+        except OSError as exc:
+            _logger.debug("Could not return a body to the spool: %s", exc)
+
+    def forget_memory(self) -> int:
+        return self._memory.drain()
+
+    def state(self) -> SpoolState:
+        if self._disk is None:
+            return self._memory.state(self.problem)
+        try:
+            disk = self._disk.state()
+        except OSError as exc:
+            return SpoolState(str(self._disk.directory), 0, 0, 0, 0, None, f"{type(exc).__name__}: {exc}")
+        memory = self._memory.state()
+        if not memory.bodies:
+            return disk
+        return SpoolState(
+            where=disk.where,
+            bodies=disk.bodies + memory.bodies,
+            runs=disk.runs + memory.runs,
+            size_bytes=disk.size_bytes + memory.size_bytes,
+            leased=disk.leased + memory.leased,
+            oldest_age_seconds=max(filter(None, (disk.oldest_age_seconds, memory.oldest_age_seconds)), default=None),
+        )
+
+
+def _problem(exc: OSError) -> str:
+    return str(exc) if isinstance(exc, SpoolUnavailableError) else f"{type(exc).__name__}: {exc}"
+
+
+def inspect_spool(config: ExporterConfig) -> SpoolState | None:
+    """The spool's state for this configuration, without resending or dropping anything; None when off."""
+    if config.spool is None:
+        return None
+    directory = identity_directory(config.spool.directory, config.endpoint, config.access_key)
+    try:
+        return DiskSpool(directory, config.spool, MIN_LEASE_SECONDS, lambda _reason, _runs: None).state()
+    except OSError as exc:
+        return SpoolState("memory", 0, 0, 0, 0, None, problem=_problem(exc))

@@ -1,0 +1,309 @@
+"""The disk spool: what goes in, what never does, who may resend it, and what happens when the disk fails."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExportResult
+
+from otel_dynamiq import DynamiqSpanExporter
+from otel_dynamiq import environment_variables as env
+from otel_dynamiq._config import SpoolConfig
+from otel_dynamiq._spool import DiskSpool, _host_tag, identity_directory
+from otel_dynamiq._translate import run_uuid
+from otel_dynamiq.collector import LocalCollector
+from tests.conftest import FAKE_KEY, wait_for
+from tests.servers import Hang, Reply, ScriptedServer, free_port
+from tests.test_transport import make_spans
+
+
+def run_ids(spans: Sequence[ReadableSpan]) -> set[str]:
+    return {run_uuid(span.context.trace_id, span.context.span_id) for span in spans}
+
+
+def spool_files(base: Path) -> list[Path]:
+    return sorted(path for path in base.rglob("*") if path.is_file())
+
+
+@pytest.fixture
+def spool_base() -> Path:
+    return Path(os.environ[env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR])
+
+
+def exporter_at(made: list[DynamiqSpanExporter], url: str, **kwargs: object) -> DynamiqSpanExporter:
+    settings: dict[str, object] = {"access_key": FAKE_KEY, "timeout": 1, **kwargs}
+    exporter = DynamiqSpanExporter(endpoint=url, **settings)  # type: ignore[arg-type]
+    made.append(exporter)
+    return exporter
+
+
+def test_runs_the_service_cannot_take_wait_on_disk_then_arrive_once(
+    exporters: list[DynamiqSpanExporter], spool_base: Path
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    reader = InMemoryMetricReader()
+    exporter = exporter_at(
+        exporters, url, spool_dir=str(spool_base / "made-by-the-exporter"), meter_provider=MeterProvider([reader])
+    )
+    spans = make_spans(3, payload="kept for later")
+    assert exporter.export(spans) is SpanExportResult.SUCCESS  # kept, not lost
+    assert exporter.stats.runs_spooled == 3 and exporter.stats.runs_dropped_total == 0
+
+    files = spool_files(spool_base)
+    assert len(files) == 1
+    assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
+    assert stat.S_IMODE(files[0].parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE((spool_base / "made-by-the-exporter").stat().st_mode) == 0o700
+    content = files[0].read_bytes()
+    assert b"kept for later" in content
+    assert FAKE_KEY.encode() not in content and b"Bearer" not in content  # the body only, never the key
+
+    with LocalCollector(port=port, access_key=FAKE_KEY) as collector:
+        wait_for(lambda: collector.store.delivery_counts().keys() >= run_ids(spans))
+        wait_for(lambda: exporter.stats.runs_resent == 3)
+        assert set(collector.store.delivery_counts().values()) == {1}
+    assert spool_files(spool_base) == []
+    assert exporter.stats.runs_sent == 3
+    published = {
+        metric.name: metric.data.data_points[0].value  # type: ignore[union-attr]
+        for resource_metrics in reader.get_metrics_data().resource_metrics  # type: ignore[union-attr]
+        for scope_metrics in resource_metrics.scope_metrics
+        for metric in scope_metrics.metrics
+        if metric.data.data_points
+    }
+    assert published["otel_dynamiq.exporter.runs.spooled"] == 3
+    assert published["otel_dynamiq.exporter.runs.resent"] == 3
+
+
+def test_the_next_process_with_the_same_endpoint_and_key_resends(
+    exporters: list[DynamiqSpanExporter], spool_base: Path
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    first = exporter_at(exporters, url)
+    spans = make_spans(2)
+    first.export(spans)
+    first.shutdown()
+    assert len(spool_files(spool_base)) == 1
+
+    with LocalCollector(port=port, access_key=FAKE_KEY) as collector:
+        other_key = DynamiqSpanExporter(endpoint=url, access_key="another-key", timeout=1)
+        exporters.append(other_key)
+        assert other_key.spool_state() is not None and other_key.spool_state().runs == 0  # type: ignore[union-attr]
+        assert len(spool_files(spool_base)) == 1  # not its to send
+
+        second = exporter_at(exporters, url)  # no export call: starting is enough
+        wait_for(lambda: collector.store.delivery_counts().keys() == run_ids(spans))
+        wait_for(lambda: second.stats.runs_resent == 2)
+    assert spool_files(spool_base) == []
+
+
+@pytest.mark.parametrize(
+    ("status", "runs", "reason"),
+    [(400, 2, "rejected"), (401, 2, "rejected"), (403, 2, "rejected"), (413, 1, "too_large")],
+)
+def test_final_refusals_are_dropped_never_spooled(
+    exporters: list[DynamiqSpanExporter],
+    spool_base: Path,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    runs: int,
+    reason: str,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="otel_dynamiq")
+    with ScriptedServer(Reply(status, body=b'{"detail": "no"}')) as server:
+        exporter = exporter_at(exporters, server.url)
+        assert exporter.export(make_spans(runs)) is SpanExportResult.FAILURE
+        assert exporter.export(make_spans(runs)) is SpanExportResult.FAILURE
+    assert exporter.stats.runs_dropped == {reason: 2 * runs}
+    assert exporter.stats.runs_spooled == 0
+    assert spool_files(spool_base) == []
+    warnings = [record.getMessage() for record in caplog.records if record.name.startswith("otel_dynamiq")]
+    assert len(warnings) == 1 and f"HTTP {status}" in warnings[0]
+    if status in (401, 403):
+        assert "the access key was refused" in warnings[0]
+    assert FAKE_KEY not in caplog.text
+
+
+def test_runs_still_in_flight_at_shutdown_are_spooled(exporters: list[DynamiqSpanExporter], spool_base: Path) -> None:
+    with ScriptedServer(Hang()) as server:
+        exporter = exporter_at(exporters, server.url, timeout=60)
+        exporting = threading.Thread(target=exporter.export, args=(make_spans(4),))
+        exporting.start()
+        wait_for(lambda: server.requests)
+        exporter.shutdown(timeout_millis=500)
+        exporting.join(timeout=30)
+        assert not exporting.is_alive()
+    assert exporter.stats.runs_spooled == 4 and exporter.stats.runs_dropped_total == 0
+    assert len(spool_files(spool_base)) == 1
+
+
+def test_the_spool_can_be_turned_off(
+    exporters: list[DynamiqSpanExporter], spool_base: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(env.OTEL_EXPORTER_DYNAMIQ_SPOOL, "false")
+    exporter = exporter_at(exporters, f"http://127.0.0.1:{free_port()}")
+    assert exporter.export(make_spans(2)) is SpanExportResult.FAILURE
+    assert exporter.stats.runs_dropped == {"timeout": 2}
+    assert exporter.spool_state() is None
+    assert spool_files(spool_base) == []
+
+
+def test_a_spool_directory_writable_by_others_is_refused_and_memory_used(
+    exporters: list[DynamiqSpanExporter], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="otel_dynamiq")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    port = free_port()
+    exporter = exporter_at(exporters, f"http://127.0.0.1:{port}", spool_dir=str(shared))
+    spans = make_spans(2)
+    exporter.export(spans)
+    exporter.export(make_spans(1))
+    state = exporter.spool_state()
+    assert state is not None and state.where == "memory" and state.runs == 3
+    assert state.problem is not None and "writable by other users" in state.problem
+    assert list(shared.iterdir()) == []
+    spool_warnings = [record for record in caplog.records if "cannot use its disk spool" in record.getMessage()]
+    assert len(spool_warnings) == 1
+
+    with LocalCollector(port=port, access_key=FAKE_KEY) as collector:
+        wait_for(lambda: collector.store.delivery_counts().keys() >= run_ids(spans))
+        wait_for(lambda: exporter.stats.runs_resent == 3)
+
+
+def test_an_unwritable_spool_location_degrades_to_memory(
+    exporters: list[DynamiqSpanExporter], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="otel_dynamiq")
+    not_a_directory = tmp_path / "a-file"
+    not_a_directory.write_text("")
+    exporter = exporter_at(exporters, f"http://127.0.0.1:{free_port()}", spool_dir=str(not_a_directory / "spool"))
+    assert exporter.export(make_spans(2)) is SpanExportResult.SUCCESS
+    state = exporter.spool_state()
+    assert state is not None and state.where == "memory" and state.runs == 2
+    assert "cannot use its disk spool" in caplog.text
+    exporter.shutdown()
+    assert exporter.stats.runs_dropped == {"shutdown": 2}  # memory does not outlive the process
+
+
+def test_size_cap_drops_the_oldest_bodies_and_counts_them(
+    exporters: list[DynamiqSpanExporter], spool_base: Path
+) -> None:
+    exporter = exporter_at(exporters, f"http://127.0.0.1:{free_port()}", spool_max_bytes=1024 * 1024)
+    for index in range(6):
+        exporter.export(make_spans(1, payload=f"{index}" + "x" * 300_000))
+    state = exporter.spool_state()
+    assert state is not None
+    assert 0 < state.size_bytes <= 1024 * 1024
+    assert exporter.stats.runs_dropped == {"spool_full": 6 - state.runs}
+
+
+def test_the_size_cap_keeps_the_newest(tmp_path: Path) -> None:
+    dropped: list[tuple[str, int]] = []
+    directory = tmp_path / "spool" / "identity"
+    spool = DiskSpool(directory, SpoolConfig(tmp_path, max_bytes=1024 * 1024), 60, lambda *drop: dropped.append(drop))
+    for index in range(6):
+        spool.put(f"{index}".encode() + b"x" * 300_000, index + 1)
+    kept = sorted(path.read_bytes()[:1] for path in directory.iterdir())
+    assert kept == [b"3", b"4", b"5"]
+    assert dropped == [("spool_full", 1), ("spool_full", 2), ("spool_full", 3)]
+
+
+def test_age_cap_drops_old_bodies_and_counts_them(exporters: list[DynamiqSpanExporter], spool_base: Path) -> None:
+    exporter = exporter_at(exporters, f"http://127.0.0.1:{free_port()}", spool_max_age=0.5)
+    exporter.export(make_spans(2))
+    wait_for(lambda: exporter.stats.runs_dropped.get("spool_expired") == 2)  # found by the resender's next look
+    assert spool_files(spool_base) == []
+
+
+def test_spool_settings_are_checked_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(env.OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_BYTES, "lots")
+    with pytest.raises(ValueError, match="OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_BYTES='lots'"):
+        DynamiqSpanExporter(endpoint="http://127.0.0.1:9")
+    monkeypatch.delenv(env.OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_BYTES)
+    monkeypatch.setenv(env.OTEL_EXPORTER_DYNAMIQ_SPOOL, "maybe")
+    with pytest.raises(ValueError, match="OTEL_EXPORTER_DYNAMIQ_SPOOL='maybe' is not a boolean"):
+        DynamiqSpanExporter(endpoint="http://127.0.0.1:9")
+
+
+# Leases, with two spools on one directory standing for two processes.
+
+
+def disk_spool(directory: Path) -> DiskSpool:
+    return DiskSpool(directory, SpoolConfig(directory.parent), lease_seconds=60, count_drop=lambda _r, _n: None)
+
+
+def test_two_senders_never_take_the_same_body(tmp_path: Path) -> None:
+    directory = identity_directory(tmp_path / "spool", "http://127.0.0.1:1", FAKE_KEY)
+    writer = disk_spool(directory)
+    for index in range(200):
+        writer.put(f'{{"runs":[{{"n":{index}}}]}}'.encode(), 1)
+    taken: list[list[bytes]] = [[], []]
+
+    def drain(spool: DiskSpool, into: list[bytes]) -> None:
+        while (item := spool.claim()) is not None:
+            into.append(item.body)
+            spool.finish(item)
+
+    senders = [threading.Thread(target=drain, args=(disk_spool(directory), taken[n])) for n in range(2)]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
+    assert len(taken[0]) + len(taken[1]) == 200
+    assert len(set(taken[0]) | set(taken[1])) == 200
+    assert taken[0] and taken[1], "both senders should have had a share"
+
+
+def lease_to(directory: Path, expiry_ms: int, pid: int) -> Path:
+    """Lease the one waiting body as a process with this pid on this host would."""
+    (ready,) = list(directory.glob("*.json"))
+    leased = directory / f"{ready.name}.lease.{expiry_ms}.{pid}.{_host_tag()}"
+    ready.rename(leased)
+    return leased
+
+
+def test_a_live_lease_is_respected_and_an_expired_one_taken_over(tmp_path: Path) -> None:
+    directory = tmp_path / "spool" / "identity"
+    spool = disk_spool(directory)
+    spool.put(b'{"runs":[]}', 1)
+    far_future = 2**62
+    lease_to(directory, far_future, os.getpid())  # a live holder: this very process
+    assert disk_spool(directory).claim() is None
+
+    (leased,) = list(directory.iterdir())
+    expired = directory / leased.name.replace(f".lease.{far_future}.", ".lease.1.")
+    leased.rename(expired)
+    item = disk_spool(directory).claim()
+    assert item is not None and item.body == b'{"runs":[]}'
+
+
+def test_a_lease_whose_holder_died_is_taken_over_at_once(tmp_path: Path) -> None:
+    directory = tmp_path / "spool" / "identity"
+    disk_spool(directory).put(b'{"runs":[]}', 1)
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lease_to(directory, 2**62, int(ended.stdout))  # a lease good for ages, but its holder is gone
+    item = disk_spool(directory).claim()
+    assert item is not None
+
+
+def test_a_half_written_body_is_never_sent(tmp_path: Path) -> None:
+    directory = tmp_path / "spool" / "identity"
+    spool = disk_spool(directory)
+    (directory / ".writing-00000000000000000001-1-1-abcd.json").write_bytes(b'{"runs":[{"na')
+    assert spool.claim() is None
+    assert spool.state().bodies == 0
