@@ -1,19 +1,22 @@
 """Memory under outage: the collector refuses connections while a million spans are made.
 
 Spans go through the stock BatchSpanProcessor (queue 2048, batches of 512)
-to ``DynamiqSpanExporter`` pointed at a port where nothing listens. Memory
-must stay bounded (the queue, plus one batch in the exporter's hands), and
-every span must be accounted for: delivered, or dropped and counted, either
-by the processor (its ``otel.sdk.processor.span.processed`` metric with
-``error.type=queue_full``) or by the exporter (``exporter.stats``).
+to ``DynamiqSpanExporter`` pointed at a port where nothing listens, with its
+spool in a fresh temporary directory. Memory must stay bounded (the queue,
+plus one batch in the exporter's hands: the spool is on disk), and every
+span must be accounted for: delivered, waiting in the spool, or dropped and
+counted, either by the processor (its ``otel.sdk.processor.span.processed``
+metric with ``error.type=queue_full``) or by the exporter (``exporter.stats``,
+which counts what the spool's size cap pushed out).
 
-    .venv/bin/python benchmarks/memory_outage.py [--spans N] [--tiny]
+    .venv/bin/python benchmarks/memory_outage.py [--spans N] [--spool-mib M] [--tiny]
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import threading
 import time
 from typing import Any
@@ -71,6 +74,7 @@ def queue_full_drops(reader: Any) -> int:
 def main() -> None:
     arguments = parser(__doc__)
     arguments.add_argument("--spans", type=int, default=1_000_000)
+    arguments.add_argument("--spool-mib", type=int, default=100, help="the spool's size cap (default: the default)")
     args = arguments.parse_args()
     from export_throughput import dynamiq_node_attributes
     from opentelemetry.sdk.metrics import MeterProvider
@@ -85,7 +89,13 @@ def main() -> None:
     logging.getLogger("opentelemetry.sdk._shared_internal").setLevel(logging.ERROR)  # a warning per drop
     count = 20_000 if args.tiny else args.spans
     reader = InMemoryMetricReader()
-    exporter = DynamiqSpanExporter(endpoint=refused_url(), timeout=1 if args.tiny else 10)
+    spool_dir = tempfile.TemporaryDirectory(prefix="otel-dynamiq-outage-")
+    exporter = DynamiqSpanExporter(
+        endpoint=refused_url(),
+        timeout=1 if args.tiny else 10,
+        spool_dir=spool_dir.name,
+        spool_max_bytes=(4 if args.tiny else args.spool_mib) * 1024 * 1024,
+    )
     provider = TracerProvider()
     processor = BatchSpanProcessor(
         exporter, max_queue_size=QUEUE, max_export_batch_size=BATCH, meter_provider=MeterProvider([reader])
@@ -101,20 +111,27 @@ def main() -> None:
             with tracer.start_as_current_span(f"node {index}", attributes=attributes):
                 pass
         produced_in = time.perf_counter() - began
+        provider.force_flush()
+        spool = exporter.spool_state()
         provider.shutdown()
+    assert spool is not None
     stats = exporter.stats
     processor_drops = queue_full_drops(reader)
-    accounted = stats.runs_sent + stats.runs_dropped_total + processor_drops
+    accounted = stats.runs_sent + stats.runs_dropped_total + processor_drops + spool.runs
     rows = [
         ["spans produced", count],
         ["seconds to produce them", produced_in],
         ["delivered", stats.runs_sent],
+        ["put in the spool", stats.runs_spooled],
+        ["waiting in the spool at the end", spool.runs],
+        ["spool on disk, MiB", spool.size_bytes / 1024 / 1024],
         ["dropped by the processor (queue full)", processor_drops],
         *[[f"dropped by the exporter ({reason})", number] for reason, number in sorted(stats.runs_dropped.items())],
         ["unaccounted for", count - accounted],
         ["resident memory before, MiB", baseline],
         ["peak growth, MiB", memory.peak - baseline],
     ]
+    spool_dir.cleanup()
     print(f"Collector refusing connections ({machine()})")
     print(table(["", "value"], rows))
     print(f"Bound: at most {QUEUE} queued spans plus one {BATCH}-span batch being exported are held at once.")
