@@ -49,8 +49,9 @@ def exporter_at(made: list[DynamiqSpanExporter], url: str, **kwargs: object) -> 
 
 
 def test_runs_the_service_cannot_take_wait_on_disk_then_arrive_once(
-    exporters: list[DynamiqSpanExporter], spool_base: Path
+    exporters: list[DynamiqSpanExporter], spool_base: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     reader = InMemoryMetricReader()
@@ -85,6 +86,8 @@ def test_runs_the_service_cannot_take_wait_on_disk_then_arrive_once(
     }
     assert published["otel_dynamiq.exporter.runs.spooled"] == 3
     assert published["otel_dynamiq.exporter.runs.resent"] == 3
+    assert "wait in the spool" in caplog.text and "Resent 3 spooled Dynamiq runs" in caplog.text
+    assert FAKE_KEY not in caplog.text  # at DEBUG, through spooling and resending
 
 
 def test_the_next_process_with_the_same_endpoint_and_key_resends(
