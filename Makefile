@@ -34,7 +34,7 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
-BENCHMARKS := encoder_choice caller_latency polling concurrency export_throughput instrumentation_cost memory_outage
+BENCHMARKS := encoder_choice caller_latency tracing_floor polling concurrency export_throughput instrumentation_cost memory_outage
 
 # Every benchmark at full size (about half an hour on 2 cores); BENCH_ARGS=--tiny for a smoke run.
 bench: $(STAMP)

@@ -12,6 +12,7 @@ from tests.test_ways_in import ROOT, clean_env
 BENCHMARKS = {
     "encoder_choice": "json / orjson",
     "caller_latency": "otel/untraced",
+    "tracing_floor": "of the floor",
     "polling": "off/stock",
     "concurrency": "otel/untraced",
     "export_throughput": "DynamiqSpanExporter",
@@ -33,7 +34,8 @@ def test_benchmark_runs_at_a_tiny_size(name: str) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert BENCHMARKS[name] in done.stdout
     if name == "memory_outage":
-        # Every span delivered or counted as dropped. The SDK's queue-full count races with its worker
-        # (it counts before appending), so it may count a span or two more than it dropped.
+        # Every span delivered, spooled or counted as dropped. The SDK's queue-full count races with its
+        # worker (it counts before appending): up to one too many per batch it took while the queue was
+        # full, and 20,000 spans make at most 40 batches of 512.
         unaccounted = next(line for line in done.stdout.splitlines() if "unaccounted for" in line)
-        assert -2 <= int(unaccounted.split("|")[2].strip().replace(",", "")) <= 0
+        assert -40 <= int(unaccounted.split("|")[2].strip().replace(",", "")) <= 0
