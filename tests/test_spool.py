@@ -256,8 +256,10 @@ def test_two_senders_never_take_the_same_body(tmp_path: Path) -> None:
     for index in range(200):
         writer.put(f'{{"runs":[{{"n":{index}}}]}}'.encode(), 1)
     taken: list[list[bytes]] = [[], []]
+    start_together = threading.Barrier(2)
 
     def drain(spool: DiskSpool, into: list[bytes]) -> None:
+        start_together.wait()
         while (item := spool.claim()) is not None:
             into.append(item.body)
             spool.finish(item)
