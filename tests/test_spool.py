@@ -188,6 +188,21 @@ def test_a_spool_directory_writable_by_others_is_refused_and_memory_used(
         wait_for(lambda: exporter.stats.runs_resent == 3)
 
 
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="giving a directory away needs root")
+def test_a_spool_directory_planted_by_another_user_is_refused(
+    exporters: list[DynamiqSpanExporter], tmp_path: Path
+) -> None:
+    planted = tmp_path / "otel-dynamiq-0"  # as another user could create it first in a shared /tmp
+    planted.mkdir(mode=0o700)
+    os.chown(planted, 65534, 65534)
+    exporter = exporter_at(exporters, f"http://127.0.0.1:{free_port()}", spool_dir=str(planted))
+    exporter.export(make_spans(1))
+    state = exporter.spool_state()
+    assert state is not None and state.where == "memory"
+    assert state.problem is not None and "belongs to another user" in state.problem
+    assert list(planted.iterdir()) == []
+
+
 def test_an_unwritable_spool_location_degrades_to_memory(
     exporters: list[DynamiqSpanExporter], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
