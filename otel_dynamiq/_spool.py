@@ -209,7 +209,10 @@ class DiskSpool:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
             raise
-        self._enforce_caps()
+        try:
+            self._enforce_caps()
+        except OSError as exc:  # the body is safely in place; the caps are enforced again on the next look
+            _logger.debug("Could not enforce the spool's caps: %s", exc)
 
     def _enforce_caps(self) -> None:
         now = time.time_ns()

@@ -88,7 +88,9 @@ def test_refused_connections_during_steady_load_then_recovery(exporters: list[Dy
     port = free_port()
     exporter = exporter_at(exporters, f"http://127.0.0.1:{port}")
     with SteadyLoad(exporter, spans=800) as load:
-        load.wait_for_spans(300)  # the collector is down for the first stretch of the load
+        # The collector is down for the first stretch of the load: longer than one export's deadline.
+        load.wait_for_spans(300)
+        wait_for(lambda: exporter.stats.runs_spooled > 0)
         with LocalCollector(port=port, access_key=FAKE_KEY) as collector:
             load.finish()
             assert_delivered_once(collector, load.run_ids)
