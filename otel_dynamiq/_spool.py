@@ -26,6 +26,7 @@ import logging
 import os
 import secrets
 import socket
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -106,10 +107,14 @@ def _pid_is_gone(pid: int) -> bool:
 def _checked_directory(path: Path) -> None:
     """Create with mode 0700, then refuse what another user could have planted or could write."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    status = path.stat()
     if os.name == "nt":
         return
-    if hasattr(os, "getuid") and status.st_uid != os.getuid():
+    link = path.lstat()
+    if stat.S_ISLNK(link.st_mode) and link.st_uid != os.getuid():
+        # In a shared /tmp, another user's link could point us at a directory of ours elsewhere.
+        raise SpoolUnavailableError(f"the spool directory {path} is a symbolic link made by another user")
+    status = path.stat()
+    if status.st_uid != os.getuid():
         raise SpoolUnavailableError(f"the spool directory {path} belongs to another user")
     if status.st_mode & 0o022:
         raise SpoolUnavailableError(

@@ -203,6 +203,21 @@ def test_a_spool_directory_planted_by_another_user_is_refused(
     assert list(planted.iterdir()) == []
 
 
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="making another user's link needs root")
+def test_a_link_another_user_planted_is_refused(exporters: list[DynamiqSpanExporter], tmp_path: Path) -> None:
+    ours = tmp_path / "somewhere-of-ours"
+    ours.mkdir(mode=0o700)
+    planted = tmp_path / "otel-dynamiq-0"
+    planted.symlink_to(ours)
+    os.lchown(planted, 65534, 65534)
+    exporter = exporter_at(exporters, f"http://127.0.0.1:{free_port()}", spool_dir=str(planted))
+    exporter.export(make_spans(1))
+    state = exporter.spool_state()
+    assert state is not None and state.where == "memory"
+    assert state.problem is not None and "symbolic link made by another user" in state.problem
+    assert list(ours.iterdir()) == []
+
+
 def test_an_unwritable_spool_location_degrades_to_memory(
     exporters: list[DynamiqSpanExporter], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
