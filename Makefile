@@ -36,7 +36,7 @@ pytest: $(STAMP)
 
 BENCHMARKS := encoder_choice caller_latency tracing_floor polling concurrency export_throughput instrumentation_cost memory_outage
 
-# Every benchmark at full size (about half an hour on 2 cores); BENCH_ARGS=--tiny for a smoke run.
+# Every benchmark at full size (about 6 minutes on 2 cores); BENCH_ARGS=--tiny for a smoke run.
 bench: $(STAMP)
 	@for name in $(BENCHMARKS); do echo "== $$name"; $(BIN)/python benchmarks/$$name.py $(BENCH_ARGS) || exit 1; echo; done
 
