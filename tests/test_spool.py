@@ -188,33 +188,40 @@ def test_a_spool_directory_writable_by_others_is_refused_and_memory_used(
         wait_for(lambda: exporter.stats.runs_resent == 3)
 
 
-@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="giving a directory away needs root")
+def refusal_of(exporters: list[DynamiqSpanExporter], spool_dir: Path) -> str:
+    """Export one span to a service that is out with this spool directory; why the disk was refused."""
+    exporter = exporter_at(exporters, f"http://127.0.0.1:{free_port()}", spool_dir=str(spool_dir))
+    exporter.export(make_spans(1))
+    state = exporter.spool_state()
+    assert state is not None and state.where == "memory" and state.runs == 1
+    assert state.problem is not None
+    return state.problem
+
+
+needs_root = pytest.mark.skipif(
+    not hasattr(os, "getuid") or os.getuid() != 0, reason="giving a directory or a link to another user needs root"
+)
+
+
+@needs_root
 def test_a_spool_directory_planted_by_another_user_is_refused(
     exporters: list[DynamiqSpanExporter], tmp_path: Path
 ) -> None:
     planted = tmp_path / "otel-dynamiq-0"  # as another user could create it first in a shared /tmp
     planted.mkdir(mode=0o700)
     os.chown(planted, 65534, 65534)
-    exporter = exporter_at(exporters, f"http://127.0.0.1:{free_port()}", spool_dir=str(planted))
-    exporter.export(make_spans(1))
-    state = exporter.spool_state()
-    assert state is not None and state.where == "memory"
-    assert state.problem is not None and "belongs to another user" in state.problem
+    assert "belongs to another user" in refusal_of(exporters, planted)
     assert list(planted.iterdir()) == []
 
 
-@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="making another user's link needs root")
+@needs_root
 def test_a_link_another_user_planted_is_refused(exporters: list[DynamiqSpanExporter], tmp_path: Path) -> None:
     ours = tmp_path / "somewhere-of-ours"
     ours.mkdir(mode=0o700)
     planted = tmp_path / "otel-dynamiq-0"
     planted.symlink_to(ours)
     os.lchown(planted, 65534, 65534)
-    exporter = exporter_at(exporters, f"http://127.0.0.1:{free_port()}", spool_dir=str(planted))
-    exporter.export(make_spans(1))
-    state = exporter.spool_state()
-    assert state is not None and state.where == "memory"
-    assert state.problem is not None and "symbolic link made by another user" in state.problem
+    assert "symbolic link made by another user" in refusal_of(exporters, planted)
     assert list(ours.iterdir()) == []
 
 
