@@ -79,6 +79,13 @@ def identity_directory(base: Path, endpoint: str, access_key: str | None) -> Pat
     return base / digest[:32]
 
 
+def spool_directory(config: ExporterConfig) -> Path | None:
+    """Where this configuration's bodies wait; None when the spool is off."""
+    if config.spool is None:
+        return None
+    return identity_directory(config.spool.directory, config.endpoint, config.access_key)
+
+
 def has_bodies(directory: Path) -> bool:
     """Whether bodies wait in this directory: a cheap look, made when an exporter starts."""
     try:
@@ -135,7 +142,12 @@ class _Entry:
 
     @property
     def base(self) -> str:
-        return self.name.split(_LEASE_MARK)[0] if _LEASE_MARK in self.name else self.name
+        return _ready_name(self.name)
+
+
+def _ready_name(name: str) -> str:
+    """The name a file has when no sender holds it: a lease's name without the lease."""
+    return name.split(_LEASE_MARK)[0]
 
 
 def _parse_entry(name: str, size: int) -> _Entry | None:
@@ -219,33 +231,35 @@ class DiskSpool:
         except OSError as exc:  # the body is safely in place; the caps are enforced again on the next look
             _logger.debug("Could not enforce the spool's caps: %s", exc)
 
-    def _enforce_caps(self) -> None:
+    def _enforce_caps(self) -> list[_Entry]:
+        """Drop what is past the caps (never a body a live sender holds); the entries that remain."""
         now = time.time_ns()
         entries = self._entries()
         total = sum(entry.size for entry in entries)
+        kept = []
         for entry in entries:
-            leased_and_live = entry.lease_expiry_ms is not None and not self._lease_expired(entry)
-            if leased_and_live:
-                continue
-            if now - entry.created_ns > self._max_age_ns:
+            if self._is_held(entry):
+                kept.append(entry)
+            elif now - entry.created_ns > self._max_age_ns:
                 self._drop(entry, _stats.DROP_SPOOL_EXPIRED)
                 total -= entry.size
             elif total > self._max_bytes:
                 self._drop(entry, _stats.DROP_SPOOL_FULL)
                 total -= entry.size
+            else:
+                kept.append(entry)
+        return kept
 
-    def _lease_expired(self, entry: _Entry) -> bool:
-        if entry.lease_expiry_ms is None:
-            return True
-        if entry.lease_expiry_ms < time.time() * 1000:
-            return True
-        return entry.lease_host == self._host and entry.lease_pid is not None and _pid_is_gone(entry.lease_pid)
+    def _is_held(self, entry: _Entry) -> bool:
+        """Leased by a sender that is still alive: its lease has not expired and, on this host, its pid exists."""
+        if entry.lease_expiry_ms is None or entry.lease_expiry_ms < time.time() * 1000:
+            return False
+        return not (entry.lease_host == self._host and entry.lease_pid is not None and _pid_is_gone(entry.lease_pid))
 
     def claim(self) -> SpooledBody | None:
         """Lease the oldest body no live process holds; None when there is none."""
-        self._enforce_caps()
-        for entry in self._entries():
-            if entry.lease_expiry_ms is not None and not self._lease_expired(entry):
+        for entry in self._enforce_caps():
+            if self._is_held(entry):
                 continue
             expiry = int(time.time() * 1000) + self._lease_ms
             leased = f"{entry.base}{_LEASE_MARK}{expiry}.{os.getpid()}.{self._host}"
@@ -269,9 +283,8 @@ class DiskSpool:
 
     def release(self, item: SpooledBody) -> None:
         """The body could not be sent now: it goes back for a later attempt, by any process."""
-        base = item.key.split(_LEASE_MARK)[0]
         with contextlib.suppress(FileNotFoundError):  # the lease expired and someone else took it
-            os.rename(self.directory / item.key, self.directory / base)
+            os.rename(self.directory / item.key, self.directory / _ready_name(item.key))
 
     def state(self) -> SpoolState:
         entries = self._entries()
@@ -281,7 +294,7 @@ class DiskSpool:
             bodies=len(entries),
             runs=sum(entry.runs for entry in entries),
             size_bytes=sum(entry.size for entry in entries),
-            leased=sum(1 for entry in entries if entry.lease_expiry_ms is not None and not self._lease_expired(entry)),
+            leased=sum(1 for entry in entries if self._is_held(entry)),
             oldest_age_seconds=(now - entries[0].created_ns) / 1e9 if entries else None,
         )
 
@@ -289,9 +302,9 @@ class DiskSpool:
 class MemorySpool:
     """Bodies in memory, oldest first, within a size and an age cap; gone when the process ends."""
 
-    def __init__(self, config: SpoolConfig | None, count_drop: DropCounter) -> None:
-        self._max_bytes = min(config.max_bytes, _MEMORY_MAX_BYTES) if config is not None else _MEMORY_MAX_BYTES
-        self._max_age_ns = int((config.max_age_seconds if config is not None else 3600.0) * 1e9)
+    def __init__(self, config: SpoolConfig, count_drop: DropCounter) -> None:
+        self._max_bytes = min(config.max_bytes, _MEMORY_MAX_BYTES)
+        self._max_age_ns = int(config.max_age_seconds * 1e9)
         self._count_drop = count_drop
         self._waiting: collections.deque[tuple[int, SpooledBody]] = collections.deque()
         self._leased: dict[str, tuple[int, SpooledBody]] = {}
@@ -441,9 +454,9 @@ def _problem(exc: OSError) -> str:
 
 def inspect_spool(config: ExporterConfig) -> SpoolState | None:
     """The spool's state for this configuration, without resending or dropping anything; None when off."""
-    if config.spool is None:
+    directory = spool_directory(config)
+    if config.spool is None or directory is None:
         return None
-    directory = identity_directory(config.spool.directory, config.endpoint, config.access_key)
     try:
         return DiskSpool(directory, config.spool, MIN_LEASE_SECONDS, lambda _reason, _runs: None).state()
     except OSError as exc:

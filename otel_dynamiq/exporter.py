@@ -19,7 +19,6 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 
 from opentelemetry.metrics import MeterProvider
@@ -33,7 +32,7 @@ from otel_dynamiq._logging import reclaim_loggers
 from otel_dynamiq._loop import LoopThread
 from otel_dynamiq._metrics import publish as publish_metrics
 from otel_dynamiq._redact import Redactor
-from otel_dynamiq._spool import Spool, SpoolState, has_bodies, identity_directory, inspect_spool
+from otel_dynamiq._spool import Spool, SpoolState, has_bodies, inspect_spool, spool_directory
 from otel_dynamiq._stats import ExporterStats, StatsRecorder
 from otel_dynamiq._translate import RunDefaults, span_to_run
 from otel_dynamiq._transport import Delivery
@@ -112,15 +111,9 @@ class DynamiqSpanExporter(SpanExporter):
         self._shutdown = False
         self._loggers_reclaimed = False
         _forget_runtime_in_forked_children(self)
-        spool_directory = self._spool_directory()
-        if spool_directory is not None and has_bodies(spool_directory):
+        waiting = spool_directory(self._config)
+        if waiting is not None and has_bodies(waiting):
             self._runtime_for_this_process()  # an earlier process left runs undelivered: resend them now
-
-    def _spool_directory(self) -> Path | None:
-        spool = self._config.spool
-        if spool is None:
-            return None
-        return identity_directory(spool.directory, self._config.endpoint, self._config.access_key)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(endpoint={self._config.endpoint!r})"
@@ -206,7 +199,7 @@ class DynamiqSpanExporter(SpanExporter):
             return runtime
 
     def _open_spool(self) -> Spool | None:
-        directory = self._spool_directory()
+        directory = spool_directory(self._config)
         if self._config.spool is None or directory is None:
             return None
         # A lease outlives any one request with all its retries, so a live sender never loses its lease.
