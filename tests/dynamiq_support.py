@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+import io
 import sys
 import time
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +34,7 @@ from dynamiq.utils.utils import orjson_encode
 from opentelemetry.instrumentation.dynamiq import DynamiqInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from pydantic import BaseModel
 
 from otel_dynamiq import DynamiqSpanExporter
 from otel_dynamiq.collector import LocalCollector
@@ -119,6 +127,123 @@ def nested_workflow() -> Workflow:
     after = step("after", sub)
     sub.depends = [NodeDependency(before)]
     return Workflow(flow=Flow(nodes=[before, sub, after]))
+
+
+class LookupInput(BaseModel):
+    """A tool's input schema: a pydantic model class in the node's serialized form."""
+
+    a: int
+    b: int
+
+
+class Lookup(Node):
+    """A tool with a pydantic input schema, as agents' tools usually have."""
+
+    group: Literal[NodeGroup.TOOLS] = NodeGroup.TOOLS
+    name: str = "lookup"
+    description: str = "Looks up the sum of a and b."
+
+    def execute(self, input_data: Any, config: RunnableConfig | None = None, **kwargs: Any) -> dict[str, Any]:
+        return {"content": str(int(input_data.a) + int(input_data.b))}
+
+
+def agent_with_schema_tool(llm_url: str) -> Workflow:
+    connection = connections.OpenAI(api_key=FAKE_LLM_KEY, url=llm_url)
+    llm = OpenAI(connection=connection, model="gpt-4o-mini", name="LLM")
+    agent = Agent(name="Looker", llm=llm, tools=[Lookup(input_schema=LookupInput)], role="looks things up", max_loops=3)
+    return Workflow(flow=Flow(nodes=[agent]))
+
+
+class Colour(enum.Enum):
+    RED = "red"
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+class Label(str):
+    """A str subclass: formatted and encoded as text, like its base."""
+
+
+class Count(int):
+    pass
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
+
+
+class Opaque:
+    """An object with no JSON form and a plain repr."""
+
+    def __repr__(self) -> str:
+        return "Opaque()"
+
+
+def helper_function() -> None:
+    """A callable among the values."""
+
+
+def every_kind_of_value() -> dict[str, Any]:
+    """What nodes pass around in real flows, one of each kind Dynamiq's formatting and encoding treat differently."""
+    return {
+        "text": "plain",
+        "long_text": "x" * 20_000,
+        "unicode": "naïve café ✓",
+        "integer": 7,
+        "big_integer": 2**62,
+        "real": 1.5,
+        "flag": True,
+        "nothing": None,
+        "enum": Colour.RED,
+        "int_enum": Level.HIGH,
+        "str_subclass": Label("label"),
+        "int_subclass": Count(3),
+        "bytes": b"raw bytes",
+        "binary": bytes(range(250, 256)),
+        "file": io.BytesIO(b"file content"),
+        "datetime": datetime(2026, 11, 28, 12, 30, tzinfo=timezone.utc),
+        "naive_datetime": datetime(2026, 11, 28, 12, 30),
+        "date": date(2026, 11, 28),
+        "uuid": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "decimal": Decimal("12.50"),
+        "set": {"only"},
+        "frozenset": frozenset({1}),
+        "tuple": (1, "two"),
+        "long_list": list(range(150)),
+        "nested": {"list": [{"deep": [1, {"deeper": (2, 3)}]}], 5: "non-str key"},
+        "ordered": OrderedDict(a=1),
+        "exception": ValueError("bad value"),
+        "pydantic": LookupInput(a=1, b=2),
+        "model_class": LookupInput,
+        "callable": helper_function,
+        "lambda": lambda: None,
+        "dataclass": Point(1, 2),
+        "object": Opaque(),
+    }
+
+
+class Emits(Node):
+    """Returns every kind of value, so the next node's input holds them too."""
+
+    group: Literal[NodeGroup.UTILS] = NodeGroup.UTILS
+    name: str = "emits"
+
+    def execute(self, input_data: Any, config: RunnableConfig | None = None, **kwargs: Any) -> dict[str, Any]:
+        return every_kind_of_value()
+
+
+def flow_of_every_kind_of_value() -> Workflow:
+    emits = Emits()
+    takes = step("takes", emits)
+    return Workflow(flow=Flow(nodes=[emits, takes]))
+
+
+def run_with_every_kind_of_value(workflow: Workflow, config: RunnableConfig | None) -> RunnableResult:
+    return workflow.run_sync(input_data=every_kind_of_value(), config=config)
 
 
 def canceled_run() -> Workflow:

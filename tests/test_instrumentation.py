@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import dynamiq.executors.pool
+import dynamiq.flows.base
 import dynamiq.flows.flow
 import dynamiq.nodes.node
 import dynamiq.workflow.workflow
@@ -18,13 +19,14 @@ from dynamiq.flows import Flow
 from dynamiq.runnables import RunnableStatus
 from opentelemetry import trace
 from opentelemetry.instrumentation.dynamiq import DynamiqInstrumentor, _wrappers
-from opentelemetry.instrumentation.dynamiq._recorder import SpanRunRecorder
+from opentelemetry.instrumentation.dynamiq._recorder import RunRecorder
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.util._importlib_metadata import entry_points
+from pydantic import Field
 
 from tests import dynamiq_support as ds
 
@@ -71,9 +73,25 @@ PATCHED = [
     (dynamiq.nodes.node.Node, "run_sync"),
     (dynamiq.nodes.node.Node, "_run_async_native"),
     (dynamiq.executors.pool.PoolExecutor, "execute"),
-    (dynamiq.workflow.workflow.Workflow, "to_dict"),
-    (dynamiq.flows.flow.Flow, "to_dict"),
-    (dynamiq.nodes.node.Node, "to_dict"),
+    *(
+        (dynamiq.workflow.workflow.Workflow, f"run_on_workflow_{step}")
+        for step in ("start", "end", "error", "canceled")
+    ),
+    *((dynamiq.flows.base.BaseFlow, f"run_on_flow_{step}") for step in ("start", "end", "error", "canceled")),
+    *(
+        (dynamiq.nodes.node.Node, f"run_on_node_{step}")
+        for step in (
+            "start",
+            "end",
+            "error",
+            "skip",
+            "canceled",
+            "execute_start",
+            "execute_end",
+            "execute_error",
+            "execute_run",
+        )
+    ),
 ]
 
 
@@ -114,14 +132,76 @@ def test_instrumenting_twice_makes_no_duplicate_spans(instrumentor: DynamiqInstr
     assert len(sink.spans()) == 5
 
 
-def test_a_config_that_already_has_our_handler_gets_no_second_one(
-    instrumentor: DynamiqInstrumentor, sink: SpanSink
-) -> None:
-    workflow = ds.sequential_flow()
-    recorder = instrumentor._recorder
+class RecordsConfigs(ds.Step):
+    """A node that keeps the config object Dynamiq hands it, and the run ids it was given."""
+
+    seen: list[Any] = Field(default_factory=list)
+
+    def execute(self, input_data: Any, config: Any = None, **kwargs: Any) -> dict[str, Any]:
+        self.seen.append((config, kwargs.get("wf_run_id")))
+        return super().execute(input_data, config, **kwargs)
+
+
+def test_the_callers_config_reaches_the_nodes_untouched(instrumentor: DynamiqInstrumentor, sink: SpanSink) -> None:
+    from dynamiq.callbacks import BaseCallbackHandler
     from dynamiq.runnables import RunnableConfig
 
-    workflow.run_sync(input_data={}, config=RunnableConfig(callbacks=[recorder]))
+    class Mine(BaseCallbackHandler):  # type: ignore[misc]
+        pass
+
+    node = RecordsConfigs(name="records", seen=[])
+    config = RunnableConfig(callbacks=[Mine()])
+    callbacks = config.callbacks
+    ds.Workflow(flow=Flow(nodes=[node])).run_sync(input_data={}, config=config)
+
+    ((seen_config, wf_run_id),) = node.seen
+    assert seen_config is config  # the caller's object, not a copy with our handler in it
+    assert config.callbacks is callbacks and [type(cb) for cb in callbacks] == [Mine]
+    assert wf_run_id == config.run_id
+    assert len(sink.spans()) == 3
+
+
+def test_a_run_without_config_is_given_none_of_ours(instrumentor: DynamiqInstrumentor, sink: SpanSink) -> None:
+    """Dynamiq falls back to the flow's own run id when the caller gave no config; a config of ours would hide that."""
+    node = RecordsConfigs(name="records", seen=[])
+    Flow(nodes=[node]).run_sync(input_data={})
+    ((seen_config, wf_run_id),) = node.seen
+    assert seen_config.callbacks == []
+    assert wf_run_id is None  # no caller config, so no caller run id
+    assert len(sink.spans()) == 2
+
+
+def test_a_patch_of_the_native_handler_reaches_only_the_applications_handlers(
+    instrumentor: DynamiqInstrumentor, sink: SpanSink
+) -> None:
+    from unittest import mock
+
+    from dynamiq.callbacks import TracingCallbackHandler
+    from dynamiq.runnables import RunnableConfig
+
+    original = TracingCallbackHandler.on_flow_start
+    with mock.patch.object(
+        TracingCallbackHandler, "on_flow_start", autospec=True, side_effect=original
+    ) as on_flow_start:
+        ds.sequential_flow().run_sync(input_data={})
+        assert on_flow_start.call_count == 0
+        ds.sequential_flow().run_sync(input_data={}, config=RunnableConfig(callbacks=[TracingCallbackHandler()]))
+        on_flow_start.assert_called_once()
+    assert len(sink.named("Flow")) == 2  # both runs traced all the same
+    assert all(span.attributes["dynamiq.run.status"] == "succeeded" for span in sink.named("Flow"))
+
+
+def test_the_applications_own_tracing_handler_gets_exactly_its_native_runs(
+    instrumentor: DynamiqInstrumentor, sink: SpanSink
+) -> None:
+    from dynamiq.callbacks import TracingCallbackHandler
+    from dynamiq.runnables import RunnableConfig
+
+    client = ds.KeepRuns()
+    ds.sequential_flow().run_sync(
+        input_data={}, config=RunnableConfig(callbacks=[TracingCallbackHandler(client=client)])
+    )
+    assert sorted(run["name"] for run in client.runs.values()) == ["A", "B", "C", "Flow", "Workflow"]
     assert len(sink.spans()) == 5
 
 
@@ -288,8 +368,8 @@ def test_maps_stay_empty_after_a_thousand_mixed_runs(instrumentor: DynamiqInstru
     assert {"succeeded", "failed", "skipped", "canceled"} <= set(statuses)
     assert instrumentor.open_runs == 0
     recorder = instrumentor._recorder
-    assert isinstance(recorder, SpanRunRecorder)
-    assert recorder._records == {} and recorder.runs == {}
+    assert isinstance(recorder, RunRecorder)
+    assert recorder._records == {} and recorder._builder.runs == {}
 
 
 async def _many_async_runs(workflow: ds.Workflow, count: int) -> None:
@@ -312,20 +392,31 @@ def test_entry_point_loads_the_instrumentor() -> None:
     assert [(r.name, r.specifier) for r in extra] == [(r.name, r.specifier) for r in declared]
 
 
-def test_a_run_no_wrapper_saw_still_becomes_a_span(instrumentor: DynamiqInstrumentor, sink: SpanSink) -> None:
-    """Callbacks for a run whose node class bypasses the wrapped methods: one span, after the fact."""
-    from uuid import uuid4
+class HandRolled(ds.Step):
+    """A node class that runs itself without the base class's run method, announcing its run by hand."""
 
-    recorder = instrumentor._recorder
-    run_id = uuid4()
-    serialized = {"id": "n1", "name": "hand-rolled", "group": "utils"}
-    recorder.on_node_start(serialized, {"q": 1}, run_id=run_id, parent_run_id=None)
-    recorder.on_node_end(serialized, {"a": 2}, run_id=run_id, parent_run_id=None)
-    (span,) = sink.spans()
+    def run_sync(self, input_data: Any, config: Any = None, depends_result: Any = None, **kwargs: Any) -> Any:
+        from uuid import uuid4
+
+        from dynamiq.runnables import RunnableResult, RunnableStatus
+
+        run_kwargs = {**kwargs, "run_id": uuid4(), "parent_run_id": kwargs.get("parent_run_id")}
+        callbacks = config.callbacks if config is not None else []
+        self.run_on_node_start(callbacks, {"q": 1}, **run_kwargs)
+        self.run_on_node_end(callbacks, {"a": 2}, **run_kwargs)
+        return RunnableResult(status=RunnableStatus.SUCCESS, input={"q": 1}, output={"a": 2})
+
+
+def test_a_run_no_wrapper_saw_still_becomes_a_span(instrumentor: DynamiqInstrumentor, sink: SpanSink) -> None:
+    """Events for a run whose node class bypasses the wrapped methods: one span, after the fact, under its flow."""
+    result = Flow(nodes=[HandRolled(name="hand-rolled")]).run_sync(input_data={})
+    assert result.status == RunnableStatus.SUCCESS
+    (span,) = sink.named("hand-rolled")
+    (flow,) = sink.named("Flow")
     attributes = span.attributes or {}
-    assert attributes["dynamiq.run.name"] == "hand-rolled"
     assert attributes["dynamiq.run.status"] == "succeeded"
     assert json.loads(str(attributes["dynamiq.run.output"])) == {"a": 2}
+    assert span.parent is not None and span.parent.span_id == flow.context.span_id
     assert span.start_time is not None and span.end_time is not None and span.start_time <= span.end_time
     assert instrumentor.open_runs == 0
 
@@ -337,27 +428,28 @@ def test_unsampled_runs_cost_no_bookkeeping_and_stay_unrecorded() -> None:
     provider = TracerProvider(sampler=ALWAYS_OFF)
     provider.add_span_processor(SimpleSpanProcessor(memory))
     seen: list[Any] = []
-    original = SpanRunRecorder.on_node_start
+    original = RunRecorder._feed
 
-    def spy(self: SpanRunRecorder, *args: Any, **kwargs: Any) -> None:
-        seen.append(kwargs.get("run_id"))
-        original(self, *args, **kwargs)
+    def spy(self: RunRecorder, event: Any, *args: Any, **kwargs: Any) -> None:
+        seen.append(event.handler_method)
+        original(self, event, *args, **kwargs)
 
-    with ds.instrumentation(tracer_provider=provider):
+    with ds.instrumentation(tracer_provider=provider) as instrumentor:
         try:
-            SpanRunRecorder.on_node_start = spy  # type: ignore[method-assign]
+            RunRecorder._feed = spy  # type: ignore[method-assign]
             result = ds.sequential_flow().run_sync(input_data={})
         finally:
-            SpanRunRecorder.on_node_start = original  # type: ignore[method-assign]
+            RunRecorder._feed = original  # type: ignore[method-assign]
+        assert instrumentor.open_runs == 0
     assert result.status == RunnableStatus.SUCCESS
     assert memory.get_finished_spans() == ()
-    assert seen == []  # our handler was never added to the run's callbacks
+    assert seen == []  # no run was built for spans nobody records
 
 
 def test_a_running_node_is_serialized_for_tracing_once_per_dump(
     sink: SpanSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Dynamiq dumps a node for every callback; the instrumented run reuses the first dump."""
+    """Dynamiq dumps a node for every callback of a tracing handler; the instrumentation dumps each run once."""
     from collections import Counter
 
     from dynamiq.callbacks import TracingCallbackHandler
@@ -382,3 +474,40 @@ def test_a_running_node_is_serialized_for_tracing_once_per_dump(
     assert native == {"A": 8, "B": 8, "C": 8}
     assert dict(dumps) == {"A": 3, "B": 3, "C": 3}
     assert len(sink.spans()) == 5
+
+
+class Unprintable:
+    """A value with no text form, as Dynamiq's own `Unreadable` is: formatting it for tracing raises."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("this value cannot be shown")
+
+    def __repr__(self) -> str:
+        return "Unprintable()"
+
+
+def test_a_value_dynamiq_cannot_format_still_gives_its_run(caplog: pytest.LogCaptureFixture) -> None:
+    workflow = ds.Workflow(flow=Flow(nodes=[ds.Step(name="reads")]))
+    untraced = workflow.run_sync(input_data={"doc": Unprintable()})
+    caplog.set_level(logging.DEBUG, logger="opentelemetry.instrumentation.dynamiq")
+    with ds.instrumented() as traced:
+        for _ in range(2):
+            result = workflow.run_sync(input_data={"doc": Unprintable()})
+            assert (result.status, result.output) == (untraced.status, untraced.output)
+        runs = traced.flush(expected_runs=6)
+        failures = traced.instrumentor.recording_failures
+
+    nodes = [run for run in runs if run["name"] == "reads"]
+    assert len(nodes) == 2
+    for node in nodes:
+        assert node["status"] == "succeeded"
+        assert node["metadata"]["node"]["name"] == "reads"
+        assert node["input"]["doc"] == "Unprintable() (otel-dynamiq: Dynamiq could not format this value for tracing)"
+        assert node["output"] == {"value": "reads done", "seen": ["doc"]}
+    ours = [record for record in caplog.records if record.name.startswith("opentelemetry.instrumentation.dynamiq")]
+    warnings = [record for record in ours if record.levelno >= logging.WARNING]
+    # The workflow, the flow and the node each meet the value at start: one warning per kind, no traceback.
+    assert warnings and all(record.exc_info is None for record in warnings)
+    assert len({record.getMessage() for record in warnings}) == len(warnings)
+    assert "this value cannot be shown" in warnings[0].getMessage()
+    assert sum(failures.values()) == 2 * len(warnings)  # the second run's failures are counted, logged at DEBUG

@@ -43,6 +43,12 @@ CASES = [
     ds.Case("workflow whose node runs another flow", lambda url: ds.nested_workflow(), ds.run_sync),
     ds.Case("async run", ds.agent_with_tool, ds.run_async),
     ds.Case("canceled run", lambda url: ds.canceled_run(), ds.run_sync),
+    ds.Case("agent with a tool that has a pydantic input schema", ds.agent_with_schema_tool, ds.run_sync),
+    ds.Case(
+        "every kind of value in inputs and outputs",
+        lambda url: ds.flow_of_every_kind_of_value(),
+        ds.run_with_every_kind_of_value,
+    ),
 ]
 
 

@@ -47,11 +47,6 @@ _PATCHES = (
     ("dynamiq.nodes.node", "Node._run_async_native", "node", True),
 )
 _STEP_PATCH = ("dynamiq.executors.pool", "PoolExecutor.execute")
-_SERIALIZATION_PATCHES = (
-    ("dynamiq.workflow.workflow", "Workflow.to_dict"),
-    ("dynamiq.flows.flow", "Flow.to_dict"),
-    ("dynamiq.nodes.node", "Node.to_dict"),
-)
 
 
 class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -67,8 +62,8 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         import wrapt
         from dynamiq.flows import flow as flow_module
         from opentelemetry.instrumentation.dynamiq import _polling
-        from opentelemetry.instrumentation.dynamiq._recorder import SpanRunRecorder
-        from opentelemetry.instrumentation.dynamiq._serialization import memoized_to_dict
+        from opentelemetry.instrumentation.dynamiq._callbacks import EVENTS
+        from opentelemetry.instrumentation.dynamiq._recorder import RunRecorder
         from opentelemetry.instrumentation.dynamiq._settings import load_settings
         from opentelemetry.instrumentation.dynamiq._wrappers import (
             RunTracer,
@@ -81,7 +76,7 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
         tracer = get_tracer(__name__, __version__, kwargs.get("tracer_provider"), schema_url=_SCHEMA_URL)
         settings = load_settings(kwargs.get("capture_content"), kwargs.get("max_content_length"))
-        self._recorder = SpanRunRecorder(runs={})
+        self._recorder = RunRecorder()
         run_tracer = RunTracer(tracer, self._recorder, settings)
         describe = {"workflow": facts_for_workflow, "flow": facts_for_flow, "node": facts_for_node}
         for module, attribute, kind, is_async in _PATCHES:
@@ -89,9 +84,10 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             factory = run_tracer.wrap_async if is_async else run_tracer.wrap_sync
             wrapt.wrap_function_wrapper(module, attribute, factory(describe[kind]))
 
+        for event in EVENTS:
+            importlib.import_module(event.module)
+            wrapt.wrap_function_wrapper(event.module, event.attribute, run_tracer.observe(event))
         wrapt.wrap_function_wrapper(*_STEP_PATCH, _polling.record_step)
-        for module, attribute in _SERIALIZATION_PATCHES:
-            wrapt.wrap_function_wrapper(module, attribute, memoized_to_dict)
         _polling.install(flow_module)
         reclaim_loggers()  # importing Dynamiq just set our loggers to ERROR
 
@@ -100,11 +96,14 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
         from dynamiq.flows import flow as flow_module
         from opentelemetry.instrumentation.dynamiq import _polling
+        from opentelemetry.instrumentation.dynamiq._callbacks import EVENTS
 
         patched = [(module, attribute) for module, attribute, _, _ in _PATCHES]
-        for module, attribute in (*patched, _STEP_PATCH, *_SERIALIZATION_PATCHES):
+        dispatchers = [(event.module, event.attribute) for event in EVENTS]
+        for module, attribute in (*patched, *dispatchers, _STEP_PATCH):
             owner_name, method = attribute.split(".")
             unwrap(getattr(importlib.import_module(module), owner_name), method)
+
         _polling.uninstall(flow_module)
 
     @property
@@ -112,3 +111,9 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         """Runs being tracked right now: zero whenever no Dynamiq run is in progress."""
         recorder = getattr(self, "_recorder", None)
         return recorder.open_runs() if recorder is not None else 0
+
+    @property
+    def recording_failures(self) -> dict[str, int]:
+        """Events that could not be recorded as native tracing would, counted by kind (empty when all went well)."""
+        recorder = getattr(self, "_recorder", None)
+        return dict(recorder.failures) if recorder is not None else {}

@@ -1,27 +1,33 @@
-"""Dynamiq's own tracing handler, kept in process: it builds the runs, we turn them into spans.
+"""From Dynamiq's callback events to finished native runs, one per traced workflow, flow or node run.
 
-Subclassing ``TracingCallbackHandler`` is what makes the spans as rich as
-native runs: Dynamiq serializes nodes and inputs for tracing (secrets left
-out) only for instances of that class, and the handler's own logic fills in
-usage, prompts, tool data, retries, skips, failures and cancellations. We
-only change where the finished runs go: never to the network, always to the
-span that the wrappers made current for that run.
+The run wrappers (``_wrappers``) open a span and leave a pending record in
+the context; the first event of that run (seen through the dispatchers in
+``_callbacks``) claims it by run id. Each event then feeds the private run
+builder exactly what a tracing handler in the run's config would have been
+given; the events that end a run take the built run off the builder and
+keep it on the record until its wrapper ends the span.
+
+Nothing here may change what the application sees: failures are ours to
+count and log, never to raise.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from dynamiq.callbacks.tracing import Run, TracingCallbackHandler
+from dynamiq.callbacks.tracing import Run
+from dynamiq.utils import format_value
 from opentelemetry.instrumentation.dynamiq._attributes import RunnableFacts
+from opentelemetry.instrumentation.dynamiq._callbacks import Event
+from opentelemetry.instrumentation.dynamiq._run_builder import make_run_builder
 from opentelemetry.trace import Span
-from pydantic import PrivateAttr
 
 _logger = logging.getLogger(__name__)
 
@@ -33,48 +39,71 @@ MAX_OPEN_RUNS = 10_000
 class RunRecord:
     """One workflow, flow or node run in progress: its span and, once ended, Dynamiq's run."""
 
-    span: Span
-    facts: RunnableFacts
+    span: Span | None
+    """None for a run no wrapper saw (a node class that bypasses the wrapped methods)."""
+    facts: RunnableFacts | None
     owner: Any = field(default=None, repr=False)
     """The workflow, flow or node instance being run."""
     run_id: UUID | None = None
     run: Run | None = None
     error: BaseException | None = field(default=None, repr=False)
+    serialized: dict[str, Any] | None = field(default=None, repr=False)
+    """The runnable's tracing form, made once at its first event (native handlers remake it at each)."""
 
 
 pending_record: ContextVar[RunRecord | None] = ContextVar("otel_dynamiq_pending_record", default=None)
-"""The record of the run whose wrapper is executing in this context, until its first callback claims it."""
+"""The record of the run whose wrapper is executing in this context, until its first event claims it."""
 
 
-class SpanRunRecorder(TracingCallbackHandler):  # type: ignore[misc]
-    """A tracing handler whose runs end up on spans instead of in an HTTP request."""
+def _unformattable(value: Any) -> str:
+    try:
+        shown = repr(value)
+    except Exception:
+        shown = f"<{type(value).__qualname__}>"
+    return f"{shown} (otel-dynamiq: Dynamiq could not format this value for tracing)"
 
-    _records: dict[UUID, RunRecord] = PrivateAttr(default_factory=dict)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _evicted: int = PrivateAttr(default=0)
-    _failures_logged: set[str] = PrivateAttr(default_factory=set)
-    _on_unclaimed: Callable[[Run, RunRecord | None], None] | None = PrivateAttr(default=None)
+
+def displayable(value: Any) -> Any:
+    """``value`` with every leaf that Dynamiq's formatting rejects replaced by a readable stand-in.
+
+    Used only after the native handler failed on a value, so that the run
+    still carries everything else it would have carried.
+    """
+    if isinstance(value, dict):
+        return {key: displayable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [displayable(item) for item in value]
+    try:
+        format_value(value, for_tracing=True)
+    except Exception:
+        return _unformattable(value)
+    return value
+
+
+class RunRecorder:
+    """Builds native runs for the traced runs from the events Dynamiq dispatches."""
+
+    def __init__(self) -> None:
+        self._builder = make_run_builder()
+        self._records: dict[UUID, RunRecord] = {}
+        self._lock = threading.Lock()
+        self.evicted = 0
+        self.failures: Counter[str] = Counter()
+        """Events we could not record, by kind: each kind is logged once at WARNING, then at DEBUG."""
+        self._on_unclaimed: Callable[[Run, RunRecord | None], None] | None = None
 
     def bind(self, on_unclaimed: Callable[[Run, RunRecord | None], None]) -> None:
-        """What to do with a run no wrapper claimed (a node class we could not wrap)."""
+        """What to do with a finished run no wrapper claimed."""
         self._on_unclaimed = on_unclaimed
 
     # --- bookkeeping -------------------------------------------------------
 
     def record_for(self, run_id: Any) -> RunRecord | None:
-        if run_id is None:
-            return None
-        with self._lock:
-            return self._records.get(run_id)
+        return self._records.get(run_id) if run_id is not None else None
 
     def open_runs(self) -> int:
         """Runs being tracked now; zero whenever nothing is running."""
-        with self._lock:
-            return len(self._records) + len(self.runs)
-
-    @property
-    def evicted(self) -> int:
-        return self._evicted
+        return len(self._records) + len(self._builder.runs)
 
     def forget(self, run_id: UUID | None) -> None:
         """Drop every trace of a run; called on every exit path of its wrapper."""
@@ -82,144 +111,108 @@ class SpanRunRecorder(TracingCallbackHandler):  # type: ignore[misc]
             return
         with self._lock:
             self._records.pop(run_id, None)
-            self.runs.pop(run_id, None)
+        self._builder.runs.pop(run_id, None)
 
-    def _claim(self, kwargs: dict[str, Any]) -> RunRecord | None:
-        run_id = kwargs.get("run_id")
-        if run_id is None:
-            return None
+    def _claim(self, run_id: UUID, runnable: Any, parent_run_id: Any) -> RunRecord | None:
+        pending = pending_record.get()
         with self._lock:
-            record = self._records.get(run_id)
-            if record is not None:
-                return record
-            pending = pending_record.get()
-            if pending is None or pending.run_id is not None:
+            if pending is not None and pending.run_id is None and pending.owner is runnable:
+                record = pending
+            elif parent_run_id is not None and parent_run_id in self._records:
+                record = RunRecord(span=None, facts=None, owner=runnable)
+            else:
                 return None
-            pending.run_id = run_id
+            record.run_id = run_id
             if len(self._records) >= MAX_OPEN_RUNS:
                 oldest = next(iter(self._records))
                 self._records.pop(oldest)
-                self.runs.pop(oldest, None)
-                self._evicted += 1
-            self._records[run_id] = pending
-            return pending
+                self._builder.runs.pop(oldest, None)
+                self.evicted += 1
+            self._records[run_id] = record
+            return record
 
-    def _finish(self, kwargs: dict[str, Any], error: BaseException | None = None) -> None:
+    # --- events ----------------------------------------------------------------
+
+    def observe(self, event: Event, runnable: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """One dispatched event; the dispatcher itself has already run for the application."""
+        if not self._records and pending_record.get() is None:
+            return  # nothing traced in this context: the common case for untraced work costs one lookup
         run_id = kwargs.get("run_id")
-        with self._lock:
-            run = self.runs.pop(run_id, None) if run_id is not None else None
-            record = self._records.get(run_id) if run_id is not None else None
+        if run_id is None:
+            return
+        record = self._records.get(run_id)
+        if record is None:
+            if not event.opens:
+                return
+            record = self._claim(run_id, runnable, kwargs.get("parent_run_id"))
+            if record is None:
+                return
+        try:
+            payload, handler_kwargs = event.arguments(*args, **kwargs)
+        except Exception as exc:
+            self._failed(f"{event.handler_method} arguments", exc)
+            return
+        self._feed(event, record, runnable, payload, handler_kwargs)
+        if event.closes:
+            error = payload[0] if payload and isinstance(payload[0], BaseException) else None
+            self._finish(record, error)
+
+    def _feed(
+        self, event: Event, record: RunRecord, runnable: Any, payload: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        method = getattr(self._builder, event.handler_method)
+        serialized = self._serialized(record, runnable)
+        try:
+            method(serialized, *payload, **kwargs)
+            return
+        except Exception as exc:
+            self._failed(event.handler_method, exc)
+        # Most failures are a value Dynamiq's formatting rejects: the run still gets everything else.
+        shown_kwargs = {**kwargs, "input_data": displayable(kwargs["input_data"])} if "input_data" in kwargs else kwargs
+        shown = tuple(item if isinstance(item, BaseException) else displayable(item) for item in payload)
+        try:
+            method(serialized, *shown, **shown_kwargs)
+        except Exception as exc:
+            self._failed(f"{event.handler_method} with values shown as text", exc)
+
+    def _serialized(self, record: RunRecord, runnable: Any) -> dict[str, Any]:
+        if record.serialized is None:
+            try:
+                record.serialized = runnable.to_dict(for_tracing=True)
+            except Exception as exc:
+                self._failed("serialization for tracing", exc)
+                record.serialized = {"id": getattr(runnable, "id", None), "name": getattr(runnable, "name", None)}
+        return record.serialized
+
+    def _finish(self, record: RunRecord, error: BaseException | None) -> None:
+        run = self._builder.runs.pop(record.run_id, None)
         if run is None:
             return
-        if record is not None:
-            record.run = run
-            record.error = error
-        elif self._on_unclaimed is not None:
-            parent = self.record_for(run.parent_run_id)
-            self._on_unclaimed(run, parent)
+        record.run = run
+        record.error = error
+        if record.span is None:  # nobody will end a span for it: make one now
+            self.forget(record.run_id)
+            if self._on_unclaimed is not None:
+                self._on_unclaimed(run, self.record_for(run.parent_run_id))
 
-    def _guard(self, where: str, call: Callable[[], None]) -> None:
-        """Our failures must never reach the workflow, and must not flood its log."""
-        try:
-            call()
-        except Exception:
-            if where not in self._failures_logged:
-                self._failures_logged.add(where)
-                _logger.warning("otel-dynamiq could not record %s; the run goes on untraced", where, exc_info=True)
-
-    def flush(self) -> None:
-        """Runs leave through spans, never through a tracing client."""
-
-    def _started(self, where: str, kwargs: dict[str, Any], native: Callable[[], None]) -> None:
-        def record() -> None:
-            self._claim(kwargs)
-            native()
-
-        self._guard(where, record)
-
-    def _ended(
-        self, where: str, kwargs: dict[str, Any], native: Callable[[], None], error: BaseException | None = None
-    ) -> None:
-        def record() -> None:
-            # Skips, errors and cancellations can come without a start: claim here too.
-            self._claim(kwargs)
-            native()
-            self._finish(kwargs, error)
-
-        self._guard(where, record)
-
-    # --- workflow ------------------------------------------------------------
-
-    def on_workflow_start(self, serialized: dict[str, Any], input_data: Any, **kwargs: Any) -> None:
-        self._started(
-            "workflow start", kwargs, lambda: Native.on_workflow_start(self, serialized, input_data, **kwargs)
-        )
-
-    def on_workflow_end(self, serialized: dict[str, Any], output_data: Any, **kwargs: Any) -> None:
-        self._ended("workflow end", kwargs, lambda: Native.on_workflow_end(self, serialized, output_data, **kwargs))
-
-    def on_workflow_error(self, serialized: dict[str, Any], error: BaseException, **kwargs: Any) -> None:
-        native = lambda: Native.on_workflow_error(self, serialized, error, **kwargs)  # noqa: E731
-        self._ended("workflow error", kwargs, native, error)
-
-    def on_workflow_canceled(self, serialized: dict[str, Any], **kwargs: Any) -> None:
-        self._ended("workflow cancel", kwargs, lambda: Native.on_workflow_canceled(self, serialized, **kwargs))
-
-    # --- flow ----------------------------------------------------------------
-
-    def on_flow_start(self, serialized: dict[str, Any], input_data: Any, **kwargs: Any) -> None:
-        self._started("flow start", kwargs, lambda: Native.on_flow_start(self, serialized, input_data, **kwargs))
-
-    def on_flow_end(self, serialized: dict[str, Any], output_data: Any, **kwargs: Any) -> None:
-        self._ended("flow end", kwargs, lambda: Native.on_flow_end(self, serialized, output_data, **kwargs))
-
-    def on_flow_error(self, serialized: dict[str, Any], error: BaseException, **kwargs: Any) -> None:
-        self._ended("flow error", kwargs, lambda: Native.on_flow_error(self, serialized, error, **kwargs), error)
-
-    def on_flow_canceled(self, serialized: dict[str, Any], **kwargs: Any) -> None:
-        self._ended("flow cancel", kwargs, lambda: Native.on_flow_canceled(self, serialized, **kwargs))
-
-    # --- node ----------------------------------------------------------------
-
-    def on_node_start(self, serialized: dict[str, Any], input_data: Any, **kwargs: Any) -> None:
-        self._started("node start", kwargs, lambda: Native.on_node_start(self, serialized, input_data, **kwargs))
-
-    def on_node_end(self, serialized: dict[str, Any], output_data: Any, **kwargs: Any) -> None:
-        self._ended("node end", kwargs, lambda: Native.on_node_end(self, serialized, output_data, **kwargs))
-
-    def on_node_error(self, serialized: dict[str, Any], error: BaseException, **kwargs: Any) -> None:
-        self._ended("node error", kwargs, lambda: Native.on_node_error(self, serialized, error, **kwargs), error)
-
-    def on_node_skip(
-        self,
-        serialized: dict[str, Any],
-        skip_data: dict[str, Any],
-        input_data: Any,
-        human_feedback: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        def native() -> None:
-            Native.on_node_skip(self, serialized, skip_data, input_data, human_feedback, **kwargs)
-
-        self._ended("node skip", kwargs, native)
-
-    def on_node_canceled(self, serialized: dict[str, Any], **kwargs: Any) -> None:
-        self._ended("node cancel", kwargs, lambda: Native.on_node_canceled(self, serialized, **kwargs))
-
-    # --- attempts and what happens inside them --------------------------------
-
-    def on_node_execute_start(self, serialized: dict[str, Any], input_data: Any, **kwargs: Any) -> None:
-        self._guard("attempt start", lambda: Native.on_node_execute_start(self, serialized, input_data, **kwargs))
-
-    def on_node_execute_end(self, serialized: dict[str, Any], output_data: Any, **kwargs: Any) -> None:
-        self._guard("attempt end", lambda: Native.on_node_execute_end(self, serialized, output_data, **kwargs))
-
-    def on_node_execute_error(self, serialized: dict[str, Any], error: BaseException, **kwargs: Any) -> None:
-        self._guard("attempt error", lambda: Native.on_node_execute_error(self, serialized, error, **kwargs))
-
-    def on_node_execute_run(self, serialized: dict[str, Any], **kwargs: Any) -> None:
-        self._guard("attempt data", lambda: Native.on_node_execute_run(self, serialized, **kwargs))
+    def _failed(self, kind: str, exc: BaseException) -> None:
+        """Count it; tell the user once per kind, with the cause and without a traceback."""
+        key = f"{kind}: {type(exc).__qualname__}"
+        self.failures[key] += 1
+        if self.failures[key] == 1:
+            _logger.warning(
+                "otel-dynamiq could not record %s (%s: %s); the run goes on and its span keeps the rest. "
+                "Later failures of this kind are logged at DEBUG.",
+                kind,
+                type(exc).__qualname__,
+                _describe(exc),
+            )
+        else:
+            _logger.debug("otel-dynamiq could not record %s", kind, exc_info=exc)
 
 
-Native = TracingCallbackHandler
-"""The native handler, called explicitly: its logic is the reference for what a run carries."""
+def _describe(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return "<no message>"

@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 from dynamiq.callbacks.tracing import Run
-from dynamiq.runnables import RunnableConfig
 from dynamiq.utils.utils import orjson_encode
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -29,8 +28,8 @@ from opentelemetry.instrumentation.dynamiq._attributes import (
     span_name,
     split_model,
 )
-from opentelemetry.instrumentation.dynamiq._recorder import RunRecord, SpanRunRecorder, pending_record
-from opentelemetry.instrumentation.dynamiq._serialization import SerializationMemo, current_memo
+from opentelemetry.instrumentation.dynamiq._callbacks import Event
+from opentelemetry.instrumentation.dynamiq._recorder import RunRecord, RunRecorder, pending_record
 from opentelemetry.instrumentation.dynamiq._settings import CaptureSettings
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Status, StatusCode, Tracer
@@ -39,9 +38,6 @@ _logger = logging.getLogger(__name__)
 
 _RUN_FIELDS = tuple(field.name for field in dataclasses.fields(Run))
 """Read in place rather than through ``Run.to_dict()``, whose deep copy cost more than the rest of a span."""
-
-_CONFIG_POSITION = 1
-"""``config`` follows ``input_data`` in every wrapped run method."""
 
 
 def _epoch_nanos(moment: datetime | None) -> int | None:
@@ -74,7 +70,7 @@ def facts_for_workflow(workflow: Any) -> RunnableFacts:
 class RunTracer:
     """Turns wrapped run calls into spans; shared by every wrapper of one instrumentor."""
 
-    def __init__(self, tracer: Tracer, recorder: SpanRunRecorder, settings: CaptureSettings) -> None:
+    def __init__(self, tracer: Tracer, recorder: RunRecorder, settings: CaptureSettings) -> None:
         self._tracer = tracer
         self._recorder = recorder
         self._settings = settings
@@ -87,10 +83,9 @@ class RunTracer:
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             if not is_instrumentation_enabled():
                 return wrapped(*args, **kwargs)
-            prepared = self._prepare(describe, instance, args, kwargs)
-            if prepared is None:
+            record = self._prepare(describe, instance, kwargs)
+            if record is None:
                 return wrapped(*args, **kwargs)
-            record, args, kwargs = prepared
             with self._running(record):
                 return wrapped(*args, **kwargs)
 
@@ -102,67 +97,80 @@ class RunTracer:
         ) -> Any:
             if not is_instrumentation_enabled():
                 return await wrapped(*args, **kwargs)
-            prepared = self._prepare(describe, instance, args, kwargs)
-            if prepared is None:
+            record = self._prepare(describe, instance, kwargs)
+            if record is None:
                 return await wrapped(*args, **kwargs)
-            record, args, kwargs = prepared
             with self._running(record):
                 return await wrapped(*args, **kwargs)
+
+        return wrapper
+
+    def observe(self, event: Event) -> Callable[..., Any]:
+        """A wrapper for one of Dynamiq's callback dispatchers: the application's callbacks first, then ours."""
+        recorder = self._recorder
+
+        def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            result = wrapped(*args, **kwargs)
+            try:
+                recorder.observe(event, instance, args, kwargs)
+            except Exception:
+                self._log_once("event", "otel-dynamiq could not follow a Dynamiq callback; the run goes on")
+            return result
 
         return wrapper
 
     # --- the run's life ------------------------------------------------------
 
     def _prepare(
-        self, describe: Callable[[Any], RunnableFacts], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[RunRecord, tuple[Any, ...], dict[str, Any]] | None:
-        """Start the span and hand the run our handler; on any failure of ours, run untraced."""
+        self, describe: Callable[[Any], RunnableFacts], instance: Any, kwargs: dict[str, Any]
+    ) -> RunRecord | None:
+        """Start the span; on any failure of ours, the run goes on untraced. The call itself is never changed."""
         try:
             facts = describe(instance)
             parent = self._recorder.record_for(kwargs.get("parent_run_id"))
             # Dynamiq names the parent run explicitly; it wins over whatever context the caller had.
-            parent_context = trace.set_span_in_context(parent.span) if parent is not None else None
+            parent_span = parent.span if parent is not None else None
+            parent_context = trace.set_span_in_context(parent_span) if parent_span is not None else None
             span = self._tracer.start_span(span_name(facts), context=parent_context)
-            if span.is_recording():
-                # An unsampled run still propagates its context, but costs no run bookkeeping.
-                args, kwargs = self._with_recorder(args, kwargs)
-            return RunRecord(span=span, facts=facts, owner=instance), args, kwargs
+            return RunRecord(span=span, facts=facts, owner=instance)
         except Exception:
             self._log_once("start", "otel-dynamiq could not start a span; the run goes on untraced")
             return None
 
     @contextmanager
     def _running(self, record: RunRecord) -> Iterator[None]:
-        pending_token = pending_record.set(record)
-        memo_token = current_memo.set(SerializationMemo(record.owner))
+        span = record.span
+        assert span is not None
+        # An unsampled run still propagates its context, but its events build no run.
+        pending_token = pending_record.set(record if span.is_recording() else None)
         try:
-            with trace.use_span(record.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+            with trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
                 try:
                     yield
                 except BaseException as exc:  # the user's exception: record it, then re-raise it unchanged
-                    self._record_exception(record, exc)
+                    self._record_exception(span, exc)
                     raise
         finally:
-            current_memo.reset(memo_token)
             pending_record.reset(pending_token)
-            self._end(record)
+            self._end(record, span)
 
-    def _record_exception(self, record: RunRecord, exc: BaseException) -> None:
+    def _record_exception(self, span: trace.Span, exc: BaseException) -> None:
         try:
-            if record.span.is_recording():
-                record.span.record_exception(exc)
-                record.span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-                record.span.set_attribute("error.type", type(exc).__qualname__)
+            if span.is_recording():
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+                span.set_attribute("error.type", type(exc).__qualname__)
         except Exception:
             self._log_once("exception", "otel-dynamiq could not record an exception on its span")
 
-    def _end(self, record: RunRecord) -> None:
+    def _end(self, record: RunRecord, span: trace.Span) -> None:
         try:
-            self._annotate(record.span, record.facts, record.run, record.error)
+            if record.facts is not None:
+                self._annotate(span, record.facts, record.run, record.error)
         except Exception:
             self._log_once("end", "otel-dynamiq could not describe a finished run on its span")
         finally:
-            record.span.end()
+            span.end()
             self._recorder.forget(record.run_id)
 
     def _annotate(self, span: trace.Span, facts: RunnableFacts, run: Run | None, error: BaseException | None) -> None:
@@ -184,28 +192,18 @@ class RunTracer:
     def _emit_unclaimed(self, run: Run, parent: RunRecord | None) -> None:
         """A run no wrapper saw (a class that overrides its run method): still one span, after the fact."""
         facts = RunnableFacts(kind=enum_value(run.type) or "node", name=str(run.name))
-        context = trace.set_span_in_context(parent.span) if parent is not None else otel_context.get_current()
+        parent_span = parent.span if parent is not None else None
+        context = trace.set_span_in_context(parent_span) if parent_span is not None else otel_context.get_current()
         span = self._tracer.start_span(span_name(facts), context=context, start_time=_epoch_nanos(run.start_time))
         self._annotate(span, facts, run, None)
         span.end(end_time=_epoch_nanos(run.end_time))
 
     # --- helpers ---------------------------------------------------------------
 
-    def _with_recorder(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """The same call, with our handler among the config's callbacks (once, never twice)."""
-        config = args[_CONFIG_POSITION] if len(args) > _CONFIG_POSITION else kwargs.get("config")
-        if config is None:
-            config = RunnableConfig(callbacks=[self._recorder])
-        elif not any(isinstance(callback, SpanRunRecorder) for callback in config.callbacks):
-            # A copy: the caller's config object is theirs, and outlives our instrumentation.
-            config = config.model_copy(update={"callbacks": [*config.callbacks, self._recorder]})
-        else:
-            return args, kwargs
-        if len(args) > _CONFIG_POSITION:
-            return (*args[:_CONFIG_POSITION], config, *args[_CONFIG_POSITION + 1 :]), kwargs
-        return args, {**kwargs, "config": config}
-
     def _log_once(self, where: str, message: str) -> None:
+        """Our own failures: the first of each kind at WARNING with its cause, later ones at DEBUG."""
         if where not in self._failures_logged:
             self._failures_logged.add(where)
             _logger.warning(message, exc_info=True)
+        else:
+            _logger.debug(message, exc_info=True)
