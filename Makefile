@@ -10,7 +10,7 @@ STOCK_DISTRO := $(VENV)/stock-distro
 # dynamiq imports litellm, which would download a price map without this.
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest compat bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
+# Dynamiq's own test suite, plain and instrumented: every test must have the same outcome (about 10 minutes).
+# COMPAT_ARGS="--dynamiq 0.65.0" tests another release.
+compat: $(STAMP)
+	$(BIN)/python tests/compat/run_compat.py $(COMPAT_ARGS)
+
 BENCHMARKS := encoder_choice caller_latency tracing_floor polling concurrency export_throughput instrumentation_cost memory_outage
 
 # Every benchmark at full size (about 6 minutes on 2 cores); BENCH_ARGS=--tiny for a smoke run.
@@ -41,4 +46,4 @@ bench: $(STAMP)
 	@for name in $(BENCHMARKS); do echo "== $$name"; $(BIN)/python benchmarks/$$name.py $(BENCH_ARGS) || exit 1; echo; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .compat .pytest_cache .mypy_cache .ruff_cache .hypothesis
