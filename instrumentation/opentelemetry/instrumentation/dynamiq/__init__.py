@@ -63,6 +63,10 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         from dynamiq.flows import flow as flow_module
         from opentelemetry.instrumentation.dynamiq import _polling
         from opentelemetry.instrumentation.dynamiq._callbacks import EVENTS
+        from opentelemetry.instrumentation.dynamiq._fast_format import (
+            MODULES_HOLDING_FORMAT_VALUE,
+            format_plain_scalars_at_once,
+        )
         from opentelemetry.instrumentation.dynamiq._recorder import RunRecorder
         from opentelemetry.instrumentation.dynamiq._settings import load_settings
         from opentelemetry.instrumentation.dynamiq._wrappers import (
@@ -88,6 +92,9 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             importlib.import_module(event.module)
             wrapt.wrap_function_wrapper(event.module, event.attribute, run_tracer.observe(event))
         wrapt.wrap_function_wrapper(*_STEP_PATCH, _polling.record_step)
+        for module in MODULES_HOLDING_FORMAT_VALUE:
+            importlib.import_module(module)
+            wrapt.wrap_function_wrapper(module, "format_value", format_plain_scalars_at_once)
         _polling.install(flow_module)
         reclaim_loggers()  # importing Dynamiq just set our loggers to ERROR
 
@@ -97,13 +104,15 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         from dynamiq.flows import flow as flow_module
         from opentelemetry.instrumentation.dynamiq import _polling
         from opentelemetry.instrumentation.dynamiq._callbacks import EVENTS
+        from opentelemetry.instrumentation.dynamiq._fast_format import MODULES_HOLDING_FORMAT_VALUE
 
         patched = [(module, attribute) for module, attribute, _, _ in _PATCHES]
         dispatchers = [(event.module, event.attribute) for event in EVENTS]
         for module, attribute in (*patched, *dispatchers, _STEP_PATCH):
             owner_name, method = attribute.split(".")
             unwrap(getattr(importlib.import_module(module), owner_name), method)
-
+        for module in MODULES_HOLDING_FORMAT_VALUE:
+            unwrap(importlib.import_module(module), "format_value")
         _polling.uninstall(flow_module)
 
     @property

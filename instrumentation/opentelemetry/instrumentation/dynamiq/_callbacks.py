@@ -94,6 +94,10 @@ class Event:
     closes: bool = False
     """Ends the run: it is taken off the builder and kept for its span."""
 
+    @property
+    def of_node(self) -> bool:
+        return self.module == _NODE
+
 
 _WORKFLOW = "dynamiq.workflow.workflow"
 _FLOW = "dynamiq.flows.base"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,7 +47,7 @@ class RunRecord:
     run_id: UUID | None = None
     run: Run | None = None
     error: BaseException | None = field(default=None, repr=False)
-    serialized: dict[str, Any] | None = field(default=None, repr=False)
+    serialized: Mapping[str, Any] | None = field(default=None, repr=False)
     """The runnable's tracing form, made once at its first event (native handlers remake it at each)."""
 
 
@@ -78,6 +78,41 @@ def displayable(value: Any) -> Any:
     except Exception:
         return _unformattable(value)
     return value
+
+
+class ContainerDump(Mapping[str, Any]):
+    """A workflow's or flow's tracing form, made only if something reads more than its identity.
+
+    Dynamiq's tracing handler reads ``id``, ``version`` and ``name`` of a
+    workflow's or flow's dump, but the dump itself serializes every node of
+    the flow: for a flow of N nodes, two dumps per run cost as much as 2N node
+    dumps. Those three fields are answered from the runnable (they are plain
+    model fields, dumped as they are); anything else makes the full dump.
+    """
+
+    IDENTITY = ("id", "version", "name")
+
+    def __init__(self, runnable: Any, make: Callable[[], dict[str, Any]]) -> None:
+        fields = getattr(type(runnable), "model_fields", {})
+        self._identity = {key: getattr(runnable, key) for key in self.IDENTITY if key in fields}
+        self._make = make
+        self._full: dict[str, Any] | None = None
+
+    def _everything(self) -> dict[str, Any]:
+        if self._full is None:
+            self._full = self._make()
+        return self._full
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._identity:
+            return self._identity[key]
+        return self._everything()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._everything())
+
+    def __len__(self) -> int:
+        return len(self._everything())
 
 
 class RunRecorder:
@@ -161,7 +196,7 @@ class RunRecorder:
         self, event: Event, record: RunRecord, runnable: Any, payload: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
         method = getattr(self._builder, event.handler_method)
-        serialized = self._serialized(record, runnable)
+        serialized = self._serialized(record, runnable, event.of_node)
         try:
             method(serialized, *payload, **kwargs)
             return
@@ -175,14 +210,21 @@ class RunRecorder:
         except Exception as exc:
             self._failed(f"{event.handler_method} with values shown as text", exc)
 
-    def _serialized(self, record: RunRecord, runnable: Any) -> dict[str, Any]:
+    def _serialized(self, record: RunRecord, runnable: Any, of_node: bool) -> Mapping[str, Any]:
         if record.serialized is None:
-            try:
-                record.serialized = runnable.to_dict(for_tracing=True)
-            except Exception as exc:
-                self._failed("serialization for tracing", exc)
-                record.serialized = {"id": getattr(runnable, "id", None), "name": getattr(runnable, "name", None)}
+            if of_node:
+                record.serialized = self._dump(runnable)
+            else:
+                record.serialized = ContainerDump(runnable, lambda: self._dump(runnable))
         return record.serialized
+
+    def _dump(self, runnable: Any) -> dict[str, Any]:
+        try:
+            dump: dict[str, Any] = runnable.to_dict(for_tracing=True)
+        except Exception as exc:
+            self._failed("serialization for tracing", exc)
+            dump = {"id": getattr(runnable, "id", None), "name": getattr(runnable, "name", None)}
+        return dump
 
     def _finish(self, record: RunRecord, error: BaseException | None) -> None:
         run = self._builder.runs.pop(record.run_id, None)
