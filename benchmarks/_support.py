@@ -164,7 +164,7 @@ def chain_workflow(length: int, payload: str = "", io_seconds: float = 0.0) -> A
 
 
 @contextmanager
-def otel_tracing(endpoint: str, **instrument_kwargs: Any) -> Iterator[Any]:
+def otel_tracing(endpoint: str, sampler: Any = None, **instrument_kwargs: Any) -> Iterator[Any]:
     """otel-dynamiq as a user sets it up: instrumentor, BatchSpanProcessor, DynamiqSpanExporter."""
     from opentelemetry.instrumentation.dynamiq import DynamiqInstrumentor
     from opentelemetry.sdk.trace import TracerProvider
@@ -173,7 +173,7 @@ def otel_tracing(endpoint: str, **instrument_kwargs: Any) -> Iterator[Any]:
     from otel_dynamiq import DynamiqSpanExporter
 
     exporter = DynamiqSpanExporter(endpoint=endpoint)
-    provider = TracerProvider()
+    provider = TracerProvider(sampler=sampler)
     provider.add_span_processor(BatchSpanProcessor(exporter))
     instrumentor = DynamiqInstrumentor()
     instrumentor.instrument(tracer_provider=provider, **instrument_kwargs)

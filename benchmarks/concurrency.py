@@ -6,11 +6,15 @@ workflow several times; throughput is runs per second of wall time. Nodes
 either do nothing (the process is CPU-bound: the worst case for any tracer)
 or wait 20 ms on I/O like an LLM or API call (what real workflows do). Native
 tracing posts to a loopback collector answering in 200 ms; otel-dynamiq
-exports to the same collector.
+exports to the same collector (its exporter thread's CPU is counted too).
+
+Beside throughput, the CPU time of the whole process (every thread) per node
+run, so what tracing costs shows even where the machine is not saturated.
 
     .venv/bin/python benchmarks/concurrency.py [--runs-per-worker N] [--tiny]
 
-Target: otel-dynamiq / untraced throughput >= 0.9.
+Targets: otel-dynamiq / untraced throughput >= 0.9 with 20 ms nodes and >= 0.75
+with 0 ms nodes, at 50 and 100 concurrent runs.
 """
 
 from __future__ import annotations
@@ -23,9 +27,25 @@ from typing import Any
 
 from _support import chain_workflow, machine, otel_tracing, parser, sink_server, table
 
+NODES = 5
 
-def threaded(workers: int, runs: int, config_factory: Callable[[], Any], io_seconds: float) -> float:
-    workflows = [chain_workflow(5, io_seconds=io_seconds) for _ in range(workers)]
+
+class Measured:
+    """Throughput in workflow runs per second, and process CPU per node run in microseconds."""
+
+    def __init__(self, runs: int, wall: float, cpu: float) -> None:
+        self.throughput = runs / wall
+        self.cpu_per_node_us = cpu / (runs * NODES) * 1e6
+
+
+def measured(drive: Callable[..., float], *arguments: Any) -> Measured:
+    cpu_before = time.process_time()
+    runs, wall = drive(*arguments)
+    return Measured(runs, wall, time.process_time() - cpu_before)
+
+
+def threaded(workers: int, runs: int, config_factory: Callable[[], Any], io_seconds: float) -> tuple[int, float]:
+    workflows = [chain_workflow(NODES, io_seconds=io_seconds) for _ in range(workers)]
     start = threading.Barrier(workers + 1)
 
     def work(workflow: Any) -> None:
@@ -40,11 +60,11 @@ def threaded(workers: int, runs: int, config_factory: Callable[[], Any], io_seco
     began = time.perf_counter()
     for thread in threads:
         thread.join()
-    return workers * runs / (time.perf_counter() - began)
+    return workers * runs, time.perf_counter() - began
 
 
-def tasks(workers: int, runs: int, config_factory: Callable[[], Any], io_seconds: float) -> float:
-    workflows = [chain_workflow(5, io_seconds=io_seconds) for _ in range(workers)]
+def tasks(workers: int, runs: int, config_factory: Callable[[], Any], io_seconds: float) -> tuple[int, float]:
+    workflows = [chain_workflow(NODES, io_seconds=io_seconds) for _ in range(workers)]
 
     async def work(workflow: Any) -> None:
         for _ in range(runs):
@@ -53,9 +73,9 @@ def tasks(workers: int, runs: int, config_factory: Callable[[], Any], io_seconds
     async def all_of_them() -> float:
         began = time.perf_counter()
         await asyncio.gather(*(work(workflow) for workflow in workflows))
-        return workers * runs / (time.perf_counter() - began)
+        return time.perf_counter() - began
 
-    return asyncio.run(all_of_them())
+    return workers * runs, asyncio.run(all_of_them())
 
 
 def main() -> None:
@@ -65,8 +85,9 @@ def main() -> None:
     from dynamiq.callbacks import TracingCallbackHandler
     from dynamiq.clients import DynamiqTracingClient
     from dynamiq.runnables import RunnableConfig
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
-    concurrency = [4] if args.tiny else [20, 50, 100]
+    concurrency = [4] if args.tiny else [1, 20, 50, 100]
     node_io = [0.0] if args.tiny else [0.0, 0.02]
     runs = 1 if args.tiny else args.runs_per_worker
     rows = []
@@ -80,23 +101,34 @@ def main() -> None:
             for workers in concurrency:
                 for mode, drive in (("threads, run_sync", threaded), ("tasks, run_async", tasks)):
                     drive(2, 1, lambda: None, io_seconds)  # warm-up
-                    untraced = drive(workers, runs, lambda: None, io_seconds)
-                    native_throughput = drive(workers, runs, native, io_seconds)
+                    worker_runs = runs * max(1, 20 // workers)  # one worker alone runs as many as 20 would
+                    untraced = measured(drive, workers, worker_runs, lambda: None, io_seconds)
+                    native_run = measured(drive, workers, worker_runs, native, io_seconds)
+                    with otel_tracing(url, sampler=ALWAYS_OFF):
+                        unsampled = measured(drive, workers, worker_runs, lambda: None, io_seconds)
                     with otel_tracing(url):
-                        traced = drive(workers, runs, lambda: None, io_seconds)
+                        traced = measured(drive, workers, worker_runs, lambda: None, io_seconds)
                     rows.append(
                         [
                             f"{io_seconds * 1000:.0f} ms",
                             workers,
                             mode,
-                            untraced,
-                            traced,
-                            native_throughput,
-                            traced / untraced,
-                            native_throughput / untraced,
+                            untraced.throughput,
+                            traced.throughput,
+                            native_run.throughput,
+                            traced.throughput / untraced.throughput,
+                            native_run.throughput / untraced.throughput,
+                            unsampled.throughput / untraced.throughput,
+                            untraced.cpu_per_node_us,
+                            traced.cpu_per_node_us - untraced.cpu_per_node_us,
+                            traced.cpu_per_node_us - unsampled.cpu_per_node_us,
+                            native_run.cpu_per_node_us - untraced.cpu_per_node_us,
                         ]
                     )
-    print(f"Workflow runs per second, 5-node workflow, collector answering in 200 ms ({runs} runs per worker)")
+    print(f"Workflow runs per second, {NODES}-node workflow, collector answering in 200 ms ({runs} runs per worker)")
+    print("CPU: process time (all threads) per node run, in µs; 'added' is traced minus untraced.")
+    print("'unsampled' is otel-dynamiq instrumented with every span sampled out: Dynamiq's faster formatting alone;")
+    print("'CPU of spans' is traced minus unsampled: what recording and exporting the runs costs.")
     print(f"({machine()})")
     headers = [
         "node I/O",
@@ -107,6 +139,11 @@ def main() -> None:
         "native",
         "otel/untraced",
         "native/untraced",
+        "unsampled/untraced",
+        "CPU untraced",
+        "CPU added otel",
+        "CPU of spans",
+        "CPU added native",
     ]
     print(table(headers, rows))
 
