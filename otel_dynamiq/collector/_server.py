@@ -9,40 +9,64 @@ Dynamiq account can see exactly what the exporter sends.
 
 from __future__ import annotations
 
-import gzip
+import contextlib
 import hmac
+import ipaddress
 import json
 import logging
+import socket
 import threading
-import zlib
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+from otel_dynamiq.collector._body import BodyError, content_length, decompressed, parse_runs_body
 from otel_dynamiq.collector._store import RunStore
-from otel_dynamiq.collector._validate import validate_body
+from otel_dynamiq.collector._validate import canonical_id, canonical_run, validate_body
 
 _logger = logging.getLogger(__name__)
 
 TRACES_PATH = "/v1/traces"
-MAX_BODY_BYTES = 64 * 1024 * 1024
-"""Larger bodies get a 413, as a real service's front proxy would answer."""
+LISTEN_BACKLOG = 1024
+"""Connections the kernel holds while every handler is busy (the standard library's default is 5)."""
+MAX_HANDLERS = 64
+"""Connections served at once; the rest wait in the backlog instead of costing a thread each."""
+CONNECTION_TIMEOUT_SECONDS = 10.0
+"""A connection that sends nothing for this long (idle keep-alive, a slow sender) is closed."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out as separate writes
+    timeout = CONNECTION_TIMEOUT_SECONDS
+
+    def setup(self) -> None:
+        self.timeout = self.server.connection_timeout  # type: ignore[misc]  # per server, not per class
+        super().setup()
 
     def log_message(self, format: str, *args: Any) -> None:
         _logger.debug("%s " + format, self.address_string(), *args)
 
-    def _reply(self, status: int, payload: Any) -> None:
+    def _reply(self, status: int, payload: Any, close: bool = False) -> None:
         body = json.dumps(payload).encode()
+        if close:
+            self.close_connection = True  # what the client sent after this is not read
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        if close:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
 
@@ -51,57 +75,97 @@ class _Handler(BaseHTTPRequestHandler):
         if expected is None:
             return True
         given = self.headers.get("Authorization", "")
-        return hmac.compare_digest(given.encode(), f"Bearer {expected}".encode())
+        return hmac.compare_digest(given.encode("utf-8", "replace"), f"Bearer {expected}".encode())
+
+    def _guarded(self, handle: Any) -> None:
+        """No request ends without an answer, and nothing a client sends reaches the log as a traceback."""
+        try:
+            handle()
+        except BodyError as refused:
+            self._reply(refused.status, {"detail": refused.detail}, close=True)
+        except (TimeoutError, ConnectionError):
+            self.close_connection = True
+        except Exception:
+            _logger.debug("collector request failed", exc_info=True)
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"detail": "the collector could not handle this request"})
 
     def do_POST(self) -> None:
-        if self.path.rstrip("/") != TRACES_PATH:
-            self._reply(HTTPStatus.NOT_FOUND, {"detail": f"POST goes to {TRACES_PATH}"})
+        self._guarded(self._post)
+
+    def do_GET(self) -> None:
+        self._guarded(self._get)
+
+    def _post(self) -> None:
+        if self.path.split("?", 1)[0].rstrip("/") != TRACES_PATH:
+            self._reply(HTTPStatus.NOT_FOUND, {"detail": f"POST goes to {TRACES_PATH}"}, close=True)
             return
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            self.close_connection = True
-            self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"detail": f"body over {MAX_BODY_BYTES} bytes"})
+        if not self._authorized():  # before reading a byte of the body
+            self._reply(HTTPStatus.UNAUTHORIZED, {"detail": "missing or wrong bearer key"}, close=True)
             return
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            raise BodyError(HTTPStatus.LENGTH_REQUIRED, "send a Content-Length; chunked bodies are not taken")
+        length = content_length(self.headers.get("Content-Length"))
         raw = self.rfile.read(length)
-        if not self._authorized():
-            self._reply(HTTPStatus.UNAUTHORIZED, {"detail": "missing or wrong bearer key"})
-            return
+        if len(raw) < length:
+            raise BodyError(HTTPStatus.BAD_REQUEST, f"body ended after {len(raw)} of {length} bytes")
         encoding = self.headers.get("Content-Encoding")
-        try:
-            text = gzip.decompress(raw) if encoding == "gzip" else raw
-            body = json.loads(text)
-        except (OSError, EOFError, zlib.error, ValueError) as exc:
-            self._reply(HTTPStatus.BAD_REQUEST, {"detail": f"body is not JSON{' (gzip)' if encoding else ''}: {exc}"})
-            return
+        body = parse_runs_body(decompressed(raw, encoding))
         problems = validate_body(body)
         if problems:
             self._reply(HTTPStatus.BAD_REQUEST, {"detail": problems[:20]})
             return
-        self.server.store.add(body["runs"], len(raw), encoding)
-        self._reply(HTTPStatus.OK, {"accepted": len(body["runs"])})
+        runs = [canonical_run(run) for run in body["runs"]]
+        self.server.store.add(runs, len(raw), (encoding or "").strip().lower() or None)
+        self._reply(HTTPStatus.OK, {"accepted": len(runs)})
 
-    def do_GET(self) -> None:
+    def _get(self) -> None:
+        if not self._authorized():
+            self._reply(HTTPStatus.UNAUTHORIZED, {"detail": "missing or wrong bearer key"})
+            return
         path = self.path.split("?", 1)[0].rstrip("/")
         if path == TRACES_PATH:
             self._reply(HTTPStatus.OK, {"traces": self.server.store.traces()})
         elif path.startswith(TRACES_PATH + "/"):
-            trace_id = path[len(TRACES_PATH) + 1 :]
+            trace_id = canonical_id(path[len(TRACES_PATH) + 1 :])
             runs = self.server.store.runs(trace_id)
             if runs:
                 self._reply(HTTPStatus.OK, {"trace_id": trace_id, "runs": runs})
             else:
-                self._reply(HTTPStatus.NOT_FOUND, {"detail": f"no runs for trace {trace_id}"})
+                self._reply(HTTPStatus.NOT_FOUND, {"detail": f"no runs for trace {trace_id[:80]}"})
         else:
             self._reply(HTTPStatus.NOT_FOUND, {"detail": f"GET {TRACES_PATH} or {TRACES_PATH}/<trace_id>"})
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
 
-    def __init__(self, address: tuple[str, int], store: RunStore, access_key: str | None) -> None:
+    def __init__(
+        self, address: tuple[str, int], store: RunStore, access_key: str | None, connection_timeout: float
+    ) -> None:
+        self.connection_timeout = connection_timeout
+        host = address[0]
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._slots = threading.BoundedSemaphore(MAX_HANDLERS)
         super().__init__(address, _Handler)
         self.store = store
         self.access_key = access_key
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._slots.acquire()  # blocks accepting; new connections wait in the backlog
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 class LocalCollector:
@@ -117,9 +181,14 @@ class LocalCollector:
         port: int = 0,
         database: str = ":memory:",
         access_key: str | None = None,
+        connection_timeout: float = CONNECTION_TIMEOUT_SECONDS,
     ) -> None:
         self.store = RunStore(database)
-        self._server = _Server((host, port), self.store, access_key)
+        try:
+            self._server = _Server((host, port), self.store, access_key, connection_timeout)
+        except BaseException:
+            self.store.close()
+            raise
         self._thread: threading.Thread | None = None
 
     @property

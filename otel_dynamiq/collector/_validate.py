@@ -106,6 +106,24 @@ def validate_run(run: Any, index: int = 0) -> list[str]:
     return problems
 
 
+def canonical_id(value: Any) -> Any:
+    """One spelling per UUID (lower case, dashed), so ``{...}``, ``urn:uuid:`` or 32-hex forms are one run."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return value
+
+
+def canonical_run(run: dict[str, Any]) -> dict[str, Any]:
+    """The run with its id, parent id and trace id (when it is a UUID) in their one canonical spelling."""
+    return {
+        **run,
+        **{field: canonical_id(run[field]) for field in ("id", "parent_run_id", "trace_id") if field in run},
+    }
+
+
 def validate_body(body: Any) -> list[str]:
     """Every problem with a request body; an empty list means the service would accept it."""
     if not isinstance(body, dict) or not isinstance(body.get("runs"), list):
