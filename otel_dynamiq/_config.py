@@ -182,8 +182,68 @@ def _setting(given: object | None, keyword: str, variable: str, parse: Callable[
     return parse(variable, raw) if raw is not None else default
 
 
+_TOKEN_CHARACTERS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+"""What an HTTP header name may hold (RFC 9110 ``tchar``)."""
+_RESERVED_HEADERS = frozenset(
+    {
+        "authorization",
+        "content-type",
+        "content-encoding",
+        "content-length",
+        "transfer-encoding",
+        "host",
+        "connection",
+        "keep-alive",
+        "te",
+        "upgrade",
+    }
+)
+"""Headers the exporter sets itself, or that describe the body or the connection: extra headers may not set them."""
+
+
+def _is_header_value(text: str) -> bool:
+    """Visible ASCII and spaces: no CR or LF (which would split the request), nothing httpx cannot encode."""
+    return all(" " <= char <= "~" or char == "\t" for char in text)
+
+
+def check_headers(name: str, headers: Mapping[str, str]) -> dict[str, str]:
+    """Extra headers that can go into every request, or a ValueError that names the setting (never a value)."""
+    checked: dict[str, str] = {}
+    for position, (key, value) in enumerate(headers.items(), start=1):
+        if not isinstance(key, str) or not key or not set(key) <= _TOKEN_CHARACTERS:
+            raise ValueError(f"{name}: header {position} has a name that is not an HTTP token (letters, digits, -)")
+        if key.lower() in _RESERVED_HEADERS:
+            raise ValueError(
+                f"{name}: header {key!r} is set by the exporter itself and may not be given; "
+                f"the access key goes in {env.DYNAMIQ_ACCESS_KEY}"
+            )
+        if not isinstance(value, str) or not _is_header_value(value):
+            raise ValueError(
+                f"{name}: the value of header {key!r} must be printable ASCII without line breaks "
+                "(URL-encode other characters)"
+            )
+        checked[key] = value
+    return checked
+
+
+def _check_key(key: str) -> str:
+    """The key goes into a header: refuse what would break the request, and never echo it."""
+    if not all("!" <= char <= "~" for char in key):
+        raise ValueError(
+            f"the access key ({env.DYNAMIQ_ACCESS_KEY} or {env.DYNAMIQ_SERVICE_TOKEN}, or access_key=) holds "
+            "spaces, line breaks or non-ASCII characters; copy it again without them"
+        )
+    return key
+
+
 def _check_endpoint(endpoint: str) -> str:
     parts = urlsplit(endpoint)
+    if parts.username is not None or parts.password is not None:
+        # Not echoed: the URL holds a password. httpx would also send it as Basic auth instead of the key.
+        raise ValueError(
+            f"{env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT} holds a user name or password (user:pass@host); "
+            f"remove it and give the key in {env.DYNAMIQ_ACCESS_KEY}"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(
             f"{env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT}={endpoint!r} is not an http(s) URL; "
@@ -219,6 +279,8 @@ def load_config(
         )
 
     key = access_key or _env(env.DYNAMIQ_ACCESS_KEY) or _env(env.DYNAMIQ_SERVICE_TOKEN)
+    if key:
+        _check_key(key)
     if not key and not is_loopback_url(resolved_endpoint):
         raise ValueError(
             f"No Dynamiq access key: set {env.DYNAMIQ_ACCESS_KEY} (or {env.DYNAMIQ_SERVICE_TOKEN}), "
@@ -233,9 +295,12 @@ def load_config(
     )
     no_headers: dict[str, str] = {}
     resolved_headers = (
-        dict(headers)
+        check_headers("headers", headers)
         if headers is not None
-        else _setting(None, "headers", env.OTEL_EXPORTER_DYNAMIQ_HEADERS, parse_headers, no_headers)
+        else check_headers(
+            env.OTEL_EXPORTER_DYNAMIQ_HEADERS,
+            _setting(None, "headers", env.OTEL_EXPORTER_DYNAMIQ_HEADERS, parse_headers, no_headers),
+        )
     )
     resolved_max = _setting(
         max_request_bytes,

@@ -218,9 +218,10 @@ class Delivery:
         return True
 
     def _refusal(self, response: httpx.Response, why: str = "") -> str:
-        snippet = response.text[:_BODY_SNIPPET_CHARS]
-        if self._config.access_key:
-            snippet = snippet.replace(self._config.access_key, "***")
+        text = response.text
+        if self._config.access_key:  # mask first: a key that spans the cut would otherwise show its start
+            text = text.replace(self._config.access_key, "***")
+        snippet = text[:_BODY_SNIPPET_CHARS]
         if response.status_code in (401, 403) and not why:
             why = "the access key was refused; check DYNAMIQ_ACCESS_KEY"
         return f"HTTP {response.status_code} {snippet!r}" + (f" ({why})" if why else "")

@@ -73,9 +73,41 @@ def test_keywords_override_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-def test_extra_headers_cannot_replace_the_key() -> None:
-    config = load_config(access_key=FAKE_KEY, headers={"Authorization": "Bearer other"})
-    assert config.request_headers()["Authorization"] == f"Bearer {FAKE_KEY}"
+@pytest.mark.parametrize("name", ["Authorization", "authorization", "Content-Length", "Host", "Transfer-Encoding"])
+def test_extra_headers_cannot_set_what_the_exporter_sets(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_HEADERS", f"{name}=Bearer%20other-secret")
+    with pytest.raises(ValueError, match="OTEL_EXPORTER_DYNAMIQ_HEADERS") as refused:
+        load_config(access_key=FAKE_KEY)
+    assert "other-secret" not in str(refused.value)
+    with pytest.raises(ValueError, match="headers: header"):
+        load_config(access_key=FAKE_KEY, headers={name: "x"})
+
+
+@pytest.mark.parametrize(
+    "raw", ["X-Team=a%0D%0AX-Evil%3A%201", "X-Team=caf%C3%A9-secret", "X-T%0Aeam=1", "Bad%20Name=1"]
+)
+def test_header_values_that_would_break_requests_fail_at_start(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_HEADERS", raw)
+    with pytest.raises(ValueError, match="OTEL_EXPORTER_DYNAMIQ_HEADERS") as refused:
+        load_config(access_key=FAKE_KEY)
+    assert "secret" not in str(refused.value) and "Evil" not in str(refused.value)
+
+
+@pytest.mark.parametrize("key", [f"{FAKE_KEY}\r\nX-Evil: 1", f"{FAKE_KEY} x", f"{FAKE_KEY}é"])
+def test_a_key_that_cannot_be_a_header_fails_at_start_without_being_echoed(
+    monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    monkeypatch.setenv("DYNAMIQ_ACCESS_KEY", key)
+    with pytest.raises(ValueError, match="DYNAMIQ_ACCESS_KEY") as refused:
+        load_config()
+    assert FAKE_KEY not in str(refused.value)
+
+
+def test_user_and_password_in_the_endpoint_are_refused_without_being_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_ENDPOINT", "https://user:hunter2@collector.example")
+    with pytest.raises(ValueError, match="OTEL_EXPORTER_DYNAMIQ_ENDPOINT") as refused:
+        load_config(access_key=FAKE_KEY)
+    assert "hunter2" not in str(refused.value)
 
 
 @pytest.mark.parametrize(

@@ -273,6 +273,17 @@ def test_the_key_never_reaches_logs_or_errors(caplog: pytest.LogCaptureFixture) 
     assert FAKE_KEY not in repr(exporter)
 
 
+def test_a_key_echoed_across_the_snippet_cut_is_masked_whole(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    padding = "x" * 190  # the key starts just before the 200th character of the body
+    with ScriptedServer(Reply(401, body=f"{padding}{FAKE_KEY}{FAKE_KEY}".encode())) as server:
+        exporter = DynamiqSpanExporter(endpoint=server.url, access_key=FAKE_KEY)
+        assert exporter.export(make_spans(1)) is SpanExportResult.FAILURE
+        exporter.shutdown()
+    assert "HTTP 401" in caplog.text
+    assert FAKE_KEY[:5] not in caplog.text
+
+
 def test_a_refused_key_is_said_once_and_every_drop_counted(
     exporters: list[DynamiqSpanExporter], caplog: pytest.LogCaptureFixture
 ) -> None:
