@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -167,6 +168,31 @@ def _parse_entry(name: str, size: int) -> _Entry | None:
     return _Entry(name, entry.created_ns, entry.runs, size, int(parts[0]), int(parts[1]), parts[2])
 
 
+_REFUSED_PREFIX = "refused-"
+"""Entries set aside because they are not regular files of this user: never sent, never parsed again."""
+
+
+class _NotARegularFile(Exception):
+    pass
+
+
+def _read_own_file(path: Path) -> bytes:
+    """The file's bytes, if it is a regular file of this user: opened without following a link or
+    waiting on a FIFO, then checked on the open descriptor, so a swap after the check cannot matter."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # a symbolic link
+            raise _NotARegularFile(path.name) from None
+        raise
+    with os.fdopen(descriptor, "rb") as file:
+        status = os.fstat(file.fileno())
+        if not stat.S_ISREG(status.st_mode) or (hasattr(os, "getuid") and status.st_uid != os.getuid()):
+            raise _NotARegularFile(path.name)
+        return file.read()
+
+
 class DiskSpool:
     """Bodies as files in one directory, shared by every process exporting to the same place."""
 
@@ -179,8 +205,13 @@ class DiskSpool:
         self._lease_ms = int(max(lease_seconds, MIN_LEASE_SECONDS) * 1000)
         self._count_drop = count_drop
         self._host = _host_tag()
+        self._candidates: collections.deque[_Entry] = collections.deque()
+        """Bodies found by the last listing, oldest first: claims take from here, so draining is linear."""
 
     def _entries(self) -> list[_Entry]:
+        # Checked at every listing, not only at start: the directory (or its parent) may have been swapped.
+        _checked_directory(self.directory.parent)
+        _checked_directory(self.directory)
         entries = []
         with os.scandir(self.directory) as listing:
             for item in listing:
@@ -188,7 +219,9 @@ class DiskSpool:
                     self._remove_abandoned_write(item)
                     continue
                 with contextlib.suppress(FileNotFoundError):
-                    entry = _parse_entry(item.name, item.stat().st_size)
+                    if not item.is_file(follow_symlinks=False):
+                        continue  # a link, a FIFO or a directory named like a body is never ours to send
+                    entry = _parse_entry(item.name, item.stat(follow_symlinks=False).st_size)
                     if entry is not None:
                         entries.append(entry)
         entries.sort(key=lambda entry: entry.created_ns)
@@ -212,6 +245,8 @@ class DiskSpool:
 
         Raises OSError when the disk refuses; the caller falls back to memory.
         """
+        _checked_directory(self.directory.parent)  # it may have been swapped since the last use
+        _checked_directory(self.directory)
         created = time.time_ns()
         name = f"{created:020d}-{runs}-{os.getpid()}-{secrets.token_hex(4)}{_READY_SUFFIX}"
         temporary = self.directory / f"{_TEMPORARY_PREFIX}{name}"
@@ -257,8 +292,15 @@ class DiskSpool:
         return not (entry.lease_host == self._host and entry.lease_pid is not None and _pid_is_gone(entry.lease_pid))
 
     def claim(self) -> SpooledBody | None:
-        """Lease the oldest body no live process holds; None when there is none."""
-        for entry in self._enforce_caps():
+        """Lease the oldest body no live process holds; None when there is none.
+
+        One listing serves many claims (the directory is listed again only when
+        its bodies are used up), so draining N bodies costs N claims, not N listings.
+        """
+        if not self._candidates:
+            self._candidates.extend(self._enforce_caps())
+        while self._candidates:
+            entry = self._candidates.popleft()
             if self._is_held(entry):
                 continue
             expiry = int(time.time() * 1000) + self._lease_ms
@@ -268,7 +310,11 @@ class DiskSpool:
             except FileNotFoundError:
                 continue  # another process leased or finished it first
             try:
-                body = (self.directory / leased).read_bytes()
+                body = _read_own_file(self.directory / leased)
+            except _NotARegularFile:
+                os.rename(self.directory / leased, self.directory / f"{_REFUSED_PREFIX}{entry.base}")
+                _logger.warning("A spool entry that is not a regular file of this user was set aside: %s", entry.base)
+                continue
             except OSError:
                 with contextlib.suppress(OSError):
                     os.rename(self.directory / leased, self.directory / entry.base)
@@ -406,6 +452,9 @@ class Spool:
             return item
         try:
             return self._disk.claim()
+        except SpoolUnavailableError as exc:  # swapped or opened up since start: never read from it again
+            self._fall_back(exc)
+            return None
         except OSError as exc:
             _logger.debug("Could not take a body from the spool: %s", exc)
             return None

@@ -349,3 +349,74 @@ def test_a_half_written_body_is_never_sent(tmp_path: Path) -> None:
     (directory / ".writing-00000000000000000001-1-1-abcd.json").write_bytes(b'{"runs":[{"na')
     assert spool.claim() is None
     assert spool.state().bodies == 0
+
+
+def spool_two_bodies(
+    exporters: list[DynamiqSpanExporter], spool_dir: Path
+) -> tuple[str, DynamiqSpanExporter, set[str]]:
+    """An exporter whose service is down, with two bodies on disk; the URL where the service will come up."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    exporter = exporter_at(exporters, url, spool_dir=str(spool_dir))
+    first, second = make_spans(2), make_spans(2)
+    assert exporter.export(first) is SpanExportResult.SUCCESS
+    assert exporter.export(second) is SpanExportResult.SUCCESS
+    return url, exporter, run_ids(first) | run_ids(second)
+
+
+def body_directory(spool_dir: Path) -> Path:
+    (directory,) = {path.parent for path in spool_dir.rglob("*.json")}
+    return directory
+
+
+@pytest.mark.parametrize("planted", ["fifo", "directory", "symlink"])
+def test_entries_named_like_bodies_that_are_not_files_are_never_sent_and_stop_nothing(
+    exporters: list[DynamiqSpanExporter], spool_base: Path, planted: str
+) -> None:
+    spool_dir = spool_base / planted
+    url, exporter, expected = spool_two_bodies(exporters, spool_dir)
+    directory = body_directory(spool_dir)
+    name = directory / f"{1:020d}-1-{os.getpid()}-deadbeef.json"  # the oldest, so it comes first
+    if planted == "fifo":
+        os.mkfifo(name, 0o600)
+    elif planted == "directory":
+        name.mkdir()
+    else:
+        target = spool_base / "outside.json"
+        target.write_bytes(b'{"runs": []}')
+        name.symlink_to(target)
+    port = int(url.rsplit(":", 1)[1])
+    with LocalCollector(port=port, access_key=FAKE_KEY) as collector:
+        wait_for(lambda: collector.store.delivery_counts().keys() >= expected)
+        assert exporter.export(make_spans(1)) is SpanExportResult.SUCCESS  # later exports still work
+        wait_for(lambda: len(collector.store.delivery_counts()) == len(expected) + 1)
+    assert os.path.lexists(name) or any(path.name.startswith("refused-") for path in directory.iterdir())
+
+
+def test_a_spool_directory_opened_to_others_after_start_is_no_longer_used(
+    exporters: list[DynamiqSpanExporter], spool_base: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="otel_dynamiq")
+    spool_dir = spool_base / "swapped"
+    _, exporter, _ = spool_two_bodies(exporters, spool_dir)
+    directory = body_directory(spool_dir)
+    before = sorted(path.name for path in directory.iterdir())
+    directory.chmod(0o777)  # as if another user had swapped in a directory anyone can write
+    assert exporter.export(make_spans(1)) is SpanExportResult.SUCCESS
+    assert sorted(path.name for path in directory.iterdir()) == before  # nothing written there any more
+    assert exporter.spool_state() is not None and exporter.spool_state().where == "memory"  # type: ignore[union-attr]
+    assert "writable by other users" in caplog.text
+
+
+def test_a_thousand_spooled_bodies_are_all_resent_once(exporters: list[DynamiqSpanExporter], spool_base: Path) -> None:
+    config = SpoolConfig(directory=spool_base, max_bytes=1 << 30, max_age_seconds=3600)
+    directory = identity_directory(spool_base, "http://127.0.0.1:1", FAKE_KEY)
+    disk = DiskSpool(directory, config, lease_seconds=60, count_drop=lambda reason, runs: None)
+    for _ in range(1000):
+        disk.put(b'{"runs": []}', 1)
+    taken = []
+    while (item := disk.claim()) is not None:
+        taken.append(item.key)
+        disk.finish(item)
+    assert len(taken) == len(set(taken)) == 1000
+    assert spool_files(spool_base) == []
