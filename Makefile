@@ -39,9 +39,9 @@ pytest: $(STAMP)
 compat: $(STAMP)
 	$(BIN)/python tests/compat/run_compat.py $(COMPAT_ARGS)
 
-BENCHMARKS := encoder_choice caller_latency tracing_floor polling concurrency export_throughput instrumentation_cost memory_outage
+BENCHMARKS := encoder_choice caller_latency tracing_floor polling concurrency export_throughput instrumentation_cost memory_outage spool_drain collector_limits
 
-# Every benchmark at full size (about 6 minutes on 2 cores); BENCH_ARGS=--tiny for a smoke run.
+# Every benchmark at full size (about 10 minutes on 2 cores); BENCH_ARGS=--tiny for a smoke run.
 bench: $(STAMP)
 	@for name in $(BENCHMARKS); do echo "== $$name"; $(BIN)/python benchmarks/$$name.py $(BENCH_ARGS) || exit 1; echo; done
 

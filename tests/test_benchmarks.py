@@ -15,9 +15,11 @@ BENCHMARKS = {
     "tracing_floor": "of the floor",
     "polling": "off/stock",
     "concurrency": "otel/untraced",
-    "export_throughput": "DynamiqSpanExporter",
+    "export_throughput": "CPU ratio",
     "instrumentation_cost": "otel-dynamiq, content off",
     "memory_outage": "unaccounted for",
+    "spool_drain": "bodies/s delivered",
+    "collector_limits": "runs stored",
 }
 
 
