@@ -88,15 +88,19 @@ def default_spool_directory() -> Path:
     return Path(tempfile.gettempdir()) / f"otel-dynamiq-{owner}"
 
 
-def is_loopback_url(url: str) -> bool:
-    """True when the URL names this machine, where a collector needs no key."""
-    host = urlsplit(url).hostname or ""
+def is_loopback_host(host: str) -> bool:
+    """True when the host name or address is this machine's loopback."""
     if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when the URL names this machine, where a collector needs no key."""
+    return is_loopback_host(urlsplit(url).hostname or "")
 
 
 def _env(name: str) -> str | None:

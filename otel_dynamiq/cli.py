@@ -14,9 +14,9 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from otel_dynamiq._config import is_loopback_host
 from otel_dynamiq._doctor import run_doctor
 from otel_dynamiq.collector import LocalCollector, render_tree
-from otel_dynamiq.collector._server import is_loopback
 from otel_dynamiq.collector._validate import canonical_id
 from otel_dynamiq.version import __version__
 
@@ -53,7 +53,7 @@ def _port(text: str) -> int:
 def _serve(args: argparse.Namespace) -> int:
     # The key comes from the environment: a command line is visible to every user of the machine.
     key = os.environ.get(COLLECTOR_KEY_VARIABLE) or None
-    if key is None and not is_loopback(args.host):
+    if key is None and not is_loopback_host(args.host):
         raise CommandError(
             f"refusing to serve on {args.host} without a key: anyone who can reach it could read every run. "
             f"Set {COLLECTOR_KEY_VARIABLE}, or serve on 127.0.0.1"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import ipaddress
 import json
 import logging
 import socket
@@ -34,15 +33,6 @@ MAX_HANDLERS = 64
 """Connections served at once; the rest wait in the backlog instead of costing a thread each."""
 CONNECTION_TIMEOUT_SECONDS = 10.0
 """A connection that sends nothing for this long (idle keep-alive, a slow sender) is closed."""
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _Handler(BaseHTTPRequestHandler):
