@@ -168,6 +168,8 @@ def _parse_entry(name: str, size: int) -> _Entry | None:
     return _Entry(name, entry.created_ns, entry.runs, size, int(parts[0]), int(parts[1]), parts[2])
 
 
+_CAP_CHECK_SECONDS = 1.0
+"""How long a put may go without listing the directory to enforce the caps (unless its writes could cross them)."""
 _REFUSED_PREFIX = "refused-"
 """Entries set aside because they are not regular files of this user: never sent, never parsed again."""
 
@@ -205,6 +207,9 @@ class DiskSpool:
         self._lease_ms = int(max(lease_seconds, MIN_LEASE_SECONDS) * 1000)
         self._count_drop = count_drop
         self._host = _host_tag()
+        self._bytes_since_listing = 0
+        self._last_listing: tuple[float, int] | None = None
+        """When the directory was last listed (monotonic seconds) and the bytes it held after the caps."""
         self._candidates: collections.deque[_Entry] = collections.deque()
         """Bodies found by the last listing, oldest first: claims take from here, so draining is linear."""
 
@@ -261,16 +266,23 @@ class DiskSpool:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
             raise
-        try:
-            self._enforce_caps()
-        except OSError as exc:  # the body is safely in place; the caps are enforced again on the next look
-            _logger.debug("Could not enforce the spool's caps: %s", exc)
+        self._bytes_since_listing += len(body)
+        # Listing a large backlog for every put would make an outage quadratic: list again when this
+        # process's writes since the last listing could have crossed the size cap, or once a second.
+        listed = self._last_listing
+        due = listed is None or time.monotonic() - listed[0] >= _CAP_CHECK_SECONDS
+        if due or (listed is not None and listed[1] + self._bytes_since_listing > self._max_bytes):
+            try:
+                self._enforce_caps()
+            except OSError as exc:  # the body is safely in place; the caps are enforced again on the next look
+                _logger.debug("Could not enforce the spool's caps: %s", exc)
 
     def _enforce_caps(self) -> list[_Entry]:
         """Drop what is past the caps (never a body a live sender holds); the entries that remain."""
         now = time.time_ns()
         entries = self._entries()
         total = sum(entry.size for entry in entries)
+        self._bytes_since_listing = 0
         kept = []
         for entry in entries:
             if self._is_held(entry):
@@ -283,6 +295,7 @@ class DiskSpool:
                 total -= entry.size
             else:
                 kept.append(entry)
+        self._last_listing = (time.monotonic(), total)
         return kept
 
     def _is_held(self, entry: _Entry) -> bool:
