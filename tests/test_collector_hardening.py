@@ -320,3 +320,9 @@ def test_doctor_with_a_header_it_cannot_send_fails_in_one_line() -> None:
     )
     assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr
     assert "OTEL_EXPORTER_DYNAMIQ_HEADERS" in result.stdout
+
+
+def test_doctor_never_shows_a_password_in_the_endpoint() -> None:
+    result = cli("doctor", env=clean_env(OTEL_EXPORTER_DYNAMIQ_ENDPOINT="https://user:hunter2@collector.example"))
+    assert result.returncode == 2 and "hunter2" not in result.stdout + result.stderr
+    assert "OTEL_EXPORTER_DYNAMIQ_ENDPOINT" in result.stdout
