@@ -34,6 +34,7 @@ _RUN_ID_NAMESPACE = uuid.UUID("5b0f8a8e-2f53-4c57-9d8e-6f2c5d1e7a10")
 """Fixed forever: changing it would change every run id already sent."""
 _NAMESPACE_BYTES = _RUN_ID_NAMESPACE.bytes
 _EXCEPTION_EVENT = "exception"
+_ERROR_TYPE = "error.type"
 _INVALID_ATTRIBUTES_KEY = "invalid_attributes"
 
 
@@ -132,10 +133,17 @@ def _exception_error(span: ReadableSpan) -> dict[str, Any]:
             event_attributes = event.attributes or {}
             return {
                 "message": str(event_attributes.get("exception.message", "") or span.status.description or ""),
-                "type": event_attributes.get("exception.type"),
+                "type": event_attributes.get("exception.type") or _error_type(span),
                 "traceback": event_attributes.get("exception.stacktrace"),
             }
-    return {"message": span.status.description or "", "type": None, "traceback": None}
+    # No exception event: instrumentations that only mark the span (HTTP 500 answers) still say what kind.
+    error_type = _error_type(span)
+    return {"message": span.status.description or error_type or "", "type": error_type, "traceback": None}
+
+
+def _error_type(span: ReadableSpan) -> str | None:
+    value = (span.attributes or {}).get(_ERROR_TYPE)
+    return str(value) if value is not None and value != "" else None
 
 
 def _session_id(attributes: Mapping[str, Any], defaults: RunDefaults) -> str:
@@ -275,7 +283,7 @@ def _llm_node(span: ReadableSpan, attributes: dict[str, Any]) -> dict[str, Any]:
     provider = next(
         (
             attributes.pop(key)
-            for key in (attr.GEN_AI_PROVIDER_NAME, attr.GEN_AI_SYSTEM, "llm.provider")
+            for key in (attr.GEN_AI_PROVIDER_NAME, attr.GEN_AI_SYSTEM, "llm.provider", "llm.system")
             if key in attributes
         ),
         None,
@@ -390,6 +398,11 @@ def _generic_run(span: ReadableSpan, attributes: dict[str, Any], defaults: RunDe
     run["output"] = _io_value(
         attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME, attr.GEN_AI_OUTPUT_MESSAGES, redactor
     )
+    # OpenInference repeats the messages flattened beside input.value/output.value: carry them once.
+    for prefix, field in (("llm.input_messages.", "input"), ("llm.output_messages.", "output")):
+        if run[field] is not None:
+            for key in [key for key in attributes if key.startswith(prefix)]:
+                del attributes[key]
     metadata: dict[str, Any] = {}
     if is_llm:
         metadata["node"] = _llm_node(span, attributes)
@@ -398,6 +411,8 @@ def _generic_run(span: ReadableSpan, attributes: dict[str, Any], defaults: RunDe
         metadata["usage"] = usage
     if run["status"] == "failed":
         run["error"] = _exception_error(span)
+        if run["error"]["type"] is not None and run["error"]["type"] == _error_type(span):
+            attributes.pop(_ERROR_TYPE, None)  # it is the run's error type now
     metadata["otel"] = _otel_metadata(span, attributes, redactor)
     run["metadata"] = metadata
     return run

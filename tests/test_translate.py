@@ -330,3 +330,62 @@ def test_times_match_datetime_isoformat(epoch_nanos: int) -> None:
 
     expected = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=epoch_nanos // 1000)
     assert datetime.fromisoformat(iso_time(epoch_nanos) or "") == expected
+
+
+def test_openinference_llm_system_is_the_provider(recorder: SpanRecorder) -> None:
+    attributes = {"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o-mini", "llm.system": "openai"}
+    with recorder.tracer.start_as_current_span("ChatCompletion", attributes=attributes):
+        pass
+    run = translate(recorder, "ChatCompletion")
+    assert run["metadata"]["node"]["provider"] == "openai"
+    assert "llm.system" not in run["metadata"]["otel"]["attributes"]
+
+
+def test_flattened_openinference_messages_are_not_carried_twice(recorder: SpanRecorder) -> None:
+    attributes = {
+        "openinference.span.kind": "LLM",
+        "input.value": '{"messages": [{"role": "user", "content": "hi"}]}',
+        "input.mime_type": "application/json",
+        "output.value": "hello",
+        "llm.input_messages.0.message.role": "user",
+        "llm.input_messages.0.message.content": "hi",
+        "llm.output_messages.0.message.role": "assistant",
+        "llm.output_messages.0.message.content": "hello",
+        "llm.invocation_parameters": "{}",
+    }
+    with recorder.tracer.start_as_current_span("ChatCompletion", attributes=attributes):
+        pass
+    run = translate(recorder, "ChatCompletion")
+    assert run["input"] == {"messages": [{"role": "user", "content": "hi"}]} and run["output"] == "hello"
+    kept = run["metadata"]["otel"]["attributes"]
+    assert not [key for key in kept if key.startswith(("llm.input_messages.", "llm.output_messages."))]
+    assert kept["llm.invocation_parameters"] == "{}"
+
+
+def test_flattened_messages_stay_when_they_are_the_only_copy(recorder: SpanRecorder) -> None:
+    attributes = {"openinference.span.kind": "LLM", "llm.input_messages.0.message.content": "hi"}
+    with recorder.tracer.start_as_current_span("ChatCompletion", attributes=attributes):
+        pass
+    run = translate(recorder, "ChatCompletion")
+    assert run["metadata"]["otel"]["attributes"]["llm.input_messages.0.message.content"] == "hi"
+
+
+def test_a_failed_span_without_an_exception_event_takes_its_error_type(recorder: SpanRecorder) -> None:
+    from opentelemetry.trace import Status, StatusCode
+
+    with recorder.tracer.start_as_current_span("POST", attributes={"error.type": "500"}) as span:
+        span.set_status(Status(StatusCode.ERROR))
+    run = translate(recorder, "POST")
+    assert run["status"] == "failed"
+    assert run["error"] == {"message": "500", "type": "500", "traceback": None}
+    assert "error.type" not in run["metadata"]["otel"]["attributes"]
+
+
+def test_an_exception_event_without_a_type_takes_the_spans_error_type(recorder: SpanRecorder) -> None:
+    from opentelemetry.trace import Status, StatusCode
+
+    with recorder.tracer.start_as_current_span("chat", attributes={"error.type": "APIError"}) as span:
+        span.add_event("exception", {"exception.message": "the model is down"})
+        span.set_status(Status(StatusCode.ERROR))
+    run = translate(recorder, "chat")
+    assert run["error"]["message"] == "the model is down" and run["error"]["type"] == "APIError"
