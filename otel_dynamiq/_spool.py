@@ -199,9 +199,8 @@ class DiskSpool:
     """Bodies as files in one directory, shared by every process exporting to the same place."""
 
     def __init__(self, directory: Path, config: SpoolConfig, lease_seconds: float, count_drop: DropCounter) -> None:
-        _checked_directory(directory.parent)
-        _checked_directory(directory)
         self.directory = directory
+        self._check_location()
         self._max_bytes = config.max_bytes
         self._max_age_ns = int(config.max_age_seconds * 1e9)
         self._lease_ms = int(max(lease_seconds, MIN_LEASE_SECONDS) * 1000)
@@ -213,10 +212,13 @@ class DiskSpool:
         self._candidates: collections.deque[_Entry] = collections.deque()
         """Bodies found by the last listing, oldest first: claims take from here, so draining is linear."""
 
-    def _entries(self) -> list[_Entry]:
-        # Checked at every listing, not only at start: the directory (or its parent) may have been swapped.
+    def _check_location(self) -> None:
+        """The directory and its parent, checked at every use, not only at start: either may have been swapped."""
         _checked_directory(self.directory.parent)
         _checked_directory(self.directory)
+
+    def _entries(self) -> list[_Entry]:
+        self._check_location()
         entries = []
         with os.scandir(self.directory) as listing:
             for item in listing:
@@ -250,8 +252,7 @@ class DiskSpool:
 
         Raises OSError when the disk refuses; the caller falls back to memory.
         """
-        _checked_directory(self.directory.parent)  # it may have been swapped since the last use
-        _checked_directory(self.directory)
+        self._check_location()
         created = time.time_ns()
         name = f"{created:020d}-{runs}-{os.getpid()}-{secrets.token_hex(4)}{_READY_SUFFIX}"
         temporary = self.directory / f"{_TEMPORARY_PREFIX}{name}"
