@@ -30,7 +30,7 @@ def for_tracing(data: Any) -> Any:
 # --- workflow and flow dispatchers: (self, <data>, config=None, **kwargs) ------------------------------
 
 
-def _workflow_start(input_data: Any, config: Any = None, **kwargs: Any) -> Arguments:
+def _runnable_start(input_data: Any, config: Any = None, **kwargs: Any) -> Arguments:
     return (input_data,), kwargs
 
 
@@ -104,11 +104,11 @@ _FLOW = "dynamiq.flows.base"
 _NODE = "dynamiq.nodes.node"
 
 EVENTS = (
-    Event(_WORKFLOW, "Workflow.run_on_workflow_start", "on_workflow_start", _workflow_start, opens=True),
+    Event(_WORKFLOW, "Workflow.run_on_workflow_start", "on_workflow_start", _runnable_start, opens=True),
     Event(_WORKFLOW, "Workflow.run_on_workflow_end", "on_workflow_end", _workflow_end, closes=True),
     Event(_WORKFLOW, "Workflow.run_on_workflow_error", "on_workflow_error", _runnable_error, closes=True),
     Event(_WORKFLOW, "Workflow.run_on_workflow_canceled", "on_workflow_canceled", _runnable_canceled, closes=True),
-    Event(_FLOW, "BaseFlow.run_on_flow_start", "on_flow_start", _workflow_start, opens=True),
+    Event(_FLOW, "BaseFlow.run_on_flow_start", "on_flow_start", _runnable_start, opens=True),
     Event(_FLOW, "BaseFlow.run_on_flow_end", "on_flow_end", _flow_end, closes=True),
     Event(_FLOW, "BaseFlow.run_on_flow_error", "on_flow_error", _runnable_error, closes=True),
     Event(_FLOW, "BaseFlow.run_on_flow_canceled", "on_flow_canceled", _runnable_canceled, closes=True),
