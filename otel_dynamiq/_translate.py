@@ -14,17 +14,19 @@ import functools
 import hashlib
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_dynamiq import attributes as attr
+from otel_dynamiq._ai_runs import node_group, shape_ai_run
+from otel_dynamiq._genai import ContentEvent
 from otel_dynamiq._redact import MASK, Redactor
 
 JsonValue = Any
@@ -36,6 +38,8 @@ _NAMESPACE_BYTES = _RUN_ID_NAMESPACE.bytes
 _EXCEPTION_EVENT = "exception"
 _ERROR_TYPE = "error.type"
 _INVALID_ATTRIBUTES_KEY = "invalid_attributes"
+_HTTP_STATUS_CODE = "http.response.status_code"
+_OLD_HTTP_STATUS_CODE = "http.status_code"
 
 
 @dataclass(frozen=True)
@@ -126,19 +130,35 @@ def _status(span: ReadableSpan) -> str:
     return "failed" if span.status.status_code is StatusCode.ERROR else "succeeded"
 
 
-def _exception_error(span: ReadableSpan) -> dict[str, Any]:
-    """The last recorded exception says why the span failed; the status description is the fallback."""
+def _exception_error(span: ReadableSpan) -> tuple[dict[str, Any], Event | None]:
+    """The last recorded exception says why the span failed; the status description is the fallback.
+
+    Also returns the exception event it read, which then has nothing left to tell in ``metadata.otel``.
+    """
     for event in reversed(span.events):
         if event.name == _EXCEPTION_EVENT:
             event_attributes = event.attributes or {}
-            return {
+            error = {
                 "message": str(event_attributes.get("exception.message", "") or span.status.description or ""),
                 "type": event_attributes.get("exception.type") or _error_type(span),
                 "traceback": event_attributes.get("exception.stacktrace"),
             }
+            return error, event
     # No exception event: instrumentations that only mark the span (HTTP 500 answers) still say what kind.
-    error_type = _error_type(span)
-    return {"message": span.status.description or error_type or "", "type": error_type, "traceback": None}
+    attributes = span.attributes or {}
+    status = attributes.get(_HTTP_STATUS_CODE, attributes.get(_OLD_HTTP_STATUS_CODE))
+    # The HTTP conventions make the status code the error type when nothing else names it.
+    error_type = _error_type(span) or (str(status) if status is not None else None)
+    message = span.status.description or _http_failure(attributes, status) or error_type or ""
+    return {"message": message, "type": error_type, "traceback": None}, None
+
+
+def _http_failure(attributes: Mapping[str, Any], status: Any) -> str | None:
+    """An HTTP client span fails on the status code alone; say so in words."""
+    if status is None:
+        return None
+    method = attributes.get("http.request.method", attributes.get("http.method"))
+    return f"{method} answered HTTP {status}" if method else f"answered HTTP {status}"
 
 
 def _error_type(span: ReadableSpan) -> str | None:
@@ -189,14 +209,18 @@ def _base_run(span: ReadableSpan, defaults: RunDefaults, session_id: str) -> Run
     }
 
 
-def span_to_run(span: ReadableSpan, defaults: RunDefaults) -> Run:
-    """The run Dynamiq should show for this span, with secrets masked as it is built."""
+def span_to_run(span: ReadableSpan, defaults: RunDefaults, content_events: Sequence[ContentEvent] = ()) -> Run:
+    """The run Dynamiq should show for this span, with secrets masked as it is built.
+
+    ``content_events`` are the GenAI log events emitted inside the span (prompts and
+    completions of instrumentations that log content rather than attach it).
+    """
     # One copy up front: every lookup on the SDK's read-only view is a Python call,
     # and a missing key raises inside it; a plain dict makes the dozen lookups cheap.
     attributes = dict(span.attributes or ())
     if attr.RUN_TYPE in attributes:
         return _dynamiq_run(span, attributes, defaults)
-    return _generic_run(span, attributes, defaults)
+    return _generic_run(span, attributes, defaults, content_events)
 
 
 def _dynamiq_run(span: ReadableSpan, attributes: Mapping[str, Any], defaults: RunDefaults) -> Run:
@@ -228,7 +252,7 @@ def _dynamiq_run(span: ReadableSpan, attributes: Mapping[str, Any], defaults: Ru
         ok, error = _parse_json(attributes[attr.RUN_ERROR])
         run["error"] = error if ok and isinstance(error, dict) else {"message": str(attributes[attr.RUN_ERROR])}
     elif run["status"] == "failed":
-        run["error"] = _exception_error(span)
+        run["error"], _ = _exception_error(span)
 
     if attr.RUN_EXECUTIONS in attributes:
         ok, executions = _parse_json(attributes[attr.RUN_EXECUTIONS], redactor)
@@ -248,49 +272,6 @@ def _dynamiq_run(span: ReadableSpan, attributes: Mapping[str, Any], defaults: Ru
     return run
 
 
-def _io_value(
-    attributes: dict[str, Any], value_key: str, mime_key: str, messages_key: str, redactor: Redactor | None
-) -> JsonValue:
-    """OpenInference's ``*.value`` (JSON when its mime type says so), else GenAI messages."""
-    if value_key in attributes:
-        value = attributes.pop(value_key)
-        mime = attributes.pop(mime_key, None)
-        if mime == "application/json":
-            _, parsed = _parse_json(value, redactor)
-            return parsed
-        return _plain(value)
-    if messages_key in attributes:
-        _, parsed = _parse_json(attributes.pop(messages_key), redactor)
-        return parsed
-    return None
-
-
-def _is_llm_span(attributes: Mapping[str, Any]) -> bool:
-    return any(key.startswith(attr.GEN_AI_PREFIX) for key in attributes) or (
-        attributes.get("openinference.span.kind") == "LLM"
-    )
-
-
-def _llm_node(span: ReadableSpan, attributes: dict[str, Any]) -> dict[str, Any]:
-    model = next(
-        (
-            attributes.pop(key)
-            for key in (attr.GEN_AI_REQUEST_MODEL, attr.GEN_AI_RESPONSE_MODEL, "llm.model_name")
-            if key in attributes
-        ),
-        None,
-    )
-    provider = next(
-        (
-            attributes.pop(key)
-            for key in (attr.GEN_AI_PROVIDER_NAME, attr.GEN_AI_SYSTEM, "llm.provider", "llm.system")
-            if key in attributes
-        ),
-        None,
-    )
-    return {"name": span.name, "group": "llms", "model": model, "provider": provider}
-
-
 def _usage(attributes: dict[str, Any]) -> dict[str, int] | None:
     prompt = _token_count(
         attributes, attr.GEN_AI_INPUT_TOKENS, attr.GEN_AI_PROMPT_TOKENS, attr.OPENINFERENCE_PROMPT_TOKENS
@@ -306,10 +287,14 @@ def _usage(attributes: dict[str, Any]) -> dict[str, int] | None:
     return {"prompt_tokens": prompt or 0, "completion_tokens": completion or 0, "total_tokens": total}
 
 
-def _otel_metadata(span: ReadableSpan, remaining: Mapping[str, Any], redactor: Redactor | None) -> dict[str, Any]:
-    """Everything OpenTelemetry knew that has no Dynamiq field, so nothing is lost."""
+def _otel_metadata(
+    span: ReadableSpan, remaining: Mapping[str, Any], redactor: Redactor | None, used_events: set[int]
+) -> dict[str, Any]:
+    """Everything OpenTelemetry knew that has no Dynamiq field, so nothing is lost and nothing repeated."""
     context = span.context
     events, links = span.events, span.links
+    if used_events:
+        events = tuple(event for event in events if id(event) not in used_events)
     otel: dict[str, Any] = {
         "trace_id": f"{context.trace_id:032x}",
         "span_id": f"{context.span_id:016x}",
@@ -385,34 +370,52 @@ def _never_secret(key: str) -> bool:
     return False
 
 
-def _generic_run(span: ReadableSpan, attributes: dict[str, Any], defaults: RunDefaults) -> Run:
+def _generic_run(
+    span: ReadableSpan, attributes: dict[str, Any], defaults: RunDefaults, content_events: Sequence[ContentEvent]
+) -> Run:
     run = _base_run(span, defaults, _session_id(attributes, defaults))
     for consumed in (attr.SESSION_ID, attr.OPENINFERENCE_SESSION_ID, attr.GEN_AI_CONVERSATION_ID):
         attributes.pop(consumed, None)
 
-    is_llm = _is_llm_span(attributes)
     redactor = defaults.redactor
-    run["input"] = _io_value(
-        attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME, attr.GEN_AI_INPUT_MESSAGES, redactor
-    )
-    run["output"] = _io_value(
-        attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME, attr.GEN_AI_OUTPUT_MESSAGES, redactor
-    )
-    # OpenInference repeats the messages flattened beside input.value/output.value: carry them once.
-    for prefix, field in (("llm.input_messages.", "input"), ("llm.output_messages.", "output")):
-        if run[field] is not None:
-            for key in [key for key in attributes if key.startswith(prefix)]:
-                del attributes[key]
     metadata: dict[str, Any] = {}
-    if is_llm:
-        metadata["node"] = _llm_node(span, attributes)
+    used_events: set[int] = set()
+    group = node_group(attributes)
+    if group is not None:
+        ai_run = shape_ai_run(span.name, group, attributes, span.events, content_events)
+        run["input"], run["output"] = ai_run.input, ai_run.output
+        metadata.update(ai_run.user_metadata)  # as a Dynamiq handler's own metadata: beside node and usage
+        metadata["node"] = ai_run.node
+        run["tags"] = ai_run.tags
+        used_events = ai_run.used_events
+        if group == "tools" and ai_run.node["name"] != span.name:
+            run["name"] = ai_run.node["name"]  # a Dynamiq tool run is named for its tool
+    else:
+        run["input"] = _plain_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)
+        run["output"] = _plain_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)
+    if redactor is not None:
+        run["input"], run["output"] = redactor.redact(run["input"]), redactor.redact(run["output"])
+        metadata = redactor.redact(metadata)
     usage = _usage(attributes)
     if usage is not None:
         metadata["usage"] = usage
     if run["status"] == "failed":
-        run["error"] = _exception_error(span)
+        run["error"], exception_event = _exception_error(span)
+        if exception_event is not None:
+            used_events.add(id(exception_event))
         if run["error"]["type"] is not None and run["error"]["type"] == _error_type(span):
             attributes.pop(_ERROR_TYPE, None)  # it is the run's error type now
-    metadata["otel"] = _otel_metadata(span, attributes, redactor)
+    metadata["otel"] = _otel_metadata(span, attributes, redactor, used_events)
     run["metadata"] = metadata
     return run
+
+
+def _plain_value(attributes: dict[str, Any], value_key: str, mime_key: str) -> JsonValue:
+    """A span of no AI kind with OpenInference's ``*.value``: JSON when its mime type says so."""
+    if value_key not in attributes:
+        return None
+    value = attributes.pop(value_key)
+    if attributes.pop(mime_key, None) == "application/json":
+        _, parsed = _parse_json(value)
+        return parsed
+    return _plain(value)

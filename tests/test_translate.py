@@ -232,8 +232,8 @@ def test_error_status_without_exception_uses_the_description(recorder: SpanRecor
                 "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [{"type": "text", "content": "hi"}]}]),
                 "gen_ai.output.messages": json.dumps([{"role": "assistant", "parts": []}]),
             },
-            [{"role": "user", "parts": [{"type": "text", "content": "hi"}]}],
-            [{"role": "assistant", "parts": []}],
+            {"messages": [{"role": "user", "content": "hi"}]},
+            {"content": None},
         ),
     ],
 )
@@ -280,7 +280,7 @@ def test_inputs_and_outputs_from_openinference_and_genai(
             {"group": "llms", "model": "mistral", "provider": "mistralai"},
             {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 8},
         ),
-        ({"gen_ai.operation.name": "embeddings"}, {"group": "llms", "model": None, "provider": None}, None),
+        ({"gen_ai.operation.name": "embeddings"}, {"group": "embedders", "model": None, "provider": None}, None),
     ],
 )
 def test_genai_spans_carry_node_and_usage(
@@ -356,18 +356,24 @@ def test_flattened_openinference_messages_are_not_carried_twice(recorder: SpanRe
     with recorder.tracer.start_as_current_span("ChatCompletion", attributes=attributes):
         pass
     run = translate(recorder, "ChatCompletion")
-    assert run["input"] == {"messages": [{"role": "user", "content": "hi"}]} and run["output"] == "hello"
+    assert run["input"] == {"messages": [{"role": "user", "content": "hi"}]}
+    assert run["output"] == {"content": "hello"}
     kept = run["metadata"]["otel"]["attributes"]
     assert not [key for key in kept if key.startswith(("llm.input_messages.", "llm.output_messages."))]
     assert kept["llm.invocation_parameters"] == "{}"
 
 
-def test_flattened_messages_stay_when_they_are_the_only_copy(recorder: SpanRecorder) -> None:
-    attributes = {"openinference.span.kind": "LLM", "llm.input_messages.0.message.content": "hi"}
+def test_flattened_messages_become_the_input_when_they_are_the_only_copy(recorder: SpanRecorder) -> None:
+    attributes = {
+        "openinference.span.kind": "LLM",
+        "llm.input_messages.0.message.role": "user",
+        "llm.input_messages.0.message.content": "hi",
+    }
     with recorder.tracer.start_as_current_span("ChatCompletion", attributes=attributes):
         pass
     run = translate(recorder, "ChatCompletion")
-    assert run["metadata"]["otel"]["attributes"]["llm.input_messages.0.message.content"] == "hi"
+    assert run["input"] == {"messages": [{"role": "user", "content": "hi"}]}
+    assert "llm.input_messages.0.message.content" not in run["metadata"]["otel"]["attributes"]
 
 
 def test_a_failed_span_without_an_exception_event_takes_its_error_type(recorder: SpanRecorder) -> None:

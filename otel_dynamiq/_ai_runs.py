@@ -1,0 +1,318 @@
+"""What a Dynamiq node run of each group shows, built from GenAI and OpenInference spans.
+
+Pure functions, no I/O. Dynamiq's own runs have a shape per node group: an
+LLM run carries the prompt messages, an ``{"content", "tool_calls"}`` output,
+the model and token usage; an embedder takes ``{"query"}`` and answers with
+the embedding; a tool takes its arguments and answers ``{"content"}``; a
+retriever answers ``{"documents": [...]}``. A span from another
+instrumentation that describes the same thing becomes a run of the same
+shape, so it reads the same in Dynamiq as a node of Dynamiq's own. Every
+attribute used here is removed from the span's attributes, because what is
+left goes to ``metadata.otel`` and nothing should travel twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from otel_dynamiq import _genai as genai
+from otel_dynamiq import attributes as attr
+
+OPENINFERENCE_KIND = "openinference.span.kind"
+OPENINFERENCE_GROUPS = {
+    "LLM": "llms",
+    "EMBEDDING": "embedders",
+    "TOOL": "tools",
+    "RETRIEVER": "retrievers",
+    "RERANKER": "rankers",
+    "AGENT": "agents",
+    "CHAIN": "operators",
+    "GUARDRAIL": "validators",
+    "EVALUATOR": "validators",
+    "PROMPT": "utils",
+}
+GENAI_OPERATION_GROUPS = {
+    "chat": "llms",
+    "text_completion": "llms",
+    "generate_content": "llms",
+    "embeddings": "embedders",
+    "execute_tool": "tools",
+    "invoke_agent": "agents",
+    "create_agent": "agents",
+    "retrieval": "retrievers",
+}
+EMBEDDING_TRACE_LIMIT = 20
+"""Dynamiq cuts embeddings in traces to their first 20 numbers; a run of ours shows as much."""
+
+_MODEL_KEYS = {
+    "llms": (attr.GEN_AI_REQUEST_MODEL, "llm.model_name"),
+    "embedders": (attr.GEN_AI_REQUEST_MODEL, "embedding.model_name", "llm.model_name"),
+    "rankers": ("reranker.model_name", attr.GEN_AI_REQUEST_MODEL),
+}
+_PROVIDER_KEYS = (attr.GEN_AI_PROVIDER_NAME, attr.GEN_AI_SYSTEM, "llm.provider", "llm.system")
+_NAME_KEYS = {"tools": ("tool.name", "gen_ai.tool.name"), "agents": ("agent.name", "gen_ai.agent.name")}
+_DESCRIPTION_KEYS = {"tools": ("tool.description", "gen_ai.tool.description")}
+
+
+@dataclass
+class AiRun:
+    """The parts of a run that depend on what kind of AI step the span describes."""
+
+    group: str
+    node: dict[str, Any]
+    input: Any = None
+    output: Any = None
+    user_metadata: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    used_events: set[int] = field(default_factory=set)
+    """``id()`` of the span events that became content, left out of ``metadata.otel.events``."""
+
+
+def node_group(attributes: Mapping[str, Any]) -> str | None:
+    """The Dynamiq node group a span belongs to, or None for spans that are not AI steps."""
+    kind = attributes.get(OPENINFERENCE_KIND)
+    if kind is not None:
+        return OPENINFERENCE_GROUPS.get(str(kind), "utils")
+    operation = attributes.get(attr.GEN_AI_OPERATION_NAME)
+    if operation is not None:
+        return GENAI_OPERATION_GROUPS.get(str(operation), "llms")
+    if any(key.startswith(attr.GEN_AI_PREFIX) for key in attributes):
+        return "llms"
+    return None
+
+
+def _pop_first(attributes: dict[str, Any], keys: Sequence[str]) -> Any:
+    for key in keys:
+        if key in attributes:
+            value = attributes.pop(key)
+            if value is not None and value != "":
+                return value
+    return None
+
+
+def _pop_value(attributes: dict[str, Any], value_key: str, mime_key: str) -> tuple[bool, Any]:
+    """OpenInference's ``input.value``/``output.value``: JSON when the mime type says so."""
+    if value_key not in attributes:
+        attributes.pop(mime_key, None)
+        return False, None
+    value = attributes.pop(value_key)
+    if attributes.pop(mime_key, None) == "application/json":
+        return True, genai.parse_json_text(value)
+    return True, value
+
+
+def shape_ai_run(
+    span_name: str,
+    group: str,
+    attributes: dict[str, Any],
+    span_events: Sequence[Any],
+    content_events: Sequence[genai.ContentEvent],
+) -> AiRun:
+    node: dict[str, Any] = {"name": span_name, "group": group}
+    run = AiRun(group=group, node=node)
+    name = _pop_first(attributes, _NAME_KEYS.get(group, ()))
+    if name is not None:
+        node["name"] = str(name)
+    description = _pop_first(attributes, _DESCRIPTION_KEYS.get(group, ()))
+    if description is not None:
+        node["description"] = description
+    if group in _MODEL_KEYS:
+        node["model"] = _model(attributes, _MODEL_KEYS[group])
+    provider = _pop_first(attributes, _PROVIDER_KEYS)
+    for key in _PROVIDER_KEYS:  # the previous name beside the current one, saying the same
+        if provider is not None and attributes.get(key) == provider:
+            del attributes[key]
+    if provider is not None or group in ("llms", "embedders"):
+        node["provider"] = provider
+    _SHAPERS.get(group, _shape_plain)(run, attributes, span_events, content_events)
+    _user_metadata(run, attributes)
+    return run
+
+
+def _model(attributes: dict[str, Any], keys: Sequence[str]) -> Any:
+    """The model asked for, as Dynamiq shows the configured one; the answering model only if none was named."""
+    model = _pop_first(attributes, keys)
+    response_model = attributes.get(attr.GEN_AI_RESPONSE_MODEL)
+    if model is None:
+        model = attributes.pop(attr.GEN_AI_RESPONSE_MODEL, None)
+    elif response_model == model:
+        del attributes[attr.GEN_AI_RESPONSE_MODEL]
+    if model is None:  # a failed OpenInference call records the model only among the request's parameters
+        parameters = genai.parse_json_text(
+            attributes.get("llm.invocation_parameters") or attributes.get("embedding.invocation_parameters")
+        )
+        if isinstance(parameters, Mapping):
+            model = parameters.get("model")
+    return model
+
+
+def _shape_llm(
+    run: AiRun, attributes: dict[str, Any], span_events: Sequence[Any], content_events: Sequence[genai.ContentEvent]
+) -> None:
+    messages = genai.messages_from_openinference(genai.take_indexed(attributes, "llm.input_messages."))
+    output = genai.output_of(genai.messages_from_openinference(genai.take_indexed(attributes, "llm.output_messages.")))
+
+    if attr.GEN_AI_INPUT_MESSAGES in attributes or attr.GEN_AI_OUTPUT_MESSAGES in attributes:
+        parts_input = genai.messages_from_parts(
+            attributes.pop(attr.GEN_AI_INPUT_MESSAGES, None),
+            system_instructions=attributes.pop(attr.GEN_AI_SYSTEM_INSTRUCTIONS, None),
+        )
+        parts_output = genai.output_of(genai.messages_from_parts(attributes.pop(attr.GEN_AI_OUTPUT_MESSAGES, None)))
+        messages, output = messages or parts_input, output or parts_output
+
+    prompt = genai.messages_from_indexed_genai(genai.take_indexed(attributes, "gen_ai.prompt."))
+    completion = genai.messages_from_indexed_genai(genai.take_indexed(attributes, "gen_ai.completion."))
+    messages, output = messages or prompt, output or genai.output_of(completion)
+
+    if content_events and (messages is None or output is None):
+        from_events = genai.messages_from_events(content_events)
+        messages, output = messages or from_events.messages, output or from_events.output
+
+    for event in span_events:
+        if event.name == genai.PROMPT_SPAN_EVENT:
+            run.used_events.add(id(event))
+            messages = messages or genai.messages_from_span_event((event.attributes or {}).get("gen_ai.prompt"))
+        elif event.name == genai.COMPLETION_SPAN_EVENT:
+            run.used_events.add(id(event))
+            output = output or genai.output_of(
+                genai.messages_from_span_event((event.attributes or {}).get("gen_ai.completion"))
+            )
+
+    has_input, raw_input = _pop_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)
+    has_output, raw_output = _pop_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)
+    # The raw request and response repeat the messages; they stand in only when no messages were found.
+    run.input = {"messages": messages} if messages is not None else (raw_input if has_input else None)
+    run.output = output if output is not None else (raw_output if has_output else None)
+
+
+def _document(fields: Mapping[str, Any], vector_key: str | None = None) -> dict[str, Any]:
+    """A document as Dynamiq's ``Document.to_dict(for_tracing=True)`` shows it."""
+    metadata = genai.parse_json_text(fields.get("document.metadata"))
+    embedding = fields.get(vector_key) if vector_key else None
+    return {
+        "id": fields.get("document.id"),
+        "content": fields.get("document.content"),
+        "metadata": metadata if metadata is not None else {},
+        "embedding": _truncated(embedding),
+        "score": fields.get("document.score"),
+    }
+
+
+def _truncated(vector: Any) -> list[Any] | None:
+    if vector is None:
+        return None
+    return list(vector)[:EMBEDDING_TRACE_LIMIT]
+
+
+def _shape_embedder(
+    run: AiRun, attributes: dict[str, Any], span_events: Sequence[Any], content_events: Sequence[genai.ContentEvent]
+) -> None:
+    embeddings = genai.take_indexed(attributes, "embedding.embeddings.")
+    texts = [fields.get("embedding.text") for fields in embeddings.values()]
+    if not embeddings or any(text is None for text in texts):
+        _shape_plain(run, attributes, span_events, content_events)
+        return
+    _pop_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)  # the request: the texts again
+    _pop_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)  # the full vectors again
+    vectors = [_truncated(fields.get("embedding.vector")) for fields in embeddings.values()]
+    if len(texts) == 1:  # a text embedder's run
+        run.input = {"query": texts[0]}
+        run.output = {"embedding": vectors[0], "query": texts[0]}
+    else:  # a document embedder's run
+        run.input = {"documents": [{"content": text} for text in texts]}
+        run.output = {
+            "documents": [{"content": text, "embedding": vector} for text, vector in zip(texts, vectors, strict=True)]
+        }
+
+
+def _shape_tool(
+    run: AiRun, attributes: dict[str, Any], span_events: Sequence[Any], content_events: Sequence[genai.ContentEvent]
+) -> None:
+    arguments = attributes.pop("gen_ai.tool.call.arguments", None)
+    result = attributes.pop("gen_ai.tool.call.result", None)
+    has_input, raw_input = _pop_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)
+    has_output, raw_output = _pop_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)
+    if arguments is not None or has_input:
+        run.input = genai.parse_json_text(arguments if arguments is not None else raw_input)
+    if result is not None or has_output:
+        value = genai.parse_json_text(result if result is not None else raw_output)
+        run.output = value if isinstance(value, Mapping) and "content" in value else {"content": value}
+
+
+def _shape_retriever(
+    run: AiRun, attributes: dict[str, Any], span_events: Sequence[Any], content_events: Sequence[genai.ContentEvent]
+) -> None:
+    documents = genai.take_indexed(attributes, "retrieval.documents.")
+    has_input, query = _pop_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)
+    if isinstance(query, Mapping):
+        run.input = dict(query)
+    elif has_input:
+        run.input = {"query": query}
+    has_output, raw_output = _pop_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)
+    if documents:
+        run.output = {"documents": [_document(fields) for fields in documents.values()]}
+    elif has_output:
+        run.output = raw_output
+
+
+def _shape_ranker(
+    run: AiRun, attributes: dict[str, Any], span_events: Sequence[Any], content_events: Sequence[genai.ContentEvent]
+) -> None:
+    given = genai.take_indexed(attributes, "reranker.input_documents.")
+    kept = genai.take_indexed(attributes, "reranker.output_documents.")
+    query = attributes.pop("reranker.query", None)
+    if given or query is not None:
+        run.input = {"query": query, "documents": [_document(fields) for fields in given.values()]}
+        _pop_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)
+    if kept:
+        run.output = {"documents": [_document(fields) for fields in kept.values()]}
+        _pop_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)
+    if run.input is None and run.output is None:
+        _shape_plain(run, attributes, span_events, content_events)
+
+
+def _shape_agent(
+    run: AiRun, attributes: dict[str, Any], span_events: Sequence[Any], content_events: Sequence[genai.ContentEvent]
+) -> None:
+    has_input, value = _pop_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)
+    if has_input:
+        run.input = dict(value) if isinstance(value, Mapping) else {"input": value}
+    has_output, result = _pop_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)
+    if has_output:
+        run.output = dict(result) if isinstance(result, Mapping) else {"content": result}
+
+
+def _shape_plain(
+    run: AiRun, attributes: dict[str, Any], span_events: Sequence[Any], content_events: Sequence[genai.ContentEvent]
+) -> None:
+    """A chain, a guardrail or an unknown kind: its input and output as they were given."""
+    if run.input is None:
+        has_input, value = _pop_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)
+        run.input = value if has_input else None
+    if run.output is None:
+        has_output, value = _pop_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)
+        run.output = value if has_output else None
+
+
+def _user_metadata(run: AiRun, attributes: dict[str, Any]) -> None:
+    """OpenInference's ``metadata`` and ``tag.tags`` are what a Dynamiq user passes as metadata and tags."""
+    metadata = genai.parse_json_text(attributes.get("metadata"))
+    if isinstance(metadata, Mapping):
+        del attributes["metadata"]
+        run.user_metadata = dict(metadata)
+    tags = attributes.pop("tag.tags", None)
+    if isinstance(tags, (list, tuple)):
+        run.tags = [str(tag) for tag in tags]
+
+
+_Shaper = Callable[[AiRun, dict[str, Any], Sequence[Any], Sequence[genai.ContentEvent]], None]
+_SHAPERS: dict[str, _Shaper] = {
+    "llms": _shape_llm,
+    "embedders": _shape_embedder,
+    "tools": _shape_tool,
+    "retrievers": _shape_retriever,
+    "rankers": _shape_ranker,
+    "agents": _shape_agent,
+}

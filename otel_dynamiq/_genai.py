@@ -1,0 +1,254 @@
+"""LLM content in the shapes a Dynamiq LLM run has, from every form instrumentations emit it in.
+
+Pure functions, no I/O. The same conversation reaches us in five shapes: the
+current GenAI ``parts`` messages (as span attributes or as the
+``gen_ai.client.inference.operation.details`` event), the previous GenAI
+per-message events (``gen_ai.user.message`` ... ``gen_ai.choice``), the older
+``gen_ai.content.prompt``/``completion`` span events, the indexed
+``gen_ai.prompt.N.*`` attributes, and OpenInference's flattened
+``llm.input_messages.N.message.*``. Dynamiq's own LLM runs show messages as
+``{"role", "content"}`` and an output of ``{"content", "tool_calls"}``, so
+every form is brought to that, and a user reads one shape whatever produced it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import orjson
+
+Message = dict[str, Any]
+
+LEGACY_MESSAGE_EVENTS = {
+    "gen_ai.system.message": "system",
+    "gen_ai.user.message": "user",
+    "gen_ai.assistant.message": "assistant",
+    "gen_ai.tool.message": "tool",
+}
+CHOICE_EVENT = "gen_ai.choice"
+DETAILS_EVENT = "gen_ai.client.inference.operation.details"
+PROMPT_SPAN_EVENT = "gen_ai.content.prompt"
+COMPLETION_SPAN_EVENT = "gen_ai.content.completion"
+CONTENT_EVENT_NAMES = frozenset({*LEGACY_MESSAGE_EVENTS, CHOICE_EVENT, DETAILS_EVENT})
+"""Log events that carry the content of the span they were emitted in."""
+
+_INDEX_KEY = re.compile(r"^(\d+)\.(.+)$")
+
+
+class ContentEvent(NamedTuple):
+    """A GenAI log event, as the exporter keeps it until its span is exported."""
+
+    name: str
+    body: Any
+    attributes: Mapping[str, Any]
+
+
+class Conversation(NamedTuple):
+    messages: list[Message] | None
+    output: dict[str, Any] | None
+
+
+def parse_json_text(value: Any) -> Any:
+    """Attribute values hold JSON as text; anything that is not JSON stays as it was."""
+    if isinstance(value, (str, bytes)):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
+def _tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    """A tool call as a Dynamiq LLM run shows it: arguments parsed when they are JSON."""
+    return {
+        "id": call_id,
+        "type": "function",
+        "function": {"name": name, "arguments": parse_json_text(arguments)},
+    }
+
+
+def _text_of(content: Any) -> Any:
+    """Text parts joined into one string; anything richer (images) stays as the list it was."""
+    if isinstance(content, (list, tuple)) and all(isinstance(part, Mapping) for part in content):
+        texts = [part.get("text", part.get("content")) for part in content]
+        if all(isinstance(text, str) for text in texts):
+            return "".join(texts)
+    return content
+
+
+# The current GenAI convention: {"role", "parts": [...], "finish_reason"}.
+
+
+def messages_from_parts(value: Any, *, system_instructions: Any = None) -> list[Message] | None:
+    parsed = parse_json_text(value)
+    if not isinstance(parsed, (list, tuple)):  # JSON text on a span; tuples of mappings in a log event
+        return None
+    messages: list[Message] = []
+    instructions = parse_json_text(system_instructions)
+    if isinstance(instructions, (list, tuple)) and instructions:
+        messages.append({"role": "system", "content": _parts_text(instructions)})
+    for item in parsed:
+        if not isinstance(item, Mapping):
+            return None
+        messages.append(_message_from_parts(item))
+    return messages
+
+
+def _parts_text(parts: Sequence[Any]) -> Any:
+    texts = [part.get("content") for part in parts if isinstance(part, Mapping) and part.get("type") == "text"]
+    if len(texts) == len(parts) and all(isinstance(text, str) for text in texts):
+        return "".join(texts)  # type: ignore[arg-type]
+    return list(parts)
+
+
+def _message_from_parts(item: Mapping[str, Any]) -> Message:
+    parts = item.get("parts") or []
+    message: Message = {"role": item.get("role"), "content": None}
+    texts: list[Any] = []
+    calls: list[dict[str, Any]] = []
+    for part in parts:
+        kind = part.get("type") if isinstance(part, Mapping) else None
+        if kind == "text":
+            texts.append(part.get("content"))
+        elif kind == "tool_call":
+            calls.append(_tool_call(part.get("id"), part.get("name"), part.get("arguments")))
+        elif kind == "tool_call_response":
+            message["tool_call_id"] = part.get("id")
+            texts.append(part.get("response", part.get("result")))
+        else:
+            texts.append(part)
+    if texts:
+        message["content"] = "".join(texts) if all(isinstance(text, str) for text in texts) else texts
+    if calls:
+        message["tool_calls"] = calls
+    return message
+
+
+# The previous GenAI convention: one log event per message, one per choice.
+
+
+def messages_from_events(events: Iterable[ContentEvent]) -> Conversation:
+    """Input and output from GenAI content events, in the order they were emitted."""
+    inputs: list[Message] = []
+    choices: list[Message] = []
+    details: Conversation | None = None
+    for event in events:
+        body = event.body if isinstance(event.body, Mapping) else {}
+        if event.name in LEGACY_MESSAGE_EVENTS:
+            inputs.append(_legacy_message(LEGACY_MESSAGE_EVENTS[event.name], body))
+        elif event.name == CHOICE_EVENT:
+            message = body.get("message")
+            choices.append(_legacy_message("assistant", message if isinstance(message, Mapping) else {}))
+        elif event.name == DETAILS_EVENT:
+            attributes = event.attributes or {}
+            details = Conversation(
+                messages_from_parts(
+                    attributes.get("gen_ai.input.messages"),
+                    system_instructions=attributes.get("gen_ai.system_instructions"),
+                ),
+                output_of(messages_from_parts(attributes.get("gen_ai.output.messages"))),
+            )
+    if details is not None:
+        return details
+    return Conversation(inputs or None, output_of(choices) if choices else None)
+
+
+def _legacy_message(role: str, body: Mapping[str, Any]) -> Message:
+    message: Message = {"role": body.get("role") or role, "content": _text_of(body.get("content"))}
+    calls = body.get("tool_calls")
+    if isinstance(calls, (list, tuple)):
+        message["tool_calls"] = [_legacy_tool_call(call) for call in calls if isinstance(call, Mapping)]
+    if role == "tool" and body.get("id") is not None:
+        message["tool_call_id"] = body.get("id")
+    return message
+
+
+def _legacy_tool_call(call: Mapping[str, Any]) -> dict[str, Any]:
+    function = call.get("function")
+    function = function if isinstance(function, Mapping) else {}
+    return _tool_call(call.get("id"), function.get("name"), function.get("arguments"))
+
+
+# Flattened attributes: OpenInference's llm.input_messages.N.message.* and GenAI's older gen_ai.prompt.N.*.
+
+
+def indexed(attributes: Mapping[str, Any], prefix: str) -> dict[int, dict[str, Any]]:
+    """``prefix.N.rest`` attributes grouped by N, with ``rest`` as the key."""
+    grouped: dict[int, dict[str, Any]] = {}
+    for key, value in attributes.items():
+        if key.startswith(prefix):
+            match = _INDEX_KEY.match(key[len(prefix) :])
+            if match:
+                grouped.setdefault(int(match.group(1)), {})[match.group(2)] = value
+    return dict(sorted(grouped.items()))
+
+
+def take_indexed(attributes: dict[str, Any], prefix: str) -> dict[int, dict[str, Any]]:
+    """``indexed``, and every ``prefix.*`` attribute removed: it becomes a run field, not ``metadata.otel``."""
+    grouped = indexed(attributes, prefix)
+    for key in [key for key in attributes if key.startswith(prefix)]:
+        del attributes[key]
+    return grouped
+
+
+def messages_from_openinference(grouped: Mapping[int, Mapping[str, Any]]) -> list[Message] | None:
+    if not grouped:
+        return None
+    return [_openinference_message(fields) for fields in grouped.values()]
+
+
+def _openinference_message(fields: Mapping[str, Any]) -> Message:
+    content: Any = fields.get("message.content")
+    if content is None:
+        contents = indexed(fields, "message.contents.")
+        texts = [part.get("message_content.text") for part in contents.values()]
+        if texts:
+            content = "".join(text for text in texts if isinstance(text, str))
+    message: Message = {"role": fields.get("message.role"), "content": content}
+    calls = indexed(fields, "message.tool_calls.")
+    if calls:
+        message["tool_calls"] = [
+            _tool_call(
+                call.get("tool_call.id"),
+                call.get("tool_call.function.name"),
+                call.get("tool_call.function.arguments"),
+            )
+            for call in calls.values()
+        ]
+    if fields.get("message.tool_call_id") is not None:
+        message["tool_call_id"] = fields["message.tool_call_id"]
+    return message
+
+
+def messages_from_indexed_genai(grouped: Mapping[int, Mapping[str, Any]]) -> list[Message] | None:
+    if not grouped:
+        return None
+    return [{"role": fields.get("role"), "content": _text_of(fields.get("content"))} for fields in grouped.values()]
+
+
+def messages_from_span_event(value: Any) -> list[Message] | None:
+    """``gen_ai.content.prompt``'s ``gen_ai.prompt``: a JSON list of messages, or plain text."""
+    parsed = parse_json_text(value)
+    if isinstance(parsed, list) and all(isinstance(item, Mapping) for item in parsed):
+        return [_legacy_message(str(item.get("role") or "user"), item) for item in parsed]
+    if isinstance(parsed, str):
+        return [{"role": "user", "content": parsed}]
+    return None
+
+
+def output_of(messages: list[Message] | None) -> dict[str, Any] | None:
+    """A Dynamiq LLM run's output: the answer's text and, when the model asked for tools, its calls."""
+    if not messages:
+        return None
+    answer = messages[-1] if len(messages) == 1 else _first_choice(messages)
+    output: dict[str, Any] = {"content": answer.get("content")}
+    if answer.get("tool_calls"):
+        output["tool_calls"] = answer["tool_calls"]
+    return output
+
+
+def _first_choice(messages: list[Message]) -> Message:
+    """With several choices (n > 1) the first is the answer, as Dynamiq's LLM node takes it."""
+    return messages[0]

@@ -1,0 +1,194 @@
+"""Every form the GenAI and OpenInference conventions give content in becomes the shape of a native Dynamiq run.
+
+The real instrumentations are run in ``test_llm_instrumentations.py``; these
+cover the forms no installed instrumentation emits today (previous attribute
+names, span events) and the span kinds they do not, built by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.trace import Status, StatusCode
+
+from otel_dynamiq._content_events import ContentEventStore, GenAIContentEventProcessor
+from otel_dynamiq._genai import ContentEvent
+from otel_dynamiq._translate import RunDefaults, span_to_run
+from tests.conftest import SpanRecorder
+
+DEFAULTS = RunDefaults(source_id="source", session_id="session")
+QUESTION = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2 + 2?"}]
+
+
+def run_of(recorder: SpanRecorder, name: str, events: list[ContentEvent] | None = None) -> dict[str, Any]:
+    return span_to_run(recorder.one(name), DEFAULTS, events or ())
+
+
+def test_the_oldest_genai_span_events_become_messages_and_leave_the_events(recorder: SpanRecorder) -> None:
+    with recorder.tracer.start_as_current_span("chat", attributes={"gen_ai.system": "openai"}) as span:
+        span.add_event("gen_ai.content.prompt", {"gen_ai.prompt": json.dumps(QUESTION)})
+        span.add_event(
+            "gen_ai.content.completion", {"gen_ai.completion": json.dumps([{"role": "assistant", "content": "4"}])}
+        )
+        span.add_event("something else")
+    run = run_of(recorder, "chat")
+    assert run["input"] == {"messages": QUESTION}
+    assert run["output"] == {"content": "4"}
+    assert [event["name"] for event in run["metadata"]["otel"]["events"]] == ["something else"]
+
+
+def test_indexed_prompt_attributes_become_messages(recorder: SpanRecorder) -> None:
+    attributes = {
+        "gen_ai.system": "anthropic",
+        "gen_ai.request.model": "claude",
+        "gen_ai.prompt.0.role": "system",
+        "gen_ai.prompt.0.content": "Be brief.",
+        "gen_ai.prompt.1.role": "user",
+        "gen_ai.prompt.1.content": "What is 2 + 2?",
+        "gen_ai.completion.0.role": "assistant",
+        "gen_ai.completion.0.content": "4",
+    }
+    with recorder.tracer.start_as_current_span("anthropic.chat", attributes=attributes):
+        pass
+    run = run_of(recorder, "anthropic.chat")
+    assert run["input"] == {"messages": QUESTION} and run["output"] == {"content": "4"}
+    assert run["metadata"]["node"] == {
+        "name": "anthropic.chat",
+        "group": "llms",
+        "model": "claude",
+        "provider": "anthropic",
+    }
+    assert not [key for key in run["metadata"]["otel"]["attributes"] if key.startswith("gen_ai.")]
+
+
+def test_previous_content_log_events_become_messages(recorder: SpanRecorder) -> None:
+    with recorder.tracer.start_as_current_span("chat", attributes={"gen_ai.operation.name": "chat"}):
+        pass
+    events = [
+        ContentEvent("gen_ai.system.message", {"content": "Be brief."}, {}),
+        ContentEvent("gen_ai.user.message", {"content": "What is 2 + 2?"}, {}),
+        ContentEvent(
+            "gen_ai.choice",
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {"id": "c1", "type": "function", "function": {"name": "add", "arguments": '{"a": 2}'}}
+                    ],
+                },
+            },
+            {},
+        ),
+    ]
+    run = run_of(recorder, "chat", events)
+    assert run["input"] == {"messages": QUESTION}
+    assert run["output"] == {
+        "content": None,
+        "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "add", "arguments": {"a": 2}}}],
+    }
+
+
+def test_a_genai_tool_execution_is_a_tool_run(recorder: SpanRecorder) -> None:
+    attributes = {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": "add",
+        "gen_ai.tool.description": "Adds two numbers a and b.",
+        "gen_ai.tool.call.arguments": '{"a": 2, "b": 2}',
+        "gen_ai.tool.call.result": "4",
+    }
+    with recorder.tracer.start_as_current_span("execute_tool add", attributes=attributes):
+        pass
+    run = run_of(recorder, "execute_tool add")
+    assert run["name"] == "add"
+    assert run["metadata"]["node"] == {"name": "add", "group": "tools", "description": "Adds two numbers a and b."}
+    assert (run["input"], run["output"]) == ({"a": 2, "b": 2}, {"content": 4})
+
+
+def test_an_openinference_reranker_is_a_ranker_run(recorder: SpanRecorder) -> None:
+    attributes = {
+        "openinference.span.kind": "RERANKER",
+        "reranker.model_name": "rerank-1",
+        "reranker.query": "capital of France",
+        "reranker.input_documents.0.document.content": "Berlin",
+        "reranker.input_documents.1.document.content": "Paris",
+        "reranker.output_documents.0.document.content": "Paris",
+        "reranker.output_documents.0.document.score": 0.9,
+        "reranker.output_documents.0.document.metadata": '{"source": "atlas"}',
+    }
+    with recorder.tracer.start_as_current_span("rerank", attributes=attributes):
+        pass
+    run = run_of(recorder, "rerank")
+    assert run["metadata"]["node"] == {"name": "rerank", "group": "rankers", "model": "rerank-1"}
+    assert run["input"]["query"] == "capital of France"
+    assert [document["content"] for document in run["input"]["documents"]] == ["Berlin", "Paris"]
+    assert run["output"] == {
+        "documents": [
+            {"id": None, "content": "Paris", "metadata": {"source": "atlas"}, "embedding": None, "score": 0.9}
+        ]
+    }
+    assert run["metadata"]["otel"]["attributes"] == {"openinference.span.kind": "RERANKER"}
+
+
+def test_an_openinference_agent_is_an_agent_run_with_the_users_metadata_and_tags(recorder: SpanRecorder) -> None:
+    attributes = {
+        "openinference.span.kind": "AGENT",
+        "agent.name": "planner",
+        "input.value": "plan a trip",
+        "output.value": "done",
+        "metadata": '{"team": "qa", "node": "not ours to replace"}',
+        "tag.tags": ("beta", "eu"),
+    }
+    with recorder.tracer.start_as_current_span("AgentExecutor", attributes=attributes):
+        pass
+    run = run_of(recorder, "AgentExecutor")
+    assert run["metadata"]["node"] == {"name": "planner", "group": "agents"}
+    assert run["metadata"]["team"] == "qa"
+    assert (run["input"], run["output"], run["tags"]) == ({"input": "plan a trip"}, {"content": "done"}, ["beta", "eu"])
+
+
+def test_the_exception_that_became_the_error_is_not_repeated(recorder: SpanRecorder) -> None:
+    with recorder.tracer.start_as_current_span("llm", attributes={"openinference.span.kind": "LLM"}) as span:
+        span.record_exception(ValueError("bad"))
+        span.set_status(Status(StatusCode.ERROR))
+    run = run_of(recorder, "llm")
+    assert run["error"]["type"] == "ValueError" and run["error"]["message"] == "bad"
+    assert run["metadata"]["otel"]["events"] == []
+
+
+def test_secrets_in_content_are_masked(recorder: SpanRecorder) -> None:
+    from otel_dynamiq._redact import Redactor
+
+    attributes = {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.call.arguments": '{"api_key": "sk-123", "a": 1}',
+    }
+    with recorder.tracer.start_as_current_span("tool", attributes=attributes):
+        pass
+    run = span_to_run(recorder.one("tool"), RunDefaults("s", "s", redactor=Redactor()))
+    assert run["input"]["a"] == 1 and "sk-123" not in json.dumps(run)
+
+
+def test_content_events_are_kept_per_sampled_span_and_bounded(recorder: SpanRecorder) -> None:
+    store = ContentEventStore(max_spans=2, max_events=2)
+    provider = LoggerProvider()
+    provider.add_log_record_processor(GenAIContentEventProcessor(store))
+    logger = provider.get_logger("test")
+    from opentelemetry._logs import LogRecord
+
+    with recorder.tracer.start_as_current_span("chat") as span:
+        for text in ("one", "two", "three"):
+            logger.emit(LogRecord(event_name="gen_ai.user.message", body={"content": text}))
+        logger.emit(LogRecord(event_name="not.genai", body="ignored"))
+        logger.emit(LogRecord(body="a plain log line"))
+    context = span.get_span_context()
+    kept = store.take(context.trace_id, context.span_id)
+    assert [event.body["content"] for event in kept] == ["one", "two"]
+    assert store.dropped == 1
+    assert store.take(context.trace_id, context.span_id) == []  # taken once
+    for span_id in (1, 2, 3):  # more spans than the store holds: the oldest is forgotten
+        store.add(7, span_id, ContentEvent("gen_ai.user.message", {}, {}))
+    assert store.take(7, 1) == [] and len(store.take(7, 3)) == 1
