@@ -13,8 +13,9 @@ Manual setup::
 """
 
 from otel_dynamiq._config import ExporterConfig
+from otel_dynamiq._content_events import GenAIContentEventProcessor
 from otel_dynamiq._stats import ExporterStats
 from otel_dynamiq.exporter import DynamiqSpanExporter
 from otel_dynamiq.version import __version__
 
-__all__ = ["DynamiqSpanExporter", "ExporterConfig", "ExporterStats", "__version__"]
+__all__ = ["DynamiqSpanExporter", "ExporterConfig", "ExporterStats", "GenAIContentEventProcessor", "__version__"]

@@ -21,6 +21,8 @@ from opentelemetry.environment_variables import (
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 
+from otel_dynamiq._content_events import attach_content_events, content_comes_as_events, sdk_configuration
+
 EXPORTER_ENTRY_POINT_NAME = "dynamiq"
 
 
@@ -34,4 +36,14 @@ class DynamiqDistro(BaseDistro):  # type: ignore[misc]
 
 
 class DynamiqConfigurator(_OTelSDKConfigurator):
-    """The SDK's own configurator: a distro must ship one for the SDK to be set up at all."""
+    """The SDK's own configurator (a distro must ship one for the SDK to be set up at all).
+
+    Once the SDK is built, GenAI content that instrumentations log as events
+    is routed to the exporter, so turning content capture on is all a user does.
+    """
+
+    def _configure(self, **kwargs: Any) -> None:
+        with sdk_configuration():
+            super()._configure(**kwargs)  # type: ignore[no-untyped-call]
+        if content_comes_as_events():
+            attach_content_events()

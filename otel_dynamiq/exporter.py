@@ -27,6 +27,8 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_dynamiq import _stats
 from otel_dynamiq._config import ExporterConfig, load_config
+from otel_dynamiq._content_events import STORE as CONTENT_EVENTS
+from otel_dynamiq._content_events import attach_for_exporter
 from otel_dynamiq._encode import ENVELOPE_BYTES, Payload, RunTooLargeError, encode_run, pack
 from otel_dynamiq._logging import reclaim_loggers
 from otel_dynamiq._loop import LoopThread
@@ -105,6 +107,7 @@ class DynamiqSpanExporter(SpanExporter):
         )
         self._stats = StatsRecorder()
         publish_metrics(self._stats.snapshot, meter_provider)
+        attach_for_exporter()
         self._lock = threading.Lock()
         self._runtime: _Runtime | None = None
         self._inflight: set[concurrent.futures.Future[bool]] = set()
@@ -158,9 +161,11 @@ class DynamiqSpanExporter(SpanExporter):
         """Translate and encode each span on its own, so one bad span costs only itself."""
         max_run_bytes = self._config.max_request_bytes - ENVELOPE_BYTES
         parts: list[bytes] = []
+        content_events = CONTENT_EVENTS
         for span in spans:
             try:
-                parts.append(encode_run(span_to_run(span, self._defaults), max_run_bytes))
+                events = content_events.take(span.context.trace_id, span.context.span_id) if content_events else ()
+                parts.append(encode_run(span_to_run(span, self._defaults, events), max_run_bytes))
             except RunTooLargeError as exc:
                 self._stats.dropped(_stats.DROP_TOO_LARGE, 1)
                 _logger.warning("Dropped a Dynamiq run: %s", exc)

@@ -1,0 +1,163 @@
+"""GenAI content that instrumentations emit as log events, kept until their span is exported.
+
+``opentelemetry-instrumentation-openai-v2`` and others put prompts and
+completions in log events tied to the span (``gen_ai.user.message``,
+``gen_ai.choice``, ``gen_ai.client.inference.operation.details``) rather than
+on the span. Dynamiq has no logs, and the distro turns log export off, so
+without this the content a user asked for would vanish. A log record
+processor keeps those events, keyed by the span they were emitted in, and the
+exporter takes them when it turns that span into a run. The user sets up no
+logs pipeline: the processor is added to the logger provider there is, or to
+one made for it when there is none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from opentelemetry import _logs
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
+
+from otel_dynamiq._genai import CONTENT_EVENT_NAMES, ContentEvent
+
+_logger = logging.getLogger(__name__)
+
+CAPTURE_CONTENT_VARIABLE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+EVENT_CONTENT_MODES = frozenset({"true", "event_only", "span_and_event"})
+"""Values of the capture setting under which some instrumentation sends content as log events."""
+
+MAX_PENDING_SPANS = 4096
+MAX_EVENTS_PER_SPAN = 256
+
+
+class ContentEventStore:
+    """Content events by span, bounded: spans that are never exported must not grow memory."""
+
+    def __init__(self, max_spans: int = MAX_PENDING_SPANS, max_events: int = MAX_EVENTS_PER_SPAN) -> None:
+        self._events: OrderedDict[tuple[int, int], list[ContentEvent]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max_spans = max_spans
+        self._max_events = max_events
+        self.dropped = 0
+
+    def __bool__(self) -> bool:
+        return bool(self._events)  # read without the lock: a stale answer only delays a take by one batch
+
+    def add(self, trace_id: int, span_id: int, event: ContentEvent) -> None:
+        key = (trace_id, span_id)
+        with self._lock:
+            events = self._events.get(key)
+            if events is None:
+                if len(self._events) >= self._max_spans:
+                    _, forgotten = self._events.popitem(last=False)
+                    self.dropped += len(forgotten)
+                events = self._events[key] = []
+            if len(events) >= self._max_events:
+                self.dropped += 1
+                return
+            events.append(event)
+
+    def take(self, trace_id: int, span_id: int) -> list[ContentEvent]:
+        if not self._events:
+            return []
+        with self._lock:
+            return self._events.pop((trace_id, span_id), [])
+
+
+STORE = ContentEventStore()
+"""One per process: the logger provider is global, and so are the events it sees."""
+
+
+class GenAIContentEventProcessor(LogRecordProcessor):
+    """Keeps GenAI content events of sampled spans for the exporter; ignores every other log record."""
+
+    def __init__(self, store: ContentEventStore = STORE) -> None:
+        self._store = store
+
+    def on_emit(self, log_record: Any) -> None:
+        record = getattr(log_record, "log_record", log_record)
+        name = getattr(record, "event_name", None) or (record.attributes or {}).get("event.name")
+        if name not in CONTENT_EVENT_NAMES:
+            return
+        span_id, trace_id = record.span_id, record.trace_id
+        flags = record.trace_flags
+        if not span_id or not trace_id or (flags is not None and not int(flags) & 1):  # 1: sampled
+            return
+        attributes = dict(record.attributes) if isinstance(record.attributes, Mapping) else {}
+        self._store.add(trace_id, span_id, ContentEvent(str(name), record.body, attributes))
+
+    emit = on_emit
+    """The name older SDKs call (before ``on_emit``)."""
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+_attached_lock = threading.Lock()
+_attached_to: list[object] = []
+_sdk_being_configured = False
+_UNSET_PROVIDERS = frozenset({"ProxyLoggerProvider", "NoOpLoggerProvider"})
+"""What the API hands out before anyone sets a logger provider (the proxy's class is private)."""
+
+
+@contextlib.contextmanager
+def sdk_configuration() -> Iterator[None]:
+    """While ``opentelemetry-instrument`` builds the SDK, exporters leave the logger provider alone.
+
+    The SDK sets its own logger provider after the trace exporter is made; one
+    set earlier would refuse it, and with it any logs pipeline the user asked for.
+    The configurator attaches the processor once the SDK is done.
+    """
+    global _sdk_being_configured
+    _sdk_being_configured = True
+    try:
+        yield
+    finally:
+        _sdk_being_configured = False
+
+
+def attach_for_exporter() -> None:
+    """What a new exporter does: attach now, unless the SDK is being configured around it."""
+    if content_comes_as_events() and not _sdk_being_configured:
+        attach_content_events()
+
+
+def content_comes_as_events() -> bool:
+    return os.environ.get(CAPTURE_CONTENT_VARIABLE, "").strip().lower() in EVENT_CONTENT_MODES
+
+
+def attach_content_events() -> bool:
+    """Make GenAI content events reach the exporter; say once what to do when they cannot."""
+    with _attached_lock:
+        provider = _logs.get_logger_provider()
+        if any(provider is attached for attached in _attached_to):
+            return True
+        if not isinstance(provider, LoggerProvider):
+            if type(provider).__name__ not in _UNSET_PROVIDERS:
+                _logger.warning(
+                    "%s asks for GenAI content as log events, but the global logger provider (%s) is not the "
+                    "OpenTelemetry SDK's, so that content cannot reach Dynamiq runs. Add "
+                    "otel_dynamiq.GenAIContentEventProcessor() to it, or set %s=span_only.",
+                    CAPTURE_CONTENT_VARIABLE,
+                    type(provider).__name__,
+                    CAPTURE_CONTENT_VARIABLE,
+                )
+                return False
+            # Nobody set up logs: a provider whose only job is to hand content events to the exporter.
+            provider = LoggerProvider()
+            _logs.set_logger_provider(provider)
+            provider = _logs.get_logger_provider()
+            if not isinstance(provider, LoggerProvider):
+                return False
+        provider.add_log_record_processor(GenAIContentEventProcessor())
+        _attached_to.append(provider)
+        return True
