@@ -1,12 +1,15 @@
 """``otel-dynamiq doctor``: is the configuration sound, and does the service accept a run?
 
 Sends one small test run, through the real exporter, in a trace of its own,
-says what happened in words a person can act on, and what the spool holds.
+says what happened in words a person can act on, what the spool holds, and
+which instrumentations would load. Instrumentations are checked before the
+test run is sent, so a configuration that cannot deliver still gets them listed.
 Never prints the key.
 """
 
 from __future__ import annotations
 
+import os
 from typing import TextIO
 
 from opentelemetry.sdk.resources import Resource
@@ -16,6 +19,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from otel_dynamiq import environment_variables as env
 from otel_dynamiq._config import load_config
+from otel_dynamiq._content_events import CAPTURE_CONTENT_VARIABLE, content_comes_as_events
+from otel_dynamiq._instrumentations import describe_instrumentations, inspect_instrumentations
 from otel_dynamiq._spool import SpoolState, inspect_spool
 from otel_dynamiq.exporter import DynamiqSpanExporter
 
@@ -53,6 +58,15 @@ def describe_spool(state: SpoolState | None) -> list[str]:
     return lines
 
 
+def describe_content_capture() -> str:
+    setting = os.environ.get(CAPTURE_CONTENT_VARIABLE, "").strip()
+    if not setting or setting.lower() in ("false", "no_content"):
+        return f"GenAI content: not captured ({CAPTURE_CONTENT_VARIABLE} is {setting or 'unset'})"
+    if content_comes_as_events():
+        return f"GenAI content: {CAPTURE_CONTENT_VARIABLE}={setting}; the log events are routed into the runs"
+    return f"GenAI content: {CAPTURE_CONTENT_VARIABLE}={setting}; carried on the spans"
+
+
 def run_doctor(out: TextIO) -> int:
     try:
         config = load_config()
@@ -69,6 +83,9 @@ def run_doctor(out: TextIO) -> int:
     print(f"  max request {config.max_request_bytes:,} bytes, extra headers: {len(config.headers)}", file=out)
     for line in describe_spool(inspect_spool(config)):
         print(line, file=out)
+    for line in describe_instrumentations(inspect_instrumentations()):
+        print(line, file=out)
+    print(describe_content_capture(), file=out)
     try:
         result = exporter.export(_test_span())  # type: ignore[arg-type]
     finally:

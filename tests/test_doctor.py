@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from otel_dynamiq import DynamiqSpanExporter
 from otel_dynamiq import environment_variables as env
@@ -69,3 +70,49 @@ def test_the_spool_state_is_printed_and_left_alone() -> None:
 def test_a_spool_that_is_off_is_said_so() -> None:
     done = doctor(OTEL_EXPORTER_DYNAMIQ_ENDPOINT=f"http://127.0.0.1:{free_port()}", OTEL_EXPORTER_DYNAMIQ_SPOOL="false")
     assert "spool: off (OTEL_EXPORTER_DYNAMIQ_SPOOL=false)" in done.stdout
+
+
+def fake_distribution(site: Path, name: str, module: str) -> None:
+    """An installed instrumentation whose entry point names a module that cannot be imported."""
+    info = site / f"{name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[opentelemetry_instrumentor]\nbroken = {module}:Instrumentor\n")
+
+
+def test_instrumentations_are_listed_with_why_one_was_skipped(keyed_collector: LocalCollector, tmp_path: Path) -> None:
+    """The auto-loader skips an instrumentation whose import fails without a word; the doctor says it."""
+    fake_distribution(tmp_path, "opentelemetry-instrumentation-broken", "a_module_that_is_not_there")
+    done = doctor(
+        DYNAMIQ_ACCESS_KEY=FAKE_KEY,
+        OTEL_EXPORTER_DYNAMIQ_ENDPOINT=keyed_collector.url,
+        PYTHONPATH=str(tmp_path),
+        OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="httpx2",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert "  dynamiq (otel-dynamiq 0.1.0): loads" in lines
+    assert any(
+        line.startswith("  httpx (opentelemetry-instrumentation-httpx ") and line.endswith(": loads") for line in lines
+    )
+    assert any(
+        line.startswith("  httpx2 (") and "skipped: disabled by OTEL_PYTHON_DISABLED_INSTRUMENTATIONS" in line
+        for line in lines
+    )
+    assert (
+        "  broken (opentelemetry-instrumentation-broken 1.0): skipped: its import fails "
+        "(ModuleNotFoundError: No module named 'a_module_that_is_not_there')" in lines
+    )
+
+
+def test_content_capture_is_described() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    done = doctor(
+        OTEL_EXPORTER_DYNAMIQ_ENDPOINT=url,
+        OTEL_EXPORTER_DYNAMIQ_TIMEOUT="1",
+        OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true",
+    )
+    assert (
+        "GenAI content: OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true; the log events are routed"
+        in done.stdout
+    )
