@@ -1,0 +1,156 @@
+"""An application that calls an OpenAI-compatible server through real LLM instrumentations.
+
+    llm_app.py LLM_URL openai [--manual INSTRUMENTATION]
+    llm_app.py LLM_URL langchain [--manual INSTRUMENTATION]
+
+``openai`` calls the OpenAI client directly: chat, streamed chat with and
+without usage, a failing call, embeddings and a tool call. ``langchain`` runs
+a chain, a tool and a retriever through LangChain. Each scenario runs inside a
+span named ``scenario <name>``, so the test finds its runs by their parent.
+
+With ``--manual`` the app sets up the SDK itself, as a user does without
+``opentelemetry-instrument``: a TracerProvider, the Dynamiq exporter (from the
+environment) and one instrumentation, ``openai-v2``, ``openinference-openai``
+or ``openinference-langchain``. Without it, run it under
+``opentelemetry-instrument``, which loads whatever is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from opentelemetry import trace
+
+
+def manual_setup(instrumentation: str) -> Callable[[], None]:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from otel_dynamiq import DynamiqSpanExporter
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(DynamiqSpanExporter(), schedule_delay_millis=50))
+    trace.set_tracer_provider(provider)
+    if instrumentation == "openai-v2":
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+        OpenAIInstrumentor().instrument()
+    elif instrumentation == "openinference-openai":
+        from openinference.instrumentation.openai import OpenAIInstrumentor as OpenInferenceOpenAI
+
+        OpenInferenceOpenAI().instrument()
+    elif instrumentation == "openinference-langchain":
+        from openinference.instrumentation.langchain import LangChainInstrumentor
+
+        LangChainInstrumentor().instrument()
+    else:
+        sys.exit(f"unknown instrumentation {instrumentation!r}")
+    return provider.shutdown
+
+
+@contextmanager
+def scenario(name: str) -> Iterator[None]:
+    with trace.get_tracer("tests.llm_app").start_as_current_span(f"scenario {name}"):
+        yield
+
+
+def openai_calls(url: str) -> None:
+    import openai
+
+    client = openai.OpenAI(api_key="sk-test-not-a-real-key", base_url=url, max_retries=0)
+    with scenario("chat"):
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2 + 2?"}],
+        )
+    with scenario("stream with usage"):
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "hello there"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        for _ in stream:
+            pass
+    with scenario("stream without usage"):
+        for _ in client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hello again"}], stream=True
+        ):
+            pass
+    with scenario("failing"):
+        with suppress(openai.InternalServerError):
+            client.chat.completions.create(model="failing-model", messages=[{"role": "user", "content": "fail"}])
+    with scenario("embeddings"):
+        client.embeddings.create(model="text-embedding-3-small", input=["a b"], dimensions=8)
+    with scenario("tool call"):
+        tools = [
+            {
+                "type": "function",
+                "function": {
+                    "name": "add",
+                    "description": "Adds two numbers a and b.",
+                    "parameters": {
+                        "type": "object",
+                        "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+                    },
+                },
+            }
+        ]
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "add 2 and 2"}], tools=tools
+        )
+
+
+def langchain_calls(url: str) -> None:
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.documents import Document
+    from langchain_core.output_parsers import StrOutputParser
+    from langchain_core.prompts import ChatPromptTemplate
+    from langchain_core.retrievers import BaseRetriever
+    from langchain_core.tools import tool
+    from langchain_openai import ChatOpenAI
+
+    class Shelf(BaseRetriever):
+        """Two fixed documents: what a vector store would return."""
+
+        def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+            return [
+                Document(id="doc-1", page_content="Paris is the capital of France.", metadata={"source": "atlas"}),
+                Document(id="doc-2", page_content="Berlin is the capital of Germany.", metadata={"source": "atlas"}),
+            ]
+
+    @tool
+    def add(a: int, b: int) -> int:
+        """Adds two numbers a and b."""
+        return a + b
+
+    llm = ChatOpenAI(model="gpt-4o-mini", api_key="sk-test-not-a-real-key", base_url=url, max_retries=0)
+    with scenario("chain"):
+        prompt = ChatPromptTemplate.from_messages([("system", "Be brief."), ("user", "{question}")])
+        (prompt | llm | StrOutputParser()).invoke({"question": "What is 2 + 2?"}, config={"metadata": {"team": "qa"}})
+    with scenario("tool"):
+        add.invoke({"a": 2, "b": 2})
+    with scenario("retriever"):
+        Shelf().invoke("capital of France")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("calls", choices=["openai", "langchain"])
+    parser.add_argument("--manual")
+    args = parser.parse_args()
+    shutdown = manual_setup(args.manual) if args.manual else None
+    (openai_calls if args.calls == "openai" else langchain_calls)(args.url)
+    if shutdown is not None:
+        shutdown()
+
+
+if __name__ == "__main__":
+    main()
