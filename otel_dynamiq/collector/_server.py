@@ -13,13 +13,12 @@ import contextlib
 import hmac
 import json
 import logging
-import socket
 import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+from otel_dynamiq._bounded_server import CONNECTION_TIMEOUT_SECONDS, BoundedHandler, BoundedHTTPServer
 from otel_dynamiq.collector._body import BodyError, content_length, decompressed, parse_runs_body
 from otel_dynamiq.collector._store import RunStore
 from otel_dynamiq.collector._validate import canonical_id, canonical_run, validate_body
@@ -27,23 +26,10 @@ from otel_dynamiq.collector._validate import canonical_id, canonical_run, valida
 _logger = logging.getLogger(__name__)
 
 TRACES_PATH = "/v1/traces"
-LISTEN_BACKLOG = 1024
-"""Connections the kernel holds while every handler is busy (the standard library's default is 5)."""
-MAX_HANDLERS = 64
-"""Connections served at once; the rest wait in the backlog instead of costing a thread each."""
-CONNECTION_TIMEOUT_SECONDS = 10.0
-"""A connection that sends nothing for this long (idle keep-alive, a slow sender) is closed."""
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(BoundedHandler):
     server: _Server
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out as separate writes
-    timeout = CONNECTION_TIMEOUT_SECONDS
-
-    def setup(self) -> None:
-        self.timeout = self.server.connection_timeout  # type: ignore[misc]  # per server, not per class
-        super().setup()
 
     def log_message(self, format: str, *args: Any) -> None:
         _logger.debug("%s " + format, self.address_string(), *args)
@@ -128,34 +114,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(HTTPStatus.NOT_FOUND, {"detail": f"GET {TRACES_PATH} or {TRACES_PATH}/<trace_id>"})
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = LISTEN_BACKLOG
-
+class _Server(BoundedHTTPServer):
     def __init__(
         self, address: tuple[str, int], store: RunStore, access_key: str | None, connection_timeout: float
     ) -> None:
-        self.connection_timeout = connection_timeout
-        host = address[0]
-        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._slots = threading.BoundedSemaphore(MAX_HANDLERS)
-        super().__init__(address, _Handler)
+        super().__init__(address, _Handler, connection_timeout)
         self.store = store
         self.access_key = access_key
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        self._slots.acquire()  # blocks accepting; new connections wait in the backlog
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
 
 
 class LocalCollector:
