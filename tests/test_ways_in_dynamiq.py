@@ -60,9 +60,9 @@ def assert_app_trace(collector: LocalCollector, stdout: str) -> None:
     # Dynamiq's runs carry no metadata.otel; the rest come from other instrumentations (httpx, and the
     # OpenAI ones of the test extra, which opentelemetry-instrument loads too) and nest under them.
     received = collector.store.runs()
-    assert sum("otel" not in run["metadata"] for run in received) == APP_RUNS
-    by_id = {run["id"]: run for run in received}
-    for other in (run for run in received if "otel" in run["metadata"]):
+    assert sum("otel" not in received_run["metadata"] for received_run in received) == APP_RUNS
+    by_id = {received_run["id"]: received_run for received_run in received}
+    for other in (received_run for received_run in received if "otel" in received_run["metadata"]):
         parent = by_id[other["parent_run_id"]]
         while "otel" in parent["metadata"]:
             parent = by_id[parent["parent_run_id"]]
