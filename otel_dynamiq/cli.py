@@ -78,6 +78,35 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gateway(args: argparse.Namespace) -> int:
+    """Imported here: the gateway needs the ``gateway`` extra, the other commands do not."""
+    try:
+        from otel_dynamiq.gateway import Gateway
+    except ImportError as exc:
+        raise CommandError(
+            f"the gateway needs the gateway extra: pip install 'otel-dynamiq[gateway]' ({exc})"
+        ) from None
+    grpc_port = None if args.grpc_port == 0 else args.grpc_port
+    try:
+        gateway = Gateway(args.host, args.port, grpc_port)
+    except ValueError as exc:  # a missing token or spool: what to set
+        raise CommandError(str(exc)) from None
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise CommandError(f"port {args.port} on {args.host} is in use; choose another with --port") from None
+        raise CommandError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    grpc_part = f", OTLP/gRPC on {args.host}:{gateway.grpc_port}" if gateway.grpc_port else ""
+    print(f"otel-dynamiq gateway: OTLP/HTTP on {gateway.http_url}/v1/traces{grpc_part}", flush=True)
+    finished = gateway.serve_until_signalled(args.drain_seconds)
+    counts = gateway.counts()
+    print(
+        f"otel-dynamiq gateway stopped: {counts.spans_accepted} spans accepted, {counts.spans_rejected} rejected, "
+        f"{counts.requests_refused} requests refused" + ("" if finished else "; the drain deadline passed"),
+        flush=True,
+    )
+    return 0 if finished else 1
+
+
 def _base_url(url: str) -> str:
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
@@ -138,7 +167,7 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _Parser(
-        prog="otel-dynamiq", description="Run the local collector, print a trace it holds, or check a setup."
+        prog="otel-dynamiq", description="Run the local collector or the OTLP gateway, print a trace, or check a setup."
     )
     parser.add_argument("--version", action="version", version=f"otel-dynamiq {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -158,6 +187,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--timeout", type=float, default=REQUEST_TIMEOUT_SECONDS, help="seconds to wait for each answer (default 10)"
     )
     show.set_defaults(handler=_show)
+
+    gateway = commands.add_parser("gateway", help="receive OTLP from any SDK or Collector and deliver it to Dynamiq")
+    gateway.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    gateway.add_argument("--port", type=_port, default=4318, help="OTLP/HTTP port (default 4318)")
+    gateway.add_argument("--grpc-port", type=int, default=4317, help="OTLP/gRPC port, 0 for none (default 4317)")
+    gateway.add_argument(
+        "--drain-seconds", type=float, default=20.0, help="on SIGTERM, how long to finish what was taken (default 20)"
+    )
+    gateway.set_defaults(handler=_gateway)
 
     doctor = commands.add_parser("doctor", help="check the configuration and send the service one test run")
     doctor.set_defaults(handler=lambda _args: run_doctor(sys.stdout))

@@ -1,0 +1,133 @@
+"""``otel-dynamiq gateway``: OTLP in, Dynamiq runs out, for any OpenTelemetry SDK and for Collector fleets.
+
+Spans arrive over OTLP/HTTP (protobuf or JSON) or OTLP/gRPC, become SDK spans,
+and go through a ``DynamiqSpanExporter``: the same translation, transport,
+retries and disk spool as inside an application. The Dynamiq key lives only
+in the gateway's environment. Needs the ``gateway`` extra (``grpcio``,
+``opentelemetry-proto``)::
+
+    pip install 'otel-dynamiq[gateway]'
+    DYNAMIQ_ACCESS_KEY=... otel-dynamiq gateway
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from types import FrameType
+
+import grpc
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from otel_dynamiq._config import is_loopback_host
+from otel_dynamiq._spool import inspect_spool
+from otel_dynamiq.exporter import DynamiqSpanExporter
+from otel_dynamiq.gateway._core import Counts, GatewayCore
+from otel_dynamiq.gateway._grpc import start_grpc_server
+from otel_dynamiq.gateway._http import GatewayHTTPServer
+
+TOKEN_VARIABLE = "OTEL_DYNAMIQ_GATEWAY_TOKEN"  # noqa: S105 - the variable's name, not a secret
+DEFAULT_HTTP_PORT = 4318
+DEFAULT_GRPC_PORT = 4317
+DRAIN_SECONDS = 20.0
+"""SIGTERM to exit: requests in flight finish (each within the exporter's timeout), then the exporter
+stops; Kubernetes' default grace period is 30 s."""
+
+__all__ = ["DEFAULT_GRPC_PORT", "DEFAULT_HTTP_PORT", "TOKEN_VARIABLE", "Counts", "Gateway"]
+
+
+def _checked_exporter() -> DynamiqSpanExporter:
+    """A 200 promises the runs are delivered or on disk, so the gateway refuses to start without a disk spool."""
+    exporter = DynamiqSpanExporter()
+    state = inspect_spool(exporter.config)
+    if state is None or state.where == "memory":
+        exporter.shutdown()
+        why = "the spool is off" if state is None else f"the disk spool cannot be used: {state.problem}"
+        raise ValueError(
+            f"the gateway answers 200 only for runs delivered or on disk, and {why}: "
+            "set OTEL_EXPORTER_DYNAMIQ_SPOOL=true and OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR to a directory only this user "
+            "can write"
+        )
+    return exporter
+
+
+class Gateway:
+    """Both OTLP front ends over one exporter; ``grpc_port=None`` serves OTLP/HTTP only."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_HTTP_PORT,
+        grpc_port: int | None = DEFAULT_GRPC_PORT,
+        token: str | None = None,
+        exporter: SpanExporter | None = None,
+        meter_provider: MeterProvider | None = None,
+        connection_timeout: float | None = None,
+    ) -> None:
+        token = token if token is not None else os.environ.get(TOKEN_VARIABLE) or None
+        if not is_loopback_host(host) and not token:
+            raise ValueError(
+                f"the gateway listens on {host}, beyond this machine: set {TOKEN_VARIABLE} to a secret that senders "
+                "present as 'Authorization: Bearer <token>'"
+            )
+        self._exporter = exporter if exporter is not None else _checked_exporter()
+        self.core = GatewayCore(self._exporter, token, meter_provider)
+        self._http = GatewayHTTPServer((host, port), self.core, connection_timeout)
+        self._http_thread = threading.Thread(
+            target=self._http.serve_forever, name="otel-dynamiq-gateway-http", daemon=True
+        )
+        self._grpc: grpc.Server | None = None
+        self.grpc_port: int | None = None
+        if grpc_port is not None:
+            self._grpc, self.grpc_port = start_grpc_server(self.core, host, grpc_port)
+        self._http_thread.start()
+        self._stopped = False
+
+    @property
+    def http_url(self) -> str:
+        host, port = self._http.server_address[:2]
+        host_text = host.decode() if isinstance(host, bytes) else str(host)
+        return f"http://[{host_text}]:{port}" if ":" in host_text else f"http://{host_text}:{port}"
+
+    def counts(self) -> Counts:
+        return self.core.counts()
+
+    def stop(self, timeout: float = DRAIN_SECONDS) -> bool:
+        """Refuse new spans (503, so senders go elsewhere), finish those taken, stop the exporter.
+
+        True when everything taken was finished within ``timeout``.
+        """
+        if self._stopped:
+            return True
+        self._stopped = True
+        finished = self.core.drain(timeout)
+        self._http.shutdown()
+        self._http.server_close()
+        if self._grpc is not None:
+            self._grpc.stop(grace=1.0).wait()
+        self._exporter.shutdown()
+        return finished
+
+    def serve_until_signalled(self, timeout: float = DRAIN_SECONDS) -> bool:
+        """Block until SIGTERM or SIGINT, then stop gracefully."""
+        stop = threading.Event()
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            while not stop.wait(0.5):  # a timed wait, so the signal handler gets to run
+                pass
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return self.stop(timeout)
+
+    def __enter__(self) -> Gateway:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,120 @@
+"""What both OTLP front ends share: the token, the exporter, the counters and the drain.
+
+A request is answered 200 only after the exporter returned success, and the
+exporter returns success only when the runs were delivered or written to the
+disk spool; a gateway killed after answering therefore loses nothing. When the
+exporter cannot say that (the service is out and the spool cannot take them,
+or the gateway is draining), the answer is "retry later", so the sender's own
+retry and queue keep the spans.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from opentelemetry.metrics import MeterProvider, get_meter
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from otel_dynamiq.gateway._otlp import Decoded
+
+RETRY_AFTER_SECONDS = 5
+"""What senders are told to wait after a 503: long enough for a replica to restart or the spool to drain."""
+
+
+class Draining(Exception):
+    """The gateway is shutting down and takes nothing new."""
+
+
+@dataclass(frozen=True)
+class Counts:
+    requests: int
+    spans_received: int
+    spans_rejected: int
+    spans_accepted: int
+    requests_refused: int
+
+
+class GatewayCore:
+    def __init__(self, exporter: SpanExporter, token: str | None, meter_provider: MeterProvider | None = None) -> None:
+        self._exporter = exporter
+        self._token = f"Bearer {token}".encode() if token else None
+        self._lock = threading.Condition()
+        self._in_flight = 0
+        self._draining = False
+        self._counts = {"requests": 0, "received": 0, "rejected": 0, "accepted": 0, "refused": 0}
+        meter = get_meter("otel_dynamiq.gateway", meter_provider=meter_provider)
+        self._spans = meter.create_counter(
+            "otel_dynamiq.gateway.spans", unit="{span}", description="Spans received, by outcome"
+        )
+        self._refusals = meter.create_counter(
+            "otel_dynamiq.gateway.refused_requests", unit="{request}", description="Requests refused, by reason"
+        )
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    def authorized(self, authorization: str | None) -> bool:
+        """Constant time, so the token cannot be guessed a byte at a time."""
+        if self._token is None:
+            return True
+        return hmac.compare_digest((authorization or "").encode("utf-8", "replace"), self._token)
+
+    def refused(self, reason: str) -> None:
+        with self._lock:
+            self._counts["refused"] += 1
+        self._refusals.add(1, {"reason": reason})
+
+    @contextmanager
+    def request(self) -> Iterator[None]:
+        """Count a request in flight, so a drain waits for it; refuse new ones while draining."""
+        with self._lock:
+            if self._draining:
+                raise Draining
+            self._in_flight += 1
+            self._counts["requests"] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                self._lock.notify_all()
+
+    def export(self, decoded: Decoded) -> bool:
+        """True when every decodable span is delivered or spooled; rejected spans are counted, not retried."""
+        received = len(decoded.spans) + decoded.rejected
+        with self._lock:
+            self._counts["received"] += received
+            self._counts["rejected"] += decoded.rejected
+        if decoded.rejected:
+            self._spans.add(decoded.rejected, {"outcome": "rejected"})
+        if not decoded.spans:
+            return True
+        accepted = self._exporter.export(decoded.spans) is SpanExportResult.SUCCESS
+        outcome = "accepted" if accepted else "retry_later"
+        self._spans.add(len(decoded.spans), {"outcome": outcome})
+        if accepted:
+            with self._lock:
+                self._counts["accepted"] += len(decoded.spans)
+        return accepted
+
+    def drain(self, timeout: float) -> bool:
+        """Take nothing new, and wait for what was taken; False when the wait ran out."""
+        with self._lock:
+            self._draining = True
+            return self._lock.wait_for(lambda: self._in_flight == 0, timeout=timeout)
+
+    def counts(self) -> Counts:
+        with self._lock:
+            counts = dict(self._counts)
+        return Counts(
+            requests=counts["requests"],
+            spans_received=counts["received"],
+            spans_rejected=counts["rejected"],
+            spans_accepted=counts["accepted"],
+            requests_refused=counts["refused"],
+        )

@@ -1,0 +1,148 @@
+"""OTLP/HTTP: ``POST /v1/traces`` in protobuf or JSON, and a health endpoint, on the bounded server base.
+
+Answers follow the OTLP specification: 200 with the export response (and
+``partial_success`` when spans were rejected), 400 for a body that cannot be
+decoded, 401 without the gateway token, 413 past the size bounds, 415 for
+another content type, and 503 with ``Retry-After`` when the spans cannot be
+delivered or spooled now, so the sender retries. The token is checked before a
+byte of the body is read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from google.rpc import status_pb2
+
+from otel_dynamiq._bounded_server import BoundedHandler, BoundedHTTPServer
+from otel_dynamiq.collector._body import MAX_BODY_BYTES, BodyError, content_length, decompressed
+from otel_dynamiq.gateway._core import RETRY_AFTER_SECONDS, Draining, GatewayCore
+from otel_dynamiq.gateway._otlp import JSON, OtlpError, encode_response, media_type, parse_request, spans_of
+
+_logger = logging.getLogger(__name__)
+
+TRACES_PATH = "/v1/traces"
+HEALTH_PATHS = ("/health", "/healthz")
+_MAX_CHUNK_LINE = 1024
+
+
+class _Handler(BoundedHandler):
+    server: GatewayHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        _logger.debug("%s " + format, self.address_string(), *args)
+
+    def _send(self, status: int, body: bytes, content_type: str, *, close: bool = False, retry: bool = False) -> None:
+        if close:
+            self.close_connection = True  # what the client sent after this is not read
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        if retry:
+            self.send_header("Retry-After", str(RETRY_AFTER_SECONDS))
+        if close:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _error(self, status: int, message: str, kind: str, *, close: bool = True, retry: bool = False) -> None:
+        """An OTLP error answer: a ``google.rpc.Status`` in the request's own encoding."""
+        if kind == JSON:
+            body = orjson.dumps({"code": int(status), "message": message})
+        else:
+            body = status_pb2.Status(code=int(status), message=message).SerializeToString()
+            kind = "application/x-protobuf"
+        self._send(status, body, kind, close=close, retry=retry)
+
+    def do_POST(self) -> None:
+        core = self.server.core
+        kind = JSON if "json" in self.headers.get("Content-Type", "").lower() else "application/x-protobuf"
+        try:
+            if self.path.split("?", 1)[0].rstrip("/") != TRACES_PATH:
+                self._error(HTTPStatus.NOT_FOUND, f"POST goes to {TRACES_PATH}", kind)
+                return
+            if not core.authorized(self.headers.get("Authorization")):
+                core.refused("unauthorized")
+                self._error(HTTPStatus.UNAUTHORIZED, "missing or wrong gateway token (Authorization: Bearer)", kind)
+                return
+            kind = media_type(self.headers.get("Content-Type"))
+            with core.request():
+                raw = self._body()
+                request = parse_request(decompressed(raw, self.headers.get("Content-Encoding")), kind)
+                decoded = spans_of(request)
+                if not core.export(decoded):
+                    core.refused("not_delivered")
+                    self._error(
+                        HTTPStatus.SERVICE_UNAVAILABLE, "cannot deliver or spool now", kind, close=False, retry=True
+                    )
+                    return
+            self._send(HTTPStatus.OK, encode_response(decoded, kind), kind)
+        except Draining:
+            core.refused("draining")
+            self._error(HTTPStatus.SERVICE_UNAVAILABLE, "the gateway is shutting down", kind, retry=True)
+        except (BodyError, OtlpError) as refused:
+            core.refused(f"http_{int(refused.status)}")
+            self._error(refused.status, refused.detail, kind)
+        except (TimeoutError, ConnectionError):
+            self.close_connection = True
+        except Exception:
+            _logger.exception("gateway request failed")
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self._error(HTTPStatus.INTERNAL_SERVER_ERROR, "the gateway could not handle this request", kind)
+
+    def _body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._chunked_body()
+        length = content_length(self.headers.get("Content-Length"))
+        raw = self.rfile.read(length)
+        if len(raw) < length:
+            raise BodyError(HTTPStatus.BAD_REQUEST, f"body ended after {len(raw)} of {length} bytes")
+        return raw
+
+    def _chunked_body(self) -> bytes:
+        """A chunked body, refused as soon as it passes the same bound a declared length has."""
+        parts: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(_MAX_CHUNK_LINE)
+            size_text = line.split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                raise BodyError(HTTPStatus.BAD_REQUEST, "malformed chunked body") from None
+            if size == 0:
+                while self.rfile.readline(_MAX_CHUNK_LINE) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers: read and ignored
+                return b"".join(parts)
+            total += size
+            if total > MAX_BODY_BYTES:
+                raise BodyError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes")
+            chunk = self.rfile.read(size)
+            if len(chunk) < size or self.rfile.readline(_MAX_CHUNK_LINE).strip():
+                raise BodyError(HTTPStatus.BAD_REQUEST, "chunked body ended early or is malformed")
+            parts.append(chunk)
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0].rstrip("/")
+        if path not in HEALTH_PATHS:
+            self._send(HTTPStatus.NOT_FOUND, b'{"detail": "GET /healthz"}', "application/json")
+            return
+        core = self.server.core
+        counts = core.counts()
+        status = "draining" if core.draining else "serving"
+        body = orjson.dumps({"status": status, **counts.__dict__})
+        self._send(HTTPStatus.SERVICE_UNAVAILABLE if core.draining else HTTPStatus.OK, body, "application/json")
+
+
+class GatewayHTTPServer(BoundedHTTPServer):
+    def __init__(self, address: tuple[str, int], core: GatewayCore, connection_timeout: float | None = None) -> None:
+        if connection_timeout is None:
+            super().__init__(address, _Handler)
+        else:
+            super().__init__(address, _Handler, connection_timeout)
+        self.core = core
