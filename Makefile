@@ -10,7 +10,7 @@ STOCK_DISTRO := $(VENV)/stock-distro
 # dynamiq imports litellm, which would download a price map without this.
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: demo test lint typecheck pytest compat bench clean
+.PHONY: demo test lint typecheck pytest compat fleet bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ pytest: $(STAMP)
 compat: $(STAMP)
 	$(BIN)/python tests/compat/run_compat.py $(COMPAT_ARGS)
 
+# The gateway behind a real OpenTelemetry Collector, built from its modules (needs Go; the first build
+# takes minutes, later ones reuse .cache/otelcol), and a Node.js sender (needs Node.js and npm).
+fleet: $(STAMP)
+	$(BIN)/pytest -m fleet -s tests/test_fleet.py
+
 BENCHMARKS := encoder_choice caller_latency tracing_floor polling concurrency export_throughput instrumentation_cost memory_outage spool_drain collector_limits
 
 # Every benchmark at full size (about 10 minutes on 2 cores); BENCH_ARGS=--tiny for a smoke run.
@@ -46,4 +51,4 @@ bench: $(STAMP)
 	@for name in $(BENCHMARKS); do echo "== $$name"; $(BIN)/python benchmarks/$$name.py $(BENCH_ARGS) || exit 1; echo; done
 
 clean:
-	rm -rf $(VENV) .compat .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .compat .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis tests/node_sender/node_modules
