@@ -76,6 +76,11 @@ class SpoolConfig:
     directory: Path
     max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
     max_age_seconds: float = DEFAULT_SPOOL_MAX_AGE_SECONDS
+    refuse_when_full: bool = False
+    """Refuse new bodies at the cap (and never fall back to memory) instead of dropping the oldest.
+
+    The gateway's choice: it has answered 200 for every body in the spool, and a
+    sender it refuses keeps its spans and retries."""
 
 
 def default_spool_directory() -> Path:
@@ -272,6 +277,7 @@ def load_config(
     spool_dir: str | os.PathLike[str] | None = None,
     spool_max_bytes: int | None = None,
     spool_max_age: float | None = None,
+    spool_refuse_when_full: bool = False,
 ) -> ExporterConfig:
     """Merge keyword arguments over the environment over the defaults."""
     resolved_endpoint = _check_endpoint(endpoint or _env(env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT) or DEFAULT_ENDPOINT)
@@ -334,6 +340,7 @@ def load_config(
                 _parse_positive_float,
                 DEFAULT_SPOOL_MAX_AGE_SECONDS,
             ),
+            refuse_when_full=spool_refuse_when_full,
         )
 
     return ExporterConfig(

@@ -52,6 +52,10 @@ class SpoolUnavailableError(OSError):
     """The directory cannot be trusted or written; the message says why and what to set."""
 
 
+class SpoolFullError(Exception):
+    """A spool that refuses when full (the gateway's) has no room for this body."""
+
+
 @dataclass(frozen=True)
 class SpooledBody:
     """A body taken out of the spool to be sent; hand it back with ``finish`` or ``release``."""
@@ -203,6 +207,7 @@ class DiskSpool:
         self._check_location()
         self._max_bytes = config.max_bytes
         self._max_age_ns = int(config.max_age_seconds * 1e9)
+        self._refuse_when_full = config.refuse_when_full
         self._lease_ms = int(max(lease_seconds, MIN_LEASE_SECONDS) * 1000)
         self._count_drop = count_drop
         self._host = _host_tag()
@@ -253,6 +258,8 @@ class DiskSpool:
         Raises OSError when the disk refuses; the caller falls back to memory.
         """
         self._check_location()
+        if self._refuse_when_full:
+            self._make_sure_it_fits(len(body))
         created = time.time_ns()
         name = f"{created:020d}-{runs}-{os.getpid()}-{secrets.token_hex(4)}{_READY_SUFFIX}"
         temporary = self.directory / f"{_TEMPORARY_PREFIX}{name}"
@@ -278,6 +285,15 @@ class DiskSpool:
             except OSError as exc:  # the body is safely in place; the caps are enforced again on the next look
                 _logger.debug("Could not enforce the spool's caps: %s", exc)
 
+    def _make_sure_it_fits(self, size: int) -> None:
+        """Count exactly (a listing) only when the running estimate says the cap could be crossed."""
+        listed = self._last_listing
+        if listed is not None and listed[1] + self._bytes_since_listing + size <= self._max_bytes:
+            return
+        total = sum(entry.size for entry in self._enforce_caps())
+        if total + size > self._max_bytes:
+            raise SpoolFullError(f"the spool holds {total:,} of {self._max_bytes:,} bytes")
+
     def _enforce_caps(self) -> list[_Entry]:
         """Drop what is past the caps (never a body a live sender holds); the entries that remain."""
         now = time.time_ns()
@@ -291,7 +307,7 @@ class DiskSpool:
             elif now - entry.created_ns > self._max_age_ns:
                 self._drop(entry, _stats.DROP_SPOOL_EXPIRED)
                 total -= entry.size
-            elif total > self._max_bytes:
+            elif total > self._max_bytes and not self._refuse_when_full:
                 self._drop(entry, _stats.DROP_SPOOL_FULL)
                 total -= entry.size
             else:
@@ -423,7 +439,8 @@ class MemorySpool:
 
 
 class Spool:
-    """The disk when it can be used, memory when it cannot; never an exception to the caller.
+    """The disk when it can be used, memory when it cannot; never an exception to the caller,
+    unless it refuses when full (the gateway's spool), which raises instead of dropping or forgetting.
 
     Used from the exporter's event loop only, so it needs no lock within a
     process; across processes the disk's renames do the locking.
@@ -432,6 +449,7 @@ class Spool:
     def __init__(self, config: SpoolConfig, directory: Path, lease_seconds: float, count_drop: DropCounter) -> None:
         self._memory = MemorySpool(config, count_drop)
         self._disk: DiskSpool | None = None
+        self._refuse_when_full = config.refuse_when_full
         self.problem: str | None = None
         try:
             self._disk = DiskSpool(directory, config, lease_seconds, count_drop)
@@ -452,12 +470,17 @@ class Spool:
         return self._disk is not None
 
     def put(self, body: bytes, runs: int) -> None:
+        """Raises SpoolFullError or OSError when the spool refuses when full; falls back to memory otherwise."""
         if self._disk is not None:
             try:
                 self._disk.put(body, runs)
                 return
             except OSError as exc:
+                if self._refuse_when_full:
+                    raise
                 self._fall_back(exc)
+        elif self._refuse_when_full:
+            raise SpoolUnavailableError(f"the disk spool cannot be used: {self.problem}")
         self._memory.put(body, runs)
 
     def claim(self) -> SpooledBody | None:

@@ -42,6 +42,8 @@ class ExporterStats:
     """Runs put in the spool because the service could not take them in time."""
     runs_resent: int = 0
     """Runs the service accepted from the spool (also counted in ``runs_sent``)."""
+    runs_refused: int = 0
+    """Runs a spool that refuses when full did not take: the export failed, and the sender kept them."""
 
     @property
     def runs_dropped_total(self) -> int:
@@ -59,6 +61,7 @@ class StatsRecorder:
         self._dropped: Counter[str] = Counter()
         self._runs_spooled = 0
         self._runs_resent = 0
+        self._runs_refused = 0
 
     def sent(self, runs: int) -> None:
         with self._lock:
@@ -67,6 +70,10 @@ class StatsRecorder:
     def spooled(self, runs: int) -> None:
         with self._lock:
             self._runs_spooled += runs
+
+    def refused(self, runs: int) -> None:
+        with self._lock:
+            self._runs_refused += runs
 
     def resent(self, runs: int) -> None:
         with self._lock:
@@ -96,4 +103,5 @@ class StatsRecorder:
                 runs_dropped=MappingProxyType(dict(self._dropped)),
                 runs_spooled=self._runs_spooled,
                 runs_resent=self._runs_resent,
+                runs_refused=self._runs_refused,
             )

@@ -25,7 +25,7 @@ from otel_dynamiq import _stats
 from otel_dynamiq._config import ExporterConfig
 from otel_dynamiq._encode import Payload, compress, halve, payload_of_body
 from otel_dynamiq._retry import backoff_seconds, is_retryable_status, retry_after_seconds
-from otel_dynamiq._spool import Spool, SpooledBody, SpoolState
+from otel_dynamiq._spool import Spool, SpooledBody, SpoolFullError, SpoolState
 from otel_dynamiq._stats import StatsRecorder
 
 _logger = logging.getLogger(__name__)
@@ -112,9 +112,7 @@ class Delivery:
         the exporter's own requests, producing spans that produce requests.
         """
         if self._spool is not None and (self._service_out or self._stop_event().is_set()):
-            for payload in payloads:
-                self._keep(payload, cause=None)
-            return True
+            return all([self._keep(payload, cause=None) for payload in payloads])
         with suppress_instrumentation():
             results = await asyncio.gather(*(self._send(payload, deadline) for payload in payloads))
         return all(results)
@@ -201,7 +199,13 @@ class Delivery:
     def _keep(self, payload: Payload, cause: str | None, kind: str | None = None) -> bool:
         """Spool the body; ``cause`` None means the service is already known to be out (said once already)."""
         assert self._spool is not None
-        self._spool.put(payload.body, payload.run_count)
+        try:
+            self._spool.put(payload.body, payload.run_count)
+        except (SpoolFullError, OSError) as exc:  # only a spool that refuses when full raises: nothing is lost,
+            self._stats.refused(payload.run_count)  # the export fails and whoever sent the spans keeps them
+            self._log_once("refused", type(exc).__name__, "The spool did not take %d runs: %s", payload.run_count, exc)
+            self.resume()
+            return False
         self._stats.spooled(payload.run_count)
         self._service_out = True
         if cause is None:

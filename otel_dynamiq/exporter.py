@@ -82,6 +82,7 @@ class DynamiqSpanExporter(SpanExporter):
         spool_dir: str | os.PathLike[str] | None = None,
         spool_max_bytes: int | None = None,
         spool_max_age: float | None = None,
+        spool_refuse_when_full: bool = False,
         meter_provider: MeterProvider | None = None,
     ) -> None:
         self._config: ExporterConfig = load_config(
@@ -99,6 +100,7 @@ class DynamiqSpanExporter(SpanExporter):
             spool_dir=spool_dir,
             spool_max_bytes=spool_max_bytes,
             spool_max_age=spool_max_age,
+            spool_refuse_when_full=spool_refuse_when_full,
         )
         self._defaults = RunDefaults(
             source_id=self._config.source_id,

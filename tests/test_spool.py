@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from otel_dynamiq import DynamiqSpanExporter
 from otel_dynamiq import environment_variables as env
 from otel_dynamiq._config import SpoolConfig
-from otel_dynamiq._spool import DiskSpool, _host_tag, identity_directory
+from otel_dynamiq._spool import DiskSpool, SpoolFullError, _host_tag, identity_directory
 from otel_dynamiq._translate import run_uuid
 from otel_dynamiq.collector import LocalCollector
 from tests.conftest import FAKE_KEY, wait_for
@@ -261,6 +261,20 @@ def test_the_size_cap_keeps_the_newest(tmp_path: Path) -> None:
     kept = sorted(path.read_bytes()[:1] for path in directory.iterdir())
     assert kept == [b"3", b"4", b"5"]
     assert dropped == [("spool_full", 1), ("spool_full", 2), ("spool_full", 3)]
+
+
+def test_a_spool_that_refuses_when_full_keeps_the_oldest_and_refuses_the_new(tmp_path: Path) -> None:
+    """The gateway's spool: every body in it was answered 200, so none is pushed out for a new one."""
+    dropped: list[tuple[str, int]] = []
+    directory = tmp_path / "spool" / "identity"
+    config = SpoolConfig(tmp_path, max_bytes=1024 * 1024, refuse_when_full=True)
+    spool = DiskSpool(directory, config, 60, lambda *drop: dropped.append(drop))
+    for index in range(3):
+        spool.put(f"{index}".encode() + b"x" * 300_000, index + 1)
+    with pytest.raises(SpoolFullError, match="of 1,048,576 bytes"):
+        spool.put(b"3" + b"x" * 300_000, 4)
+    assert sorted(path.read_bytes()[:1] for path in directory.iterdir()) == [b"0", b"1", b"2"]
+    assert dropped == []
 
 
 def test_age_cap_drops_old_bodies_and_counts_them(exporters: list[DynamiqSpanExporter], spool_base: Path) -> None:
