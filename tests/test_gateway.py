@@ -378,3 +378,36 @@ def test_response_body_is_an_export_response(gateway: Gateway) -> None:
     answer = post(gateway.http_url, ExportTraceServiceRequest().SerializeToString())
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/x-protobuf"
     ExportTraceServiceResponse().ParseFromString(answer.content)
+
+
+def test_a_full_spool_answers_429_and_loses_nothing_it_answered_200(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dynamiq is out: the spool takes spans until near its cap, then senders are told to hold theirs."""
+    port = free_port()
+    monkeypatch.setenv(env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT, f"http://127.0.0.1:{port}")
+    monkeypatch.setenv(env.OTEL_EXPORTER_DYNAMIQ_TIMEOUT, "1")
+    monkeypatch.setenv(env.OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_BYTES, str(1024 * 1024))
+    with Gateway(port=0, grpc_port=None) as gateway:
+        accepted, answers = 0, []
+        for number in range(40):
+            document = otlp_json(trace_hex=f"{number + 1:032x}")
+            spans = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
+            spans[0]["attributes"] = [{"key": "payload", "value": {"stringValue": "x" * 100_000}}]
+            answer = httpx.post(
+                f"{gateway.http_url}/v1/traces",
+                content=json.dumps(document).encode(),
+                headers={"Content-Type": "application/json"},
+                timeout=30,
+            )
+            answers.append(answer.status_code)
+            accepted += len(spans) if answer.status_code == 200 else 0
+            if answer.status_code == 429:
+                assert answer.headers["Retry-After"] == "5"
+                break
+            time.sleep(0.3)  # the spool watch looks once a second
+        # A 503 when the spool refused a body outright, a 429 once the spool watch saw it nearly full.
+        assert 429 in answers and answers[0] == 200 and set(answers) <= {200, 503, 429}, answers
+        assert httpx.get(f"{gateway.http_url}/healthz").json()["status"] == "spool_full"
+        with LocalCollector(port=port) as collector:  # Dynamiq is back: every span answered 200 arrives
+            wait_for(lambda: len(collector.store.runs()) >= accepted, timeout=60)
+            assert len(collector.store.runs()) == accepted
+            wait_for(lambda: not gateway.core.spool_full, timeout=30)

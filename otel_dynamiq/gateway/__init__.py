@@ -31,6 +31,9 @@ from otel_dynamiq.gateway._http import GatewayHTTPServer
 TOKEN_VARIABLE = "OTEL_DYNAMIQ_GATEWAY_TOKEN"  # noqa: S105 - the variable's name, not a secret
 DEFAULT_HTTP_PORT = 4318
 DEFAULT_GRPC_PORT = 4317
+SPOOL_FULL_FRACTION = 0.9
+"""Above this share of the spool's byte cap, new spans are refused (429) until it drains."""
+SPOOL_WATCH_SECONDS = 1.0
 DRAIN_SECONDS = 20.0
 """SIGTERM to exit: requests in flight finish (each within the exporter's timeout), then the exporter
 stops; Kubernetes' default grace period is 30 s."""
@@ -40,7 +43,7 @@ __all__ = ["DEFAULT_GRPC_PORT", "DEFAULT_HTTP_PORT", "TOKEN_VARIABLE", "Counts",
 
 def _checked_exporter() -> DynamiqSpanExporter:
     """A 200 promises the runs are delivered or on disk, so the gateway refuses to start without a disk spool."""
-    exporter = DynamiqSpanExporter()
+    exporter = DynamiqSpanExporter(spool_refuse_when_full=True)
     state = inspect_spool(exporter.config)
     if state is None or state.where == "memory":
         exporter.shutdown()
@@ -84,6 +87,18 @@ class Gateway:
             self._grpc, self.grpc_port = start_grpc_server(self.core, host, grpc_port)
         self._http_thread.start()
         self._stopped = False
+        self._stop_watching = threading.Event()
+        if isinstance(self._exporter, DynamiqSpanExporter):
+            threading.Thread(
+                target=self._watch_spool, args=(self._exporter,), name="otel-dynamiq-gateway-spool", daemon=True
+            ).start()
+
+    def _watch_spool(self, exporter: DynamiqSpanExporter) -> None:
+        """Refuse before the spool's cap would push out runs already answered 200, and take spans again after."""
+        settings = exporter.config.spool
+        while settings is not None and not self._stop_watching.wait(SPOOL_WATCH_SECONDS):
+            state = inspect_spool(exporter.config)
+            self.core.set_spool_full(state is not None and state.size_bytes > SPOOL_FULL_FRACTION * settings.max_bytes)
 
     @property
     def http_url(self) -> str:
@@ -102,6 +117,7 @@ class Gateway:
         if self._stopped:
             return True
         self._stopped = True
+        self._stop_watching.set()
         finished = self.core.drain(timeout)
         self._http.shutdown()
         self._http.server_close()

@@ -29,6 +29,10 @@ class Draining(Exception):
     """The gateway is shutting down and takes nothing new."""
 
 
+class SpoolFull(Exception):
+    """The disk spool is nearly at its cap: what it took now could push out runs already answered 200."""
+
+
 @dataclass(frozen=True)
 class Counts:
     requests: int
@@ -45,6 +49,7 @@ class GatewayCore:
         self._lock = threading.Condition()
         self._in_flight = 0
         self._draining = False
+        self._spool_full = False
         self._counts = {"requests": 0, "received": 0, "rejected": 0, "accepted": 0, "refused": 0}
         meter = get_meter("otel_dynamiq.gateway", meter_provider=meter_provider)
         self._spans = meter.create_counter(
@@ -57,6 +62,14 @@ class GatewayCore:
     @property
     def draining(self) -> bool:
         return self._draining
+
+    @property
+    def spool_full(self) -> bool:
+        return self._spool_full
+
+    def set_spool_full(self, full: bool) -> None:
+        """Told by the gateway's spool watch; refusing early keeps the spool from dropping answered runs."""
+        self._spool_full = full
 
     def authorized(self, authorization: str | None) -> bool:
         """Constant time, so the token cannot be guessed a byte at a time."""
@@ -75,6 +88,8 @@ class GatewayCore:
         with self._lock:
             if self._draining:
                 raise Draining
+            if self._spool_full:
+                raise SpoolFull
             self._in_flight += 1
             self._counts["requests"] += 1
         try:

@@ -19,7 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from otel_dynamiq.collector._body import MAX_DECOMPRESSED_BYTES
-from otel_dynamiq.gateway._core import Draining, GatewayCore
+from otel_dynamiq.gateway._core import Draining, GatewayCore, SpoolFull
 from otel_dynamiq.gateway._otlp import spans_of
 
 GRPC_WORKERS = 32
@@ -46,6 +46,9 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
         except Draining:
             core.refused("draining")
             context.abort(grpc.StatusCode.UNAVAILABLE, "the gateway is shutting down")
+        except SpoolFull:  # UNAVAILABLE, not RESOURCE_EXHAUSTED: OTLP exporters retry it without RetryInfo
+            core.refused("spool_full")
+            context.abort(grpc.StatusCode.UNAVAILABLE, "Dynamiq is out and the spool is full")
         response = ExportTraceServiceResponse()
         if decoded.rejected:
             response.partial_success.CopyFrom(

@@ -20,7 +20,7 @@ from google.rpc import status_pb2
 
 from otel_dynamiq._bounded_server import BoundedHandler, BoundedHTTPServer
 from otel_dynamiq.collector._body import MAX_BODY_BYTES, BodyError, content_length, decompressed
-from otel_dynamiq.gateway._core import RETRY_AFTER_SECONDS, Draining, GatewayCore
+from otel_dynamiq.gateway._core import RETRY_AFTER_SECONDS, Draining, GatewayCore, SpoolFull
 from otel_dynamiq.gateway._otlp import JSON, OtlpError, encode_response, media_type, parse_request, spans_of
 
 _logger = logging.getLogger(__name__)
@@ -84,6 +84,11 @@ class _Handler(BoundedHandler):
         except Draining:
             core.refused("draining")
             self._error(HTTPStatus.SERVICE_UNAVAILABLE, "the gateway is shutting down", kind, retry=True)
+        except SpoolFull:
+            core.refused("spool_full")
+            self._error(
+                HTTPStatus.TOO_MANY_REQUESTS, "Dynamiq is out and the spool is full", kind, close=False, retry=True
+            )
         except (BodyError, OtlpError) as refused:
             core.refused(f"http_{int(refused.status)}")
             self._error(refused.status, refused.detail, kind)
@@ -134,8 +139,9 @@ class _Handler(BoundedHandler):
             return
         core = self.server.core
         counts = core.counts()
-        status = "draining" if core.draining else "serving"
+        status = "draining" if core.draining else "spool_full" if core.spool_full else "serving"
         body = orjson.dumps({"status": status, **counts.__dict__})
+        # A full spool is not unhealthy: the replica must stay up to drain it once Dynamiq answers.
         self._send(HTTPStatus.SERVICE_UNAVAILABLE if core.draining else HTTPStatus.OK, body, "application/json")
 
 
