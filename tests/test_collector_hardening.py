@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import http.client
 import http.server
 import json
 import socket
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from otel_dynamiq._bounded_server import BoundedHandler, BoundedHTTPServer
 from otel_dynamiq.collector import LocalCollector, render_tree
 from otel_dynamiq.collector._body import MAX_DECOMPRESSED_BYTES, MAX_RUNS
 from tests.conftest import FAKE_KEY
@@ -326,3 +328,36 @@ def test_doctor_never_shows_a_password_in_the_endpoint() -> None:
     result = cli("doctor", env=clean_env(OTEL_EXPORTER_DYNAMIQ_ENDPOINT="https://user:hunter2@collector.example"))
     assert result.returncode == 2 and "hunter2" not in result.stdout + result.stderr
     assert "OTEL_EXPORTER_DYNAMIQ_ENDPOINT" in result.stdout
+
+
+class _Echo(BoundedHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+
+def test_senders_that_keep_connections_alive_do_not_lock_the_rest_out() -> None:
+    """Two handlers, two idle keep-alive senders, and a third sender: it is answered, not left in the backlog."""
+    server = BoundedHTTPServer(("127.0.0.1", 0), _Echo, connection_timeout=60, max_handlers=2)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        kept = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(2)]
+        closes = []
+        for connection in kept:  # each asks once and then idles, connection open, as an OTLP exporter does
+            connection.request("GET", "/")
+            answer = connection.getresponse()
+            answer.read()
+            closes.append(answer.getheader("Connection"))
+        assert closes[-1] == "close"  # the second took the last handler: it was told not to keep it
+        third = http.client.HTTPConnection("127.0.0.1", port, timeout=10)  # well under the 60 s idle timeout
+        third.request("GET", "/")
+        assert third.getresponse().read() == b"ok"
+    finally:
+        server.shutdown()
+        server.server_close()
