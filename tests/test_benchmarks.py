@@ -20,6 +20,7 @@ BENCHMARKS = {
     "memory_outage": "unaccounted for",
     "spool_drain": "bodies/s delivered",
     "collector_limits": "runs stored",
+    "gateway": "gateway/in-process",
 }
 
 
