@@ -51,6 +51,7 @@ _MODEL_KEYS = {
     "embedders": (attr.GEN_AI_REQUEST_MODEL, "embedding.model_name", "llm.model_name"),
     "rankers": ("reranker.model_name", attr.GEN_AI_REQUEST_MODEL),
 }
+_FLATTENED_MESSAGES = ("llm.input_messages.", "llm.output_messages.", "gen_ai.prompt.", "gen_ai.completion.")
 _PROVIDER_KEYS = (attr.GEN_AI_PROVIDER_NAME, attr.GEN_AI_SYSTEM, "llm.provider", "llm.system")
 _NAME_KEYS = {"tools": ("tool.name", "gen_ai.tool.name"), "agents": ("agent.name", "gen_ai.agent.name")}
 _DESCRIPTION_KEYS = {"tools": ("tool.description", "gen_ai.tool.description")}
@@ -103,6 +104,11 @@ def _pop_value(attributes: dict[str, Any], value_key: str, mime_key: str) -> tup
     return True, value
 
 
+def _drop_value(attributes: dict[str, Any], value_key: str, mime_key: str) -> None:
+    attributes.pop(value_key, None)
+    attributes.pop(mime_key, None)
+
+
 def shape_ai_run(
     span_name: str,
     group: str,
@@ -151,8 +157,16 @@ def _model(attributes: dict[str, Any], keys: Sequence[str]) -> Any:
 def _shape_llm(
     run: AiRun, attributes: dict[str, Any], span_events: Sequence[Any], content_events: Sequence[genai.ContentEvent]
 ) -> None:
-    messages = genai.messages_from_openinference(genai.take_indexed(attributes, "llm.input_messages."))
-    output = genai.output_of(genai.messages_from_openinference(genai.take_indexed(attributes, "llm.output_messages.")))
+    messages: list[genai.Message] | None = None
+    output: dict[str, Any] | None = None
+    # One look for any flattened message first: most LLM spans carry none, and each form costs a pass.
+    if any(key.startswith(_FLATTENED_MESSAGES) for key in attributes):
+        flattened = genai.take_indexed_many(attributes, _FLATTENED_MESSAGES)
+        oi_input, oi_output, prompt, completion = (flattened[prefix] for prefix in _FLATTENED_MESSAGES)
+        messages = genai.messages_from_openinference(oi_input) or genai.messages_from_indexed_genai(prompt)
+        output = genai.output_of(genai.messages_from_openinference(oi_output)) or genai.output_of(
+            genai.messages_from_indexed_genai(completion)
+        )
 
     if attr.GEN_AI_INPUT_MESSAGES in attributes or attr.GEN_AI_OUTPUT_MESSAGES in attributes:
         parts_input = genai.messages_from_parts(
@@ -161,10 +175,6 @@ def _shape_llm(
         )
         parts_output = genai.output_of(genai.messages_from_parts(attributes.pop(attr.GEN_AI_OUTPUT_MESSAGES, None)))
         messages, output = messages or parts_input, output or parts_output
-
-    prompt = genai.messages_from_indexed_genai(genai.take_indexed(attributes, "gen_ai.prompt."))
-    completion = genai.messages_from_indexed_genai(genai.take_indexed(attributes, "gen_ai.completion."))
-    messages, output = messages or prompt, output or genai.output_of(completion)
 
     if content_events and (messages is None or output is None):
         from_events = genai.messages_from_events(content_events)
@@ -180,11 +190,19 @@ def _shape_llm(
                 genai.messages_from_span_event((event.attributes or {}).get("gen_ai.completion"))
             )
 
-    has_input, raw_input = _pop_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)
-    has_output, raw_output = _pop_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)
-    # The raw request and response repeat the messages; they stand in only when no messages were found.
-    run.input = {"messages": messages} if messages is not None else (raw_input if has_input else None)
-    run.output = output if output is not None else (raw_output if has_output else None)
+    # The raw request and response repeat the messages: parsed only when they stand in for missing ones.
+    if messages is not None:
+        _drop_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)
+        run.input = {"messages": messages}
+    else:
+        has_input, raw_input = _pop_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)
+        run.input = raw_input if has_input else None
+    if output is not None:
+        _drop_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)
+        run.output = output
+    else:
+        has_output, raw_output = _pop_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)
+        run.output = raw_output if has_output else None
 
 
 def _document(fields: Mapping[str, Any], vector_key: str | None = None) -> dict[str, Any]:
@@ -214,8 +232,8 @@ def _shape_embedder(
     if not embeddings or any(text is None for text in texts):
         _shape_plain(run, attributes, span_events, content_events)
         return
-    _pop_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)  # the request: the texts again
-    _pop_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)  # the full vectors again
+    _drop_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)  # the request: the texts again
+    _drop_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)  # the full vectors again
     vectors = [_truncated(fields.get("embedding.vector")) for fields in embeddings.values()]
     if len(texts) == 1:  # a text embedder's run
         run.input = {"query": texts[0]}
@@ -265,10 +283,10 @@ def _shape_ranker(
     query = attributes.pop("reranker.query", None)
     if given or query is not None:
         run.input = {"query": query, "documents": [_document(fields) for fields in given.values()]}
-        _pop_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)
+        _drop_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)
     if kept:
         run.output = {"documents": [_document(fields) for fields in kept.values()]}
-        _pop_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)
+        _drop_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)
     if run.input is None and run.output is None:
         _shape_plain(run, attributes, span_events, content_events)
 

@@ -13,7 +13,6 @@ every form is brought to that, and a user reads one shape whatever produced it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -33,8 +32,6 @@ PROMPT_SPAN_EVENT = "gen_ai.content.prompt"
 COMPLETION_SPAN_EVENT = "gen_ai.content.completion"
 CONTENT_EVENT_NAMES = frozenset({*LEGACY_MESSAGE_EVENTS, CHOICE_EVENT, DETAILS_EVENT})
 """Log events that carry the content of the span they were emitted in."""
-
-_INDEX_KEY = re.compile(r"^(\d+)\.(.+)$")
 
 
 class ContentEvent(NamedTuple):
@@ -176,21 +173,43 @@ def _legacy_tool_call(call: Mapping[str, Any]) -> dict[str, Any]:
 
 def indexed(attributes: Mapping[str, Any], prefix: str) -> dict[int, dict[str, Any]]:
     """``prefix.N.rest`` attributes grouped by N, with ``rest`` as the key."""
-    grouped: dict[int, dict[str, Any]] = {}
-    for key, value in attributes.items():
-        if key.startswith(prefix):
-            match = _INDEX_KEY.match(key[len(prefix) :])
-            if match:
-                grouped.setdefault(int(match.group(1)), {})[match.group(2)] = value
-    return dict(sorted(grouped.items()))
+    return _grouped(attributes, [key for key in attributes if key.startswith(prefix)], prefix)
 
 
 def take_indexed(attributes: dict[str, Any], prefix: str) -> dict[int, dict[str, Any]]:
     """``indexed``, and every ``prefix.*`` attribute removed: it becomes a run field, not ``metadata.otel``."""
-    grouped = indexed(attributes, prefix)
-    for key in [key for key in attributes if key.startswith(prefix)]:
+    keys = [key for key in attributes if key.startswith(prefix)]
+    grouped = _grouped(attributes, keys, prefix)
+    for key in keys:
         del attributes[key]
     return grouped
+
+
+def take_indexed_many(attributes: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, dict[int, dict[str, Any]]]:
+    """``take_indexed`` for several two-word prefixes, in one pass over the attributes."""
+    found: dict[str, list[str]] = {prefix: [] for prefix in prefixes}
+    for key in attributes:
+        # Each prefix is two dotted words ("llm.input_messages."): the key's own first two words find it.
+        keys = found.get(key[: key.find(".", key.find(".") + 1) + 1])
+        if keys is not None:
+            keys.append(key)
+    taken = {prefix: _grouped(attributes, keys, prefix) for prefix, keys in found.items()}
+    for keys in found.values():
+        for key in keys:
+            del attributes[key]
+    return taken
+
+
+def _grouped(attributes: Mapping[str, Any], keys: list[str], prefix: str) -> dict[int, dict[str, Any]]:
+    if not keys:
+        return {}
+    grouped: dict[int, dict[str, Any]] = {}
+    start = len(prefix)
+    for key in keys:
+        index, _, rest = key[start:].partition(".")
+        if rest and index.isdigit():
+            grouped.setdefault(int(index), {})[rest] = attributes[key]
+    return dict(sorted(grouped.items())) if len(grouped) > 1 else grouped
 
 
 def messages_from_openinference(grouped: Mapping[int, Mapping[str, Any]]) -> list[Message] | None:

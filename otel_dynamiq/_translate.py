@@ -384,7 +384,8 @@ def _generic_run(
     if group is not None:
         ai_run = shape_ai_run(span.name, group, attributes, span.events, content_events)
         run["input"], run["output"] = ai_run.input, ai_run.output
-        metadata.update(ai_run.user_metadata)  # as a Dynamiq handler's own metadata: beside node and usage
+        if ai_run.user_metadata:  # as a Dynamiq handler's own metadata: beside node and usage
+            metadata.update(redactor.redact(ai_run.user_metadata) if redactor is not None else ai_run.user_metadata)
         metadata["node"] = ai_run.node
         run["tags"] = ai_run.tags
         used_events = ai_run.used_events
@@ -395,7 +396,6 @@ def _generic_run(
         run["output"] = _plain_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)
     if redactor is not None:
         run["input"], run["output"] = redactor.redact(run["input"]), redactor.redact(run["output"])
-        metadata = redactor.redact(metadata)
     usage = _usage(attributes)
     if usage is not None:
         metadata["usage"] = usage
