@@ -93,7 +93,9 @@ def _gateway(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            raise CommandError(f"port {args.port} on {args.host} is in use; choose another with --port") from None
+            raise CommandError(
+                f"a port on {args.host} is in use ({exc.strerror or exc}); choose others with --port and --grpc-port"
+            ) from None
         raise CommandError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
     grpc_part = f", OTLP/gRPC on {args.host}:{gateway.grpc_port}" if gateway.grpc_port else ""
     print(f"otel-dynamiq gateway: OTLP/HTTP on {gateway.http_url}/v1/traces{grpc_part}", flush=True)
@@ -191,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     gateway = commands.add_parser("gateway", help="receive OTLP from any SDK or Collector and deliver it to Dynamiq")
     gateway.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     gateway.add_argument("--port", type=_port, default=4318, help="OTLP/HTTP port (default 4318)")
-    gateway.add_argument("--grpc-port", type=int, default=4317, help="OTLP/gRPC port, 0 for none (default 4317)")
+    gateway.add_argument("--grpc-port", type=_port, default=4317, help="OTLP/gRPC port, 0 for none (default 4317)")
     gateway.add_argument(
         "--drain-seconds", type=float, default=20.0, help="on SIGTERM, how long to finish what was taken (default 20)"
     )

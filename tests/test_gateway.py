@@ -13,6 +13,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -411,3 +412,21 @@ def test_a_full_spool_answers_429_and_loses_nothing_it_answered_200(monkeypatch:
             wait_for(lambda: len(collector.store.runs()) >= accepted, timeout=60)
             assert len(collector.store.runs()) == accepted
             wait_for(lambda: not gateway.core.spool_full, timeout=30)
+
+
+def test_a_port_in_use_is_said_in_one_line_and_nothing_is_left_running(collector_behind: LocalCollector) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match="OTLP/gRPC"):
+            Gateway(port=0, grpc_port=port)
+        done = subprocess.run(
+            [str(BIN / "otel-dynamiq"), "gateway", "--port", str(free_port()), "--grpc-port", str(port)],
+            env=clean_env(OTEL_EXPORTER_DYNAMIQ_ENDPOINT=collector_behind.url),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("otel-dynamiq: a port on 127.0.0.1 is in use")

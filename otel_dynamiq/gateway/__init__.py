@@ -77,14 +77,23 @@ class Gateway:
             )
         self._exporter = exporter if exporter is not None else _checked_exporter()
         self.core = GatewayCore(self._exporter, token, meter_provider)
-        self._http = GatewayHTTPServer((host, port), self.core, connection_timeout)
+        self._grpc: grpc.Server | None = None
+        self.grpc_port: int | None = None
+        try:
+            self._http = GatewayHTTPServer((host, port), self.core, connection_timeout)
+        except BaseException:
+            self._exporter.shutdown()
+            raise
+        try:
+            if grpc_port is not None:
+                self._grpc, self.grpc_port = start_grpc_server(self.core, host, grpc_port)
+        except BaseException:  # a port in use: nothing may be left half started
+            self._http.server_close()
+            self._exporter.shutdown()
+            raise
         self._http_thread = threading.Thread(
             target=self._http.serve_forever, name="otel-dynamiq-gateway-http", daemon=True
         )
-        self._grpc: grpc.Server | None = None
-        self.grpc_port: int | None = None
-        if grpc_port is not None:
-            self._grpc, self.grpc_port = start_grpc_server(self.core, host, grpc_port)
         self._http_thread.start()
         self._stopped = False
         self._stop_watching = threading.Event()

@@ -8,6 +8,7 @@ for rejected spans. gRPC itself bounds the message size and decompresses gzip.
 
 from __future__ import annotations
 
+import errno
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -66,6 +67,12 @@ def start_grpc_server(core: GatewayCore, host: str, port: int) -> tuple[grpc.Ser
     )
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_TraceService(core), server)  # type: ignore[no-untyped-call]
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    bound = server.add_insecure_port(address)
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError:  # grpcio's word for a port in use
+        bound = 0
+    if not bound:
+        server.stop(grace=None)
+        raise OSError(errno.EADDRINUSE, f"cannot listen for OTLP/gRPC on {address}")
     server.start()
     return server, bound
