@@ -77,7 +77,7 @@ class Replica:
         self.http_port, self.grpc_port = free_port(), free_port()
         self.spool = spool_root / f"replica-{index}"
         self.spool.mkdir()
-        self._environment = clean_env(
+        self.environment = clean_env(
             OTEL_EXPORTER_DYNAMIQ_ENDPOINT=service_url,
             OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR=str(self.spool),
             OTEL_DYNAMIQ_GATEWAY_TOKEN=TOKEN,
@@ -94,7 +94,7 @@ class Replica:
             str(self.grpc_port),
         ]
         self.process = subprocess.Popen(
-            command, env=self._environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT
+            command, env=self.environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT
         )
         wait_for(lambda: _answers(f"http://127.0.0.1:{self.http_port}/healthz"), timeout=30)
 
@@ -213,7 +213,7 @@ def test_a_restarted_replica_delivers_its_spool(collector_binary: Path, tmp_path
     spool_root = tmp_path / "spools"
     spool_root.mkdir()
     replica = Replica(0, f"http://127.0.0.1:{port}", spool_root)
-    replica._environment["OTEL_EXPORTER_DYNAMIQ_TIMEOUT"] = "2"
+    replica.environment["OTEL_EXPORTER_DYNAMIQ_TIMEOUT"] = "2"
     replica.start()
     try:
         exporter = HttpSpanExporter(
