@@ -21,6 +21,7 @@ import grpc
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from otel_dynamiq._bounded_server import CONNECTION_TIMEOUT_SECONDS
 from otel_dynamiq._config import is_loopback_host
 from otel_dynamiq._spool import inspect_spool
 from otel_dynamiq.exporter import DynamiqSpanExporter
@@ -67,7 +68,7 @@ class Gateway:
         token: str | None = None,
         exporter: SpanExporter | None = None,
         meter_provider: MeterProvider | None = None,
-        connection_timeout: float | None = None,
+        connection_timeout: float = CONNECTION_TIMEOUT_SECONDS,
     ) -> None:
         token = token if token is not None else os.environ.get(TOKEN_VARIABLE) or None
         if not is_loopback_host(host) and not token:

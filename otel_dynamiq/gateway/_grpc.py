@@ -14,14 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTracePartialSuccess,
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 
 from otel_dynamiq.collector._body import MAX_DECOMPRESSED_BYTES
 from otel_dynamiq.gateway._core import Draining, GatewayCore, SpoolFull
-from otel_dynamiq.gateway._otlp import spans_of
+from otel_dynamiq.gateway._otlp import export_response, spans_of
 
 GRPC_WORKERS = 32
 MAX_CONCURRENT_RPCS = 256
@@ -50,12 +49,7 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
         except SpoolFull:  # UNAVAILABLE, not RESOURCE_EXHAUSTED: OTLP exporters retry it without RetryInfo
             core.refused("spool_full")
             context.abort(grpc.StatusCode.UNAVAILABLE, "Dynamiq is out and the spool is full")
-        response = ExportTraceServiceResponse()
-        if decoded.rejected:
-            response.partial_success.CopyFrom(
-                ExportTracePartialSuccess(rejected_spans=decoded.rejected, error_message=decoded.error_message)
-            )
-        return response
+        return export_response(decoded)
 
 
 def start_grpc_server(core: GatewayCore, host: str, port: int) -> tuple[grpc.Server, int]:

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from google.rpc import status_pb2
 
-from otel_dynamiq._bounded_server import BoundedHandler, BoundedHTTPServer
+from otel_dynamiq._bounded_server import CONNECTION_TIMEOUT_SECONDS, BoundedHandler, BoundedHTTPServer
 from otel_dynamiq.collector._body import MAX_BODY_BYTES, BodyError, content_length, decompressed
 from otel_dynamiq.gateway._core import RETRY_AFTER_SECONDS, Draining, GatewayCore, SpoolFull
 from otel_dynamiq.gateway._otlp import JSON, OtlpError, encode_response, media_type, parse_request, spans_of
@@ -146,9 +146,8 @@ class _Handler(BoundedHandler):
 
 
 class GatewayHTTPServer(BoundedHTTPServer):
-    def __init__(self, address: tuple[str, int], core: GatewayCore, connection_timeout: float | None = None) -> None:
-        if connection_timeout is None:
-            super().__init__(address, _Handler)
-        else:
-            super().__init__(address, _Handler, connection_timeout)
+    def __init__(
+        self, address: tuple[str, int], core: GatewayCore, connection_timeout: float = CONNECTION_TIMEOUT_SECONDS
+    ) -> None:
+        super().__init__(address, _Handler, connection_timeout)
         self.core = core

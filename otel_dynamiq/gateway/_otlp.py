@@ -108,13 +108,19 @@ def _hex_fields_to_base64(item: dict[str, Any], names: Iterable[str]) -> None:
             item[name] = base64.b64encode(bytes.fromhex(value)).decode()
 
 
-def encode_response(decoded: Decoded, kind: str) -> bytes:
+def export_response(decoded: Decoded) -> ExportTraceServiceResponse:
     """``partial_success`` only when something was rejected, as the specification asks."""
     response = ExportTraceServiceResponse()
     if decoded.rejected:
         response.partial_success.CopyFrom(
             ExportTracePartialSuccess(rejected_spans=decoded.rejected, error_message=decoded.error_message)
         )
+    return response
+
+
+def encode_response(decoded: Decoded, kind: str) -> bytes:
+    """The export response in the request's own encoding."""
+    response = export_response(decoded)
     if kind == JSON:
         return str(json_format.MessageToJson(response, indent=None)).encode()
     return bytes(response.SerializeToString())
