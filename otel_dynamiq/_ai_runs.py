@@ -93,7 +93,11 @@ def _pop_first(attributes: dict[str, Any], keys: Sequence[str]) -> Any:
     return None
 
 
-def _pop_value(attributes: dict[str, Any], value_key: str, mime_key: str) -> tuple[bool, Any]:
+INPUT_KEYS = (attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)
+OUTPUT_KEYS = (attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)
+
+
+def take_value(attributes: dict[str, Any], value_key: str, mime_key: str) -> tuple[bool, Any]:
     """OpenInference's ``input.value``/``output.value``: JSON when the mime type says so."""
     if value_key not in attributes:
         attributes.pop(mime_key, None)
@@ -192,16 +196,16 @@ def _shape_llm(
 
     # The raw request and response repeat the messages: parsed only when they stand in for missing ones.
     if messages is not None:
-        _drop_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)
+        _drop_value(attributes, *INPUT_KEYS)
         run.input = {"messages": messages}
     else:
-        has_input, raw_input = _pop_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)
+        has_input, raw_input = take_value(attributes, *INPUT_KEYS)
         run.input = raw_input if has_input else None
     if output is not None:
-        _drop_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)
+        _drop_value(attributes, *OUTPUT_KEYS)
         run.output = output
     else:
-        has_output, raw_output = _pop_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)
+        has_output, raw_output = take_value(attributes, *OUTPUT_KEYS)
         run.output = raw_output if has_output else None
 
 
@@ -232,8 +236,8 @@ def _shape_embedder(
     if not embeddings or any(text is None for text in texts):
         _shape_plain(run, attributes, span_events, content_events)
         return
-    _drop_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)  # the request: the texts again
-    _drop_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)  # the full vectors again
+    _drop_value(attributes, *INPUT_KEYS)  # the request: the texts again
+    _drop_value(attributes, *OUTPUT_KEYS)  # the full vectors again
     vectors = [_truncated(fields.get("embedding.vector")) for fields in embeddings.values()]
     if len(texts) == 1:  # a text embedder's run
         run.input = {"query": texts[0]}
@@ -250,8 +254,8 @@ def _shape_tool(
 ) -> None:
     arguments = attributes.pop("gen_ai.tool.call.arguments", None)
     result = attributes.pop("gen_ai.tool.call.result", None)
-    has_input, raw_input = _pop_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)
-    has_output, raw_output = _pop_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)
+    has_input, raw_input = take_value(attributes, *INPUT_KEYS)
+    has_output, raw_output = take_value(attributes, *OUTPUT_KEYS)
     if arguments is not None or has_input:
         run.input = genai.parse_json_text(arguments if arguments is not None else raw_input)
     if result is not None or has_output:
@@ -263,12 +267,12 @@ def _shape_retriever(
     run: AiRun, attributes: dict[str, Any], span_events: Sequence[Any], content_events: Sequence[genai.ContentEvent]
 ) -> None:
     documents = genai.take_indexed(attributes, "retrieval.documents.")
-    has_input, query = _pop_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)
+    has_input, query = take_value(attributes, *INPUT_KEYS)
     if isinstance(query, Mapping):
         run.input = dict(query)
     elif has_input:
         run.input = {"query": query}
-    has_output, raw_output = _pop_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)
+    has_output, raw_output = take_value(attributes, *OUTPUT_KEYS)
     if documents:
         run.output = {"documents": [_document(fields) for fields in documents.values()]}
     elif has_output:
@@ -283,10 +287,10 @@ def _shape_ranker(
     query = attributes.pop("reranker.query", None)
     if given or query is not None:
         run.input = {"query": query, "documents": [_document(fields) for fields in given.values()]}
-        _drop_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)
+        _drop_value(attributes, *INPUT_KEYS)
     if kept:
         run.output = {"documents": [_document(fields) for fields in kept.values()]}
-        _drop_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)
+        _drop_value(attributes, *OUTPUT_KEYS)
     if run.input is None and run.output is None:
         _shape_plain(run, attributes, span_events, content_events)
 
@@ -294,10 +298,10 @@ def _shape_ranker(
 def _shape_agent(
     run: AiRun, attributes: dict[str, Any], span_events: Sequence[Any], content_events: Sequence[genai.ContentEvent]
 ) -> None:
-    has_input, value = _pop_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)
+    has_input, value = take_value(attributes, *INPUT_KEYS)
     if has_input:
         run.input = dict(value) if isinstance(value, Mapping) else {"input": value}
-    has_output, result = _pop_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)
+    has_output, result = take_value(attributes, *OUTPUT_KEYS)
     if has_output:
         run.output = dict(result) if isinstance(result, Mapping) else {"content": result}
 
@@ -307,10 +311,10 @@ def _shape_plain(
 ) -> None:
     """A chain, a guardrail or an unknown kind: its input and output as they were given."""
     if run.input is None:
-        has_input, value = _pop_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)
+        has_input, value = take_value(attributes, *INPUT_KEYS)
         run.input = value if has_input else None
     if run.output is None:
-        has_output, value = _pop_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)
+        has_output, value = take_value(attributes, *OUTPUT_KEYS)
         run.output = value if has_output else None
 
 

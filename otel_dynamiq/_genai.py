@@ -261,13 +261,8 @@ def output_of(messages: list[Message] | None) -> dict[str, Any] | None:
     """A Dynamiq LLM run's output: the answer's text and, when the model asked for tools, its calls."""
     if not messages:
         return None
-    answer = messages[-1] if len(messages) == 1 else _first_choice(messages)
+    answer = messages[0]  # with several choices (n > 1) the first is the answer, as Dynamiq's LLM node takes it
     output: dict[str, Any] = {"content": answer.get("content")}
     if answer.get("tool_calls"):
         output["tool_calls"] = answer["tool_calls"]
     return output
-
-
-def _first_choice(messages: list[Message]) -> Message:
-    """With several choices (n > 1) the first is the answer, as Dynamiq's LLM node takes it."""
-    return messages[0]

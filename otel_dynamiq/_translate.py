@@ -25,7 +25,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_dynamiq import attributes as attr
-from otel_dynamiq._ai_runs import node_group, shape_ai_run
+from otel_dynamiq._ai_runs import INPUT_KEYS, OUTPUT_KEYS, node_group, shape_ai_run, take_value
 from otel_dynamiq._genai import ContentEvent
 from otel_dynamiq._redact import MASK, Redactor
 
@@ -392,8 +392,9 @@ def _generic_run(
         if group == "tools" and ai_run.node["name"] != span.name:
             run["name"] = ai_run.node["name"]  # a Dynamiq tool run is named for its tool
     else:
-        run["input"] = _plain_value(attributes, attr.OPENINFERENCE_INPUT, attr.OPENINFERENCE_INPUT_MIME)
-        run["output"] = _plain_value(attributes, attr.OPENINFERENCE_OUTPUT, attr.OPENINFERENCE_OUTPUT_MIME)
+        for field, keys in (("input", INPUT_KEYS), ("output", OUTPUT_KEYS)):
+            found, value = take_value(attributes, *keys)
+            run[field] = _plain(value) if found else None
     if redactor is not None:
         run["input"], run["output"] = redactor.redact(run["input"]), redactor.redact(run["output"])
     usage = _usage(attributes)
@@ -408,14 +409,3 @@ def _generic_run(
     metadata["otel"] = _otel_metadata(span, attributes, redactor, used_events)
     run["metadata"] = metadata
     return run
-
-
-def _plain_value(attributes: dict[str, Any], value_key: str, mime_key: str) -> JsonValue:
-    """A span of no AI kind with OpenInference's ``*.value``: JSON when its mime type says so."""
-    if value_key not in attributes:
-        return None
-    value = attributes.pop(value_key)
-    if attributes.pop(mime_key, None) == "application/json":
-        _, parsed = _parse_json(value)
-        return parsed
-    return _plain(value)
