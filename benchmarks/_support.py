@@ -64,14 +64,18 @@ def sink_server(latency: float = 0.0) -> Iterator[str]:
         process.join(10)
 
 
-def refused_url() -> str:
-    """An address where nothing listens: connections are refused at once."""
+def free_port() -> int:
+    """A loopback port nothing listens on, until a server is started there."""
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+        return int(probe.getsockname()[1])
+
+
+def refused_url() -> str:
+    """An address where nothing listens: connections are refused at once."""
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def median(samples: Sequence[float]) -> float:

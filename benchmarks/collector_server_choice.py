@@ -24,15 +24,9 @@ import urllib.request
 import uuid
 from typing import Any
 
-from _support import machine, table
+from _support import free_port, machine, table
 
 BURST = 256
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def serve_stdlib(port: int) -> None:

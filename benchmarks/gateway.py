@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
-from _support import ROOT, machine, parser, sink_server, table
+from _support import ROOT, free_port, machine, parser, sink_server, table
 from export_throughput import BATCH, MIXES, NODE_ATTRIBUTES, dynamiq_node_attributes, make_spans
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -37,14 +37,6 @@ def process_cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICKS
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def encode(spans: Sequence[Any], kind: str) -> bytes:

@@ -15,18 +15,11 @@ before claims reused the directory listing.
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
 import time
 from pathlib import Path
 
-from _support import machine, parser, table
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from _support import free_port, machine, parser, table
 
 
 def one_run_bodies(count: int) -> list[bytes]:
