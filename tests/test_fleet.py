@@ -20,7 +20,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
@@ -33,7 +32,7 @@ from otel_dynamiq.collector import LocalCollector
 from otel_dynamiq.gateway import Gateway
 from tests.conftest import wait_for
 from tests.servers import free_port
-from tests.test_gateway import assert_agent_trace, collector_behind, gateway  # noqa: F401 - fixtures
+from tests.test_gateway import assert_agent_trace, collector_behind, gateway, healthy  # noqa: F401 - fixtures
 from tests.test_ways_in import BIN, ROOT, clean_env
 
 pytestmark = pytest.mark.fleet
@@ -96,7 +95,7 @@ class Replica:
         self.process = subprocess.Popen(
             command, env=self.environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT
         )
-        wait_for(lambda: _answers(f"http://127.0.0.1:{self.http_port}/healthz"), timeout=30)
+        wait_for(lambda: healthy(f"http://127.0.0.1:{self.http_port}"), timeout=30)
 
     def kill(self) -> None:
         assert self.process is not None
@@ -110,13 +109,6 @@ class Replica:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def _listening(port: int) -> bool:

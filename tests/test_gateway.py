@@ -182,11 +182,7 @@ def _with_base64_ids(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_span_with_a_bad_id_is_rejected_alone(gateway: Gateway, collector_behind: LocalCollector) -> None:
-    answer = httpx.post(
-        f"{gateway.http_url}/v1/traces",
-        content=json.dumps(otlp_json(bad_span_id=True)).encode(),
-        headers={"Content-Type": "application/json"},
-    )
+    answer = post_json(gateway.http_url, otlp_json(bad_span_id=True))
     assert answer.status_code == 200
     partial = answer.json()["partialSuccess"]
     assert partial["rejectedSpans"] == "1" and "span_id must be 8 bytes" in partial["errorMessage"]
@@ -198,6 +194,16 @@ def test_a_span_with_a_bad_id_is_rejected_alone(gateway: Gateway, collector_behi
 
 def post(url: str, body: bytes, **headers: str) -> httpx.Response:
     return httpx.post(f"{url}/v1/traces", content=body, headers={"Content-Type": "application/x-protobuf", **headers})
+
+
+def post_json(url: str, document: dict[str, Any], **headers: str) -> httpx.Response:
+    """OTLP/JSON to the gateway at ``url``, as a sender without a protobuf encoder sends it."""
+    return httpx.post(
+        f"{url}/v1/traces",
+        content=json.dumps(document).encode(),
+        headers={"Content-Type": "application/json", **headers},
+        timeout=30,
+    )
 
 
 def bomb() -> bytes:
@@ -242,12 +248,10 @@ def test_bad_input_is_refused_and_nothing_is_stored(
 
 def test_the_gateway_token_is_required_when_set(collector_behind: LocalCollector) -> None:
     with Gateway(port=0, grpc_port=0, token=TOKEN) as gateway:
-        body = json.dumps(otlp_json()).encode()
         for authorization in (None, "Bearer wrong-token", f"Basic {TOKEN}"):
-            headers = {"Content-Type": "application/json"}
-            if authorization:
-                headers["Authorization"] = authorization
-            answer = httpx.post(f"{gateway.http_url}/v1/traces", content=body, headers=headers)
+            answer = post_json(
+                gateway.http_url, otlp_json(), **({"Authorization": authorization} if authorization else {})
+            )
             assert answer.status_code == 401 and "gateway token" in answer.json()["message"]
         channel = grpc.insecure_channel(f"127.0.0.1:{gateway.grpc_port}")
         stub = trace_service_pb2_grpc.TraceServiceStub(channel)
@@ -258,11 +262,7 @@ def test_the_gateway_token_is_required_when_set(collector_behind: LocalCollector
         time.sleep(0.2)
         assert collector_behind.store.runs() == []
 
-        answer = httpx.post(
-            f"{gateway.http_url}/v1/traces",
-            content=body,
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
-        )
+        answer = post_json(gateway.http_url, otlp_json(), Authorization=f"Bearer {TOKEN}")
         assert answer.status_code == 200
         trace_hex = send_trace(
             GrpcSpanExporter(
@@ -289,11 +289,7 @@ def test_runs_the_service_refuses_are_retried_later(monkeypatch: pytest.MonkeyPa
         monkeypatch.setenv(env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT, collector.url)
         monkeypatch.setenv(env.DYNAMIQ_ACCESS_KEY, "not-the-key")
         with Gateway(port=0, grpc_port=None) as gateway:
-            answer = httpx.post(
-                f"{gateway.http_url}/v1/traces",
-                content=json.dumps(otlp_json()).encode(),
-                headers={"Content-Type": "application/json"},
-            )
+            answer = post_json(gateway.http_url, otlp_json())
             assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
             assert collector.store.runs() == []
 
@@ -303,12 +299,7 @@ def test_a_200_means_on_disk_and_a_restarted_gateway_delivers_it(monkeypatch: py
     monkeypatch.setenv(env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT, f"http://127.0.0.1:{port}")  # the service is out
     monkeypatch.setenv(env.OTEL_EXPORTER_DYNAMIQ_TIMEOUT, "2")
     with Gateway(port=0, grpc_port=None) as gateway:
-        answer = httpx.post(
-            f"{gateway.http_url}/v1/traces",
-            content=json.dumps(otlp_json()).encode(),
-            headers={"Content-Type": "application/json"},
-            timeout=30,
-        )
+        answer = post_json(gateway.http_url, otlp_json())
         assert answer.status_code == 200
     with LocalCollector(port=port) as collector:  # the service is back; a new replica starts on the same spool
         with Gateway(port=0, grpc_port=None):
@@ -341,7 +332,7 @@ def test_sigterm_finishes_and_exits(collector_behind: LocalCollector) -> None:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: _healthy(url), timeout=30)
+        wait_for(lambda: healthy(url), timeout=30)
         trace_hex = send_trace(HttpSpanExporter(endpoint=f"{url}/v1/traces"))
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
@@ -353,7 +344,7 @@ def test_sigterm_finishes_and_exits(collector_behind: LocalCollector) -> None:
     assert_agent_trace(collector_behind, trace_hex, "python-agent")
 
 
-def _healthy(url: str) -> bool:
+def healthy(url: str) -> bool:
     try:
         return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
     except httpx.TransportError:
@@ -393,12 +384,7 @@ def test_a_full_spool_answers_429_and_loses_nothing_it_answered_200(monkeypatch:
             document = otlp_json(trace_hex=f"{number + 1:032x}")
             spans = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
             spans[0]["attributes"] = [{"key": "payload", "value": {"stringValue": "x" * 100_000}}]
-            answer = httpx.post(
-                f"{gateway.http_url}/v1/traces",
-                content=json.dumps(document).encode(),
-                headers={"Content-Type": "application/json"},
-                timeout=30,
-            )
+            answer = post_json(gateway.http_url, document)
             answers.append(answer.status_code)
             accepted += len(spans) if answer.status_code == 200 else 0
             if answer.status_code == 429:
