@@ -54,6 +54,8 @@ class ExporterConfig:
     """Key names masked in inputs, outputs and metadata, beyond the built-in ones."""
     spool: SpoolConfig | None = None
     """Where undelivered bodies wait for the service; None when the spool is off."""
+    certificate_file: Path | None = None
+    """The CA certificates to trust for https (PEM); None trusts ``SSL_CERT_FILE``/``SSL_CERT_DIR`` or certifi's."""
 
     @property
     def traces_url(self) -> str:
@@ -146,6 +148,24 @@ _parse_spool_bytes = _byte_count(MIN_SPOOL_MAX_BYTES, DEFAULT_SPOOL_MAX_BYTES)
 
 def _parse_path(name: str, raw: str) -> Path:
     return Path(raw).expanduser()
+
+
+_PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
+
+
+def _parse_certificate_file(name: str, raw: str) -> Path:
+    """A readable PEM file with at least one certificate, checked now rather than at the first export."""
+    path = Path(raw).expanduser()
+    try:
+        with path.open("rb") as pem:
+            holds_certificate = _PEM_CERTIFICATE in pem.read(4 * 1024 * 1024)
+    except OSError as exc:
+        raise ValueError(
+            f"{name}={raw!r} cannot be read ({exc.strerror}); set it to a PEM file of CA certificates"
+        ) from None
+    if not holds_certificate:
+        raise ValueError(f"{name}={raw!r} holds no PEM certificate ('{_PEM_CERTIFICATE.decode()}')")
+    return path
 
 
 def parse_bool(name: str, raw: str) -> bool:
@@ -278,6 +298,7 @@ def load_config(
     spool_max_bytes: int | None = None,
     spool_max_age: float | None = None,
     spool_refuse_when_full: bool = False,
+    certificate_file: str | os.PathLike[str] | None = None,
 ) -> ExporterConfig:
     """Merge keyword arguments over the environment over the defaults."""
     resolved_endpoint = _check_endpoint(endpoint or _env(env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT) or DEFAULT_ENDPOINT)
@@ -343,6 +364,10 @@ def load_config(
             refuse_when_full=spool_refuse_when_full,
         )
 
+    resolved_certificate: Path | None = _setting(
+        certificate_file, "certificate_file", env.OTEL_EXPORTER_DYNAMIQ_CERTIFICATE, _parse_certificate_file, None
+    )
+
     return ExporterConfig(
         endpoint=resolved_endpoint,
         access_key=key,
@@ -358,4 +383,5 @@ def load_config(
             name.strip() for name in (_env(env.OTEL_EXPORTER_DYNAMIQ_REDACT_KEYS) or "").split(",") if name.strip()
         ),
         spool=resolved_spool,
+        certificate_file=resolved_certificate,
     )

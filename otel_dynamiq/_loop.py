@@ -3,6 +3,11 @@
 The exporter's HTTP client lives here, never on the application's loop: the
 application may have no loop, may block its loop, or may run one
 ``asyncio.run()`` after another, and none of that can reach this one.
+
+Both threads (the loop's and its name resolver's) start with the exporter:
+a short-lived process exports its last spans while the interpreter shuts
+down, when Python 3.12 refuses to start threads and asyncio's default
+executor refuses work.
 """
 
 from __future__ import annotations
@@ -14,14 +19,25 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from otel_dynamiq._resolver import ResolverThread, ResolvingEventLoop
+
 T = TypeVar("T")
+
+
+def interpreter_exiting() -> bool:
+    """True once the interpreter has begun to shut down (``atexit`` handlers, a provider's shutdown among them).
+
+    The main thread counts as stopped from then on, on every supported Python.
+    """
+    return not threading.main_thread().is_alive()
 
 
 class LoopThread:
     """One event loop running forever on one daemon thread until ``stop()``."""
 
     def __init__(self, name: str) -> None:
-        self._loop = asyncio.new_event_loop()
+        self._resolver = ResolverThread(name=f"{name}-resolver")
+        self._loop = ResolvingEventLoop(self._resolver)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -31,6 +47,7 @@ class LoopThread:
             self._loop.run_forever()
         finally:
             self._close_loop()
+            self._resolver.stop()
 
     def _close_loop(self) -> None:
         pending = asyncio.all_tasks(self._loop)

@@ -27,6 +27,8 @@ DROP_TRANSPORT = "transport"
 """A transport failure that retrying cannot cure (for example an invalid URL)."""
 DROP_TRANSLATION = "translation"
 """A span that could not be turned into a run (a bug in otel-dynamiq: please report it)."""
+DROP_UNEXPECTED = "unexpected"
+"""The spans of an export that failed in a way otel-dynamiq did not foresee (a bug: please report it)."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,10 @@ A body still failing for a retryable cause at its deadline, or at shutdown,
 goes to the spool; while the service is out, new bodies go straight there
 (the application's exports then cost no waiting at all), and one background
 task resends the spool's bodies, oldest first, until the service answers again.
+
+While the interpreter exits, a retryable failure spools the body at once
+instead of waiting to retry: the next process resends it, and this one is not
+held up past the one attempt.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 import time
 from collections.abc import Sequence
 
@@ -22,8 +27,10 @@ import httpx
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from otel_dynamiq import _stats
+from otel_dynamiq import environment_variables as env
 from otel_dynamiq._config import ExporterConfig
 from otel_dynamiq._encode import Payload, compress, halve, payload_of_body
+from otel_dynamiq._loop import interpreter_exiting
 from otel_dynamiq._retry import backoff_seconds, is_retryable_status, retry_after_seconds
 from otel_dynamiq._spool import Spool, SpooledBody, SpoolFullError, SpoolState
 from otel_dynamiq._stats import StatsRecorder
@@ -44,7 +51,6 @@ class Delivery:
         config: ExporterConfig,
         stats: StatsRecorder,
         rng: random.Random | None = None,
-        spool: Spool | None = None,
     ) -> None:
         self._config = config
         self._stats = stats
@@ -52,10 +58,20 @@ class Delivery:
         self._client: httpx.AsyncClient | None = None
         self._stopping: asyncio.Event | None = None
         self._causes_logged: set[tuple[str, str]] = set()
-        self._spool = spool
+        self._spool: Spool | None = None
         self._service_out = False
         """The last attempt ended in a retryable failure: new bodies go straight to the spool."""
         self._resender: asyncio.Task[None] | None = None
+
+    def start(self, spool: Spool | None) -> None:
+        """Make the spool and the client now, on the loop, and resend what the spool holds.
+
+        Called once, as the loop's first work, so nothing the export path needs is
+        made for the first time while the interpreter shuts down.
+        """
+        self._spool = spool
+        self._http_client()
+        self.resume()
 
     def _http_client(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -63,7 +79,8 @@ class Delivery:
                 headers=self._config.request_headers(),
                 timeout=self._config.timeout,
                 follow_redirects=False,
-                trust_env=True,
+                trust_env=True,  # proxies, and SSL_CERT_FILE/SSL_CERT_DIR when no certificate file is set
+                verify=_tls_context(self._config),
             )
         return self._client
 
@@ -76,10 +93,15 @@ class Delivery:
         """Wake every backoff wait so shutdown never sleeps through a retry delay."""
         self._stop_event().set()
 
-    async def aclose(self) -> None:
-        """Stop resending (a body being resent goes back to the spool), then close the client."""
+    async def aclose(self, drain_seconds: float = 0.0) -> None:
+        """Let resending go on while the service takes bodies, for ``drain_seconds`` at most, then close.
+
+        A body being resent when time runs out goes back to the spool.
+        """
         resender, self._resender = self._resender, None
         if resender is not None and not resender.done():
+            if drain_seconds > 0 and not self._service_out:
+                await asyncio.wait({resender}, timeout=drain_seconds)
             resender.cancel()
             await asyncio.gather(resender, return_exceptions=True)
         if self._spool is not None:
@@ -142,7 +164,7 @@ class Delivery:
                 return self._give_up(payload, _stats.DROP_TRANSPORT, type(exc).__name__)
             except httpx.TransportError as exc:
                 kind = type(exc).__name__
-                cause = f"{kind}: {exc}" if str(exc) else kind
+                cause = _transport_cause(exc)
                 wait = backoff_seconds(attempt, self._rng)
             else:
                 status = response.status_code
@@ -160,6 +182,8 @@ class Delivery:
 
             if time.monotonic() + wait >= deadline:
                 return self._give_up(payload, _stats.DROP_TIMEOUT, f"{cause}; no time left to retry", kind=kind)
+            if self._spool is not None and interpreter_exiting():
+                return self._give_up(payload, _stats.DROP_TIMEOUT, f"{cause}; the process is exiting", kind=kind)
             self._stats.retry()
             _logger.debug("Retrying %d runs in %.2fs after %s", payload.run_count, wait, cause)
             if await self._stopped_during(wait):
@@ -234,11 +258,15 @@ class Delivery:
         return self._drop(runs, reason, self._refusal(response, why), kind=f"HTTP {response.status_code}")
 
     async def _resend_spooled(self) -> None:
-        """One body at a time, oldest first; back off while the service still fails."""
+        """One body at a time, oldest first; back off while the service still fails.
+
+        After shutdown is requested it goes on only while bodies are taken: the
+        first failure ends it (``aclose`` bounds how long it may go on).
+        """
         assert self._spool is not None
         attempt = 0
         with suppress_instrumentation():
-            while not self._stop_event().is_set():
+            while True:
                 item = self._spool.claim()
                 if item is None:
                     return
@@ -251,6 +279,8 @@ class Delivery:
                     attempt = 0
                     continue
                 self._service_out = True
+                if self._stop_event().is_set():
+                    return
                 wait = asked if asked is not None else backoff_seconds(attempt, self._rng)
                 attempt += 1
                 if await self._stopped_during(wait):
@@ -295,6 +325,28 @@ class Delivery:
         self._spool.finish(item)
         self._refused(item.runs, response, *refusal)
         return True, None
+
+
+def _tls_context(config: ExporterConfig) -> ssl.SSLContext | bool:
+    """Verification is never turned off: a certificate file narrows trust to its CAs, else httpx's defaults."""
+    if config.certificate_file is None:
+        return True
+    return ssl.create_default_context(cafile=str(config.certificate_file))
+
+
+def _transport_cause(exc: httpx.TransportError) -> str:
+    """One line that says what failed, and for an untrusted certificate what to set."""
+    kind = type(exc).__name__
+    reason: BaseException | None = exc
+    while reason is not None and not isinstance(reason, ssl.SSLCertVerificationError):
+        reason = reason.__cause__ or reason.__context__
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        return (
+            f"{kind}: the server's TLS certificate is not trusted ({reason.verify_message}); set "
+            f"{env.OTEL_EXPORTER_DYNAMIQ_CERTIFICATE} (or SSL_CERT_FILE) to the CA certificates that signed it"
+        )
+    text = " ".join(str(exc).split())
+    return f"{kind}: {text}" if text else kind
 
 
 def _final_refusal(response: httpx.Response) -> tuple[str, str] | None:

@@ -18,6 +18,8 @@ OTEL_EXPORTER_DYNAMIQ_MAX_REQUEST_BYTES: Final = "OTEL_EXPORTER_DYNAMIQ_MAX_REQU
 OTEL_EXPORTER_DYNAMIQ_SOURCE_ID: Final = "OTEL_EXPORTER_DYNAMIQ_SOURCE_ID"
 OTEL_EXPORTER_DYNAMIQ_INSECURE: Final = "OTEL_EXPORTER_DYNAMIQ_INSECURE"
 """``true`` allows plain ``http://`` to a host that is not this machine (the key then travels in clear)."""
+OTEL_EXPORTER_DYNAMIQ_CERTIFICATE: Final = "OTEL_EXPORTER_DYNAMIQ_CERTIFICATE"
+"""A PEM file of the certificate authorities trusted for an ``https://`` endpoint, instead of the defaults."""
 OTEL_EXPORTER_DYNAMIQ_REDACT_KEYS: Final = "OTEL_EXPORTER_DYNAMIQ_REDACT_KEYS"
 """More key names whose values are masked before runs leave the process (comma-separated)."""
 OTEL_EXPORTER_DYNAMIQ_SPOOL: Final = "OTEL_EXPORTER_DYNAMIQ_SPOOL"

@@ -34,7 +34,7 @@ from otel_dynamiq._logging import reclaim_loggers
 from otel_dynamiq._loop import LoopThread
 from otel_dynamiq._metrics import publish as publish_metrics
 from otel_dynamiq._redact import Redactor
-from otel_dynamiq._spool import Spool, SpoolState, has_bodies, inspect_spool, spool_directory
+from otel_dynamiq._spool import Spool, SpoolState, inspect_spool, spool_directory
 from otel_dynamiq._stats import ExporterStats, StatsRecorder
 from otel_dynamiq._translate import RunDefaults, span_to_run
 from otel_dynamiq._transport import Delivery
@@ -83,6 +83,7 @@ class DynamiqSpanExporter(SpanExporter):
         spool_max_bytes: int | None = None,
         spool_max_age: float | None = None,
         spool_refuse_when_full: bool = False,
+        certificate_file: str | os.PathLike[str] | None = None,
         meter_provider: MeterProvider | None = None,
     ) -> None:
         self._config: ExporterConfig = load_config(
@@ -101,6 +102,7 @@ class DynamiqSpanExporter(SpanExporter):
             spool_max_bytes=spool_max_bytes,
             spool_max_age=spool_max_age,
             spool_refuse_when_full=spool_refuse_when_full,
+            certificate_file=certificate_file,
         )
         self._defaults = RunDefaults(
             source_id=self._config.source_id,
@@ -115,10 +117,10 @@ class DynamiqSpanExporter(SpanExporter):
         self._inflight: set[concurrent.futures.Future[bool]] = set()
         self._shutdown = False
         self._loggers_reclaimed = False
-        _forget_runtime_in_forked_children(self)
-        waiting = spool_directory(self._config)
-        if waiting is not None and has_bodies(waiting):
-            self._runtime_for_this_process()  # an earlier process left runs undelivered: resend them now
+        _restart_runtime_in_forked_children(self)
+        # Started now, not at the first export: in a short-lived process that export happens while the
+        # interpreter shuts down, when no thread may start (3.12) and no executor takes work.
+        self._runtime_for_this_process()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(endpoint={self._config.endpoint!r})"
@@ -154,8 +156,10 @@ class DynamiqSpanExporter(SpanExporter):
             if not payloads:
                 return SpanExportResult.FAILURE if spans else SpanExportResult.SUCCESS
             delivered = self._deliver(payloads, deadline)
-        except Exception:  # export() must never raise into the processor
-            _logger.exception("Exporting %d spans to Dynamiq failed unexpectedly", len(spans))
+        except Exception as exc:  # export() must never raise into the processor, nor a traceback into stderr
+            self._stats.dropped(_stats.DROP_UNEXPECTED, len(spans))
+            _logger.error("Exporting %d spans to Dynamiq failed unexpectedly: %s", len(spans), _one_line(exc))
+            _logger.debug("The unexpected export failure", exc_info=True)
             return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS if delivered else SpanExportResult.FAILURE
 
@@ -171,9 +175,10 @@ class DynamiqSpanExporter(SpanExporter):
             except RunTooLargeError as exc:
                 self._stats.dropped(_stats.DROP_TOO_LARGE, 1)
                 _logger.warning("Dropped a Dynamiq run: %s", exc)
-            except Exception:
+            except Exception as exc:
                 self._stats.dropped(_stats.DROP_TRANSLATION, 1)
-                _logger.exception("Could not translate span %r into a Dynamiq run", span.name)
+                _logger.error("Could not translate span %r into a Dynamiq run: %s", span.name, _one_line(exc))
+                _logger.debug("The translation failure", exc_info=True)
         return pack(parts, self._config.max_request_bytes)
 
     def _deliver(self, payloads: list[Payload], deadline: float) -> bool:
@@ -199,10 +204,14 @@ class DynamiqSpanExporter(SpanExporter):
                 runtime = _Runtime(
                     pid=os.getpid(),
                     loop=LoopThread(name=f"otel-dynamiq-exporter-{id(self):x}"),
-                    delivery=Delivery(self._config, self._stats, spool=self._open_spool()),
+                    delivery=Delivery(self._config, self._stats),
                 )
                 self._runtime = runtime
-                runtime.loop.submit(_call(runtime.delivery.resume))
+                # On the loop, before anything else it runs: the spool's directory, the client and its TLS
+                # context are made there, off the application's thread, and what an earlier process left
+                # in the spool is resent.
+                opened = runtime.delivery
+                runtime.loop.call_soon(lambda: opened.start(self._open_spool()))
             return runtime
 
     def _open_spool(self) -> Spool | None:
@@ -214,10 +223,12 @@ class DynamiqSpanExporter(SpanExporter):
         return Spool(self._config.spool, directory, lease_seconds, self._stats.dropped)
 
     def _after_fork_in_child(self) -> None:
-        """The parent's loop thread does not exist here, and its sockets are the parent's."""
+        """The parent's threads do not exist here, and its sockets are the parent's: start anew, now."""
         self._lock = threading.Lock()
         self._runtime = None
         self._inflight = set()
+        if not self._shutdown:
+            self._runtime_for_this_process()
 
     def force_flush(self, timeout_millis: int = _DEFAULT_TIMEOUT_MILLIS) -> bool:
         """Wait for the requests in flight; ``export()`` holds no queue of its own."""
@@ -247,7 +258,9 @@ class DynamiqSpanExporter(SpanExporter):
             _, not_done = concurrent.futures.wait(pending, timeout=max(deadline - time.monotonic(), 0.0))
             for future in not_done:
                 future.cancel()
-        closing = runtime.loop.submit(runtime.delivery.aclose())
+        # Resending what the spool holds goes on while the service takes it, for up to one export timeout.
+        drain_seconds = min(max(deadline - time.monotonic(), 0.0), self._config.timeout)
+        closing = runtime.loop.submit(runtime.delivery.aclose(drain_seconds))
         try:
             closing.result(timeout=max(deadline - time.monotonic(), 0.0))
         except Exception:  # a client that cannot close in time is abandoned with its loop
@@ -262,7 +275,12 @@ async def _call(function: Callable[[], T]) -> T:
     return function()
 
 
-def _forget_runtime_in_forked_children(exporter: DynamiqSpanExporter) -> None:
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _restart_runtime_in_forked_children(exporter: DynamiqSpanExporter) -> None:
     """Register a fork hook that does not keep the exporter alive."""
     reference = weakref.ref(exporter)
 
