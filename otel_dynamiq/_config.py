@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import ssl
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -150,21 +151,17 @@ def _parse_path(name: str, raw: str) -> Path:
     return Path(raw).expanduser()
 
 
-_PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
-
-
 def _parse_certificate_file(name: str, raw: str) -> Path:
-    """A readable PEM file with at least one certificate, checked now rather than at the first export."""
+    """A PEM file of CA certificates, loaded once now so that a wrong one fails at start-up, not at export."""
     path = Path(raw).expanduser()
     try:
-        with path.open("rb") as pem:
-            holds_certificate = _PEM_CERTIFICATE in pem.read(4 * 1024 * 1024)
+        ssl.create_default_context(cafile=str(path))
+    except ssl.SSLError as exc:  # an OSError too: caught first
+        raise ValueError(f"{name}={raw!r} holds no usable PEM certificate ({exc.reason or 'not PEM'})") from None
     except OSError as exc:
         raise ValueError(
             f"{name}={raw!r} cannot be read ({exc.strerror}); set it to a PEM file of CA certificates"
         ) from None
-    if not holds_certificate:
-        raise ValueError(f"{name}={raw!r} holds no PEM certificate ('{_PEM_CERTIFICATE.decode()}')")
     return path
 
 

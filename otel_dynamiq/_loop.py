@@ -4,10 +4,10 @@ The exporter's HTTP client lives here, never on the application's loop: the
 application may have no loop, may block its loop, or may run one
 ``asyncio.run()`` after another, and none of that can reach this one.
 
-Both threads (the loop's and its name resolver's) start with the exporter:
-a short-lived process exports its last spans while the interpreter shuts
-down, when Python 3.12 refuses to start threads and asyncio's default
-executor refuses work.
+The loop's thread starts with the exporter, and starts its name resolver's
+thread first thing: a short-lived process exports its last spans while the
+interpreter shuts down, when Python 3.12 refuses to start threads and
+asyncio's default executor refuses work.
 """
 
 from __future__ import annotations
@@ -36,18 +36,22 @@ class LoopThread:
     """One event loop running forever on one daemon thread until ``stop()``."""
 
     def __init__(self, name: str) -> None:
-        self._resolver = ResolverThread(name=f"{name}-resolver")
-        self._loop = ResolvingEventLoop(self._resolver)
+        self._name = name
+        self._loop = ResolvingEventLoop()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        # Started here rather than by the caller, so the application's start-up waits for one thread, not two.
+        resolver = ResolverThread.start(name=f"{self._name}-resolver")
+        self._loop.resolver = resolver
         asyncio.set_event_loop(self._loop)
         try:
             self._loop.run_forever()
         finally:
             self._close_loop()
-            self._resolver.stop()
+            if resolver is not None:
+                resolver.stop()
 
     def _close_loop(self) -> None:
         pending = asyncio.all_tasks(self._loop)
@@ -65,6 +69,9 @@ class LoopThread:
     def call_soon(self, callback: Callable[[], object]) -> None:
         with contextlib.suppress(RuntimeError):  # the loop already closed
             self._loop.call_soon_threadsafe(callback)
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> None:
+        self.call_soon(lambda: self._loop.call_later(delay, callback))
 
     def stop(self, timeout: float) -> bool:
         """Stop the loop and wait for its thread; True when the thread has ended."""

@@ -34,6 +34,14 @@ class ResolverThread:
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
+    @classmethod
+    def start(cls, name: str) -> ResolverThread | None:
+        """A running resolver, or None when no thread can start any more (a process ending as it begins)."""
+        try:
+            return cls(name)
+        except RuntimeError:
+            return None
+
     def _serve(self) -> None:
         while (job := self._jobs.get()) is not None:
             job()
@@ -69,13 +77,17 @@ class ResolverThread:
 
 
 class ResolvingEventLoop(asyncio.SelectorEventLoop):
-    """An event loop whose name lookups never need a new thread or the default executor."""
+    """An event loop whose name lookups never need a new thread or the default executor.
 
-    def __init__(self, resolver: ResolverThread) -> None:
-        super().__init__()
-        self._resolver = resolver
+    Without a resolver thread (none could start) a lookup blocks the loop's own
+    thread: a last resort, which only a process ending as it began can reach.
+    """
+
+    resolver: ResolverThread | None = None
 
     async def getaddrinfo(
         self, host: Any, port: Any, *, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
     ) -> AddressInfo:
-        return await self._resolver.getaddrinfo(host, port, family, type, proto, flags)
+        if self.resolver is None:
+            return socket.getaddrinfo(host, port, family, type, proto, flags)
+        return await self.resolver.getaddrinfo(host, port, family, type, proto, flags)

@@ -21,7 +21,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import httpx
 from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -51,6 +51,7 @@ class Delivery:
         config: ExporterConfig,
         stats: StatsRecorder,
         rng: random.Random | None = None,
+        open_spool: Callable[[], Spool | None] = lambda: None,
     ) -> None:
         self._config = config
         self._stats = stats
@@ -58,18 +59,25 @@ class Delivery:
         self._client: httpx.AsyncClient | None = None
         self._stopping: asyncio.Event | None = None
         self._causes_logged: set[tuple[str, str]] = set()
+        self._open_spool = open_spool
         self._spool: Spool | None = None
+        self._started = False
         self._service_out = False
         """The last attempt ended in a retryable failure: new bodies go straight to the spool."""
         self._resender: asyncio.Task[None] | None = None
 
-    def start(self, spool: Spool | None) -> None:
-        """Make the spool and the client now, on the loop, and resend what the spool holds.
+    def start(self) -> None:
+        """Open the spool, make the client (and its TLS context), and resend what the spool holds.
 
-        Called once, as the loop's first work, so nothing the export path needs is
-        made for the first time while the interpreter shuts down.
+        The exporter asks for this shortly after it is built, off the
+        application's start-up path, so that in all but the shortest processes
+        none of it is made for the first time while the interpreter shuts down.
+        Every entry point calls it too, so the order never matters. Idempotent.
         """
-        self._spool = spool
+        if self._started:
+            return
+        self._started = True
+        self._spool = self._open_spool()
         self._http_client()
         self.resume()
 
@@ -113,6 +121,7 @@ class Delivery:
             self._client = None
 
     def spool_state(self) -> SpoolState | None:
+        self.start()
         return self._spool.state() if self._spool is not None else None
 
     def resume(self) -> None:
@@ -133,6 +142,7 @@ class Delivery:
         processor's suppression, and an instrumented httpx would otherwise trace
         the exporter's own requests, producing spans that produce requests.
         """
+        self.start()
         if self._spool is not None and (self._service_out or self._stop_event().is_set()):
             return all([self._keep(payload, cause=None) for payload in payloads])
         with suppress_instrumentation():

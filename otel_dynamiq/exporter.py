@@ -45,6 +45,8 @@ T = TypeVar("T")
 _RESULT_GRACE_SECONDS = 1.0
 """How long past the deadline ``export()`` waits for the loop to report, before cancelling."""
 _DEFAULT_TIMEOUT_MILLIS = 30_000
+_START_DELAY_SECONDS = 0.05
+"""How long after it is built the exporter readies its spool and client; the first export readies them sooner."""
 
 
 @dataclass
@@ -204,14 +206,13 @@ class DynamiqSpanExporter(SpanExporter):
                 runtime = _Runtime(
                     pid=os.getpid(),
                     loop=LoopThread(name=f"otel-dynamiq-exporter-{id(self):x}"),
-                    delivery=Delivery(self._config, self._stats),
+                    delivery=Delivery(self._config, self._stats, open_spool=self._open_spool),
                 )
                 self._runtime = runtime
-                # On the loop, before anything else it runs: the spool's directory, the client and its TLS
-                # context are made there, off the application's thread, and what an earlier process left
-                # in the spool is resent.
-                opened = runtime.delivery
-                runtime.loop.call_soon(lambda: opened.start(self._open_spool()))
+                # The spool, the client and its TLS context are made on the loop, a moment after start-up
+                # (their few milliseconds of CPU would otherwise compete with the application's own start),
+                # and what an earlier process left in the spool is resent.
+                runtime.loop.call_later(_START_DELAY_SECONDS, runtime.delivery.start)
             return runtime
 
     def _open_spool(self) -> Spool | None:

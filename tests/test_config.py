@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from otel_dynamiq import DynamiqSpanExporter
@@ -164,3 +166,18 @@ def test_plain_http_to_another_host_is_refused_unless_allowed(monkeypatch: pytes
 @pytest.mark.parametrize("endpoint", ["https://collector.example", "http://127.0.0.1:4319", "http://localhost:1"])
 def test_https_and_loopback_http_need_no_permission(endpoint: str) -> None:
     assert load_config(endpoint=endpoint, access_key=FAKE_KEY).endpoint == endpoint
+
+
+@pytest.mark.parametrize(("content", "problem"), [(None, "cannot be read"), (b"not a certificate", "no usable PEM")])
+def test_a_certificate_file_that_cannot_serve_fails_at_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: bytes | None, problem: str
+) -> None:
+    pem = tmp_path / "ca.pem"
+    if content is not None:
+        pem.write_bytes(content)
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_CERTIFICATE", str(pem))
+    with pytest.raises(ValueError, match=problem) as raised:
+        DynamiqSpanExporter(endpoint="https://localhost:4319")
+    assert "OTEL_EXPORTER_DYNAMIQ_CERTIFICATE" in str(raised.value)
+    with pytest.raises(ValueError, match="certificate_file"):
+        DynamiqSpanExporter(endpoint="https://localhost:4319", certificate_file=pem)

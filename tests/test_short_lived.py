@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from otel_dynamiq import DynamiqSpanExporter
 from otel_dynamiq import environment_variables as env
 from otel_dynamiq._config import load_config
 from otel_dynamiq._spool import inspect_spool
 from otel_dynamiq.collector import LocalCollector
-from tests.conftest import FAKE_KEY, wait_for_runs
+from tests.conftest import FAKE_KEY, SpanRecorder, wait_for_runs
 from tests.servers import Reply, ScriptedServer, free_port
 from tests.tls import CertificateAuthority, TlsFront
 
@@ -32,7 +33,7 @@ BIN = Path(sys.executable).parent
 APP = str(ROOT / "tests" / "apps" / "short_lived.py")
 WAYS = ["opentelemetry-instrument", "manual", "initialize"]
 EXIT_LIMIT_SECONDS = 60
-"""Far above any exit the exporter allows (its timeout here is 1 s); reaching it means exit was held."""
+"""Far above any exit the exporter allows (its default timeout is 10 s); reaching it means exit was held."""
 
 
 def app_environment(endpoint: str, **extra: str) -> dict[str, str]:
@@ -44,7 +45,6 @@ def app_environment(endpoint: str, **extra: str) -> dict[str, str]:
     }
     environment[env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR] = os.environ[env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR]
     environment[env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT] = endpoint
-    environment[env.OTEL_EXPORTER_DYNAMIQ_TIMEOUT] = "1"
     environment["OTEL_SERVICE_NAME"] = "short-lived"
     environment.update(extra)
     return environment
@@ -167,7 +167,7 @@ def test_slow_service_spools_within_the_timeout_and_does_not_hold_the_exit(way: 
     """The service answers after a minute; the exporter's timeout is one second, and exit must not wait longer."""
     with ScriptedServer(Reply(delay=EXIT_LIMIT_SECONDS)) as slow:
         endpoint = slow.url.replace("127.0.0.1", "localhost")
-        done = run_app(way, app_environment(endpoint))
+        done = run_app(way, app_environment(endpoint, OTEL_EXPORTER_DYNAMIQ_TIMEOUT="1"))
         assert len(slow.requests) >= 1  # it was tried, not skipped
     assert spooled_runs(endpoint) == 2
     (line,) = log_lines(done)
@@ -176,6 +176,26 @@ def test_slow_service_spools_within_the_timeout_and_does_not_hold_the_exit(way: 
 
 def test_with_the_spool_off_what_is_lost_is_counted_in_one_line() -> None:
     endpoint = f"http://localhost:{free_port()}"
-    done = run_app("manual", app_environment(endpoint, OTEL_EXPORTER_DYNAMIQ_SPOOL="false"))
+    done = run_app(
+        "manual", app_environment(endpoint, OTEL_EXPORTER_DYNAMIQ_SPOOL="false", OTEL_EXPORTER_DYNAMIQ_TIMEOUT="1")
+    )
     (line,) = log_lines(done)
     assert line.startswith("Dropped 2 Dynamiq runs (timeout)"), line
+
+
+def test_exporter_in_a_long_lived_process_over_https_with_a_certificate_file(
+    collector: LocalCollector,
+    https_collector: TlsFront,
+    authority: CertificateAuthority,
+    exporters: list[DynamiqSpanExporter],
+    recorder: SpanRecorder,
+) -> None:
+    """The keyword argument, in-process: one client, its TLS context made off the caller's thread."""
+    exporter = DynamiqSpanExporter(endpoint=https_collector.url, certificate_file=authority.ca_file)
+    exporters.append(exporter)
+    with recorder.tracer.start_as_current_span("short job"):
+        with recorder.tracer.start_as_current_span("step", attributes={"input.value": "one step"}):
+            pass
+    assert exporter.export(recorder.spans()).name == "SUCCESS"
+    assert exporter.stats.runs_sent == 2
+    assert {run["name"] for run in collector.store.runs()} == {"short job", "step"}
