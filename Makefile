@@ -10,7 +10,7 @@ STOCK_DISTRO := $(VENV)/stock-distro
 # dynamiq imports litellm, which would download a price map without this.
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: demo test lint typecheck pytest compat fleet bench clean
+.PHONY: demo test lint typecheck pytest matrix compat fleet bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
+# The test suite on the other supported Pythons (pyenv's 3.10, 3.12 and 3.13), a virtualenv each (.venv-3.X).
+# MATRIX_PYTHONS="3.12" runs one; MATRIX_ARGS passes pytest arguments.
+MATRIX_PYTHONS ?= 3.10 3.12 3.13
+matrix: $(STAMP)
+	.ci/matrix $(MATRIX_PYTHONS) -- $(MATRIX_ARGS)
+
 # Dynamiq's own test suite, plain and instrumented: every test must have the same outcome (about 10 minutes).
 # COMPAT_ARGS="--dynamiq 0.65.0" tests another release.
 compat: $(STAMP)
@@ -51,4 +57,4 @@ bench: $(STAMP)
 	@for name in $(BENCHMARKS); do echo "== $$name"; $(BIN)/python benchmarks/$$name.py $(BENCH_ARGS) || exit 1; echo; done
 
 clean:
-	rm -rf $(VENV) .compat .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis tests/node_sender/node_modules
+	rm -rf $(VENV) .venv-3.* .compat .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis tests/node_sender/node_modules
