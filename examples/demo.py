@@ -31,10 +31,12 @@ APPLICATION = HERE / "dynamiq_app.py"
 WAIT_VARIABLE = "OTEL_DYNAMIQ_DEMO_WAIT"
 
 
-def run_application(collector_url: str, llm_url: str) -> subprocess.CompletedProcess[str]:
+def run_application(
+    collector_url: str, llm_url: str, base_environment: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`dynamiq_app.py` under `opentelemetry-instrument`, sending to the collector; the browser tests reuse it."""
     environment = {
-        **os.environ,
+        **(os.environ if base_environment is None else base_environment),
         "OTEL_EXPORTER_DYNAMIQ_ENDPOINT": collector_url,  # a loopback collector needs no key
         "OTEL_SERVICE_NAME": "otel-dynamiq-demo",
         "OPENAI_URL": llm_url,

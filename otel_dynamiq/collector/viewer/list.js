@@ -95,7 +95,6 @@ export class TracesList {
       return;
     }
     this.fill();
-    document.body.dataset.view = "traces";
   }
 
   fill() {
