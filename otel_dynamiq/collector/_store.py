@@ -4,9 +4,11 @@ A run id already stored is replaced, as the Dynamiq service does: the native
 handler re-posts runs, and a retried request may arrive twice.
 
 Beside each run's JSON the store keeps its facts (``_summary.RunFacts``) in
-columns, and one summary row per trace, refreshed for the traces a request
-touched. The viewer's pages are answered from these with ``LIMIT``: no query
-it makes reads a whole trace or the whole database into memory.
+columns, and one summary row per trace. A request only notes which traces it
+touched; their summaries are recounted, all in one statement, when the viewer
+next reads them (or when too many wait), so runs arriving with nobody looking
+cost no recount. The viewer's pages are answered from these with ``LIMIT``:
+no query it makes reads a whole trace or the whole database into memory.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ CREATE TABLE IF NOT EXISTS requests (
 );
 """
 
+MAX_STALE_TRACES = 10_000
+"""Traces whose summary waits for a reader; past this, a request recounts them itself (memory stays bounded)."""
 _FACT_NAMES = ("parent_run_id", "name", "type", "grp", "status", "start_ms", "end_ms", "tokens", "cost_usd", "error")
 """The columns of ``_summary.RunFacts``, in its order (``group`` is a keyword in SQL)."""
 _FACT_COLUMNS = (
@@ -89,7 +93,7 @@ _INSERT_RUN = (
     f"INSERT INTO runs (id, trace_id, start_time, body, {', '.join(_FACT_NAMES)}, size, received)"  # noqa: S608
     f" VALUES ({', '.join('?' * (len(_FACT_NAMES) + 6))})"
     " ON CONFLICT(id) DO UPDATE SET trace_id = excluded.trace_id, start_time = excluded.start_time,"
-    " body = excluded.body, deliveries = runs.deliveries + 1, size = excluded.size, "
+    " body = excluded.body, deliveries = runs.deliveries + 1, size = excluded.size, received = excluded.received, "
     + ", ".join(f"{name} = excluded.{name}" for name in _FACT_NAMES)
 )
 _UPDATE_FACTS = f"UPDATE runs SET {', '.join(f'{name} = ?' for name in _FACT_NAMES)}, size = ? WHERE id = ?"  # noqa: S608
@@ -102,10 +106,12 @@ class RunStore:
 
     def __init__(self, path: str = ":memory:") -> None:
         self._lock = threading.Lock()
+        self._stale: set[str] = set()
         self._connection = sqlite3.connect(path, check_same_thread=False)
         with self._lock, self._connection:
             self._connection.executescript(_SCHEMA)
             self._add_fact_columns()
+            self._catch_up()
 
     def _add_fact_columns(self) -> None:
         """A file written before the viewer lacks the fact columns: add them and fill them in, once."""
@@ -128,8 +134,19 @@ class RunStore:
                 [(*run_facts(json.loads(body)), len(body), run_id) for run_id, body in rows],
             )
             last = rows[-1][0]
-        for (trace_id,) in self._connection.execute("SELECT DISTINCT trace_id FROM runs").fetchall():
-            self._refresh_traces([trace_id])
+
+    def _catch_up(self) -> None:
+        """Recount what arrived after the newest summary: runs of an older file, or of a process that was killed."""
+        (newest,) = self._connection.execute("SELECT COALESCE(MAX(received), 0) FROM traces").fetchone()
+        rows = self._connection.execute("SELECT DISTINCT trace_id FROM runs WHERE received > ?", (newest,))
+        self._refresh_traces([trace_id for (trace_id,) in rows.fetchall()])
+
+    def _settle(self) -> None:
+        """Called with the lock held: recount the traces that changed since the last reader."""
+        if self._stale:
+            with self._connection:
+                self._refresh_traces(sorted(self._stale))
+            self._stale.clear()
 
     def _refresh_traces(self, trace_ids: list[str]) -> None:
         """Recount the summary of the traces a request touched: a run sent again replaces, never adds."""
@@ -148,7 +165,10 @@ class RunStore:
                 (len(rows), body_bytes, content_encoding),
             ).lastrowid
             self._connection.executemany(_INSERT_RUN, [(*row, sequence) for row in rows])
-            self._refresh_traces(sorted({row[1] for row in rows}))
+            self._stale.update(row[1] for row in rows)
+            if len(self._stale) > MAX_STALE_TRACES:
+                self._refresh_traces(sorted(self._stale))
+                self._stale.clear()
 
     def runs(self, trace_id: str | None = None) -> list[dict[str, Any]]:
         """Runs as received, in start order."""
@@ -204,6 +224,7 @@ class RunStore:
             parameters += [pattern, pattern]
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         with self._lock:
+            self._settle()
             rows = self._connection.execute(
                 _SELECT_TRACES + where + " ORDER BY received DESC, trace_id LIMIT ?",
                 (*parameters, limit + 1),
@@ -213,6 +234,7 @@ class RunStore:
 
     def trace_summary(self, trace_id: str) -> dict[str, Any] | None:
         with self._lock:
+            self._settle()
             row = self._connection.execute(_SELECT_TRACES + " WHERE trace_id = ?", (trace_id,)).fetchone()
         return dict(zip(_TRACE_COLUMNS, row[:-1], strict=True)) if row else None
 
@@ -255,4 +277,5 @@ class RunStore:
 
     def close(self) -> None:
         with self._lock:
+            self._settle()
             self._connection.close()
