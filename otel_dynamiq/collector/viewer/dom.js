@@ -59,6 +59,28 @@ function preview(text, lines, chars) {
   return cut < text.length ? text.slice(0, cut) : null;
 }
 
+// Text past this many characters is laid out in blocks the browser skips while they are off screen
+// (content-visibility), so "show all" on a 4 MiB value does not hold the page for a second.
+const BLOCK_CHARS = 64 * 1024;
+
+export function setLongText(pre, text) {
+  if (text.length <= BLOCK_CHARS * 2) {
+    pre.textContent = text;
+    return;
+  }
+  const blocks = [];
+  for (let start = 0; start < text.length; ) {
+    let end = Math.min(text.length, start + BLOCK_CHARS);
+    const newline = text.lastIndexOf("\n", end);
+    if (end < text.length && newline > start) end = newline + 1;
+    const piece = text.slice(start, end);
+    const lines = piece.split("\n").length;
+    blocks.push(h("span", { class: "block", style: { containIntrinsicSize: `auto ${lines * 19}px` } }, piece));
+    start = end;
+  }
+  pre.replaceChildren(...blocks);
+}
+
 export function foldedText(text, options = {}) {
   const value = String(text);
   const pre = h("pre", { class: `text ${options.class || ""}` });
@@ -70,7 +92,7 @@ export function foldedText(text, options = {}) {
   pre.textContent = shown + " …";
   const more = h("button", { class: "more", type: "button" }, `show all (${number.format(value.length)} characters)`);
   more.addEventListener("click", () => {
-    pre.textContent = value;
+    setLongText(pre, value);
     more.remove();
   });
   return h("div", { class: "fold" }, pre, more);

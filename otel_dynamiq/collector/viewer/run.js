@@ -1,7 +1,7 @@
 // A run's panel, by what the run is: an LLM call as a chat with its usage, a tool or retriever as its
 // input and output, an error with its traceback, its executions (retries), and the raw JSON.
 import { api } from "./api.js";
-import { badge, clear, clock, cost, duration, foldedText, h, lazySection, number, valueView } from "./dom.js";
+import { badge, clear, clock, cost, duration, foldedText, h, lazySection, number, setLongText, valueView } from "./dom.js";
 import { statusBadge } from "./list.js";
 
 const RAW_PREVIEW_CHARS = 200000;
@@ -170,7 +170,7 @@ function rawView(text) {
   pre.textContent = `${text.slice(0, RAW_PREVIEW_CHARS)}\n…`;
   const more = h("button", { class: "more", type: "button" }, `show all (${number.format(text.length)} characters)`);
   more.addEventListener("click", () => {
-    pre.textContent = text;
+    setLongText(pre, text);
     more.remove();
   });
   return h("div", null, pre, more);

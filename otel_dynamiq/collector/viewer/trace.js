@@ -79,24 +79,25 @@ export class TraceView {
 
   async load() {
     delete document.body.dataset.loadedTrace;
-    let summary;
+    let summary, page;
     try {
-      summary = await api.trace(this.traceId);
+      [summary, page] = await Promise.all([api.trace(this.traceId), api.runPage(this.traceId, null)]);
     } catch (error) {
       clear(this.totals, h("p", { class: "problem" }, `Could not load trace ${this.traceId}: ${error.message}`));
       return;
     }
     this.summary = summary;
     this.showTotals();
-    const runs = [];
-    let after = null;
-    do {
-      const page = await api.runPage(this.traceId, after);
+    const runs = page.runs;
+    this.setRuns(runs);
+    performance.mark("viewer:first-rows");
+    let after = page.next;
+    while (after && runs.length < MAX_RUNS) {
+      page = await api.runPage(this.traceId, after);
       runs.push(...page.runs);
       after = page.next;
       this.setRuns(runs);
-      if (runs.length === page.runs.length) performance.mark("viewer:first-rows");
-    } while (after && runs.length < MAX_RUNS);
+    }
     this.note.hidden = !after;
     this.note.textContent = after ? `Showing the first ${number.format(runs.length)} runs.` : "";
     performance.mark("viewer:trace-complete");
