@@ -74,7 +74,7 @@ export class TracesList {
     const query = new URLSearchParams();
     if (this.filters.status) query.set("status", this.filters.status);
     if (this.filters.text) query.set("q", this.filters.text);
-    const hash = `#/${query.size ? `?${query}` : ""}`;
+    const hash = `#/${query.toString() ? `?${query}` : ""}`;
     if (location.hash !== hash) history.replaceState(null, "", hash);
     this.load(false);
   }

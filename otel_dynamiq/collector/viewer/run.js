@@ -88,6 +88,11 @@ function messageView(message, extraClass = "") {
   );
 }
 
+function sumOrNull(...values) {
+  const numbers = values.filter((value) => typeof value === "number");
+  return numbers.length ? numbers.reduce((total, value) => total + value, 0) : null;
+}
+
 function llmView(run) {
   const node = nodeOf(run);
   const usage = usageOf(run);
@@ -102,7 +107,7 @@ function llmView(run) {
           ["completion tokens", usage.completion_tokens],
           ["total tokens", usage.total_tokens],
           ["cached input tokens", usage.cache_read_input_tokens || null],
-          ["cost", cost(usage.total_tokens_cost_usd ?? null)],
+          ["cost", cost(usage.total_tokens_cost_usd ?? sumOrNull(usage.prompt_tokens_cost_usd, usage.completion_tokens_cost_usd))],
         ]
       : []),
   ].filter(([, value]) => value !== null && value !== undefined);
