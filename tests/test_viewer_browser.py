@@ -21,13 +21,13 @@ from playwright.sync_api import Browser, Page, expect
 from otel_dynamiq.collector import LocalCollector
 from tests.browser import chromium
 from tests.conftest import FAKE_KEY
-from tests.dynamiq_support import LocalLLM
 from tests.test_collector import post
 from tests.test_encode import sample_run
 from tests.test_ways_in import ROOT, clean_env
 
 sys.path.insert(0, str(ROOT / "examples"))
 from demo import run_application
+from local_llm import LocalLLM
 
 pytestmark = pytest.mark.browser
 
@@ -285,6 +285,23 @@ def test_a_new_trace_appears_without_reloading(site: Site, page: Page) -> None:
     assert post(site.url, {"runs": [late]})[0] == 200
     expect(page.locator("tr.trace-row").first.locator(".name a")).to_have_text("Arrived later", timeout=15_000)
     assert page.evaluate("window.__samePage") is True
+
+
+def test_an_open_trace_draws_runs_that_arrive_later(site: Site, page: Page) -> None:
+    trace = "77777777-0000-4000-8000-000000000000"
+    root = sample_run(id=run_id("77777777", 1), trace_id=trace, name="Streaming root", status=None, end_time=None)
+    assert post(site.url, {"runs": [root]})[0] == 200
+    open_trace(page, site, trace)
+    row(page, "Streaming root").click()
+    expect(page.locator(".panel .run-head .badge.status-running")).to_have_text("running")
+    child = sample_run(
+        id=run_id("77777777", 2), trace_id=trace, parent_run_id=root["id"], name="Late child", start_time=at(0.5)
+    )
+    finished = root | {"status": "succeeded", "end_time": at(2)}
+    assert post(site.url, {"runs": [child, finished]})[0] == 200
+    expect(page.locator(".wf-row .run-name")).to_have_text(["Streaming root", "Late child"], timeout=15_000)
+    expect(page.locator(".totals .runs .value")).to_have_text("2")
+    expect(page.locator(".panel .run-head .badge.status-succeeded")).to_have_text("succeeded")  # the open run too
 
 
 def test_markup_in_every_field_is_shown_as_text_and_never_run(site: Site, page: Page) -> None:
