@@ -30,7 +30,6 @@ CREATE TABLE IF NOT EXISTS runs (
     deliveries INTEGER NOT NULL DEFAULT 1,
     body TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS runs_by_trace ON runs (trace_id, start_time);
 CREATE TABLE IF NOT EXISTS traces (
     trace_id TEXT PRIMARY KEY,
     name TEXT,
@@ -119,7 +118,9 @@ class RunStore:
         missing = [column for column in _FACT_COLUMNS if column.split()[0] not in present]
         for column in missing:
             self._connection.execute(f"ALTER TABLE runs ADD COLUMN {column}")
+        # One index by trace serves the API (a trace's runs, runs per trace) and the viewer's pages alike.
         self._connection.execute("CREATE INDEX IF NOT EXISTS runs_by_trace_start ON runs (trace_id, start_ms, id)")
+        self._connection.execute("DROP INDEX IF EXISTS runs_by_trace")
         if not missing:
             return
         last = ""

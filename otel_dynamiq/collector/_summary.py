@@ -46,14 +46,8 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def usage_of(run: dict[str, Any]) -> dict[str, Any] | None:
-    """``metadata.usage``: only the run of the LLM call carries it, so summing it counts each call once."""
-    metadata = run.get("metadata")
-    usage = metadata.get("usage") if isinstance(metadata, dict) else None
-    return usage if isinstance(usage, dict) else None
-
-
 def tokens_of(usage: dict[str, Any]) -> int | None:
+    """``metadata.usage``'s tokens: only the run of the LLM call carries it, so summing it counts each call once."""
     total = _number(usage.get("total_tokens"))
     if total is None:
         parts = [_number(usage.get(name)) for name in ("prompt_tokens", "completion_tokens")]
@@ -74,34 +68,32 @@ def cost_of(usage: dict[str, Any]) -> float | None:
     return sum(part or 0.0 for part in parts)
 
 
-def _group(run: dict[str, Any]) -> str | None:
-    metadata = run.get("metadata")
-    node = metadata.get("node") if isinstance(metadata, dict) else None
-    group = node.get("group") if isinstance(node, dict) else None
-    return group if isinstance(group, str) else None
-
-
-def _error_line(run: dict[str, Any]) -> str | None:
-    error = run.get("error")
-    if not isinstance(error, dict):
-        return None
-    message = str(error.get("message") or error.get("type") or "error")
-    return (message.splitlines() or [""])[0][:ERROR_SUMMARY_CHARS]
-
-
 def run_facts(run: dict[str, Any]) -> RunFacts:
-    """The facts of a run the validator accepted (``start_time`` is then a time with an offset)."""
-    usage = usage_of(run)
-    parent = run.get("parent_run_id")
+    """The facts of a run the validator accepted (``start_time`` is then a time with an offset).
+
+    Written flat: it runs for every stored run, on the collector's request path.
+    """
+    metadata = run.get("metadata")
+    usage: Any = None
+    node: Any = None
+    if isinstance(metadata, dict):
+        usage, node = metadata.get("usage"), metadata.get("node")
+    group = node.get("group") if isinstance(node, dict) else None
+    parent, status, error = run.get("parent_run_id"), run.get("status"), run.get("error")
+    error_line = None
+    if isinstance(error, dict):
+        message = str(error.get("message") or error.get("type") or "error")
+        error_line = (message.splitlines() or [""])[0][:ERROR_SUMMARY_CHARS]
+    has_usage = isinstance(usage, dict)
     return RunFacts(
-        parent_run_id=parent if isinstance(parent, str) else None,
-        name=str(run.get("name", "")),
-        type=str(run.get("type", "")),
-        group=_group(run),
-        status=run.get("status") if isinstance(run.get("status"), str) else None,
-        start_ms=epoch_ms(run.get("start_time")) or 0.0,
-        end_ms=epoch_ms(run.get("end_time")),
-        tokens=tokens_of(usage) if usage is not None else None,
-        cost_usd=cost_of(usage) if usage is not None else None,
-        error=_error_line(run),
+        parent if isinstance(parent, str) else None,
+        str(run.get("name", "")),
+        str(run.get("type", "")),
+        group if isinstance(group, str) else None,
+        status if isinstance(status, str) else None,
+        epoch_ms(run.get("start_time")) or 0.0,
+        epoch_ms(run.get("end_time")),
+        tokens_of(usage) if has_usage else None,
+        cost_of(usage) if has_usage else None,
+        error_line,
     )
