@@ -278,3 +278,22 @@ def test_a_database_written_before_the_viewer_gains_its_facts(tmp_path: Path) ->
     finally:
         store.close()
     RunStore(path).close()  # opening it again changes nothing
+
+
+def test_summaries_a_stopped_process_left_behind_are_recounted_on_open(tmp_path: Path) -> None:
+    path = str(tmp_path / "runs.db")
+    first = RunStore(path)
+    first.add([llm_run(1, 1, None, 5)], 100, None)
+    first.add([llm_run(2, 2, None, 6)], 100, None)
+    assert first.trace_summary(trace_id(2)) is not None  # read: both summaries are written
+    first.add([llm_run(3, 1, 1, 7)], 100, None)  # trace 1 changes, and nobody reads it before a kill
+    with sqlite3.connect(path) as other:  # the summary as a killed process would have left it
+        assert other.execute("SELECT run_count FROM traces WHERE trace_id = ?", (trace_id(1),)).fetchone() == (1,)
+    reopened = RunStore(path)
+    try:
+        summary = reopened.trace_summary(trace_id(1))
+        assert summary is not None
+        assert (summary["run_count"], summary["tokens"]) == (2, 12)
+    finally:
+        reopened.close()
+        first.close()

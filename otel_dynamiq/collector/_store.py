@@ -137,9 +137,14 @@ class RunStore:
             last = rows[-1][0]
 
     def _catch_up(self) -> None:
-        """Recount what arrived after the newest summary: runs of an older file, or of a process that was killed."""
-        (newest,) = self._connection.execute("SELECT COALESCE(MAX(received), 0) FROM traces").fetchone()
-        rows = self._connection.execute("SELECT DISTINCT trace_id FROM runs WHERE received > ?", (newest,))
+        """Recount traces with runs newer than their summary: an older file's, or a killed process's.
+
+        One pass over the runs when the store opens; only the ids of the traces found are kept.
+        """
+        rows = self._connection.execute(
+            "SELECT r.trace_id FROM runs r LEFT JOIN traces t ON t.trace_id = r.trace_id"
+            " GROUP BY r.trace_id HAVING t.received IS NULL OR MAX(r.received) > t.received"
+        )
         self._refresh_traces([trace_id for (trace_id,) in rows.fetchall()])
 
     def _settle(self) -> None:
