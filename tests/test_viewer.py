@@ -131,6 +131,9 @@ def test_without_a_key_the_viewer_answers_to_loopback_names_only(collector: Loca
         assert status == 403, host
         assert b"localhost" in body
     assert fetch(collector.url, "/", {"Host": "attacker.example"})[0] == 403
+    # The API's reads hold the same runs: the same rule.
+    assert fetch(collector.url, "/v1/traces", {"Host": "attacker.example"})[0] == 403
+    assert fetch(collector.url, "/v1/traces", {"Host": f"127.0.0.1:{port}"})[0] == 200
 
 
 def test_traces_list_newest_first_with_totals_counting_each_llm_call_once(filled: LocalCollector) -> None:

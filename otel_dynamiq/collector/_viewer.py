@@ -34,6 +34,7 @@ API_PREFIX = "/viewer/api/"
 MAX_TRACES_PER_PAGE = 200
 MAX_RUNS_PER_PAGE = 2000
 REALM = "otel-dynamiq collector"
+FORBIDDEN_HOST = "without a key the collector answers reads for localhost, 127.x.x.x or [::1] only"
 
 _CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -77,9 +78,14 @@ def _assets() -> dict[str, tuple[bytes, str]]:
     return assets
 
 
+def loopback_host(handler: BaseHTTPRequestHandler) -> bool:
+    """The request names a loopback host: what a browser sends for 127.0.0.1, never for a rebound name."""
+    return bool(_LOOPBACK_HOST.match(handler.headers.get("Host", "")))
+
+
 def _authorized(handler: BaseHTTPRequestHandler, access_key: str | None) -> bool:
     if access_key is None:
-        return bool(_LOOPBACK_HOST.match(handler.headers.get("Host", "")))
+        return loopback_host(handler)
     given = handler.headers.get("Authorization", "")
     scheme, _, credentials = given.partition(" ")
     if scheme.lower() == "basic":
@@ -111,7 +117,7 @@ def serve(handler: BaseHTTPRequestHandler, store: RunStore, access_key: str | No
     """Answer one GET for the viewer (``is_viewer_path(path)`` is true)."""
     if not _authorized(handler, access_key):
         if access_key is None:
-            _send_json(handler, HTTPStatus.FORBIDDEN, {"detail": "without a key the viewer answers to localhost only"})
+            _send_json(handler, HTTPStatus.FORBIDDEN, {"detail": FORBIDDEN_HOST})
         else:
             handler.send_response(HTTPStatus.UNAUTHORIZED)
             handler.send_header("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')
