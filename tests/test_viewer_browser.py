@@ -259,6 +259,7 @@ def test_a_failed_run_shows_its_error_traceback_and_attempts(site: Site, page: P
     expect(error.locator(".traceback")).to_have_text(TRACEBACK)
     expect(page.locator(".panel h3", has_text="Executions (2 attempts)")).to_be_visible()
     expect(page.locator(".panel .io.input dd")).to_have_text(["1", "0"])
+    page.screenshot(path=str(SCREENSHOTS / "failed-run.png"))
 
 
 def test_filters_by_status_and_by_name_text(site: Site, page: Page) -> None:
