@@ -10,7 +10,7 @@ STOCK_DISTRO := $(VENV)/stock-distro
 # dynamiq imports litellm, which would download a price map without this.
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: demo test lint typecheck pytest matrix compat fleet bench clean
+.PHONY: demo test lint typecheck pytest matrix compat fleet browser bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --upgrade --target $(STOCK_DISTRO) opentelemetry-distro
 	touch $(STAMP)
 
+# Waits for Enter only at a terminal, so the viewer stays open; DEMO_ARGS=--no-wait (or --wait) decides.
 demo: $(STAMP)
-	$(BIN)/python examples/demo.py
+	$(BIN)/python examples/demo.py $(DEMO_ARGS)
 
 test: lint typecheck pytest
 
@@ -49,6 +50,11 @@ compat: $(STAMP)
 # takes minutes, later ones reuse .cache/otelcol), and a Node.js sender (needs Node.js and npm).
 fleet: $(STAMP)
 	$(BIN)/pytest -m fleet -s tests/test_fleet.py
+
+# The trace viewer in a real browser: Debian's chromium (apt-get install chromium) driven by Playwright.
+# Screenshots land in .cache/viewer/.
+browser: $(STAMP)
+	$(BIN)/pytest -m browser tests/test_viewer_browser.py
 
 BENCHMARKS := encoder_choice caller_latency tracing_floor polling concurrency export_throughput instrumentation_cost memory_outage spool_drain collector_limits gateway
 

@@ -68,7 +68,10 @@ def _serve(args: argparse.Namespace) -> int:
         raise CommandError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
     except Exception as exc:  # sqlite3 errors on a --db that cannot be opened
         raise CommandError(f"cannot open --db {args.db}: {exc}") from None
-    print(f"otel-dynamiq collector listening on {collector.url} (POST /v1/traces)", flush=True)
+    print(
+        f"otel-dynamiq collector listening on {collector.url} (POST /v1/traces), trace viewer at {collector.url}/",
+        flush=True,
+    )
     try:
         collector.serve_forever()
     except KeyboardInterrupt:

@@ -3,8 +3,9 @@
 It speaks the service's contract (``POST /v1/traces`` with ``{"runs": [...]}``
 and an optional bearer key), refuses invalid runs with a 400 that names the
 field, and keeps what it accepts in SQLite for ``GET /v1/traces`` and
-``GET /v1/traces/<trace_id>``. The demo, the tests and anyone without a
-Dynamiq account can see exactly what the exporter sends.
+``GET /v1/traces/<trace_id>``, and shows them in a web page at ``/``
+(``_viewer``). The demo, the tests and anyone without a Dynamiq account can
+see exactly what the exporter sends.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from otel_dynamiq._bounded_server import CONNECTION_TIMEOUT_SECONDS, BoundedHand
 from otel_dynamiq.collector._body import BodyError, content_length, decompressed, parse_runs_body
 from otel_dynamiq.collector._store import RunStore
 from otel_dynamiq.collector._validate import canonical_id, canonical_run, validate_body
+from otel_dynamiq.collector._viewer import FORBIDDEN_HOST, is_viewer_path, loopback_host
+from otel_dynamiq.collector._viewer import serve as serve_viewer
 
 _logger = logging.getLogger(__name__)
 
@@ -97,6 +100,13 @@ class _Handler(BoundedHandler):
         self._reply(HTTPStatus.OK, {"accepted": len(runs)})
 
     def _get(self) -> None:
+        path, _, query = self.path.partition("?")
+        if is_viewer_path(path):  # the page and its data: the same key, asked for the way a browser can give it
+            serve_viewer(self, self.server.store, self.server.access_key, path, query)
+            return
+        if self.server.access_key is None and not loopback_host(self):  # a web page's rebound name reads nothing
+            self._reply(HTTPStatus.FORBIDDEN, {"detail": FORBIDDEN_HOST})
+            return
         if not self._authorized():
             self._reply(HTTPStatus.UNAUTHORIZED, {"detail": "missing or wrong bearer key"})
             return

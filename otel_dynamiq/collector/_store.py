@@ -2,6 +2,13 @@
 
 A run id already stored is replaced, as the Dynamiq service does: the native
 handler re-posts runs, and a retried request may arrive twice.
+
+Beside each run's JSON the store keeps its facts (``_summary.RunFacts``) in
+columns, and one summary row per trace. A request only notes which traces it
+touched; their summaries are recounted, all in one statement, when the viewer
+next reads them (or when too many wait), so runs arriving with nobody looking
+cost no recount. The viewer's pages are answered from these with ``LIMIT``:
+no query it makes reads a whole trace or the whole database into memory.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from otel_dynamiq.collector._summary import run_facts
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
@@ -21,7 +30,19 @@ CREATE TABLE IF NOT EXISTS runs (
     deliveries INTEGER NOT NULL DEFAULT 1,
     body TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS runs_by_trace ON runs (trace_id, start_time);
+CREATE TABLE IF NOT EXISTS traces (
+    trace_id TEXT PRIMARY KEY,
+    name TEXT,
+    status TEXT,
+    start_ms REAL,
+    end_ms REAL,
+    run_count INTEGER NOT NULL,
+    tokens INTEGER,
+    cost_usd REAL,
+    failures INTEGER NOT NULL,
+    received INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS traces_newest ON traces (received DESC, trace_id);
 CREATE TABLE IF NOT EXISTS requests (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     run_count INTEGER NOT NULL,
@@ -30,29 +51,130 @@ CREATE TABLE IF NOT EXISTS requests (
 );
 """
 
+MAX_STALE_TRACES = 10_000
+"""Traces whose summary waits for a reader; past this, a request recounts them itself (memory stays bounded)."""
+_FACT_NAMES = ("parent_run_id", "name", "type", "grp", "status", "start_ms", "end_ms", "tokens", "cost_usd", "error")
+"""The columns of ``_summary.RunFacts``, in its order (``group`` is a keyword in SQL)."""
+_FACT_COLUMNS = (
+    "parent_run_id TEXT",
+    "name TEXT",
+    "type TEXT",
+    "grp TEXT",
+    "status TEXT",
+    "start_ms REAL",
+    "end_ms REAL",
+    "tokens INTEGER",
+    "cost_usd REAL",
+    "error TEXT",
+    "size INTEGER",
+)
+# A trace's name and status are its root's (the run without a parent); until the root arrives, its first run's.
+_REFRESH_TRACES = """
+INSERT OR REPLACE INTO traces
+    (trace_id, name, status, start_ms, end_ms, run_count, tokens, cost_usd, failures, received)
+SELECT r.trace_id,
+    COALESCE(
+        (SELECT p.name FROM runs p WHERE p.trace_id = r.trace_id AND p.parent_run_id IS NULL
+         ORDER BY p.start_ms LIMIT 1),
+        (SELECT p.name FROM runs p WHERE p.trace_id = r.trace_id ORDER BY p.start_ms LIMIT 1)),
+    COALESCE(
+        (SELECT p.status FROM runs p WHERE p.trace_id = r.trace_id AND p.parent_run_id IS NULL
+         ORDER BY p.start_ms LIMIT 1),
+        CASE WHEN COUNT(CASE WHEN r.status = 'failed' THEN 1 END) > 0 THEN 'failed' END),
+    MIN(r.start_ms), MAX(r.end_ms), COUNT(*), SUM(r.tokens), SUM(r.cost_usd),
+    COUNT(CASE WHEN r.status = 'failed' THEN 1 END), MAX(r.received)
+FROM runs r WHERE r.trace_id IN ({}) GROUP BY r.trace_id
+"""
+_TRACE_COLUMNS = ("trace_id", "name", "status", "start_ms", "end_ms", "run_count", "tokens", "cost_usd", "failures")
+_RUN_ROW_COLUMNS = ("id", *_FACT_NAMES, "size")
+# Built from the constant column names above, never from input (values are always bound): hence the noqa.
+_INSERT_RUN = (
+    f"INSERT INTO runs (id, trace_id, start_time, body, {', '.join(_FACT_NAMES)}, size, received)"  # noqa: S608
+    f" VALUES ({', '.join('?' * (len(_FACT_NAMES) + 6))})"
+    " ON CONFLICT(id) DO UPDATE SET trace_id = excluded.trace_id, start_time = excluded.start_time,"
+    " body = excluded.body, deliveries = runs.deliveries + 1, size = excluded.size, received = excluded.received, "
+    + ", ".join(f"{name} = excluded.{name}" for name in _FACT_NAMES)
+)
+_UPDATE_FACTS = f"UPDATE runs SET {', '.join(f'{name} = ?' for name in _FACT_NAMES)}, size = ? WHERE id = ?"  # noqa: S608
+_SELECT_TRACES = f"SELECT {', '.join(_TRACE_COLUMNS)}, received FROM traces"  # noqa: S608
+_SELECT_RUN_ROWS = f"SELECT {', '.join(_RUN_ROW_COLUMNS)} FROM runs WHERE trace_id = ?"  # noqa: S608
+
 
 class RunStore:
     """Thread-safe: the HTTP server answers each request on its own thread."""
 
     def __init__(self, path: str = ":memory:") -> None:
         self._lock = threading.Lock()
+        self._stale: set[str] = set()
         self._connection = sqlite3.connect(path, check_same_thread=False)
-        with self._lock:
+        with self._lock, self._connection:
             self._connection.executescript(_SCHEMA)
+            self._add_fact_columns()
+            self._catch_up()
+
+    def _add_fact_columns(self) -> None:
+        """A file written before the viewer lacks the fact columns: add them and fill them in, once."""
+        present = {row[1] for row in self._connection.execute("PRAGMA table_info(runs)")}
+        missing = [column for column in _FACT_COLUMNS if column.split()[0] not in present]
+        for column in missing:
+            self._connection.execute(f"ALTER TABLE runs ADD COLUMN {column}")
+        # One index by trace serves the API (a trace's runs, runs per trace) and the viewer's pages alike.
+        self._connection.execute("CREATE INDEX IF NOT EXISTS runs_by_trace_start ON runs (trace_id, start_ms, id)")
+        self._connection.execute("DROP INDEX IF EXISTS runs_by_trace")
+        if not missing:
+            return
+        last = ""
+        while True:  # in slices, so an old file of any size is never read whole
+            rows = self._connection.execute(
+                "SELECT id, body FROM runs WHERE id > ? ORDER BY id LIMIT 500", (last,)
+            ).fetchall()
+            if not rows:
+                break
+            self._connection.executemany(
+                _UPDATE_FACTS,
+                [(*run_facts(json.loads(body)), len(body), run_id) for run_id, body in rows],
+            )
+            last = rows[-1][0]
+
+    def _catch_up(self) -> None:
+        """Recount traces with runs newer than their summary: an older file's, or a killed process's.
+
+        One pass over the runs when the store opens; only the ids of the traces found are kept.
+        """
+        rows = self._connection.execute(
+            "SELECT r.trace_id FROM runs r LEFT JOIN traces t ON t.trace_id = r.trace_id"
+            " GROUP BY r.trace_id HAVING t.received IS NULL OR MAX(r.received) > t.received"
+        )
+        self._refresh_traces([trace_id for (trace_id,) in rows.fetchall()])
+
+    def _settle(self) -> None:
+        """Called with the lock held: recount the traces that changed since the last reader."""
+        if self._stale:
+            with self._connection:
+                self._refresh_traces(sorted(self._stale))
+            self._stale.clear()
+
+    def _refresh_traces(self, trace_ids: list[str]) -> None:
+        """Recount the summary of the traces a request touched: a run sent again replaces, never adds."""
+        for start in range(0, len(trace_ids), 500):
+            chosen = trace_ids[start : start + 500]
+            self._connection.execute(_REFRESH_TRACES.format(", ".join("?" * len(chosen))), chosen)
 
     def add(self, runs: Iterable[dict[str, Any]], body_bytes: int, content_encoding: str | None) -> None:
-        rows = [(run["id"], str(run["trace_id"]), run["start_time"], json.dumps(run)) for run in runs]
+        rows = []
+        for run in runs:
+            body = json.dumps(run)
+            rows.append((run["id"], str(run["trace_id"]), run["start_time"], body, *run_facts(run), len(body)))
         with self._lock, self._connection:
             sequence = self._connection.execute(
                 "INSERT INTO requests (run_count, body_bytes, content_encoding) VALUES (?, ?, ?)",
                 (len(rows), body_bytes, content_encoding),
             ).lastrowid
-            self._connection.executemany(
-                "INSERT INTO runs (id, trace_id, start_time, received, body) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT(id) DO UPDATE SET trace_id = excluded.trace_id, start_time = excluded.start_time,"
-                " body = excluded.body, deliveries = runs.deliveries + 1",
-                [(run_id, trace_id, start, sequence, body) for run_id, trace_id, start, body in rows],
-            )
+            self._connection.executemany(_INSERT_RUN, [(*row, sequence) for row in rows])
+            self._stale.update(row[1] for row in rows)
+            if len(self._stale) > MAX_STALE_TRACES:
+                self._refresh_traces(sorted(self._stale))
+                self._stale.clear()
 
     def runs(self, trace_id: str | None = None) -> list[dict[str, Any]]:
         """Runs as received, in start order."""
@@ -79,6 +201,79 @@ class RunStore:
             ).fetchall()
         return [{"trace_id": trace_id, "run_count": count, "start_time": start} for trace_id, count, start, _ in rows]
 
+    def trace_page(
+        self, limit: int, after: tuple[int, str] | None = None, status: str | None = None, text: str | None = None
+    ) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
+        """Trace summaries, newest first, ``limit`` at most; and where the next page starts, if any.
+
+        ``status`` is a run status, ``"failures"`` (any run failed) or ``"running"`` (no status yet);
+        ``text`` matches any run's name in the trace, or the trace id.
+        """
+        conditions: list[str] = []
+        parameters: list[Any] = []
+        if after is not None:
+            conditions.append("(received < ? OR (received = ? AND trace_id > ?))")
+            parameters += [after[0], after[0], after[1]]
+        if status == "failures":
+            conditions.append("failures > 0")
+        elif status == "running":
+            conditions.append("status IS NULL")
+        elif status:
+            conditions.append("status = ?")
+            parameters.append(status)
+        if text:
+            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            conditions.append(
+                "(trace_id LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM runs r WHERE r.trace_id = traces.trace_id"
+                " AND r.name LIKE ? ESCAPE '\\'))"
+            )
+            parameters += [pattern, pattern]
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        with self._lock:
+            self._settle()
+            rows = self._connection.execute(
+                _SELECT_TRACES + where + " ORDER BY received DESC, trace_id LIMIT ?",
+                (*parameters, limit + 1),
+            ).fetchall()
+        following = (rows[limit - 1][-1], rows[limit - 1][0]) if len(rows) > limit else None
+        return [dict(zip(_TRACE_COLUMNS, row[:-1], strict=True)) for row in rows[:limit]], following
+
+    def trace_summary(self, trace_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            self._settle()
+            row = self._connection.execute(_SELECT_TRACES + " WHERE trace_id = ?", (trace_id,)).fetchone()
+        return dict(zip(_TRACE_COLUMNS, row[:-1], strict=True)) if row else None
+
+    def run_page(
+        self, trace_id: str, limit: int, after: tuple[float, str] | None = None
+    ) -> tuple[list[dict[str, Any]], tuple[float, str] | None]:
+        """A trace's runs as facts (no bodies), in start order, ``limit`` at most; and where the next page starts."""
+        condition = ""
+        parameters: list[Any] = [trace_id]
+        if after is not None:
+            condition = " AND (start_ms > ? OR (start_ms = ? AND id > ?))"
+            parameters += [after[0], after[0], after[1]]
+        with self._lock:
+            rows = self._connection.execute(
+                _SELECT_RUN_ROWS + condition + " ORDER BY start_ms, id LIMIT ?",
+                (*parameters, limit + 1),
+            ).fetchall()
+        runs = [dict(zip(_RUN_ROW_COLUMNS, row, strict=True)) for row in rows[:limit]]
+        following = (runs[-1]["start_ms"], runs[-1]["id"]) if len(rows) > limit else None
+        return runs, following
+
+    def run_json(self, run_id: str) -> tuple[str, int] | None:
+        """One run's JSON as stored, not parsed again (it may be megabytes), and how many times it arrived."""
+        with self._lock:
+            row = self._connection.execute("SELECT body, deliveries FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def version(self) -> int:
+        """Grows with every request stored: a page polls this to know when to fetch again."""
+        with self._lock:
+            row = self._connection.execute("SELECT MAX(seq) FROM requests").fetchone()
+        return int(row[0] or 0)
+
     def requests(self) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._connection.execute(
@@ -88,4 +283,5 @@ class RunStore:
 
     def close(self) -> None:
         with self._lock:
+            self._settle()
             self._connection.close()

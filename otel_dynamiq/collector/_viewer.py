@@ -1,0 +1,205 @@
+"""The trace viewer's routes on the collector's port: its page, its assets, and paged data for them.
+
+The page and its data follow the API's access rule. With a key, every
+request must carry it: as ``Authorization: Bearer <key>`` like the API, or
+as HTTP Basic with the key as password, which is how a browser sends it (it
+asks once, then sends it with the page's own requests; the key never sits in
+a URL). Without a key the collector serves loopback only, and the viewer
+also wants a loopback ``Host``, so a web page that rebinds its own name to
+127.0.0.1 cannot read the runs through a visitor's browser.
+
+Every answer about runs is one page (``limit`` at most), read from the
+store's fact columns; a run's full JSON is sent as stored, never parsed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import re
+from functools import cache
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from otel_dynamiq.collector._store import RunStore
+from otel_dynamiq.collector._validate import canonical_id
+
+ASSETS_PREFIX = "/viewer/"
+API_PREFIX = "/viewer/api/"
+MAX_TRACES_PER_PAGE = 200
+MAX_RUNS_PER_PAGE = 2000
+REALM = "otel-dynamiq collector"
+FORBIDDEN_HOST = "without a key the collector answers reads for localhost, 127.x.x.x or [::1] only"
+
+_CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+# The page runs only its own scripts and styles and talks only to its own origin: a run's text that
+# slipped past escaping still could not load or run anything.
+_PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+_NO_STORE = {"Cache-Control": "no-store"}
+_LOOPBACK_HOST = re.compile(r"^(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d{1,5})?$", re.IGNORECASE)
+_STATUS_FILTERS = frozenset({"succeeded", "failed", "skipped", "canceled", "failures", "running"})
+
+
+class _BadQuery(ValueError):
+    pass
+
+
+def is_viewer_path(path: str) -> bool:
+    return path in ("/", "/index.html") or path.startswith(ASSETS_PREFIX)
+
+
+@cache
+def _assets() -> dict[str, tuple[bytes, str]]:
+    """The page's files, read once from the installed package: nothing is fetched at run time."""
+    folder = resources.files("otel_dynamiq.collector").joinpath("viewer")
+    assets = {}
+    for entry in folder.iterdir():
+        suffix = "." + entry.name.rsplit(".", 1)[-1]
+        if entry.is_file() and suffix in _CONTENT_TYPES:
+            assets[entry.name] = (entry.read_bytes(), _CONTENT_TYPES[suffix])
+    return assets
+
+
+def loopback_host(handler: BaseHTTPRequestHandler) -> bool:
+    """The request names a loopback host: what a browser sends for 127.0.0.1, never for a rebound name."""
+    return bool(_LOOPBACK_HOST.match(handler.headers.get("Host", "")))
+
+
+def _authorized(handler: BaseHTTPRequestHandler, access_key: str | None) -> bool:
+    if access_key is None:
+        return loopback_host(handler)
+    given = handler.headers.get("Authorization", "")
+    scheme, _, credentials = given.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        given = "Bearer " + decoded.partition(":")[2]
+    return hmac.compare_digest(given.encode("utf-8", "replace"), f"Bearer {access_key}".encode())
+
+
+def _send(
+    handler: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str, headers: dict[str, str]
+) -> None:
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    for name, value in {**_SECURITY_HEADERS, **headers}.items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def _send_json(handler: BaseHTTPRequestHandler, status: int, payload: Any) -> None:
+    _send(handler, status, json.dumps(payload).encode(), "application/json", _NO_STORE)
+
+
+def serve(handler: BaseHTTPRequestHandler, store: RunStore, access_key: str | None, path: str, query: str) -> None:
+    """Answer one GET for the viewer (``is_viewer_path(path)`` is true)."""
+    if not _authorized(handler, access_key):
+        if access_key is None:
+            _send_json(handler, HTTPStatus.FORBIDDEN, {"detail": FORBIDDEN_HOST})
+        else:
+            handler.send_response(HTTPStatus.UNAUTHORIZED)
+            handler.send_header("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+        return
+    if path.startswith(API_PREFIX):
+        try:
+            _serve_data(handler, store, path[len(API_PREFIX) :], parse_qs(query, max_num_fields=10))
+        except (_BadQuery, ValueError) as bad:
+            _send_json(handler, HTTPStatus.BAD_REQUEST, {"detail": str(bad)[:200]})
+        return
+    name = "index.html" if path in ("/", "/index.html") else path[len(ASSETS_PREFIX) :]
+    asset = _assets().get(name)
+    if asset is None:
+        _send_json(handler, HTTPStatus.NOT_FOUND, {"detail": "no such file in the viewer"})
+        return
+    body, content_type = asset
+    headers = {"Cache-Control": "no-cache"}
+    if name == "index.html":
+        headers["Content-Security-Policy"] = _PAGE_POLICY
+    _send(handler, HTTPStatus.OK, body, content_type, headers)
+
+
+def _one(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[0] if values else None
+
+
+def _limit(query: dict[str, list[str]], default: int, most: int) -> int:
+    text = _one(query, "limit")
+    if text is None:
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= most:
+        raise _BadQuery(f"limit must be a number from 1 to {most}")
+    return int(text)
+
+
+def _cursor(text: str | None) -> tuple[str, str] | None:
+    """``<position>~<id>``: where the previous page ended."""
+    if text is None:
+        return None
+    position, separator, last_id = text.partition("~")
+    if not separator or not last_id:
+        raise _BadQuery("after must be the 'next' of the previous page")
+    return position, last_id
+
+
+def _serve_data(handler: BaseHTTPRequestHandler, store: RunStore, route: str, query: dict[str, list[str]]) -> None:
+    parts = [unquote(part) for part in route.split("/")]
+    if parts == ["version"]:
+        _send_json(handler, HTTPStatus.OK, {"version": store.version()})
+    elif parts == ["traces"]:
+        status = _one(query, "status") or None
+        if status is not None and status not in _STATUS_FILTERS:
+            raise _BadQuery(f"status must be one of {', '.join(sorted(_STATUS_FILTERS))}")
+        cursor = _cursor(_one(query, "after"))
+        after = (int(cursor[0]), cursor[1]) if cursor else None
+        text = (_one(query, "q") or "").strip()[:200] or None
+        traces, following = store.trace_page(_limit(query, 50, MAX_TRACES_PER_PAGE), after, status, text)
+        next_page = f"{following[0]}~{following[1]}" if following else None
+        _send_json(handler, HTTPStatus.OK, {"traces": traces, "next": next_page})
+    elif len(parts) == 2 and parts[0] == "traces":
+        summary = store.trace_summary(str(canonical_id(parts[1])))
+        if summary is None:
+            _send_json(handler, HTTPStatus.NOT_FOUND, {"detail": "no such trace"})
+        else:
+            _send_json(handler, HTTPStatus.OK, summary)
+    elif len(parts) == 3 and parts[0] == "traces" and parts[2] == "runs":
+        cursor = _cursor(_one(query, "after"))
+        run_after = (float(cursor[0]), cursor[1]) if cursor else None
+        trace_id = str(canonical_id(parts[1]))
+        runs, run_following = store.run_page(trace_id, _limit(query, 1000, MAX_RUNS_PER_PAGE), run_after)
+        next_runs = f"{run_following[0]!r}~{run_following[1]}" if run_following else None
+        _send_json(handler, HTTPStatus.OK, {"trace_id": trace_id, "runs": runs, "next": next_runs})
+    elif len(parts) == 2 and parts[0] == "runs":
+        stored = store.run_json(str(canonical_id(parts[1])))
+        if stored is None:
+            _send_json(handler, HTTPStatus.NOT_FOUND, {"detail": "no such run"})
+            return
+        body, deliveries = stored
+        payload = b'{"deliveries": %d, "run": %s}' % (deliveries, body.encode())
+        _send(handler, HTTPStatus.OK, payload, "application/json", _NO_STORE)
+    else:
+        _send_json(handler, HTTPStatus.NOT_FOUND, {"detail": "no such viewer data"})

@@ -1,0 +1,54 @@
+// The viewer's router and its live updates: #/ is the traces list, #/trace/<id>[/run/<run id>] one trace.
+import { api } from "./api.js";
+import { TracesList } from "./list.js";
+import { TraceView } from "./trace.js";
+
+const POLL_MS = 1500;
+const view = document.getElementById("view");
+const live = document.getElementById("live");
+let current = null;
+let version = null;
+
+function route() {
+  const hash = location.hash.replace(/^#/, "") || "/";
+  const [path, query] = hash.split("?");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  if (parts[0] === "trace" && parts[1]) {
+    const runId = parts[2] === "run" ? parts[3] : null;
+    if (!(current instanceof TraceView) || current.traceId !== parts[1]) {
+      current = new TraceView(view, parts[1]);
+      current.load().then(() => {
+        if (runId) current.select(runId, true);
+      });
+    } else if (runId && runId !== current.selected) current.select(runId, true);
+    document.title = `trace ${parts[1].slice(0, 8)} · otel-dynamiq`;
+    return;
+  }
+  if (!(current instanceof TracesList)) {
+    const params = new URLSearchParams(query || "");
+    current = new TracesList(view, { status: params.get("status"), text: params.get("q") });
+    current.load(false);
+    document.title = "traces · otel-dynamiq";
+  }
+}
+
+// The collector counts what it stored; the page fetches again only when that count moved.
+async function poll() {
+  if (!document.hidden) {
+    try {
+      const answer = await api.version();
+      live.classList.remove("offline");
+      live.textContent = "live";
+      if (version !== null && answer.version !== version && current) await current.refresh();
+      version = answer.version;
+    } catch (error) {
+      live.classList.add("offline");
+      live.textContent = "offline";
+    }
+  }
+  setTimeout(poll, POLL_MS);
+}
+
+window.addEventListener("hashchange", route);
+route();
+poll();

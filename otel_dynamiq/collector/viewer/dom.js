@@ -1,0 +1,171 @@
+// Building the page from run data: every value becomes a text node or an attribute value, never markup.
+
+export function h(tag, props, ...children) {
+  const element = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") element.className = value;
+    else if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
+    else if (key === "style") Object.assign(element.style, value);
+    else if (key === "dataset") Object.assign(element.dataset, value);
+    else element.setAttribute(key, String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof Node ? child : String(child)); // a string is appended as text
+  }
+  return element;
+}
+
+export function clear(element, ...children) {
+  element.replaceChildren();
+  for (const child of children.flat(Infinity)) if (child) element.append(child);
+  return element;
+}
+
+export const number = new Intl.NumberFormat("en-US");
+
+export function duration(ms) {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return "–";
+  if (ms < 1) return `${ms.toFixed(2)} ms`;
+  if (ms < 1000) return `${ms.toFixed(ms < 10 ? 1 : 0)} ms`;
+  if (ms < 60000) return `${(ms / 1000).toFixed(2)} s`;
+  const minutes = Math.floor(ms / 60000);
+  return `${minutes} min ${Math.round((ms % 60000) / 1000)} s`;
+}
+
+export function clock(ms) {
+  if (!Number.isFinite(ms)) return "–";
+  return new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+}
+
+export function cost(usd) {
+  if (usd === null || usd === undefined || !Number.isFinite(usd)) return null;
+  return `$${usd < 0.01 ? usd.toPrecision(3) : usd.toFixed(4)}`;
+}
+
+export function badge(text, kind) {
+  return h("span", { class: `badge ${kind || ""}` }, text);
+}
+
+// Long text shows its first lines; the rest is one click away, so a 4 MiB string costs nothing until asked for.
+const FOLD_LINES = 14;
+const FOLD_CHARS = 1600;
+
+function preview(text, lines, chars) {
+  let end = 0;
+  for (let line = 0; line < lines && end !== -1 && end < chars; line += 1) end = text.indexOf("\n", end + 1);
+  const cut = Math.min(end === -1 ? text.length : end, chars);
+  return cut < text.length ? text.slice(0, cut) : null;
+}
+
+// Text past this many characters is laid out in blocks the browser skips while they are off screen
+// (content-visibility), so "show all" on a 4 MiB value does not hold the page for a second.
+const BLOCK_CHARS = 64 * 1024;
+
+export function setLongText(pre, text) {
+  if (text.length <= BLOCK_CHARS * 2) {
+    pre.textContent = text;
+    return;
+  }
+  const blocks = [];
+  for (let start = 0; start < text.length; ) {
+    let end = Math.min(text.length, start + BLOCK_CHARS);
+    const newline = text.lastIndexOf("\n", end);
+    if (end < text.length && newline > start) end = newline + 1;
+    const piece = text.slice(start, end);
+    const lines = piece.split("\n").length;
+    blocks.push(h("span", { class: "block", style: { containIntrinsicSize: `auto ${lines * 19}px` } }, piece));
+    start = end;
+  }
+  pre.replaceChildren(...blocks);
+}
+
+export function foldedText(text, options = {}) {
+  const value = String(text);
+  const pre = h("pre", { class: `text ${options.class || ""}` });
+  const shown = preview(value, options.lines || FOLD_LINES, options.chars || FOLD_CHARS);
+  if (shown === null) {
+    pre.textContent = value;
+    return pre;
+  }
+  pre.textContent = shown + " …";
+  const more = h("button", { class: "more", type: "button" }, `show all (${number.format(value.length)} characters)`);
+  more.addEventListener("click", () => {
+    setLongText(pre, value);
+    more.remove();
+  });
+  return h("div", { class: "fold" }, pre, more);
+}
+
+// Any JSON value in its shape: objects as keys and values, lists numbered; big containers a page at a time,
+// nested ones rendered only when opened.
+const PAGE = 100;
+
+function entriesOf(value) {
+  return Array.isArray(value) ? value.map((item, index) => [index, item]) : Object.entries(value);
+}
+
+function isContainer(value) {
+  return value !== null && typeof value === "object";
+}
+
+function sizeLabel(value) {
+  const count = Array.isArray(value) ? value.length : Object.keys(value).length;
+  return Array.isArray(value) ? `[${number.format(count)} items]` : `{${number.format(count)} keys}`;
+}
+
+export function valueView(value, depth = 0) {
+  if (value === null || value === undefined) return h("span", { class: "v-null" }, "null");
+  if (typeof value === "string") {
+    return value.length > 120 || value.includes("\n") ? foldedText(value) : h("span", { class: "v-str" }, value);
+  }
+  if (!isContainer(value)) return h("span", { class: `v-${typeof value}` }, String(value));
+  const entries = entriesOf(value);
+  if (entries.length === 0) return h("span", { class: "v-null" }, Array.isArray(value) ? "[]" : "{}");
+  const list = h("dl", { class: "kv" });
+  let shown = 0;
+  const more = h("button", { class: "more", type: "button" });
+  const showPage = () => {
+    for (const [key, item] of entries.slice(shown, shown + PAGE)) {
+      list.append(h("dt", null, String(key)), h("dd", null, nested(item, depth + 1)));
+    }
+    shown = Math.min(entries.length, shown + PAGE);
+    const left = entries.length - shown;
+    if (left > 0) more.textContent = `show ${number.format(Math.min(PAGE, left))} more of ${number.format(left)}`;
+    else more.remove();
+  };
+  more.addEventListener("click", showPage);
+  const wrapper = h("div", { class: "value" }, list);
+  showPage();
+  if (shown < entries.length) wrapper.append(more);
+  return wrapper;
+}
+
+function nested(value, depth) {
+  if (!isContainer(value) || entriesOf(value).length === 0) return valueView(value, depth);
+  const details = h("details", null, h("summary", null, sizeLabel(value)));
+  let rendered = false;
+  details.addEventListener("toggle", () => {
+    if (details.open && !rendered) {
+      rendered = true;
+      details.append(valueView(value, depth));
+    }
+  });
+  details.open = depth < 3 && entriesOf(value).length <= 12;
+  return details;
+}
+
+// A section whose content is built only when opened (metadata, raw JSON).
+export function lazySection(title, build, open = false) {
+  const details = h("details", { class: "section" }, h("summary", null, title));
+  let built = false;
+  details.addEventListener("toggle", () => {
+    if (details.open && !built) {
+      built = true;
+      details.append(build());
+    }
+  });
+  details.open = open;
+  return details;
+}

@@ -1,0 +1,237 @@
+// A run's panel, by what the run is: an LLM call as a chat with its usage, a tool or retriever as its
+// input and output, an error with its traceback, its executions (retries), and the raw JSON.
+import { api } from "./api.js";
+import { badge, clear, clock, cost, duration, foldedText, h, lazySection, number, setLongText, valueView } from "./dom.js";
+import { statusBadge } from "./list.js";
+
+const RAW_PREVIEW_CHARS = 200000;
+
+function time(value) {
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) ? ms : null;
+}
+
+function spanOf(item) {
+  const start = time(item.start_time);
+  const end = time(item.end_time);
+  return start !== null && end !== null ? end - start : null;
+}
+
+const isObject = (value) => value !== null && typeof value === "object" && !Array.isArray(value);
+
+function nodeOf(run) {
+  return isObject(run.metadata) && isObject(run.metadata.node) ? run.metadata.node : {};
+}
+
+function usageOf(run) {
+  return isObject(run.metadata) && isObject(run.metadata.usage) ? run.metadata.usage : null;
+}
+
+// Dynamiq puts an LLM node's rendered prompt in metadata.node.prompt.messages; translated spans in input.messages.
+function messagesOf(run) {
+  if (isObject(run.input) && Array.isArray(run.input.messages)) return run.input.messages;
+  const prompt = nodeOf(run).prompt;
+  if (isObject(prompt) && Array.isArray(prompt.messages)) return prompt.messages;
+  return null;
+}
+
+function section(title, ...content) {
+  return h("section", { class: "section open" }, h("h3", null, title), ...content);
+}
+
+function contentView(content) {
+  if (typeof content === "string") return foldedText(content);
+  if (Array.isArray(content)) {
+    return content.map((part) => {
+      if (isObject(part) && typeof part.text === "string") return foldedText(part.text);
+      if (isObject(part) && isObject(part.image_url)) return h("p", { class: "part" }, `[image] ${part.image_url.url ?? ""}`.slice(0, 300));
+      return valueView(part);
+    });
+  }
+  return content === null || content === undefined ? null : valueView(content);
+}
+
+function toolCallView(call) {
+  const fn = isObject(call) && isObject(call.function) ? call.function : call || {};
+  let args = fn.arguments ?? fn.args ?? fn.input;
+  if (typeof args === "string") {
+    try {
+      args = JSON.parse(args);
+    } catch (ignored) {
+      // not JSON: shown as the text it is
+    }
+  }
+  return h(
+    "div",
+    { class: "tool-call" },
+    h("div", { class: "tool-call-head" }, "→ calls ", h("code", null, String(fn.name ?? "tool")), call && call.id ? h("span", { class: "id" }, ` ${call.id}`) : null),
+    args === undefined ? null : valueView(args),
+  );
+}
+
+function messageView(message, extraClass = "") {
+  if (!isObject(message)) return h("div", { class: "message" }, valueView(message));
+  const role = String(message.role ?? "message");
+  const calls = Array.isArray(message.tool_calls) ? message.tool_calls : [];
+  return h(
+    "div",
+    { class: `message role-${role.replace(/[^a-z_-]/gi, "")} ${extraClass}` },
+    h(
+      "div",
+      { class: "role" },
+      role,
+      message.name ? h("span", { class: "id" }, ` ${message.name}`) : null,
+      message.tool_call_id ? h("span", { class: "id" }, ` result of ${message.tool_call_id}`) : null,
+    ),
+    contentView(message.content),
+    calls.map(toolCallView),
+  );
+}
+
+function sumOrNull(...values) {
+  const numbers = values.filter((value) => typeof value === "number");
+  return numbers.length ? numbers.reduce((total, value) => total + value, 0) : null;
+}
+
+function llmView(run) {
+  const node = nodeOf(run);
+  const usage = usageOf(run);
+  const connection = isObject(node.connection) ? node.connection : {};
+  const provider = node.provider ?? (typeof connection.type === "string" ? connection.type.split(".").pop() : null);
+  const facts = [
+    ["model", node.model],
+    ["provider", provider],
+    ...(usage
+      ? [
+          ["prompt tokens", usage.prompt_tokens],
+          ["completion tokens", usage.completion_tokens],
+          ["total tokens", usage.total_tokens],
+          ["cached input tokens", usage.cache_read_input_tokens || null],
+          ["cost", cost(usage.total_tokens_cost_usd ?? sumOrNull(usage.prompt_tokens_cost_usd, usage.completion_tokens_cost_usd))],
+        ]
+      : []),
+  ].filter(([, value]) => value !== null && value !== undefined);
+  const messages = messagesOf(run) || [];
+  const output = run.output;
+  const answer = isObject(output) && ("content" in output || "tool_calls" in output)
+    ? messageView({ role: "assistant", content: output.content, tool_calls: output.tool_calls }, "answer")
+    : output === null || output === undefined
+      ? null
+      : h("div", { class: "message role-assistant answer" }, h("div", { class: "role" }, "output"), valueView(output));
+  return [
+    section(
+      "LLM call",
+      h("dl", { class: "facts-list" }, facts.map(([label, value]) => [h("dt", null, label), h("dd", { class: label.replace(/ /g, "-") }, typeof value === "number" ? number.format(value) : String(value))])),
+    ),
+    section("Conversation", h("div", { class: "chat" }, messages.map((message) => messageView(message)), answer)),
+  ];
+}
+
+function errorView(error) {
+  if (!isObject(error)) return null;
+  return h(
+    "section",
+    { class: "section error-box" },
+    h("h3", null, "Error", error.type ? h("code", { class: "error-type" }, ` ${error.type}`) : null),
+    foldedText(String(error.message ?? ""), { class: "error-message" }),
+    error.traceback ? foldedText(String(error.traceback), { class: "traceback", lines: 40, chars: 8000 }) : null,
+  );
+}
+
+function executionsView(run) {
+  const executions = Array.isArray(run.executions) ? run.executions : [];
+  if (executions.length === 0) return null;
+  return section(
+    executions.length > 1 ? `Executions (${executions.length} attempts)` : "Execution",
+    h(
+      "table",
+      { class: "executions" },
+      h("thead", null, h("tr", null, ["#", "status", "start", "duration", "error"].map((title) => h("th", null, title)))),
+      h(
+        "tbody",
+        null,
+        executions.map((execution, index) =>
+          h(
+            "tr",
+            null,
+            h("td", null, String(index + 1)),
+            h("td", null, statusBadge(execution && execution.status)),
+            h("td", null, clock(time(execution && execution.start_time))),
+            h("td", { class: "num" }, duration(spanOf(execution || {}))),
+            h("td", null, isObject(execution && execution.error) ? String(execution.error.message ?? "").slice(0, 300) : ""),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function rawView(text) {
+  const pre = h("pre", { class: "raw" });
+  if (text.length <= RAW_PREVIEW_CHARS) {
+    pre.textContent = text;
+    return pre;
+  }
+  pre.textContent = `${text.slice(0, RAW_PREVIEW_CHARS)}\n…`;
+  const more = h("button", { class: "more", type: "button" }, `show all (${number.format(text.length)} characters)`);
+  more.addEventListener("click", () => {
+    setLongText(pre, text);
+    more.remove();
+  });
+  return h("div", null, pre, more);
+}
+
+export class RunPanel {
+  constructor(root) {
+    this.root = root;
+    this.current = null;
+    clear(root, h("p", { class: "empty" }, "Select a run in the timeline to see it here."));
+  }
+
+  async show(runId) {
+    this.current = runId;
+    clear(this.root, h("p", { class: "empty" }, "Loading the run…"));
+    let answer;
+    try {
+      answer = await api.run(runId);
+    } catch (error) {
+      if (this.current === runId) clear(this.root, h("p", { class: "problem" }, `Could not load run ${runId}: ${error.message}`));
+      return;
+    }
+    if (this.current !== runId) return; // another run was chosen meanwhile
+    this.render(answer.run, answer.deliveries);
+    performance.mark("viewer:run-shown");
+  }
+
+  render(run, deliveries) {
+    const node = nodeOf(run);
+    const group = typeof node.group === "string" ? node.group : null;
+    const isLLM = group === "llms" || usageOf(run) !== null || messagesOf(run) !== null;
+    const body = [
+      h(
+        "header",
+        { class: "run-head" },
+        h("h2", null, String(run.name ?? "")),
+        h(
+          "div",
+          { class: "run-badges" },
+          badge(String(run.type ?? ""), "type"),
+          group ? badge(group, "group") : null,
+          statusBadge(run.status),
+          h("span", { class: "run-duration" }, duration(spanOf(run))),
+        ),
+        h("div", { class: "run-meta" }, `started ${clock(time(run.start_time))} · id ${run.id}`, deliveries > 1 ? ` · received ${deliveries} times` : ""),
+      ),
+      errorView(run.error),
+      isLLM ? llmView(run) : null,
+      !isLLM || !messagesOf(run) ? section("Input", h("div", { class: "io input" }, valueView(run.input))) : null,
+      !isLLM ? section("Output", h("div", { class: "io output" }, valueView(run.output))) : null,
+      executionsView(run),
+      Array.isArray(run.tags) && run.tags.length ? section("Tags", run.tags.map((tag) => badge(String(tag), "tag"))) : null,
+      lazySection("Metadata", () => valueView(run.metadata ?? null)),
+      lazySection("Raw run JSON", () => rawView(JSON.stringify(run, null, 2))),
+    ];
+    clear(this.root, body);
+    this.root.scrollTop = 0;
+  }
+}

@@ -1,0 +1,252 @@
+// One trace: its totals, and a waterfall of its runs nested as the tree, durations to scale.
+// The waterfall draws only the rows in view, so a trace of many thousands of runs scrolls like a short one.
+import { api } from "./api.js";
+import { badge, clear, cost, duration, h, number } from "./dom.js";
+import { statusBadge } from "./list.js";
+import { RunPanel } from "./run.js";
+
+const ROW_HEIGHT = 26;
+const OVERSCAN = 12;
+const MAX_RUNS = 100000;
+
+function buildTree(runs) {
+  const byId = new Map(runs.map((run) => [run.id, run]));
+  const children = new Map();
+  const roots = [];
+  for (const run of runs) {
+    const parent = run.parent_run_id;
+    if (parent && parent !== run.id && byId.has(parent)) {
+      if (!children.has(parent)) children.set(parent, []);
+      children.get(parent).push(run);
+    } else roots.push(run);
+  }
+  return { byId, children, roots }; // runs arrive in start order, so every list is in start order too
+}
+
+function flatten(tree, collapsed) {
+  const rows = [];
+  const seen = new Set();
+  const stack = tree.roots
+    .slice()
+    .reverse()
+    .map((run) => [run, 0]);
+  while (stack.length) {
+    const [run, depth] = stack.pop();
+    if (seen.has(run.id)) continue; // a parent cycle is drawn once
+    seen.add(run.id);
+    rows.push({ run, depth });
+    const below = tree.children.get(run.id);
+    if (below && !collapsed.has(run.id)) {
+      for (let index = below.length - 1; index >= 0; index -= 1) stack.push([below[index], depth + 1]);
+    }
+  }
+  return rows;
+}
+
+function barKind(run) {
+  if (run.status === "failed") return "failed";
+  return run.grp || run.type || "node";
+}
+
+export class TraceView {
+  constructor(root, traceId) {
+    this.root = root;
+    this.traceId = traceId;
+    this.runs = [];
+    this.collapsed = new Set();
+    this.selected = null;
+    this.summary = null;
+    this.totals = h("section", { class: "totals" }, "Loading…");
+    this.axis = h("div", { class: "wf-axis" });
+    this.spacer = h("div", { class: "wf-spacer" });
+    this.scroller = h("div", { class: "wf-scroll", tabindex: "0" }, this.spacer);
+    this.scroller.addEventListener("scroll", () => this.schedule());
+    this.scroller.addEventListener("keydown", (event) => this.key(event));
+    this.note = h("p", { class: "note", hidden: true });
+    this.panel = new RunPanel(h("section", { class: "panel" }));
+    clear(
+      root,
+      this.totals,
+      h(
+        "div",
+        { class: "split" },
+        h("section", { class: "waterfall" }, h("div", { class: "wf-head" }, h("span", null, "Run"), this.axis), this.scroller, this.note),
+        this.panel.root,
+      ),
+    );
+    new ResizeObserver(() => this.schedule()).observe(this.scroller);
+  }
+
+  async load() {
+    delete document.body.dataset.loadedTrace;
+    let summary, page;
+    try {
+      [summary, page] = await Promise.all([api.trace(this.traceId), api.runPage(this.traceId, null)]);
+    } catch (error) {
+      clear(this.totals, h("p", { class: "problem" }, `Could not load trace ${this.traceId}: ${error.message}`));
+      return;
+    }
+    this.summary = summary;
+    this.showTotals();
+    const runs = page.runs;
+    this.setRuns(runs);
+    performance.mark("viewer:first-rows");
+    let after = page.next;
+    while (after && runs.length < MAX_RUNS) {
+      page = await api.runPage(this.traceId, after);
+      runs.push(...page.runs);
+      after = page.next;
+      this.setRuns(runs);
+    }
+    this.note.hidden = !after;
+    this.note.textContent = after ? `Showing the first ${number.format(runs.length)} runs.` : "";
+    performance.mark("viewer:trace-complete");
+    document.body.dataset.loadedTrace = this.traceId; // what tests and benchmarks wait for
+  }
+
+  // A live update: fetch again only when the trace changed.
+  async refresh() {
+    const summary = await api.trace(this.traceId).catch(() => null);
+    if (!summary || JSON.stringify(summary) === JSON.stringify(this.summary)) return;
+    const selectedBefore = this.selected && this.tree.byId.get(this.selected);
+    await this.load();
+    const selectedNow = this.selected && this.tree.byId.get(this.selected);
+    if (selectedNow && JSON.stringify(selectedNow) !== JSON.stringify(selectedBefore)) this.panel.show(this.selected);
+  }
+
+  showTotals() {
+    const s = this.summary;
+    const span = s.end_ms !== null ? s.end_ms - s.start_ms : null;
+    const fact = (label, value, kind) => h("div", { class: `fact ${kind || ""}` }, h("span", { class: "label" }, label), h("span", { class: "value" }, value));
+    clear(
+      this.totals,
+      h("div", { class: "title" }, h("a", { href: "#/", class: "back" }, "← traces"), h("h1", null, s.name || "(unnamed)"), statusBadge(s.status)),
+      h(
+        "div",
+        { class: "facts" },
+        fact("duration", duration(span), "duration"),
+        fact("runs", number.format(s.run_count), "runs"),
+        fact("tokens", s.tokens === null ? "–" : number.format(s.tokens), "tokens"),
+        cost(s.cost_usd) ? fact("cost", cost(s.cost_usd), "cost") : null,
+        fact("failed runs", number.format(s.failures), s.failures ? "failures bad" : "failures"),
+        fact("trace id", s.trace_id, "trace-id"),
+      ),
+    );
+    this.totals.querySelector(".tokens").title = "Sum of metadata.usage over the runs that carry it: each LLM call once";
+  }
+
+  setRuns(runs) {
+    this.runs = runs;
+    this.tree = buildTree(runs);
+    this.start = Math.min(...runs.slice(0, 1).map((run) => run.start_ms), this.summary.start_ms ?? Infinity);
+    let end = this.start;
+    for (const run of runs) end = Math.max(end, run.end_ms ?? run.start_ms);
+    this.span = Math.max(end - this.start, 0.001);
+    this.rebuild();
+    this.drawAxis();
+  }
+
+  rebuild() {
+    this.rows = flatten(this.tree, this.collapsed);
+    this.spacer.style.height = `${this.rows.length * ROW_HEIGHT}px`;
+    this.drawn = null;
+    this.draw();
+  }
+
+  drawAxis() {
+    clear(
+      this.axis,
+      [0, 0.25, 0.5, 0.75, 1].map((share) =>
+        h("span", { class: "tick", style: { left: `${share * 100}%` } }, duration(share * this.span)),
+      ),
+    );
+  }
+
+  schedule() {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = null;
+      this.draw();
+    });
+  }
+
+  draw() {
+    if (!this.rows) return;
+    const top = this.scroller.scrollTop;
+    const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
+    const last = Math.min(this.rows.length, Math.ceil((top + this.scroller.clientHeight) / ROW_HEIGHT) + OVERSCAN);
+    const key = `${first}:${last}:${this.selected}`;
+    if (this.drawn === key) return;
+    this.drawn = key;
+    const rows = [];
+    for (let index = first; index < last; index += 1) rows.push(this.row(this.rows[index], index));
+    clear(this.spacer, rows);
+  }
+
+  row({ run, depth }, index) {
+    const hasChildren = this.tree.children.has(run.id);
+    const open = !this.collapsed.has(run.id);
+    const startShare = ((run.start_ms - this.start) / this.span) * 100;
+    const length = run.end_ms === null ? null : run.end_ms - run.start_ms;
+    const widthShare = length === null ? 100 - startShare : (length / this.span) * 100;
+    const toggle = hasChildren
+      ? h("button", { class: "toggle", type: "button", "aria-label": open ? "collapse" : "expand", onclick: (event) => {
+          event.stopPropagation();
+          if (open) this.collapsed.add(run.id);
+          else this.collapsed.delete(run.id);
+          this.rebuild();
+        } }, open ? "▾" : "▸")
+      : h("span", { class: "toggle" });
+    const tip = `${run.name} · ${duration(length)}${run.tokens !== null ? ` · ${number.format(run.tokens)} tokens` : ""}${run.error ? ` · ${run.error}` : ""}`;
+    return h(
+      "div",
+      {
+        class: `wf-row${run.id === this.selected ? " selected" : ""}${run.status === "failed" ? " failed" : ""}`,
+        style: { top: `${index * ROW_HEIGHT}px` },
+        dataset: { runId: run.id },
+        role: "button",
+        title: tip,
+        onclick: () => this.select(run.id),
+      },
+      h(
+        "div",
+        { class: "wf-name", style: { paddingLeft: `${depth * 14 + 4}px` } },
+        toggle,
+        h("span", { class: "run-name" }, run.name),
+        run.grp ? badge(run.grp, "group") : badge(run.type, "group"),
+        run.tokens !== null ? h("span", { class: "row-tokens" }, `${number.format(run.tokens)} tok`) : null,
+      ),
+      h(
+        "div",
+        { class: "wf-track" },
+        h("div", {
+          class: `wf-bar kind-${barKind(run)}${length === null ? " open-ended" : ""}`,
+          style: { left: `${Math.max(0, startShare)}%`, width: `max(2px, ${Math.max(0, widthShare)}%)` },
+        }),
+        h("span", { class: "wf-dur", style: { left: `${Math.min(100, Math.max(0, startShare + widthShare))}%` } }, duration(length)),
+      ),
+    );
+  }
+
+  select(runId, scroll = false) {
+    if (runId !== this.selected) {
+      history.replaceState(null, "", `#/trace/${encodeURIComponent(this.traceId)}/run/${encodeURIComponent(runId)}`);
+      this.selected = runId;
+      this.panel.show(runId);
+    }
+    if (scroll) {
+      const index = this.rows ? this.rows.findIndex((row) => row.run.id === runId) : -1;
+      if (index >= 0) this.scroller.scrollTop = Math.max(0, index * ROW_HEIGHT - this.scroller.clientHeight / 3);
+    }
+    this.drawn = null;
+    this.draw();
+  }
+
+  key(event) {
+    if (!this.rows || !["ArrowDown", "ArrowUp"].includes(event.key)) return;
+    event.preventDefault();
+    const index = this.rows.findIndex((row) => row.run.id === this.selected);
+    const next = Math.min(this.rows.length - 1, Math.max(0, index + (event.key === "ArrowDown" ? 1 : -1)));
+    this.select(this.rows[next].run.id, true);
+  }
+}
