@@ -73,6 +73,8 @@ def test_wheel_carries_the_license_type_markers_and_entry_points(wheel: Path) ->
         entry_points = archive.read(next(name for name in names if name.endswith("entry_points.txt"))).decode()
     assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
     assert {"otel_dynamiq/py.typed", "opentelemetry/instrumentation/dynamiq/py.typed"} <= names
+    viewer = {Path(name).name for name in names if name.startswith("otel_dynamiq/collector/viewer/")}
+    assert {"index.html", "app.js", "style.css"} <= viewer, viewer  # the trace viewer's assets
     assert not any(name.startswith(("tests/", "examples/", "benchmarks/")) for name in names)
     assert "License-Expression: Apache-2.0" in metadata
     assert "Classifier: Programming Language :: Python :: 3.13" in metadata
