@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -201,9 +202,10 @@ class RunTracer:
     # --- helpers ---------------------------------------------------------------
 
     def _log_once(self, where: str, message: str) -> None:
-        """Our own failures: the first of each kind at WARNING with its cause, later ones at DEBUG."""
+        """Our own failures: the first of each kind at WARNING in one line with its cause, every one at DEBUG
+        with its traceback (a traceback in the application's stderr would read as the application's failure)."""
         if where not in self._failures_logged:
             self._failures_logged.add(where)
-            _logger.warning(message, exc_info=True)
-        else:
-            _logger.debug(message, exc_info=True)
+            cause = sys.exc_info()[1]
+            _logger.warning("%s: %s", message, " ".join(f"{type(cause).__name__}: {cause}".split()))
+        _logger.debug(message, exc_info=True)
