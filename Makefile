@@ -42,7 +42,7 @@ compat: $(STAMP)
 # The gateway behind a real OpenTelemetry Collector, built from its modules (needs Go; the first build
 # takes minutes, later ones reuse .cache/otelcol), and a Node.js sender (needs Node.js and npm).
 fleet: $(STAMP)
-	$(BIN)/pytest -m fleet -s tests/test_fleet.py
+	$(BIN)/pytest -m fleet -s tests/test_fleet.py tests/test_vercel_ai.py
 
 BENCHMARKS := encoder_choice caller_latency tracing_floor polling concurrency export_throughput instrumentation_cost memory_outage spool_drain collector_limits gateway
 
