@@ -105,6 +105,17 @@ def openai_calls(url: str) -> None:
         client.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "add 2 and 2"}], tools=tools
         )
+    with scenario("tool answer"):
+        call = {"id": "call_local_1", "type": "function", "function": {"name": "add", "arguments": '{"a": 2, "b": 2}'}}
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[
+                {"role": "user", "content": "add 2 and 2"},
+                {"role": "assistant", "content": None, "tool_calls": [call]},
+                {"role": "tool", "tool_call_id": "call_local_1", "content": "4"},
+            ],
+            tools=tools,
+        )
 
 
 def langchain_calls(url: str) -> None:
