@@ -10,8 +10,9 @@ span named ``scenario <name>``, so the test finds its runs by their parent.
 
 With ``--manual`` the app sets up the SDK itself, as a user does without
 ``opentelemetry-instrument``: a TracerProvider, the Dynamiq exporter (from the
-environment) and one instrumentation, ``openai-v2``, ``openinference-openai``
-or ``openinference-langchain``. Without it, run it under
+environment) and one instrumentation, ``openai-v2``, ``openinference-openai``,
+``openllmetry-openai`` (``-events``: its events mode), ``openinference-langchain``,
+or two at once (``openai-v2+openinference-openai``). Without it, run it under
 ``opentelemetry-instrument``, which loads whatever is installed.
 """
 
@@ -44,6 +45,21 @@ def manual_setup(instrumentation: str) -> Callable[[], None]:
     elif instrumentation == "openinference-openai":
         from openinference.instrumentation.openai import OpenAIInstrumentor as OpenInferenceOpenAI
 
+        OpenInferenceOpenAI().instrument()
+    elif instrumentation in ("openllmetry-openai", "openllmetry-openai-events"):
+        from opentelemetry.instrumentation.openai import OpenAIInstrumentor as OpenLLMetryOpenAI
+
+        OpenLLMetryOpenAI(use_attributes=instrumentation == "openllmetry-openai").instrument()
+    elif instrumentation == "openai-v2+openinference-openai":
+        # Two instrumentations of one client, as a user who set both up by hand; the marker makes
+        # the inner span's usage count in the outer one.
+        from openinference.instrumentation.openai import OpenAIInstrumentor as OpenInferenceOpenAI
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+        from otel_dynamiq import NestedCallMarker
+
+        provider.add_span_processor(NestedCallMarker())
+        OpenAIInstrumentor().instrument()
         OpenInferenceOpenAI().instrument()
     elif instrumentation == "openinference-langchain":
         from openinference.instrumentation.langchain import LangChainInstrumentor
