@@ -70,6 +70,7 @@ _MODEL_KEYS = {
 }
 _FLATTENED_MESSAGES = ("llm.input_messages.", "llm.output_messages.", "gen_ai.prompt.", "gen_ai.completion.")
 _PROVIDER_KEYS = (attr.GEN_AI_PROVIDER_NAME, attr.GEN_AI_SYSTEM, "llm.provider", "llm.system")
+_LITELLM_MODEL = "litellm.provider.model"
 _NAME_KEYS = {"tools": ("tool.name", "gen_ai.tool.name"), "agents": ("agent.name", "gen_ai.agent.name")}
 _DESCRIPTION_KEYS = {"tools": ("tool.description", "gen_ai.tool.description")}
 
@@ -175,6 +176,9 @@ def shape_ai_run(
     for key in _PROVIDER_KEYS:  # the previous name beside the current one, saying the same
         if provider is not None and attributes.get(key) == provider:
             del attributes[key]
+    if provider is None and _LITELLM_MODEL in attributes:  # LiteLLM names no provider for embeddings
+        prefix, slash, _ = str(attributes[_LITELLM_MODEL]).partition("/")
+        provider = prefix if slash else None
     if provider is not None or group in ("llms", "embedders"):
         node["provider"] = provider
     if from_vercel:
@@ -211,9 +215,7 @@ def _shape_llm(
         flattened = genai.take_indexed_many(attributes, _FLATTENED_MESSAGES)
         oi_input, oi_output, prompt, completion = (flattened[prefix] for prefix in _FLATTENED_MESSAGES)
         messages = genai.messages_from_openinference(oi_input) or genai.messages_from_indexed_genai(prompt)
-        output = genai.output_of(genai.messages_from_openinference(oi_output)) or genai.output_of(
-            genai.messages_from_indexed_genai(completion)
-        )
+        output = genai.output_of(genai.messages_from_openinference(oi_output)) or genai.output_from_indexed(completion)
 
     if attr.GEN_AI_INPUT_MESSAGES in attributes or attr.GEN_AI_OUTPUT_MESSAGES in attributes:
         parts_input = genai.messages_from_parts(
@@ -221,8 +223,9 @@ def _shape_llm(
             system_instructions=attributes.pop(attr.GEN_AI_SYSTEM_INSTRUCTIONS, None),
         )
         parts_output = genai.output_of(genai.messages_from_parts(attributes.pop(attr.GEN_AI_OUTPUT_MESSAGES, None)))
-        # The parts form is the richer one where an instrumentation sets both (LiteLLM does).
-        messages, output = parts_input or messages, parts_output or output
+        # The parts form is the richer one where an instrumentation sets both (LiteLLM does), except
+        # that LiteLLM leaves the tool calls out of it and gives them as gen_ai.completion.N.function_call.
+        messages, output = parts_input or messages, genai.richer_output(parts_output, output)
 
     if content_events and (messages is None or output is None):
         from_events = genai.messages_from_events(content_events)

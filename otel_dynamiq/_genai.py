@@ -260,6 +260,30 @@ def messages_from_indexed_genai(grouped: Mapping[int, Mapping[str, Any]]) -> lis
     return [_indexed_message(fields) for fields in grouped.values()]
 
 
+def output_from_indexed(grouped: Mapping[int, Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The answer from ``gen_ai.completion.N.*``; LiteLLM numbers its tool calls there, not its choices."""
+    if grouped and all("role" not in fields and "function_call.name" in fields for fields in grouped.values()):
+        return {"content": None, "tool_calls": [_function_call(fields) for fields in grouped.values()]}
+    return output_of(messages_from_indexed_genai(grouped))
+
+
+def _function_call(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """LiteLLM's and older OpenLLMetry's ``function_call.{name,arguments}``."""
+    name, arguments = fields.get("function_call.name"), fields.get("function_call.arguments")
+    return tool_call(fields.get("function_call.id"), name, arguments)
+
+
+def richer_output(first: dict[str, Any] | None, second: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``first``, with the text or tool calls it lacks taken from ``second`` (two forms of one answer)."""
+    if first is None or second is None:
+        return first or second
+    if first.get("content") is None and second.get("content") is not None:
+        first = {**first, "content": second["content"]}
+    if not first.get("tool_calls") and second.get("tool_calls"):
+        first = {**first, "tool_calls": second["tool_calls"]}
+    return first
+
+
 def _indexed_message(fields: Mapping[str, Any]) -> Message:
     message: Message = {"role": fields.get("role"), "content": _text_of(fields.get("content"))}
     calls = [
@@ -267,8 +291,7 @@ def _indexed_message(fields: Mapping[str, Any]) -> Message:
         for call in indexed(fields, "tool_calls.").values()
     ]
     if not calls and "function_call.name" in fields:
-        name, arguments = fields["function_call.name"], fields.get("function_call.arguments")
-        calls = [tool_call(fields.get("function_call.id"), name, arguments)]
+        calls = [_function_call(fields)]
     if calls:
         message["tool_calls"] = calls
     if fields.get("tool_call_id") is not None:

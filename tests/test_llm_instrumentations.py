@@ -46,7 +46,7 @@ def llm() -> Iterator[LocalLLM]:
 
 
 def run_app(
-    llm: LocalLLM, calls: Literal["openai", "langchain"], manual: str | None = None, **environment: str
+    llm: LocalLLM, calls: Literal["openai", "langchain", "litellm"], manual: str | None = None, **environment: str
 ) -> tuple[Runs, list[dict[str, Any]]]:
     """Run the app once against a fresh collector; its runs by scenario, and all of them."""
     with LocalCollector() as collector:
@@ -60,7 +60,7 @@ def run_app(
         assert done.returncode == 0, done.stderr
         STDERR[manual or "auto"] = done.stderr
         assert "Could not translate" not in done.stderr, done.stderr
-        scenarios = 3 if calls == "langchain" else 7
+        scenarios = {"langchain": 3, "litellm": 4, "openai": 7}[calls]
         wait_for(lambda: sum(run["name"].startswith("scenario ") for run in collector.store.runs()) >= scenarios)
         runs = collector.store.runs()
     roots = {run["id"]: run["name"].removeprefix("scenario ") for run in runs if run["name"].startswith("scenario ")}
@@ -300,6 +300,32 @@ def test_two_instrumentations_of_one_client_count_each_call_once(llm: LocalLLM) 
         (shown,) = [run for run in calls if "usage" not in run["metadata"]]
         assert shown["metadata"]["otel"]["usage"]["prompt_tokens"] == truth[0]
         assert shown["metadata"]["otel"]["usage_counted_in"] == shown["parent_run_id"]
+
+
+def test_litellm_otel_callback(llm: LocalLLM) -> None:
+    """LiteLLM's own "otel" callback: litellm_request spans, its tool calls as function_call, embeddings."""
+    runs, everything = run_app(llm, "litellm", "litellm-otel")
+    chat = one(runs["chat"], "llms", "litellm")
+    assert_llm_run(chat, (7, 1))
+    assert chat["input"] == {
+        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2 + 2?"}]
+    }
+    assert chat["output"] == {"content": "4"}
+    tool_call = one(runs["tool call"], "llms", "litellm")
+    assert_llm_run(tool_call, (4, 5))
+    assert tool_call["output"] == {"content": None, "tool_calls": [{**ASKED, "id": None}]}  # LiteLLM records no id
+    failed = one(runs["failing"], "llms", "litellm")
+    assert (failed["status"], failed["metadata"]["node"]["model"]) == ("failed", "failing-model")
+    assert failed["error"]["type"] == "litellm.exceptions.InternalServerError"
+    assert "the local model is down" in failed["error"]["message"]
+    embedding = one(runs["embeddings"], "embedders", "litellm")
+    node = embedding["metadata"]["node"]
+    assert (node["model"], node["provider"]) == ("text-embedding-3-small", "openai")
+    assert embedding["input"] == {"query": "a b"}
+    assert counted(runs["embeddings"]) == (2, 0)
+    for scenario, truth in (("chat", (7, 1)), ("tool call", (4, 5))):
+        assert counted(runs[scenario]) == truth, scenario
+    assert_nothing_repeated(everything)
 
 
 # Field by field against Dynamiq's own runs of the same kind of node.
