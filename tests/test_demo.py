@@ -21,3 +21,5 @@ def test_demo_prints_the_received_trace_tree() -> None:
     assert sum("Agent LLM [node]  succeeded" in line and "tokens " in line for line in lines) == 2
     assert any("calculator [node]  succeeded" in line for line in lines)
     assert any("└─ Polisher [node]  succeeded" in line and "tokens " in line for line in lines)
+    # Each call's tokens once, on its LLM node: the client spans under it (other instrumentations) show none.
+    assert sum("tokens " in line for line in lines) == 3
