@@ -19,6 +19,7 @@ each span into a run from the span alone.
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -49,7 +50,8 @@ class NestedCallMarker(SpanProcessor):
 
 
 _marked_lock = threading.Lock()
-_marked: list[object] = []
+_marked: weakref.WeakSet[Any] = weakref.WeakSet()
+"""Providers that have a marker: one each, however often instrumentors are set up."""
 
 
 def mark_nested_calls(provider: Any) -> bool:
@@ -60,8 +62,8 @@ def mark_nested_calls(provider: Any) -> bool:
     if add is None:
         return False
     with _marked_lock:
-        if any(provider is marked for marked in _marked):
+        if provider in _marked:
             return True
         add(NestedCallMarker())
-        _marked.append(provider)
+        _marked.add(provider)
     return True

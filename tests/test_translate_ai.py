@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import NoOpTracerProvider, Status, StatusCode
 
 from otel_dynamiq import NestedCallMarker
+from otel_dynamiq._call_nesting import mark_nested_calls
 from otel_dynamiq._content_events import ContentEventStore, GenAIContentEventProcessor
 from otel_dynamiq._genai import ContentEvent
 from otel_dynamiq._translate import RunDefaults, span_to_run
@@ -228,6 +230,18 @@ def test_a_span_started_inside_a_model_call_keeps_its_usage_beside_the_count(rec
     assert runs["inner call"]["metadata"]["usage"] == expected  # a call of its own, made by a tool
     summed = sum(run["metadata"].get("usage", {}).get("total_tokens", 0) for run in runs.values())
     assert summed == 16
+
+
+def test_one_marker_per_provider_and_none_for_a_provider_that_is_not_the_sdks() -> None:
+    provider = TracerProvider()
+    assert mark_nested_calls(provider) and mark_nested_calls(provider)
+    markers = [
+        processor
+        for processor in provider._active_span_processor._span_processors
+        if isinstance(processor, NestedCallMarker)
+    ]
+    assert len(markers) == 1
+    assert not mark_nested_calls(NoOpTracerProvider())
 
 
 def test_without_the_marker_every_span_counts(recorder: SpanRecorder) -> None:
