@@ -107,6 +107,10 @@ COUNTED_ONCE = (
 )
 
 
+def _untied_langchain(status: InstrumentationStatus) -> bool:
+    return status.loaded and status.name == "langchain" and status.distribution.startswith("openinference")
+
+
 def describe_instrumentations(statuses: list[InstrumentationStatus]) -> list[str]:
     if not statuses:
         return ["instrumentations: none installed"]
@@ -127,6 +131,14 @@ def describe_instrumentations(statuses: list[InstrumentationStatus]) -> list[str
                 "so each call is traced twice; uninstall the one you do not want"
             )
     clients = sorted({name for name in names if name in LLM_CLIENTS})
+    beside_langchain = [name for name in clients if name != "langchain"]
+    if beside_langchain and any(_untied_langchain(status) for status in statuses):
+        lines.append(
+            f"  note: OpenInference's langchain instrumentation does not make its spans current, so the "
+            f"{', '.join(beside_langchain)} spans of a LangChain model call are its siblings, not its "
+            "children, and that call's usage counts twice; with a client used only through LangChain, set "
+            f"{DISABLED_VARIABLE}={','.join(beside_langchain)}"
+        )
     if "dynamiq" in names and clients:
         lines.append(
             f"  note: dynamiq and {', '.join(clients)} both trace the LLM calls of Dynamiq's LLM nodes; "

@@ -109,6 +109,8 @@ def test_instrumentations_are_listed_with_why_one_was_skipped(keyed_collector: L
     assert "traced 3 times; otel-dynamiq counts each call's usage once, in the outermost run" in same_client
     (under_dynamiq,) = [line for line in lines if line.startswith("  note: dynamiq and ")]
     assert "openai" in under_dynamiq and "the LLM node's run carries it" in under_dynamiq
+    (siblings,) = [line for line in lines if line.startswith("  note: OpenInference's langchain")]
+    assert siblings.endswith("set OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=openai")
 
 
 def test_duplicate_llm_tracing_is_explained_and_other_duplicates_are_not() -> None:
