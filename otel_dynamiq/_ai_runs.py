@@ -303,9 +303,9 @@ def _shape_embedder(
 
 
 def _embedded_texts(attributes: dict[str, Any], content_events: Sequence[genai.ContentEvent]) -> list[Any]:
-    """The texts OpenLLMetry records for an embedding call: as input messages, indexed prompts or user events.
+    """The texts OpenLLMetry and LiteLLM record for an embedding call: as input messages, indexed prompts or events.
 
-    It records no vectors (its choice event carries them, cut here as Dynamiq cuts them, only as content).
+    They record no vectors on the span, so such a run has an input and no output.
     """
     messages: list[genai.Message] | None = None
     if attr.GEN_AI_INPUT_MESSAGES in attributes:
@@ -322,8 +322,6 @@ def _embedded_texts(attributes: dict[str, Any], content_events: Sequence[genai.C
 def _shape_tool(
     run: AiRun, attributes: dict[str, Any], span_events: Sequence[Any], content_events: Sequence[genai.ContentEvent]
 ) -> None:
-    if run.input is not None or run.output is not None:
-        return
     arguments = attributes.pop("gen_ai.tool.call.arguments", None)
     result = attributes.pop("gen_ai.tool.call.result", None)
     has_input, raw_input = take_value(attributes, *INPUT_KEYS)

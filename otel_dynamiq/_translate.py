@@ -438,8 +438,9 @@ def _generic_run(
     if redactor is not None:
         run["input"], run["output"] = redactor.redact(run["input"]), redactor.redact(run["output"])
     usage = _usage(attributes)
-    counted_in_parent = attributes.pop(attr.USAGE_COUNTED_IN_PARENT, False) is True and span.parent is not None
-    if usage is not None and not counted_in_parent:
+    parent = span.parent
+    counted_in = parent if attributes.pop(attr.USAGE_COUNTED_IN_PARENT, False) is True else None
+    if usage is not None and counted_in is None:
         metadata["usage"] = usage
     if run["status"] == "failed":
         run["error"], exception_event = _exception_error(span)
@@ -448,9 +449,9 @@ def _generic_run(
         if run["error"]["type"] is not None and run["error"]["type"] == _error_type(span):
             attributes.pop(_ERROR_TYPE, None)  # it is the run's error type now
     metadata["otel"] = _otel_metadata(span, attributes, redactor, used_events)
-    if usage is not None and counted_in_parent:
+    if usage is not None and counted_in is not None:
         # The same call's usage is on the run this span was started in: shown here, counted there.
         metadata["otel"]["usage"] = usage
-        metadata["otel"]["usage_counted_in"] = run_uuid(span.context.trace_id, span.parent.span_id)  # type: ignore[union-attr]
+        metadata["otel"]["usage_counted_in"] = run_uuid(span.context.trace_id, counted_in.span_id)
     run["metadata"] = metadata
     return run

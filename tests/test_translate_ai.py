@@ -361,3 +361,90 @@ def test_litellm_function_call_attributes_are_the_answers_tool_calls(recorder: S
         "content": None,
         "tool_calls": [{"id": None, "type": "function", "function": {"name": "add", "arguments": {"a": 2, "b": 2}}}],
     }
+
+
+# The Vercel AI SDK: ai 6 is run for real through the gateway in tests/test_vercel_ai.py (make fleet);
+# here, its earlier names (ai 4) and the shapes, without Node.js.
+
+
+def test_vercel_ai_sdk_4_names_and_a_provider_request_counted_in_its_call(recorder: SpanRecorder) -> None:
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": [{"type": "text", "text": "add 2 and 2"}]},
+        {
+            "role": "assistant",
+            "content": [{"type": "tool-call", "toolCallId": "c1", "toolName": "add", "args": {"a": 2}}],
+        },
+        {"role": "tool", "content": [{"type": "tool-result", "toolCallId": "c1", "toolName": "add", "result": 4}]},
+    ]
+    call = {"ai.operationId": "ai.generateText", "ai.model.id": "claude", "ai.model.provider": "anthropic.messages"}
+    request = {
+        **call,
+        "ai.operationId": "ai.generateText.doGenerate",
+        "ai.prompt.messages": json.dumps(messages),
+        "ai.response.toolCalls": json.dumps([{"toolCallId": "c2", "toolName": "add", "args": '{"a": 4}'}]),
+        "ai.usage.promptTokens": 10,
+        "ai.usage.completionTokens": 3,
+        "gen_ai.system": "anthropic.messages",
+    }
+    with recorder.tracer.start_as_current_span("ai.generateText", attributes={**call, "ai.prompt": '{"prompt": "hi"}'}):
+        with recorder.tracer.start_as_current_span("ai.generateText.doGenerate", attributes=request):
+            pass
+    outer, inner = run_of(recorder, "ai.generateText"), run_of(recorder, "ai.generateText.doGenerate")
+    assert outer["input"] == {"messages": [{"role": "user", "content": "hi"}]}
+    assert inner["metadata"]["node"] == {
+        "name": "ai.generateText.doGenerate",
+        "group": "llms",
+        "model": "claude",
+        "provider": "anthropic",
+    }
+    assert inner["input"] == {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "add 2 and 2"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "add", "arguments": {"a": 2}}}],
+            },
+            {"role": "tool", "content": 4, "tool_call_id": "c1"},
+        ]
+    }
+    assert inner["output"] == {
+        "content": None,
+        "tool_calls": [{"id": "c2", "type": "function", "function": {"name": "add", "arguments": {"a": 4}}}],
+    }
+    assert "usage" not in inner["metadata"]
+    assert inner["metadata"]["otel"]["usage"] == {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13}
+    assert inner["metadata"]["otel"]["usage_counted_in"] == outer["id"]
+    assert "gen_ai.system" not in inner["metadata"]["otel"]["attributes"]
+
+
+def test_vercel_ai_sdk_tool_call_and_embeddings(recorder: SpanRecorder) -> None:
+    tool = {
+        "ai.operationId": "ai.toolCall",
+        "ai.toolCall.name": "add",
+        "ai.toolCall.id": "c1",
+        "ai.toolCall.args": '{"a":2,"b":2}',
+        "ai.toolCall.result": "4",
+    }
+    vectors = tuple(json.dumps([n / 100 for n in range(30)]) for _ in range(2))
+    many = {
+        "ai.operationId": "ai.embedMany",
+        "ai.model.id": "text-embedding-3-small",
+        "ai.model.provider": "openai.embedding",
+        "ai.values": ('"a b"', '"c d"'),
+        "ai.embeddings": vectors,
+        "ai.usage.tokens": 4,
+    }
+    with recorder.tracer.start_as_current_span("ai.toolCall", attributes=tool):
+        pass
+    with recorder.tracer.start_as_current_span("ai.embedMany", attributes=many):
+        pass
+    tool_run = run_of(recorder, "ai.toolCall")
+    assert (tool_run["name"], tool_run["input"], tool_run["output"]) == ("add", {"a": 2, "b": 2}, {"content": 4})
+    embedded = run_of(recorder, "ai.embedMany")
+    assert embedded["metadata"]["node"]["provider"] == "openai"
+    assert embedded["input"] == {"documents": [{"content": "a b"}, {"content": "c d"}]}
+    assert [len(document["embedding"]) for document in embedded["output"]["documents"]] == [20, 20]  # cut as Dynamiq
+    assert embedded["metadata"]["usage"] == {"prompt_tokens": 4, "completion_tokens": 0, "total_tokens": 4}
