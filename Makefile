@@ -49,7 +49,7 @@ compat: $(STAMP)
 # The gateway behind a real OpenTelemetry Collector, built from its modules (needs Go; the first build
 # takes minutes, later ones reuse .cache/otelcol), and a Node.js sender (needs Node.js and npm).
 fleet: $(STAMP)
-	$(BIN)/pytest -m fleet -s tests/test_fleet.py
+	$(BIN)/pytest -m fleet -s tests/test_fleet.py tests/test_vercel_ai.py
 
 # The trace viewer in a real browser: Debian's chromium (apt-get install chromium) driven by Playwright.
 # Screenshots land in .cache/viewer/.

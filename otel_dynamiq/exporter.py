@@ -28,8 +28,13 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_dynamiq import _stats
 from otel_dynamiq._config import ExporterConfig, load_config
+from otel_dynamiq._content_events import (
+    LOST_EVENTS_WARNING,
+    attach_for_exporter,
+    content_may_be_lost,
+    content_sent_as_unrouted_events,
+)
 from otel_dynamiq._content_events import STORE as CONTENT_EVENTS
-from otel_dynamiq._content_events import attach_for_exporter
 from otel_dynamiq._encode import ENVELOPE_BYTES, Payload, RunTooLargeError, encode_run, pack
 from otel_dynamiq._logging import one_line, reclaim_loggers
 from otel_dynamiq._loop import ForkGuard, LoopThread, interpreter_exiting
@@ -115,6 +120,8 @@ class DynamiqSpanExporter(SpanExporter):
         self._stats = StatsRecorder()
         publish_metrics(self._stats.snapshot, meter_provider)
         attach_for_exporter()
+        self._content_may_be_lost = content_may_be_lost()
+        """Until the first sign of content sent as events no one routes here (warned once)."""
         self._lock = threading.Lock()
         self._runtime: _Runtime | None = None
         self._inflight: set[concurrent.futures.Future[bool]] = set()
@@ -180,7 +187,11 @@ class DynamiqSpanExporter(SpanExporter):
         for span in spans:
             try:
                 events = content_events.take(span.context.trace_id, span.context.span_id) if content_events else ()
-                parts.append(encode_run(span_to_run(span, self._defaults, events), max_run_bytes))
+                run = span_to_run(span, self._defaults, events)
+                if self._content_may_be_lost and content_sent_as_unrouted_events(run):
+                    self._content_may_be_lost = False
+                    _logger.warning(LOST_EVENTS_WARNING)
+                parts.append(encode_run(run, max_run_bytes))
             except RunTooLargeError as exc:
                 self._stats.dropped(_stats.DROP_TOO_LARGE, 1)
                 _logger.warning("Dropped a Dynamiq run: %s", exc)

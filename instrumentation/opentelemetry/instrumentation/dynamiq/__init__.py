@@ -76,9 +76,12 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             facts_for_workflow,
         )
 
+        from otel_dynamiq._call_nesting import mark_nested_calls
         from otel_dynamiq._logging import reclaim_loggers
 
         tracer = get_tracer(__name__, __version__, kwargs.get("tracer_provider"), schema_url=_SCHEMA_URL)
+        # The LLM client spans under an LLM node describe its call again: marked, so its usage counts once.
+        mark_nested_calls(kwargs.get("tracer_provider"))
         settings = load_settings(kwargs.get("capture_content"), kwargs.get("max_content_length"))
         self._recorder = RunRecorder()
         run_tracer = RunTracer(tracer, self._recorder, settings)

@@ -28,6 +28,7 @@ from opentelemetry.instrumentation.dynamiq._attributes import (
     span_attributes,
     span_name,
     split_model,
+    start_attributes,
 )
 from opentelemetry.instrumentation.dynamiq._callbacks import Event
 from opentelemetry.instrumentation.dynamiq._recorder import RunRecord, RunRecorder, pending_record
@@ -132,7 +133,7 @@ class RunTracer:
             # Dynamiq names the parent run explicitly; it wins over whatever context the caller had.
             parent_span = parent.span if parent is not None else None
             parent_context = trace.set_span_in_context(parent_span) if parent_span is not None else None
-            span = self._tracer.start_span(span_name(facts), context=parent_context)
+            span = self._tracer.start_span(span_name(facts), context=parent_context, attributes=start_attributes(facts))
             return RunRecord(span=span, facts=facts, owner=instance)
         except Exception:
             self._log_once("start", "otel-dynamiq could not start a span; the run goes on untraced")
