@@ -21,6 +21,7 @@ BENCHMARKS = {
     "spool_drain": "bodies/s delivered",
     "collector_limits": "runs stored",
     "gateway": "gateway/in-process",
+    "short_lived": "exit, service slow",
 }
 
 
