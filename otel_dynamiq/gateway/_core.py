@@ -82,6 +82,13 @@ class GatewayCore:
             self._counts["refused"] += 1
         self._refusals.add(1, {"reason": reason})
 
+    def check_taking(self) -> None:
+        """Refuse before reading a body that would be refused anyway."""
+        if self._draining:
+            raise Draining
+        if self._spool_full:
+            raise SpoolFull
+
     @contextmanager
     def request(self) -> Iterator[None]:
         """Count a request in flight, so a drain waits for it; refuse new ones while draining."""
