@@ -80,6 +80,8 @@ def _items(error: Any, parent: Any, camel: str, snake: str, what: str) -> list[A
 
 def _parse_shell(item: dict[str, Any], children: Iterable[str], target: Message, what: str) -> None:
     """The resource or scope part of an item, without its children (they are decoded one by one)."""
+    if not isinstance(item, dict):
+        raise _shape_error(f"{what} must be an object")
     shell = {key: value for key, value in item.items() if key not in children}
     try:
         json_format.ParseDict(shell, target, ignore_unknown_fields=True)

@@ -21,7 +21,7 @@ MAX_VALUES = 1_000_000
 """Attribute values in one request, counting every item of arrays and maps."""
 MAX_NESTING = 16
 """Arrays and maps inside attribute values: deeper is never instrumentation, only an attack."""
-MAX_MESSAGES = 2_000_000
+MAX_MESSAGES = 1_000_000
 """Protobuf messages in one large request, counted on the wire before it is decoded."""
 SCAN_ABOVE_BYTES = 1024 * 1024
 """Smaller protobuf bodies are decoded without counting first: their worst case is a few tens of MB."""

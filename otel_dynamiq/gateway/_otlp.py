@@ -276,20 +276,25 @@ class _ValueBudget:
         self._spend(len(items))
         return items
 
-    def _map(self, value: AnyValue, depth: int) -> dict[str, Any]:
-        return {pair.key: self._nested(pair.value, depth + 1) for pair in self._counted(value.kvlist_value.values)}
+    def _map(self, value: AnyValue, level: int) -> dict[str, Any]:
+        self._check_level(level)
+        return {pair.key: self._nested(pair.value, level) for pair in self._counted(value.kvlist_value.values)}
 
-    def _nested(self, value: AnyValue, depth: int) -> Any:
-        """Inside a map or array: plain JSON values, serialized once by the caller."""
-        if depth > MAX_NESTING:
-            raise OtlpError(HTTPStatus.BAD_REQUEST, f"attribute values nested over {MAX_NESTING} deep")
+    def _nested(self, value: AnyValue, level: int) -> Any:
+        """Inside ``level`` maps or arrays: plain JSON values, serialized once by the caller."""
         which = value.WhichOneof("value")
         if which is None:
             return None
         if which == "array_value":
-            return [self._nested(item, depth + 1) for item in self._counted(value.array_value.values)]
+            self._check_level(level + 1)
+            return [self._nested(item, level + 1) for item in self._counted(value.array_value.values)]
         if which == "kvlist_value":
-            return self._map(value, depth)
+            return self._map(value, level + 1)
         if which == "bytes_value":
             return base64.b64encode(value.bytes_value).decode()
         return getattr(value, which)
+
+    @staticmethod
+    def _check_level(level: int) -> None:
+        if level > MAX_NESTING:
+            raise OtlpError(HTTPStatus.BAD_REQUEST, f"attribute values nested over {MAX_NESTING} deep")

@@ -56,10 +56,18 @@ def count_messages(body: bytes, limit: int = MAX_MESSAGES) -> int:
         position, end, fields, depth = stack.pop()
         try:
             while position < end:
-                tag, position = _varint(body, position)
+                tag = body[position]  # one-byte varints inline: this loop runs once per field
+                if tag < 0x80:
+                    position += 1
+                else:
+                    tag, position = _varint(body, position)
                 wire_type = tag & 7
                 if wire_type == 2:
-                    length, position = _varint(body, position)
+                    length = body[position]
+                    if length < 0x80:
+                        position += 1
+                    else:
+                        length, position = _varint(body, position)
                     inner = fields.get(tag >> 3)
                     if inner is not None:
                         count += 1
