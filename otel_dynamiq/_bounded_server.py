@@ -39,8 +39,9 @@ MAX_HANDLERS = 64
 """Connections served at once; the rest wait in the backlog instead of costing a thread each."""
 CONNECTION_TIMEOUT_SECONDS = 10.0
 """A connection that sends nothing for this long (idle keep-alive, a slow sender) is closed."""
-REQUEST_TIMEOUT_SECONDS = 30.0
-"""A request (line, headers and body) must arrive whole within this long of its first byte."""
+REQUEST_TIMEOUT_SECONDS = 10.0
+"""A request (line, headers and body) must arrive whole within this long of its first byte: the OTLP
+exporters give up on a request after 10 s by default, so one slower than that is abandoned anyway."""
 
 
 class BoundedHTTPServer(ThreadingHTTPServer):

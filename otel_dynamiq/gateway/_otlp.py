@@ -147,25 +147,18 @@ def spans_of(request: ExportTraceServiceRequest, refused: Sequence[str] = ()) ->
 
 
 def _check_counts(request: ExportTraceServiceRequest) -> None:
-    """Spans per request, and attributes, events and links per item, from lengths alone: nothing is built yet."""
+    """Spans and their groups per request, from lengths alone: nothing is built yet.
+
+    What one span holds (attributes, events, links) is checked as that span is built.
+    """
     spans = groups = 0
     _at_most(len(request.resource_spans), MAX_SPANS, "resourceSpans in one request")
     for resource_spans in request.resource_spans:
         groups += len(resource_spans.scope_spans)
         _at_most(groups, MAX_SPANS, "scopeSpans in one request")
-        _at_most(len(resource_spans.resource.attributes), MAX_ATTRIBUTES, "attributes on a resource")
         for scope_spans in resource_spans.scope_spans:
-            _at_most(len(scope_spans.scope.attributes), MAX_ATTRIBUTES, "attributes on a scope")
             spans += len(scope_spans.spans)
             _at_most(spans, MAX_SPANS, "spans in one request")
-            for span in scope_spans.spans:
-                _at_most(len(span.attributes), MAX_ATTRIBUTES, "attributes on a span")
-                _at_most(len(span.events), MAX_EVENTS, "events on a span")
-                _at_most(len(span.links), MAX_EVENTS, "links on a span")
-                for event in span.events:
-                    _at_most(len(event.attributes), MAX_ATTRIBUTES, "attributes on an event")
-                for link in span.links:
-                    _at_most(len(link.attributes), MAX_ATTRIBUTES, "attributes on a link")
 
 
 def _at_most(count: int, limit: int, what: str) -> None:
@@ -209,6 +202,8 @@ def _span(span: ProtoSpan, resource: Resource, scope: InstrumentationScope, valu
         remote = bool(span.flags & _IS_REMOTE) if span.flags & _HAS_IS_REMOTE else False
         parent = SpanContext(trace_id, int.from_bytes(span.parent_span_id, "big"), is_remote=remote)
     status = span.status
+    _at_most(len(span.events), MAX_EVENTS, "events on a span")
+    _at_most(len(span.links), MAX_EVENTS, "links on a span")
     attributes = values.attributes(span.attributes)
     for name in _IDENTIFYING_ATTRIBUTES:
         value = attributes.get(name)
@@ -252,10 +247,14 @@ class _ValueBudget:
             raise too_large(f"over {MAX_VALUES} attribute values in one request")
 
     def attributes(self, pairs: Sequence[KeyValue]) -> dict[str, Any]:
-        if not pairs:
+        count = len(pairs)
+        if not count:
             return {}
-        self._spend(len(pairs))
-        return {pair.key: self._top(pair.value) for pair in pairs}
+        if count > MAX_ATTRIBUTES:
+            raise too_large(f"over {MAX_ATTRIBUTES} attributes on a span, event, link, resource or scope")
+        self._spend(count)
+        top = self._top
+        return {pair.key: top(pair.value) for pair in pairs}
 
     def _top(self, value: AnyValue) -> Any:
         which = value.WhichOneof("value")
