@@ -169,6 +169,9 @@ def test_grpc_takes_16_mib_as_http_does_and_inflates_within_the_bound(
         grpc_call(gateway, b"\0" * (40 * 1024 * 1024), compression=grpc.Compression.Gzip)
     assert bomb.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED and "inflates past" in str(bomb.value.details())
     assert collector_behind.store.runs() == []
+    for number, compression in enumerate((grpc.Compression.Gzip, grpc.Compression.Deflate), start=1):
+        grpc_call(gateway, request_of(span(compression.name, number)).SerializeToString(), compression=compression)
+    assert stored_names(collector_behind) == ["Deflate", "Gzip"]
 
 
 # One bad span never sinks the rest.

@@ -43,6 +43,7 @@ _SPARE_WORKERS = 4
 MAX_CONCURRENT_RPCS = 1024
 """gRPC's own bound, behind the gateway's: calls past it get RESOURCE_EXHAUSTED without RetryInfo."""
 _GZIP_MAGIC = b"\x1f\x8b"
+_ZLIB_MAGIC = b"\x78"
 
 
 class _TraceService(grpc.GenericRpcHandler):  # type: ignore[misc]  # grpcio has no type hints
@@ -77,10 +78,11 @@ class _TraceService(grpc.GenericRpcHandler):  # type: ignore[misc]  # grpcio has
             core.check_taking()
             message = self._message(messages, context)
             with core.request():
-                request, refused = parse_request(_inflated(message), PROTOBUF)
-                del message
-                decoded = spans_of(request, refused)
-                del request
+                with core.decoding():
+                    request, refused = parse_request(_inflated(message), PROTOBUF)
+                    del message
+                    decoded = spans_of(request, refused)
+                    del request
                 if not core.export(decoded):
                     core.refused("not_delivered")
                     _abort(context, grpc.StatusCode.UNAVAILABLE, "cannot deliver or spool now")
@@ -123,8 +125,16 @@ def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, detail: str) ->
 
 
 def _inflated(message: bytes) -> bytes:
-    """gRPC compresses with gzip; a gzip stream cannot be a trace request (wire type 7 does not exist)."""
-    return decompressed(message, "gzip") if message.startswith(_GZIP_MAGIC) else message
+    """gRPC compresses with gzip or deflate; neither stream can begin a trace request.
+
+    A gzip stream begins with 0x1f (wire type 7, which does not exist), a zlib stream with 0x78
+    (field 15, which a trace request does not have).
+    """
+    if message.startswith(_GZIP_MAGIC):
+        return decompressed(message, "gzip")
+    if message.startswith(_ZLIB_MAGIC):
+        return decompressed(message, "deflate")
+    return message
 
 
 def _refusal(code: grpc.StatusCode, detail: str, *, retry: bool = False) -> grpc.RpcMethodHandler:

@@ -78,12 +78,13 @@ class _Handler(BoundedHandler):
             core.check_taking()  # before the body: a refusal then closes the connection, never reads it
             raw = self._body()  # outside the drain's count: a slow sender cannot hold a SIGTERM
             with core.request():
-                body = decompressed(raw, self.headers.get("Content-Encoding"))
-                del raw
-                request, refused = parse_request(body, kind)
-                del body
-                decoded = spans_of(request, refused)
-                del request
+                with core.decoding():
+                    body = decompressed(raw, self.headers.get("Content-Encoding"))
+                    del raw
+                    request, refused = parse_request(body, kind)
+                    del body
+                    decoded = spans_of(request, refused)
+                    del request
                 if not core.export(decoded):
                     core.refused("not_delivered")
                     self._error(

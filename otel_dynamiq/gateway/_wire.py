@@ -48,13 +48,15 @@ def parse_protobuf(body: bytes) -> tuple[ExportTraceServiceRequest, list[str]]:
 def count_messages(body: bytes, limit: int = MAX_MESSAGES) -> int:
     """Messages in ``body``, refusing past ``limit`` or too deep.
 
-    Stops at the first malformed field: the decoder then refuses the body in its own words.
+    Depth first, remembering only where to resume in each enclosing message, so counting costs no
+    memory beyond the nesting. Stops at the first malformed field: the decoder then refuses the body
+    in its own words.
     """
     count = 0
-    stack: list[tuple[int, int, _Schema, int]] = [(0, len(body), _schema(ExportTraceServiceRequest.DESCRIPTOR), 0)]
-    while stack:
-        position, end, fields, depth = stack.pop()
-        try:
+    resume: list[tuple[int, int, _Schema]] = []  # where each enclosing message goes on
+    position, end, fields = 0, len(body), _schema(ExportTraceServiceRequest.DESCRIPTOR)
+    try:
+        while True:
             while position < end:
                 tag = body[position]  # one-byte varints inline: this loop runs once per field
                 if tag < 0x80:
@@ -69,14 +71,16 @@ def count_messages(body: bytes, limit: int = MAX_MESSAGES) -> int:
                     else:
                         length, position = _varint(body, position)
                     inner = fields.get(tag >> 3)
-                    if inner is not None:
-                        count += 1
-                        if count > limit:
-                            raise too_large(f"body holds over {limit} protobuf messages")
-                        if depth >= _WIRE_NESTING:
-                            raise OtlpError(HTTPStatus.BAD_REQUEST, f"values nested over {MAX_NESTING} deep")
-                        stack.append((position, min(position + length, end), inner, depth + 1))
-                    position += length
+                    if inner is None:
+                        position += length
+                        continue
+                    count += 1
+                    if count > limit:
+                        raise too_large(f"body holds over {limit} protobuf messages")
+                    if len(resume) >= _WIRE_NESTING:
+                        raise OtlpError(HTTPStatus.BAD_REQUEST, f"values nested over {MAX_NESTING} deep")
+                    resume.append((position + length, end, fields))
+                    end, fields = min(position + length, end), inner
                 elif wire_type == 0:
                     _, position = _varint(body, position)
                 elif wire_type == 1:
@@ -85,9 +89,11 @@ def count_messages(body: bytes, limit: int = MAX_MESSAGES) -> int:
                     position += 4
                 else:
                     break
-        except IndexError:  # truncated: the decoder refuses it with its own words
-            continue
-    return count
+            if not resume:
+                return count
+            position, end, fields = resume.pop()
+    except IndexError:  # truncated: the decoder refuses it with its own words
+        return count
 
 
 def _varint(data: bytes, position: int) -> tuple[int, int]:
