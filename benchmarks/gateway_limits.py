@@ -240,9 +240,9 @@ def main() -> None:
             rows.append([name, f"{wire_bytes:,}", answer, rest, peak, peak - rest, seconds])
 
         gzip_header = {"Content-Encoding": "gzip"}
-        widest = request_bytes(int(10_000 * scale), attributes=100)
+        widest = request_bytes(int(10_000 * scale), attributes=50)
         attack(
-            f"{int(10_000 * scale):,} spans x 100 attributes (the most a request may hold)",
+            f"{int(10_000 * scale):,} spans x 50 attributes (the most a request may hold)",
             len(widest),
             lambda g: post(g.url, gzip.compress(widest, 1), **gzip_header),
         )

@@ -17,12 +17,13 @@ MAX_ATTRIBUTES = 1_024
 """Attributes of one span, event, link, resource or scope (the SDK keeps 128 by default)."""
 MAX_EVENTS = 1_024
 """Events, and links, of one span (the SDK keeps 128 by default)."""
-MAX_VALUES = 1_000_000
-"""Attribute values in one request, counting every item of arrays and maps."""
+MAX_VALUES = 500_000
+"""Attribute values in one request, counting every item of arrays and maps: 50 for each of 10,000 spans."""
 MAX_NESTING = 16
 """Arrays and maps inside attribute values: deeper is never instrumentation, only an attack."""
-MAX_MESSAGES = 1_000_000
-"""Protobuf messages in one large request, counted on the wire before it is decoded."""
+MAX_MESSAGES = 1_200_000
+"""Protobuf messages in one large request, counted on the wire before it is decoded: two a value
+(the pair and its value), and room for the spans, events and links around them."""
 SCAN_ABOVE_BYTES = 4 * 1024 * 1024
 """Smaller protobuf bodies are decoded without counting first (at worst about 130 MB decoded, measured):
 counting costs about 1 µs a field in Python, which would double the cost of the SDK's usual batches."""
