@@ -39,6 +39,9 @@ MAX_HANDLERS = 64
 """Connections served at once; the rest wait in the backlog instead of costing a thread each."""
 CONNECTION_TIMEOUT_SECONDS = 10.0
 """A connection that sends nothing for this long (idle keep-alive, a slow sender) is closed."""
+CROWDED_HEADERS_SECONDS = 1.0
+"""While every handler is taken, a connection must deliver its request line and headers (one packet for
+any real sender) within this long of its handler taking it, so trickling senders yield to waiting ones."""
 REQUEST_TIMEOUT_SECONDS = 10.0
 """A request (line, headers and body) must arrive whole within this long of its first byte: the OTLP
 exporters give up on a request after 10 s by default, so one slower than that is abandoned anyway."""
@@ -112,6 +115,7 @@ class BoundedHandler(BaseHTTPRequestHandler):
         self.timeout = self.server.connection_timeout  # type: ignore[misc]  # per server, not per class
         self._deadline = time.monotonic() + self.server.connection_timeout
         self._awaiting_request = True
+        self._headers_by = time.monotonic() + CROWDED_HEADERS_SECONDS
         super().setup()
         buffered = self.rfile
         self.rfile = io.BufferedReader(_DeadlineReader(self))
@@ -121,23 +125,41 @@ class BoundedHandler(BaseHTTPRequestHandler):
         """Between requests a connection may idle for the idle timeout; a request then has its own deadline."""
         self._deadline = time.monotonic() + self.server.connection_timeout
         self._awaiting_request = True
+        self._headers_by = time.monotonic() + CROWDED_HEADERS_SECONDS
         super().handle_one_request()
 
+    def parse_request(self) -> bool:
+        parsed = super().parse_request()
+        self._headers_by = float("inf")  # the headers are in: only the request's own deadline is left
+        return parsed
+
     def read_within_deadline(self, buffer: Any) -> int:
-        now = time.monotonic()
-        remaining = self._deadline - now
-        if remaining <= 0:
-            raise TimeoutError("the request did not arrive whole in time")
+        """One read, bounded by the idle timeout and the request's deadline; while headers are awaited,
+        in slices, so a connection is cut as soon as the server is crowded and its headers are late."""
         idle = self.server.connection_timeout
-        self.connection.settimeout(min(remaining, idle))
-        try:
-            received: int = self.connection.recv_into(buffer)
-        finally:
-            self.connection.settimeout(idle)
-        if received and self._awaiting_request:
-            self._awaiting_request = False
-            self._deadline = now + self.server.request_timeout
-        return received
+        started = time.monotonic()
+        while True:
+            now = time.monotonic()
+            deadline = min(self._deadline, started + idle)
+            if self._headers_by < deadline and self.server.crowded:
+                deadline = self._headers_by
+            remaining = deadline - now
+            if remaining <= 0:
+                raise TimeoutError("the request did not arrive whole in time")
+            waiting_for_headers = self._headers_by != float("inf")
+            self.connection.settimeout(min(remaining, CROWDED_HEADERS_SECONDS) if waiting_for_headers else remaining)
+            try:
+                received: int = self.connection.recv_into(buffer)
+            except TimeoutError:
+                if waiting_for_headers:
+                    continue  # look again: the server may be crowded now, or the deadline passed
+                raise
+            finally:
+                self.connection.settimeout(idle)
+            if received and self._awaiting_request:
+                self._awaiting_request = False
+                self._deadline = now + self.server.request_timeout
+            return received
 
     def log_message(self, format: str, *args: Any) -> None:
         _logger.debug("%s " + format, self.address_string(), *args)
