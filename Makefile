@@ -44,7 +44,7 @@ compat: $(STAMP)
 fleet: $(STAMP)
 	$(BIN)/pytest -m fleet -s tests/test_fleet.py
 
-BENCHMARKS := encoder_choice caller_latency tracing_floor polling concurrency export_throughput instrumentation_cost memory_outage spool_drain collector_limits gateway
+BENCHMARKS := encoder_choice caller_latency tracing_floor polling concurrency export_throughput instrumentation_cost memory_outage spool_drain collector_limits gateway gateway_limits
 
 # Every benchmark at full size (about 10 minutes on 2 cores); BENCH_ARGS=--tiny for a smoke run.
 bench: $(STAMP)

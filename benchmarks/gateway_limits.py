@@ -226,9 +226,11 @@ def main() -> None:
     with sink_server() as sink, tempfile.TemporaryDirectory() as spool_dir:
         rows: list[list[Any]] = []
 
+        shared = GatewayProcess(sink, spool_dir) if args.tiny else None  # a smoke run: one gateway for all
+
         def attack(name: str, wire_bytes: int, act: Callable[[GatewayProcess], str]) -> None:
             """Each attack on a fresh gateway: its peak is then this attack's, not a leftover of the last."""
-            target = GatewayProcess(sink, spool_dir)
+            target = shared or GatewayProcess(sink, spool_dir)
             try:
                 rest = peak_rss_mib(target.process.pid)
                 began = time.perf_counter()
@@ -236,7 +238,8 @@ def main() -> None:
                 seconds = time.perf_counter() - began
                 peak = peak_rss_mib(target.process.pid)
             finally:
-                target.stop()
+                if target is not shared:
+                    target.stop()
             rows.append([name, f"{wire_bytes:,}", answer, rest, peak, peak - rest, seconds])
 
         gzip_header = {"Content-Encoding": "gzip"}
@@ -288,7 +291,7 @@ def main() -> None:
         attack("a 4 MiB span name beside a good span", len(two), lambda g: post(g.url, two))
         worst = max(float(row[5]) for row in rows)
 
-        gateway = GatewayProcess(sink, spool_dir)
+        gateway = shared or GatewayProcess(sink, spool_dir)
         pid = gateway.process.pid
         # Legitimate senders while slow senders and bombs are in flight.
         legit = request_bytes(50)
@@ -306,8 +309,8 @@ def main() -> None:
         reset_peak(pid)
         for thread in attackers:
             thread.start()
-        time.sleep(3.0)  # every attacker is connected and holding what it can
-        seconds = 5.0 if args.tiny else 30.0
+        time.sleep(1.0 if args.tiny else 3.0)  # every attacker is connected and holding what it can
+        seconds = 2.0 if args.tiny else 30.0
         busy_http, http_answers = latencies(lambda: post(gateway.url, legit), seconds)
         busy_grpc, grpc_answers = latencies(lambda: grpc_export(gateway.grpc_port, legit, timeout=60), seconds / 2)
         stop.set()

@@ -21,6 +21,7 @@ BENCHMARKS = {
     "spool_drain": "bodies/s delivered",
     "collector_limits": "runs stored",
     "gateway": "gateway/in-process",
+    "gateway_limits": "most memory one attack added",
 }
 
 
