@@ -340,20 +340,25 @@ def test_a_slow_body_does_not_hold_the_drain(gateway: Gateway) -> None:
         assert gateway.core.drain(timeout=0.5) is True
 
 
-def test_an_early_answer_closes_the_connection_instead_of_reading_the_body_as_a_request(gateway: Gateway) -> None:
+@pytest.mark.parametrize("method", ["POST /v1/traces", "GET /healthz"])
+def test_an_early_answer_closes_the_connection_instead_of_reading_the_body_as_a_request(
+    gateway: Gateway, method: str
+) -> None:
+    """A 429 before the body (the spool is nearly full), or a GET that never reads its body."""
     gateway.core.set_spool_full(True)
     hidden = b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n"
     host, port = gateway.http_url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as connection:
         connection.sendall(
-            b"POST /v1/traces HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+            f"{method} HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n".encode()
             + f"Content-Length: {len(hidden)}\r\n\r\n".encode()
             + hidden
         )
         received = b""
         while chunk := connection.recv(65536):
             received += chunk
-    assert received.startswith(b"HTTP/1.1 429") and received.count(b"HTTP/1.1 ") == 1, received
+    assert received.count(b"HTTP/1.1 ") == 1, received
+    assert received.startswith(b"HTTP/1.1 429" if method.startswith("POST") else b"HTTP/1.1 200"), received
 
 
 @pytest.mark.parametrize("server", ["gateway", "collector"])

@@ -148,16 +148,22 @@ class _Handler(BoundedHandler):
             parts.append(chunk)
 
     def do_GET(self) -> None:
+        # A GET's body is never read: a connection that sent one closes after the answer, or its body
+        # would be read as the next request.
+        unread = self.headers.get("Content-Length", "0").strip() != "0" or "Transfer-Encoding" in self.headers
+        if unread:
+            self.close_connection = True
         path = self.path.split("?", 1)[0].rstrip("/")
         if path not in HEALTH_PATHS:
-            self._send(HTTPStatus.NOT_FOUND, b'{"detail": "GET /healthz"}', "application/json")
+            self._send(HTTPStatus.NOT_FOUND, b'{"detail": "GET /healthz"}', "application/json", close=unread)
             return
         core = self.server.core
         counts = core.counts()
         status = "draining" if core.draining else "spool_full" if core.spool_full else "serving"
         body = orjson.dumps({"status": status, **counts.__dict__})
         # A full spool is not unhealthy: the replica must stay up to drain it once Dynamiq answers.
-        self._send(HTTPStatus.SERVICE_UNAVAILABLE if core.draining else HTTPStatus.OK, body, "application/json")
+        status_code = HTTPStatus.SERVICE_UNAVAILABLE if core.draining else HTTPStatus.OK
+        self._send(status_code, body, "application/json", close=unread)
 
 
 class GatewayHTTPServer(BoundedHTTPServer):
