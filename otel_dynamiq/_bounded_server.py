@@ -40,8 +40,10 @@ MAX_HANDLERS = 64
 CONNECTION_TIMEOUT_SECONDS = 10.0
 """A connection that sends nothing for this long (idle keep-alive, a slow sender) is closed."""
 CROWDED_HEADERS_SECONDS = 1.0
-"""While every handler is taken, a connection must deliver its request line and headers (one packet for
-any real sender) within this long of its handler taking it, so trickling senders yield to waiting ones."""
+"""While every handler is taken, a new connection must deliver its first request's line and headers (one
+packet for any real sender, sent before the handler takes it) within this long of its handler taking it,
+so trickling senders yield to waiting ones. A kept-alive connection is not cut between requests by this:
+its next request may be on its way, and answers already close connections while the server is crowded."""
 REQUEST_TIMEOUT_SECONDS = 10.0
 """A request (line, headers and body) must arrive whole within this long of its first byte: the OTLP
 exporters give up on a request after 10 s by default, so one slower than that is abandoned anyway."""
@@ -125,7 +127,6 @@ class BoundedHandler(BaseHTTPRequestHandler):
         """Between requests a connection may idle for the idle timeout; a request then has its own deadline."""
         self._deadline = time.monotonic() + self.server.connection_timeout
         self._awaiting_request = True
-        self._headers_by = time.monotonic() + CROWDED_HEADERS_SECONDS
         super().handle_one_request()
 
     def parse_request(self) -> bool:
