@@ -45,6 +45,8 @@ _BODY_SNIPPET_CHARS = 200
 _NOT_RETRYABLE_TRANSPORT_ERRORS = (httpx.UnsupportedProtocol, httpx.InvalidURL)
 _SPOOLABLE_REASONS = frozenset({_stats.DROP_TIMEOUT, _stats.DROP_SHUTDOWN})
 """Retryable causes: the service may take these runs later. Final refusals are never spooled."""
+_SPLIT_STATUSES = frozenset({400, 413, 422})
+"""A spooled body refused for what it holds: halved until the runs refused are alone, so the others arrive."""
 
 
 class Delivery:
@@ -328,24 +330,41 @@ class Delivery:
             self._service_out = False
             _logger.debug("Resent %d spooled Dynamiq runs", item.runs)
             return True, None
-        if status == 413 and item.runs > 1:
-            try:
-                halves = halve(payload_of_body(item.body))
-            except (ValueError, KeyError, TypeError):  # not a body this package wrote: it cannot be split
-                halves = []
-            for half in halves:
-                self._spool.put(half.body, half.run_count)
-            self._spool.finish(item)
-            if not halves:
-                self._refused(item.runs, response, _stats.DROP_TOO_LARGE, "the spooled body could not be split")
-            return True, None
         refusal = _final_refusal(response)
         if refusal is None:
             self._spool.release(item)
             return False, retry_after_seconds(response.headers.get("Retry-After"))
+        if status in _SPLIT_STATUSES and item.runs > 1 and self._split(item):
+            return True, None
         self._spool.finish(item)
-        self._refused(item.runs, response, *refusal)
+        # Every sender was told these runs were kept: losing them is never said only once.
+        self._stats.dropped(refusal[0], item.runs)
+        _logger.warning(
+            "Dropped %d spooled Dynamiq runs (%s): %s", item.runs, refusal[0], self._refusal(response, refusal[1])
+        )
         return True, None
+
+    def _split(self, item: SpooledBody) -> bool:
+        """Put the body's halves back in its place: the runs the service refuses are found by halving, the rest go."""
+        assert self._spool is not None
+        try:
+            halves = halve(payload_of_body(item.body))
+        except (ValueError, KeyError, TypeError):  # not a body this package wrote: it cannot be split
+            return False
+        kept = 0
+        for half in halves:
+            try:
+                self._spool.put(half.body, half.run_count)
+            except (SpoolFullError, OSError) as exc:
+                lost = item.runs - kept
+                self._stats.dropped(_stats.DROP_REJECTED, lost)
+                _logger.warning(
+                    "Dropped %d spooled Dynamiq runs: their body was refused and could not be split: %s", lost, exc
+                )
+                break
+            kept += half.run_count
+        self._spool.finish(item)
+        return True
 
 
 def _import_what_sending_imports() -> None:
