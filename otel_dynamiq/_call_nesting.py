@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import OrderedDict
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -30,6 +31,38 @@ from otel_dynamiq import attributes as attr
 from otel_dynamiq._ai_runs import is_model_call
 
 
+class MarkedSpans:
+    """The spans this process marked, until its exporter takes them: the mark survives attribute limits.
+
+    The SDK keeps 128 attributes a span and evicts the oldest first, and the
+    mark, set as the span starts, is among the oldest: an instrumentation that
+    records a long conversation as attributes (OpenInference does) would push
+    it out. The exporter asks here too. Bounded: marks of spans that no
+    Dynamiq exporter takes (another exporter's, or sampled out) are forgotten
+    oldest first.
+    """
+
+    def __init__(self, capacity: int = 16_384) -> None:
+        self._capacity = capacity
+        self._marked: OrderedDict[tuple[int, int], None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, trace_id: int, span_id: int) -> None:
+        with self._lock:
+            self._marked[(trace_id, span_id)] = None
+            if len(self._marked) > self._capacity:
+                self._marked.popitem(last=False)
+
+    def take(self, trace_id: int, span_id: int) -> bool:
+        if not self._marked:  # the common case, without the lock: nothing was ever marked
+            return False
+        with self._lock:
+            return self._marked.pop((trace_id, span_id), False) is None
+
+
+MARKED = MarkedSpans()
+
+
 class NestedCallMarker(SpanProcessor):
     """Marks a span started inside a span that is itself a model call; every other span is left alone."""
 
@@ -37,7 +70,9 @@ class NestedCallMarker(SpanProcessor):
         parent = trace.get_current_span(parent_context)
         attributes = getattr(parent, "attributes", None)  # only a live SDK span has them (not a remote parent)
         if attributes and is_model_call(attributes):
-            span.set_attribute(attr.USAGE_COUNTED_IN_PARENT, True)
+            span.set_attribute(attr.USAGE_COUNTED_IN_PARENT, True)  # for the gateway, in another process
+            context = span.get_span_context()
+            MARKED.add(context.trace_id, context.span_id)
 
     def on_end(self, span: ReadableSpan) -> None:
         pass

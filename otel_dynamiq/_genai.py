@@ -207,6 +207,10 @@ def take_indexed_many(attributes: dict[str, Any], prefixes: tuple[str, ...]) -> 
     return taken
 
 
+_MAX_INDEX_DIGITS = 9
+"""A message, tool call or document index past a billion is not one: such a key is left as it is."""
+
+
 def _grouped(attributes: Mapping[str, Any], keys: list[str], prefix: str) -> dict[int, dict[str, Any]]:
     if not keys:
         return {}
@@ -214,7 +218,8 @@ def _grouped(attributes: Mapping[str, Any], keys: list[str], prefix: str) -> dic
     start = len(prefix)
     for key in keys:
         index, _, rest = key[start:].partition(".")
-        if rest and index.isdigit():
+        # ASCII digits only ("²" is a digit to str.isdigit, not to int), and few enough to be an index.
+        if rest and index.isascii() and index.isdigit() and len(index) <= _MAX_INDEX_DIGITS:
             grouped.setdefault(int(index), {})[rest] = attributes[key]
     return dict(sorted(grouped.items())) if len(grouped) > 1 else grouped
 

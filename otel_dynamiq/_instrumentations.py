@@ -141,7 +141,8 @@ def describe_instrumentations(statuses: list[InstrumentationStatus]) -> list[str
         )
     if "dynamiq" in names and clients:
         lines.append(
-            f"  note: dynamiq and {', '.join(clients)} both trace the LLM calls of Dynamiq's LLM nodes; "
-            f"{COUNTED_ONCE}: the LLM node's run carries it, as Dynamiq's own tracing does"
+            f"  note: dynamiq and {', '.join(clients)} may both trace the model calls of Dynamiq's LLM nodes; "
+            f"{COUNTED_ONCE}: the LLM node's run carries it, as Dynamiq's own tracing does (an embedder "
+            "node's run has no usage in Dynamiq, so there the client's run counts it)"
         )
     return lines

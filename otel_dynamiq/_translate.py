@@ -116,10 +116,19 @@ def _parse_json(text: Any, redactor: Redactor | None = None) -> tuple[bool, Json
     return True, redactor.redact(parsed) if redactor is not None else parsed
 
 
+MAX_TOKEN_COUNT = 2**53 - 1
+"""The largest count every JSON reader holds exactly; a count above it, or below zero, is no count."""
+
+
 def _token_count(attributes: dict[str, Any], *names: str) -> int | None:
+    """The first valid count under these names; the names are consumed only when one is valid.
+
+    A negative or impossibly large count is left in ``metadata.otel`` instead:
+    summed into a trace's usage it would lower the total or overflow it.
+    """
     for name in names:
         value = attributes.get(name)
-        if isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKEN_COUNT:
             for consumed in names:
                 attributes.pop(consumed, None)
             return value
@@ -209,18 +218,25 @@ def _base_run(span: ReadableSpan, defaults: RunDefaults, session_id: str) -> Run
     }
 
 
-def span_to_run(span: ReadableSpan, defaults: RunDefaults, content_events: Sequence[ContentEvent] = ()) -> Run:
+def span_to_run(
+    span: ReadableSpan,
+    defaults: RunDefaults,
+    content_events: Sequence[ContentEvent] = (),
+    counted_in_parent: bool = False,
+) -> Run:
     """The run Dynamiq should show for this span, with secrets masked as it is built.
 
     ``content_events`` are the GenAI log events emitted inside the span (prompts and
     completions of instrumentations that log content rather than attach it).
+    ``counted_in_parent`` says the span was started inside a span of the same model
+    call (``NestedCallMarker`` saw it), when its attribute saying so was evicted.
     """
     # One copy up front: every lookup on the SDK's read-only view is a Python call,
     # and a missing key raises inside it; a plain dict makes the dozen lookups cheap.
     attributes = dict(span.attributes or ())
     if attr.RUN_TYPE in attributes:
         return _dynamiq_run(span, attributes, defaults)
-    return _generic_run(span, attributes, defaults, content_events)
+    return _generic_run(span, attributes, defaults, content_events, counted_in_parent)
 
 
 def _dynamiq_run(span: ReadableSpan, attributes: Mapping[str, Any], defaults: RunDefaults) -> Run:
@@ -284,7 +300,7 @@ def _usage(attributes: dict[str, Any]) -> dict[str, int] | None:
     if prompt is None and completion is None and total is None:
         return None
     if total is None:
-        total = (prompt or 0) + (completion or 0)
+        total = min((prompt or 0) + (completion or 0), MAX_TOKEN_COUNT)
     usage = {"prompt_tokens": prompt or 0, "completion_tokens": completion or 0, "total_tokens": total}
     cache_read = _token_count(attributes, *_CACHE_READ_TOKENS)
     if cache_read is not None:
@@ -411,7 +427,11 @@ def _never_secret(key: str) -> bool:
 
 
 def _generic_run(
-    span: ReadableSpan, attributes: dict[str, Any], defaults: RunDefaults, content_events: Sequence[ContentEvent]
+    span: ReadableSpan,
+    attributes: dict[str, Any],
+    defaults: RunDefaults,
+    content_events: Sequence[ContentEvent],
+    counted_in_parent: bool,
 ) -> Run:
     run = _base_run(span, defaults, _session_id(attributes, defaults))
     for consumed in (attr.SESSION_ID, attr.OPENINFERENCE_SESSION_ID, attr.GEN_AI_CONVERSATION_ID):
@@ -439,7 +459,8 @@ def _generic_run(
         run["input"], run["output"] = redactor.redact(run["input"]), redactor.redact(run["output"])
     usage = _usage(attributes)
     parent = span.parent
-    counted_in = parent if attributes.pop(attr.USAGE_COUNTED_IN_PARENT, False) is True else None
+    marked = attributes.pop(attr.USAGE_COUNTED_IN_PARENT, False) is True or counted_in_parent
+    counted_in = parent if marked else None
     if usage is not None and counted_in is None:
         metadata["usage"] = usage
     if run["status"] == "failed":

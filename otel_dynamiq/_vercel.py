@@ -83,8 +83,10 @@ def shape(group: str, attributes: dict[str, Any]) -> tuple[Any, Any]:
 
 
 def _llm_input(attributes: dict[str, Any]) -> dict[str, Any] | None:
-    messages = genai.parse_json_text(attributes.pop("ai.prompt.messages", None))
+    """Content this cannot read (not JSON, not a list) is left in ``metadata.otel``, never dropped."""
+    messages = genai.parse_json_text(attributes.get("ai.prompt.messages"))
     if isinstance(messages, list):
+        del attributes["ai.prompt.messages"]
         return {"messages": _messages(messages)}
     prompt = genai.parse_json_text(attributes.pop("ai.prompt", None))
     if not isinstance(prompt, Mapping):
@@ -145,7 +147,11 @@ def _tool_result(output: Any) -> Any:
 
 def _llm_output(attributes: dict[str, Any]) -> dict[str, Any] | None:
     text = attributes.pop("ai.response.text", None)
-    calls = genai.parse_json_text(attributes.pop("ai.response.toolCalls", None))
+    calls = genai.parse_json_text(attributes.get("ai.response.toolCalls"))
+    if isinstance(calls, list):
+        del attributes["ai.response.toolCalls"]
+    else:
+        calls = None  # left in metadata.otel as it came
     structured = attributes.pop("ai.response.object", None)
     if text is None and calls is None and structured is not None:
         return {"content": genai.parse_json_text(structured)}

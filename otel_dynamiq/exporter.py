@@ -27,6 +27,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_dynamiq import _stats
+from otel_dynamiq._call_nesting import MARKED
 from otel_dynamiq._config import ExporterConfig, load_config
 from otel_dynamiq._content_events import (
     LOST_EVENTS_WARNING,
@@ -187,7 +188,9 @@ class DynamiqSpanExporter(SpanExporter):
         for span in spans:
             try:
                 events = content_events.take(span.context.trace_id, span.context.span_id) if content_events else ()
-                run = span_to_run(span, self._defaults, events)
+                context = span.context
+                marked = MARKED.take(context.trace_id, context.span_id)
+                run = span_to_run(span, self._defaults, events, counted_in_parent=marked)
                 if self._content_may_be_lost and content_sent_as_unrouted_events(run):
                     self._content_may_be_lost = False
                     _logger.warning(LOST_EVENTS_WARNING)

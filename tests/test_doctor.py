@@ -124,9 +124,10 @@ def test_duplicate_llm_tracing_is_explained_and_other_duplicates_are_not() -> No
     assert notes == [
         "  note: 2 instrumentations named 'httpx' load together, so each call is traced twice; "
         "uninstall the one you do not want",
-        "  note: dynamiq and litellm both trace the LLM calls of Dynamiq's LLM nodes; otel-dynamiq counts each "
-        "call's usage once, in the outermost run; the runs inside it keep theirs under metadata.otel.usage: "
-        "the LLM node's run carries it, as Dynamiq's own tracing does",
+        "  note: dynamiq and litellm may both trace the model calls of Dynamiq's LLM nodes; otel-dynamiq counts "
+        "each call's usage once, in the outermost run; the runs inside it keep theirs under metadata.otel.usage: "
+        "the LLM node's run carries it, as Dynamiq's own tracing does (an embedder node's run has no usage in "
+        "Dynamiq, so there the client's run counts it)",
     ]
     assert not [line for line in describe_instrumentations(statuses[1:]) if "dynamiq and" in line]
 

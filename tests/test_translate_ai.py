@@ -15,11 +15,12 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import NoOpTracerProvider, Status, StatusCode
 
-from otel_dynamiq import NestedCallMarker
+from otel_dynamiq import DynamiqSpanExporter, NestedCallMarker
 from otel_dynamiq._call_nesting import mark_nested_calls
 from otel_dynamiq._content_events import ContentEventStore, GenAIContentEventProcessor
 from otel_dynamiq._genai import ContentEvent
 from otel_dynamiq._translate import RunDefaults, span_to_run
+from otel_dynamiq.collector import LocalCollector
 from tests.conftest import SpanRecorder
 
 DEFAULTS = RunDefaults(source_id="source", session_id="session")
@@ -448,3 +449,70 @@ def test_vercel_ai_sdk_tool_call_and_embeddings(recorder: SpanRecorder) -> None:
     assert embedded["input"] == {"documents": [{"content": "a b"}, {"content": "c d"}]}
     assert [len(document["embedding"]) for document in embedded["output"]["documents"]] == [20, 20]  # cut as Dynamiq
     assert embedded["metadata"]["usage"] == {"prompt_tokens": 4, "completion_tokens": 0, "total_tokens": 4}
+
+
+def test_a_mark_pushed_out_by_the_attribute_limit_still_counts_once(
+    exporters: list[DynamiqSpanExporter], collector: LocalCollector
+) -> None:
+    """The SDK keeps 128 attributes and evicts the oldest: the mark, set at start, goes first.
+
+    A client instrumentation that records a long conversation as attributes pushes it out;
+    the exporter still knows the span was marked.
+    """
+    exporter = DynamiqSpanExporter(endpoint=collector.url)
+    exporters.append(exporter)
+    recorder = SpanRecorder()
+    recorder.provider.add_span_processor(NestedCallMarker())
+    usage = {"llm.token_count.prompt": 160, "llm.token_count.completion": 8}
+    with recorder.tracer.start_as_current_span("LLM node", attributes={"gen_ai.operation.name": "chat"}) as node:
+        node.set_attributes({"gen_ai.usage.input_tokens": 160, "gen_ai.usage.output_tokens": 8})
+        with recorder.tracer.start_as_current_span(
+            "ChatCompletion", attributes={"openinference.span.kind": "LLM"}
+        ) as c:
+            for turn in range(80):  # two attributes a message: 160, past the limit
+                c.set_attributes({f"llm.input_messages.{turn}.message.role": "user"})
+                c.set_attributes({f"llm.input_messages.{turn}.message.content": f"turn {turn}"})
+            c.set_attributes(usage)
+    client_span = recorder.one("ChatCompletion")
+    assert "dynamiq.usage.counted_in_parent" not in (client_span.attributes or {})  # evicted, as in the wild
+    assert exporter.export(recorder.spans()).name == "SUCCESS"
+    runs = {run["name"]: run for run in collector.store.runs()}
+    assert runs["LLM node"]["metadata"]["usage"]["total_tokens"] == 168
+    assert "usage" not in runs["ChatCompletion"]["metadata"]
+    assert runs["ChatCompletion"]["metadata"]["otel"]["usage"]["total_tokens"] == 168
+    recorder.provider.shutdown()
+
+
+def test_odd_indices_and_impossible_token_counts_cost_only_themselves(recorder: SpanRecorder) -> None:
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.prompt.0.role": "user",
+        "gen_ai.prompt.0.content": "hello",
+        "gen_ai.prompt.².content": "a superscript is a digit to str.isdigit",
+        "gen_ai.prompt." + "9" * 5000 + ".content": "past int()'s digit limit",
+        "gen_ai.usage.input_tokens": 2**63 - 1,
+        "gen_ai.usage.output_tokens": -1000,
+        "gen_ai.usage.total_tokens": 12,
+    }
+    with recorder.tracer.start_as_current_span("chat", attributes=attributes):
+        pass
+    run = run_of(recorder, "chat")
+    assert run["input"] == {"messages": [{"role": "user", "content": "hello"}]}
+    assert run["metadata"]["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 12}
+    kept = run["metadata"]["otel"]["attributes"]
+    assert kept["gen_ai.usage.input_tokens"] == 2**63 - 1 and kept["gen_ai.usage.output_tokens"] == -1000
+
+
+def test_vercel_content_it_cannot_read_stays_in_metadata(recorder: SpanRecorder) -> None:
+    attributes = {
+        "ai.operationId": "ai.generateText.doGenerate",
+        "ai.prompt.messages": "this is {not json",
+        "ai.response.toolCalls": "{broken",
+        "ai.response.text": "an answer",
+    }
+    with recorder.tracer.start_as_current_span("ai.generateText.doGenerate", attributes=attributes):
+        pass
+    run = run_of(recorder, "ai.generateText.doGenerate")
+    assert run["output"] == {"content": "an answer"}
+    kept = run["metadata"]["otel"]["attributes"]
+    assert kept["ai.prompt.messages"] == "this is {not json" and kept["ai.response.toolCalls"] == "{broken"

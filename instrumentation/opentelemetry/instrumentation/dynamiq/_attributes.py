@@ -82,13 +82,15 @@ def span_name(facts: RunnableFacts) -> str:
 
 
 def start_attributes(facts: RunnableFacts) -> dict[str, AttributeValue] | None:
-    """What a node's span says from its start: that an LLM or embedder node is a model call.
+    """What a node's span says from its start: that an LLM node is a model call.
 
     Spans started inside it (the LLM client's, traced by another instrumentation)
     are then marked as describing the same call, and their usage is not counted twice.
+    Embedder nodes are not marked so: Dynamiq's embedder runs carry no usage, so the
+    client's span under one is the only run that can count its tokens.
     """
     operation = _OPERATION_BY_GROUP.get(facts.group or "") if facts.kind == "node" else None
-    if operation in ("chat", "embeddings"):
+    if operation == "chat":
         return {"gen_ai.operation.name": operation}
     return None
 

@@ -72,11 +72,19 @@ def facts_for_workflow(workflow: Any) -> RunnableFacts:
 class RunTracer:
     """Turns wrapped run calls into spans; shared by every wrapper of one instrumentor."""
 
-    def __init__(self, tracer: Tracer, recorder: RunRecorder, settings: CaptureSettings) -> None:
+    def __init__(
+        self,
+        tracer: Tracer,
+        recorder: RunRecorder,
+        settings: CaptureSettings,
+        mark_nested_calls: Callable[[], bool] | None = None,
+    ) -> None:
         self._tracer = tracer
         self._recorder = recorder
         self._settings = settings
         self._failures_logged: set[str] = set()
+        self._mark_nested_calls = mark_nested_calls
+        """Tried again before each span until it succeeds: instrumented before the SDK's provider was set."""
         recorder.bind(self._emit_unclaimed)
 
     # --- wrappers (wrapt signature) -------------------------------------------
@@ -128,6 +136,8 @@ class RunTracer:
     ) -> RunRecord | None:
         """Start the span; on any failure of ours, the run goes on untraced. The call itself is never changed."""
         try:
+            if self._mark_nested_calls is not None and self._mark_nested_calls():
+                self._mark_nested_calls = None
             facts = describe(instance)
             parent = self._recorder.record_for(kwargs.get("parent_run_id"))
             # Dynamiq names the parent run explicitly; it wins over whatever context the caller had.
