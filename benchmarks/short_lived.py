@@ -35,6 +35,8 @@ from typing import Any
 
 from _support import ROOT, free_port, machine, median, parser, table
 
+from otel_dynamiq._config import load_config
+from otel_dynamiq._spool import inspect_spool
 from otel_dynamiq.collector import LocalCollector
 
 _PROBE = """
@@ -118,6 +120,11 @@ def probe(tree: Path, endpoint: str, spool: str) -> dict[str, float]:
     return dict(json.loads(done.stdout.splitlines()[-1]))
 
 
+def spooled_runs(endpoint: str, spool: str) -> int:
+    state = inspect_spool(load_config(endpoint=endpoint, spool_dir=spool))
+    return state.runs if state is not None else 0
+
+
 def exit_time(tree: Path, endpoint: str, spool: str) -> float:
     started = time.perf_counter()
     subprocess.run(
@@ -148,6 +155,7 @@ def main() -> None:
         trees = {"this tree": this_tree} | ({f"at {options.compare}": other_tree} if options.compare else {})
         endpoints = {"up": collector.url, "down": f"http://127.0.0.1:{free_port()}", "slow": slow}
         samples: dict[tuple[str, str], list[float]] = {}
+        spooled: dict[str, int] = {}
         for index in range(repeat):
             for side, tree in trees.items():  # interleaved, so a busy moment costs both sides alike
                 spool = str(Path(spools) / f"{side}-{index}")
@@ -156,6 +164,7 @@ def main() -> None:
                     samples.setdefault((side, what), []).append(measured[what])
                 for state, endpoint in endpoints.items():
                     samples.setdefault((side, f"exit, service {state}"), []).append(exit_time(tree, endpoint, spool))
+                    spooled[state] = spooled.get(state, 0) + spooled_runs(endpoint, spool)
         stored = len(collector.store.runs())
 
     rows = []
@@ -169,6 +178,11 @@ def main() -> None:
     print(table(headers, rows))
     expected = 3 * repeat * len(trees)
     print(f"\nruns the collector stored: {stored} of {expected} (one from each start-up probe, two from each exit up)")
+    exits = 2 * repeat * len(trees)
+    print(
+        "runs spooled at exit (each resent by the next process): "
+        + ", ".join(f"service {state} {count} of {exits}" for state, count in spooled.items())
+    )
 
 
 if __name__ == "__main__":
