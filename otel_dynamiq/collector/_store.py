@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from otel_dynamiq.collector._summary import run_facts
+from otel_dynamiq.collector._summary import FACT_TEXT_CHARS, MAX_COST_USD, MAX_TOKENS, run_facts
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -69,22 +69,30 @@ _FACT_COLUMNS = (
     "size INTEGER",
 )
 # A trace's name and status are its root's (the run without a parent); until the root arrives, its first run's.
+# Tokens and cost add up with TOTAL (a float), which cannot overflow as SUM can, and only the values in bounds
+# count: a file an older collector wrote may hold any number, and a recount must never fail.
 _REFRESH_TRACES = """
 INSERT OR REPLACE INTO traces
     (trace_id, name, status, start_ms, end_ms, run_count, tokens, cost_usd, failures, received)
 SELECT r.trace_id,
     COALESCE(
-        (SELECT p.name FROM runs p WHERE p.trace_id = r.trace_id AND p.parent_run_id IS NULL
+        (SELECT substr(p.name, 1, {chars}) FROM runs p WHERE p.trace_id = r.trace_id AND p.parent_run_id IS NULL
          ORDER BY p.start_ms LIMIT 1),
-        (SELECT p.name FROM runs p WHERE p.trace_id = r.trace_id ORDER BY p.start_ms LIMIT 1)),
+        (SELECT substr(p.name, 1, {chars}) FROM runs p WHERE p.trace_id = r.trace_id ORDER BY p.start_ms LIMIT 1)),
     COALESCE(
         (SELECT p.status FROM runs p WHERE p.trace_id = r.trace_id AND p.parent_run_id IS NULL
          ORDER BY p.start_ms LIMIT 1),
         CASE WHEN COUNT(CASE WHEN r.status = 'failed' THEN 1 END) > 0 THEN 'failed' END),
-    MIN(r.start_ms), MAX(r.end_ms), COUNT(*), SUM(r.tokens), SUM(r.cost_usd),
+    MIN(r.start_ms), MAX(r.end_ms), COUNT(*),
+    CASE WHEN COUNT({tokens}) > 0 THEN TOTAL({tokens}) END,
+    CASE WHEN COUNT({cost}) > 0 THEN TOTAL({cost}) END,
     COUNT(CASE WHEN r.status = 'failed' THEN 1 END), MAX(r.received)
-FROM runs r WHERE r.trace_id IN ({}) GROUP BY r.trace_id
-"""
+FROM runs r WHERE r.trace_id IN ({{}}) GROUP BY r.trace_id
+""".format(  # noqa: S608 (constants only; the trace ids are bound)
+    chars=FACT_TEXT_CHARS,
+    tokens=f"CASE WHEN r.tokens BETWEEN 0 AND {MAX_TOKENS} THEN r.tokens END",
+    cost=f"CASE WHEN r.cost_usd BETWEEN 0 AND {MAX_COST_USD!r} THEN r.cost_usd END",
+)
 _TRACE_COLUMNS = ("trace_id", "name", "status", "start_ms", "end_ms", "run_count", "tokens", "cost_usd", "failures")
 _RUN_ROW_COLUMNS = ("id", *_FACT_NAMES, "size")
 # Built from the constant column names above, never from input (values are always bound): hence the noqa.
@@ -97,7 +105,21 @@ _INSERT_RUN = (
 )
 _UPDATE_FACTS = f"UPDATE runs SET {', '.join(f'{name} = ?' for name in _FACT_NAMES)}, size = ? WHERE id = ?"  # noqa: S608
 _SELECT_TRACES = f"SELECT {', '.join(_TRACE_COLUMNS)}, received FROM traces"  # noqa: S608
-_SELECT_RUN_ROWS = f"SELECT {', '.join(_RUN_ROW_COLUMNS)} FROM runs WHERE trace_id = ?"  # noqa: S608
+# Text facts are cut again on the way out: a file written before they were cut on the way in may hold any length.
+_SELECT_RUN_ROWS = "SELECT {} FROM runs WHERE trace_id = ?".format(  # noqa: S608
+    ", ".join(
+        f"substr({name}, 1, {FACT_TEXT_CHARS})" if name in ("name", "type", "grp", "status") else name
+        for name in _RUN_ROW_COLUMNS
+    )
+)
+
+
+def _trace(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A summary row as the viewer gets it: tokens, added up as a float, are a whole number again."""
+    trace = dict(zip(_TRACE_COLUMNS, row[:-1], strict=True))
+    if isinstance(trace["tokens"], float):
+        trace["tokens"] = int(trace["tokens"])
+    return trace
 
 
 class RunStore:
@@ -236,23 +258,30 @@ class RunStore:
                 (*parameters, limit + 1),
             ).fetchall()
         following = (rows[limit - 1][-1], rows[limit - 1][0]) if len(rows) > limit else None
-        return [dict(zip(_TRACE_COLUMNS, row[:-1], strict=True)) for row in rows[:limit]], following
+        return [_trace(row) for row in rows[:limit]], following
 
     def trace_summary(self, trace_id: str) -> dict[str, Any] | None:
         with self._lock:
             self._settle()
             row = self._connection.execute(_SELECT_TRACES + " WHERE trace_id = ?", (trace_id,)).fetchone()
-        return dict(zip(_TRACE_COLUMNS, row[:-1], strict=True)) if row else None
+        return _trace(row) if row else None
 
     def run_page(
-        self, trace_id: str, limit: int, after: tuple[float, str] | None = None
+        self, trace_id: str, limit: int, after: tuple[float, str] | None = None, since: int | None = None
     ) -> tuple[list[dict[str, Any]], tuple[float, str] | None]:
-        """A trace's runs as facts (no bodies), in start order, ``limit`` at most; and where the next page starts."""
+        """A trace's runs as facts (no bodies), in start order, ``limit`` at most; and where the next page starts.
+
+        ``since`` (a ``version()``) keeps only the runs stored after it: a page showing a big trace live
+        fetches what changed, not the whole trace again.
+        """
         condition = ""
         parameters: list[Any] = [trace_id]
         if after is not None:
             condition = " AND (start_ms > ? OR (start_ms = ? AND id > ?))"
             parameters += [after[0], after[0], after[1]]
+        if since is not None:
+            condition += " AND received > ?"
+            parameters.append(since)
         with self._lock:
             rows = self._connection.execute(
                 _SELECT_RUN_ROWS + condition + " ORDER BY start_ms, id LIMIT ?",
