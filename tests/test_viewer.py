@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from otel_dynamiq.collector import LocalCollector, RunStore
+from otel_dynamiq.collector import LocalCollector, RunStore, _store
 from tests.conftest import FAKE_KEY
 from tests.test_collector import get, post
 from tests.test_encode import sample_run
@@ -255,6 +255,11 @@ def test_the_version_moves_with_every_stored_request(collector: LocalCollector) 
     before = data(collector.url, "/viewer/api/version")["version"]
     assert post(collector.url, {"runs": [sample_run()]})[0] == 200
     assert data(collector.url, "/viewer/api/version")["version"] == before + 1
+    # A collector started again counts from zero: a page tells it apart by its instance.
+    with LocalCollector() as other:
+        assert (
+            data(other.url, "/viewer/api/version")["instance"] != data(collector.url, "/viewer/api/version")["instance"]
+        )
 
 
 def test_a_database_written_before_the_viewer_gains_its_facts(tmp_path: Path) -> None:
@@ -473,3 +478,32 @@ def test_an_ipv6_collector_url_has_brackets() -> None:
         assert collector.url == f"http://[::1]:{port}"
         status, _ = get(collector.url + "/v1/traces")
         assert status == 200
+
+
+def test_a_text_filter_scans_a_slice_at_a_time_and_its_pages_go_on_where_it_stopped(
+    collector: LocalCollector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scanning every run's name holds the store: a request scans slices, and stops once its time is up."""
+    for number in range(9):
+        name = f"needle {number}" if number % 3 == 0 else f"hay {number}"
+        run = sample_run(id=run_id(number), trace_id=trace_id(number), name=name)
+        assert post(collector.url, {"runs": [run]})[0] == 200
+    monkeypatch.setattr(_store, "TEXT_SCAN_SLICE", 2)
+    monkeypatch.setattr(_store, "TEXT_SCAN_SECONDS", 0.0)  # one slice per request
+    seen: list[str] = []
+    after = ""
+    requests = 0
+    while True:
+        answer = data(collector.url, f"/viewer/api/traces?q=needle&limit=50{after}")
+        seen += [trace["name"] for trace in answer["traces"]]
+        requests += 1
+        if answer["next"] is None:
+            break
+        after = "&after=" + urllib.parse.quote(answer["next"])
+    assert seen == ["needle 6", "needle 3", "needle 0"]
+    assert requests == 5  # nine traces, two a request
+    monkeypatch.setattr(_store, "TEXT_SCAN_SECONDS", 60.0)
+    first = data(collector.url, "/viewer/api/traces?q=needle&limit=2")
+    assert [trace["name"] for trace in first["traces"]] == ["needle 6", "needle 3"]
+    rest = data(collector.url, "/viewer/api/traces?q=needle&limit=2&after=" + urllib.parse.quote(first["next"]))
+    assert ([trace["name"] for trace in rest["traces"]], rest["next"]) == (["needle 0"], None)

@@ -571,3 +571,28 @@ def test_a_narrow_window_puts_the_panel_below_and_long_groups_never_hide_the_nam
                 page.screenshot(path=str(SCREENSHOTS / "narrow.png"), full_page=True)
         finally:
             context.close()
+
+
+def test_an_open_trace_a_restarted_collector_no_longer_holds_says_so(browser: Browser) -> None:
+    trace = "dddddddd-0000-4000-8000-000000000000"
+    first = LocalCollector().start()
+    port = int(first.url.rsplit(":", 1)[1])
+    context = browser.new_context()
+    stopped = False
+    try:
+        assert post(first.url, {"runs": [sample_run(trace_id=trace, name="Before the restart")]})[0] == 200
+        page = context.new_page()
+        page.goto(f"{first.url}/#/trace/{trace}")
+        expect(row(page, "Before the restart")).to_be_visible()
+        first.stop()
+        stopped = True
+        with LocalCollector(port=port) as second:  # in memory: it starts empty
+            assert post(second.url, {"runs": [sample_run(name="Elsewhere")]})[0] == 200
+            expect(page.locator(".totals .problem")).to_have_text(
+                f"The collector no longer holds trace {trace}.", timeout=15_000
+            )
+            expect(page.locator(".wf-row")).to_have_count(0)
+    finally:
+        context.close()
+        if not stopped:
+            first.stop()

@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -51,6 +53,10 @@ CREATE TABLE IF NOT EXISTS requests (
 );
 """
 
+TEXT_SCAN_SLICE = 200
+"""Traces a text filter reads per hold of the lock."""
+TEXT_SCAN_SECONDS = 0.5
+"""How long one request's text filter scans before its page ends where it got to."""
 MAX_STALE_TRACES = 10_000
 """Traces whose summary waits for a reader; past this, a request recounts them itself (memory stays bounded)."""
 _FACT_NAMES = ("parent_run_id", "name", "type", "grp", "status", "start_ms", "end_ms", "tokens", "cost_usd", "error")
@@ -126,6 +132,8 @@ class RunStore:
     """Thread-safe: the HTTP server answers each request on its own thread."""
 
     def __init__(self, path: str = ":memory:") -> None:
+        self.instance = uuid.uuid4().hex
+        """Differs each time a store is opened: with ``version()``, a page tells a restarted collector apart."""
         self._lock = threading.Lock()
         self._stale: set[str] = set()
         self._connection = sqlite3.connect(path, check_same_thread=False)
@@ -244,12 +252,7 @@ class RunStore:
             conditions.append("status = ?")
             parameters.append(status)
         if text:
-            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            conditions.append(
-                "(trace_id LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM runs r WHERE r.trace_id = traces.trace_id"
-                " AND r.name LIKE ? ESCAPE '\\'))"
-            )
-            parameters += [pattern, pattern]
+            return self._text_page(limit, after, conditions, parameters, text)
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         with self._lock:
             self._settle()
@@ -259,6 +262,52 @@ class RunStore:
             ).fetchall()
         following = (rows[limit - 1][-1], rows[limit - 1][0]) if len(rows) > limit else None
         return [_trace(row) for row in rows[:limit]], following
+
+    def _text_page(
+        self, limit: int, after: tuple[int, str] | None, conditions: list[str], parameters: list[Any], text: str
+    ) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
+        """Traces with ``text`` in their id or in a run's name: no index serves it, so every run may be read.
+
+        The scan goes newest first ``TEXT_SCAN_SLICE`` traces at a time, letting go of the lock between
+        slices (runs being posted meanwhile wait for one slice, not the whole database), and stops after
+        ``TEXT_SCAN_SECONDS``: the page then ends where the scan stopped, and its ``next`` goes on from there.
+        """
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        matching = (  # constant text; the pattern is bound
+            " AND (trace_id LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM runs r WHERE r.trace_id = traces.trace_id"
+            " AND r.name LIKE ? ESCAPE '\\'))"
+        )
+        if after is not None:  # the cursor's condition comes first in ``conditions``: the scan moves it
+            conditions, parameters = conditions[1:], parameters[3:]
+        deadline = time.monotonic() + TEXT_SCAN_SECONDS
+        found: list[tuple[Any, ...]] = []
+        position = after
+        while True:
+            where = list(conditions)
+            bound = list(parameters)
+            if position is not None:
+                where.insert(0, "(received < ? OR (received = ? AND trace_id > ?))")
+                bound[:0] = [position[0], position[0], position[1]]
+            clause = f" WHERE {' AND '.join(where)}" if where else ""
+            with self._lock:
+                self._settle()
+                scanned = self._connection.execute(
+                    "SELECT trace_id, received FROM traces" + clause + " ORDER BY received DESC, trace_id LIMIT ?",  # noqa: S608
+                    (*bound, TEXT_SCAN_SLICE),
+                ).fetchall()
+                if scanned:
+                    found += self._connection.execute(
+                        f"{_SELECT_TRACES} WHERE trace_id IN ({', '.join('?' * len(scanned))}){matching}"
+                        " ORDER BY received DESC, trace_id",
+                        (*(trace_id for trace_id, _ in scanned), pattern, pattern),
+                    ).fetchall()
+            if len(found) > limit:
+                return [_trace(row) for row in found[:limit]], (found[limit - 1][-1], found[limit - 1][0])
+            if len(scanned) < TEXT_SCAN_SLICE:
+                return [_trace(row) for row in found], None
+            position = (scanned[-1][1], scanned[-1][0])
+            if time.monotonic() > deadline:
+                return [_trace(row) for row in found], position
 
     def trace_summary(self, trace_id: str) -> dict[str, Any] | None:
         with self._lock:

@@ -201,7 +201,7 @@ def _run_cursor(text: str | None) -> tuple[float, str] | None:
 def _serve_data(handler: BaseHTTPRequestHandler, store: RunStore, route: str, query: dict[str, list[str]]) -> None:
     parts = [unquote(part) for part in route.split("/")]
     if parts == ["version"]:
-        _send_json(handler, HTTPStatus.OK, {"version": store.version()})
+        _send_json(handler, HTTPStatus.OK, {"version": store.version(), "instance": store.instance})
     elif parts == ["traces"]:
         status = _one(query, "status") or None
         if status is not None and status not in _STATUS_FILTERS:

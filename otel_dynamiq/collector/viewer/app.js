@@ -45,9 +45,11 @@ async function poll() {
       const answer = await api.version();
       live.classList.remove("offline");
       live.textContent = "live";
-      const moved = version !== null && answer.version !== version;
-      if (current && (moved || (current.behind && current.behind(answer.version)))) await current.refresh(answer.version);
-      version = answer.version;
+      // A collector started again counts from zero: its instance tells it apart.
+      const now = `${answer.instance}:${answer.version}`;
+      const moved = version !== null && now !== version;
+      if (current && (moved || (current.behind && current.behind(answer)))) await current.refresh(answer);
+      version = now;
     } catch (error) {
       live.classList.add("offline");
       live.textContent = "offline";

@@ -146,7 +146,9 @@ export class TracesList {
           h(
             "td",
             { colspan: 6, class: "empty" },
-            filtered
+            this.next
+              ? "No match among the newest traces: load more to search further back."
+              : filtered
               ? "No trace matches these filters."
               : `No traces yet. Send runs here: OTEL_EXPORTER_DYNAMIQ_ENDPOINT=${location.origin}`,
           ),

@@ -88,22 +88,23 @@ export class TraceView {
 
   // Behind the collector: a live update has something to fetch (checked at every poll, so runs stored
   // while the trace was loading are fetched too).
-  behind(version) {
-    return !this.loading && this.version !== undefined && version !== this.version;
+  behind({ version, instance }) {
+    return !this.loading && this.version !== undefined && (version !== this.version || instance !== this.instance);
   }
 
   async loadAll() {
     delete document.body.dataset.loadedTrace;
-    let summary, page, version;
+    let summary, page, version, instance;
     try {
       // The version first: runs stored while the pages load come again in the next update, never not at all.
-      ({ version } = await api.version());
+      ({ version, instance } = await api.version());
       [summary, page] = await Promise.all([api.trace(this.traceId), api.runPage(this.traceId, null)]);
     } catch (error) {
       clear(this.totals, h("p", { class: "problem" }, `Could not load trace ${this.traceId}: ${error.message}`));
       return;
     }
     this.version = version;
+    this.instance = instance;
     this.summary = summary;
     this.showTotals();
     const runs = page.runs;
@@ -124,7 +125,7 @@ export class TraceView {
 
   // A live update: when the trace changed, fetch only the runs stored since the last look and merge them in,
   // keeping the scroll position, the selection and the folded rows.
-  async refresh(version) {
+  async refresh({ version, instance }) {
     if (this.loading || this.version === undefined || !this.tree) return;
     let summary;
     try {
@@ -133,8 +134,8 @@ export class TraceView {
       if (error.status === 404) this.gone(); // a collector started again with an empty store
       return;
     }
-    if (version < this.version) {
-      await this.load(); // the collector started again: its versions count from zero
+    if (instance !== this.instance) {
+      await this.load(); // the collector started again (with its file): everything may differ
       return;
     }
     const since = this.version;
