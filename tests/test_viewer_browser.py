@@ -568,6 +568,7 @@ def test_a_narrow_window_puts_the_panel_below_and_long_groups_never_hide_the_nam
                 panel = page.locator(".panel").bounding_box()
                 assert waterfall and panel and panel["y"] >= waterfall["y"] + waterfall["height"]
                 assert panel["width"] > 300
+                assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing sticks out
                 page.screenshot(path=str(SCREENSHOTS / "narrow.png"), full_page=True)
         finally:
             context.close()
