@@ -49,14 +49,14 @@ compat: $(STAMP)
 # The gateway behind a real OpenTelemetry Collector, built from its modules (needs Go; the first build
 # takes minutes, later ones reuse .cache/otelcol), and a Node.js sender (needs Node.js and npm).
 fleet: $(STAMP)
-	$(BIN)/pytest -m fleet -s tests/test_fleet.py
+	$(BIN)/pytest -m fleet -s tests/test_fleet.py tests/test_vercel_ai.py
 
 # The trace viewer in a real browser: Debian's chromium (apt-get install chromium) driven by Playwright.
 # Screenshots land in .cache/viewer/.
 browser: $(STAMP)
 	$(BIN)/pytest -m browser tests/test_viewer_browser.py
 
-BENCHMARKS := encoder_choice caller_latency tracing_floor polling concurrency export_throughput instrumentation_cost memory_outage spool_drain collector_limits gateway
+BENCHMARKS := encoder_choice caller_latency tracing_floor polling concurrency export_throughput instrumentation_cost memory_outage spool_drain collector_limits gateway gateway_limits short_lived
 
 # Every benchmark at full size (about 10 minutes on 2 cores); BENCH_ARGS=--tiny for a smoke run.
 bench: $(STAMP)

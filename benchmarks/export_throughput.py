@@ -1,11 +1,13 @@
 """Export cost: the same spans through otel-dynamiq and through OTLP/HTTP, one span mix at a time.
 
-Three mixes, measured separately because each exercises a different path:
+Four mixes, measured separately because each exercises a different path:
 Dynamiq node spans as the instrumentation writes them (1 KB input and output,
 metadata with the serialized node and usage); GenAI spans from another
-instrumentation (``gen_ai.*`` with input and output messages as JSON); and
+instrumentation (``gen_ai.*`` with input and output messages as JSON);
 OpenInference spans (JSON-string ``input.value``/``output.value`` and the
-flattened ``llm.input_messages.*``/``llm.output_messages.*``). Batches of
+flattened ``llm.input_messages.*``/``llm.output_messages.*``); and the Vercel
+AI SDK's provider-request spans (``ai.*``, messages as JSON, usage under both
+names, counted in their parent call). Batches of
 512, as the BatchSpanProcessor sends them, to a loopback sink in a child
 process that reads and discards every body.
 
@@ -95,10 +97,39 @@ def openinference_attributes(index: int) -> dict[str, Any]:
     }
 
 
+def vercel_attributes(index: int) -> dict[str, Any]:
+    """An ``ai.generateText.doGenerate`` span as ``ai`` 6 writes it."""
+    messages = [{"role": "user", "content": [{"type": "text", "text": PAYLOAD}]}]
+    return {
+        "operation.name": "ai.generateText.doGenerate my-function",
+        "ai.operationId": "ai.generateText.doGenerate",
+        "ai.telemetry.functionId": "my-function",
+        "ai.model.provider": "openai.chat",
+        "ai.model.id": "gpt-4o-mini",
+        "ai.settings.maxRetries": 2,
+        "ai.prompt.messages": json.dumps(messages),
+        "gen_ai.system": "openai.chat",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "ai.response.finishReason": "stop",
+        "ai.response.text": PAYLOAD,
+        "ai.response.id": f"chatcmpl-{index}",
+        "ai.response.model": "gpt-4o-mini",
+        "ai.usage.inputTokens": 250 + index % 7,
+        "ai.usage.outputTokens": 80,
+        "ai.usage.totalTokens": 330 + index % 7,
+        "ai.usage.inputTokenDetails.cacheReadTokens": 0,
+        "gen_ai.response.finish_reasons": ("stop",),
+        "gen_ai.response.model": "gpt-4o-mini",
+        "gen_ai.usage.input_tokens": 250 + index % 7,
+        "gen_ai.usage.output_tokens": 80,
+    }
+
+
 MIXES: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
     "Dynamiq node spans": ("Retriever", lambda index: NODE_ATTRIBUTES),
     "GenAI spans": ("chat gpt-4o-mini", genai_attributes),
     "OpenInference spans": ("ChatCompletion", openinference_attributes),
+    "Vercel AI SDK spans": ("ai.generateText.doGenerate", vercel_attributes),
 }
 NODE_ATTRIBUTES: dict[str, Any] = {}
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otel_dynamiq import _genai as genai
+from otel_dynamiq import _vercel as vercel
 from otel_dynamiq import attributes as attr
 
 OPENINFERENCE_KIND = "openinference.span.kind"
@@ -42,9 +43,25 @@ GENAI_OPERATION_GROUPS = {
     "invoke_agent": "agents",
     "create_agent": "agents",
     "retrieval": "retrievers",
+    # LiteLLM's "otel" callback names the call type.
+    "embedding": "embedders",
+    "completion": "llms",
 }
-EMBEDDING_TRACE_LIMIT = 20
-"""Dynamiq cuts embeddings in traces to their first 20 numbers; a run of ours shows as much."""
+LLM_REQUEST_TYPE = "llm.request.type"
+"""OpenLLMetry's (and LiteLLM's) call type: more exact than ``gen_ai.operation.name`` where both are set."""
+LLM_REQUEST_TYPE_GROUPS = {
+    "chat": "llms",
+    "completion": "llms",
+    "acompletion": "llms",
+    "embedding": "embedders",
+    "aembedding": "embedders",
+    "rerank": "rankers",
+}
+MODEL_CALL_KINDS = frozenset({"LLM", "EMBEDDING"})
+MODEL_CALL_OPERATIONS = frozenset(
+    {"chat", "text_completion", "generate_content", "embeddings", "embedding", "completion"}
+)
+EMBEDDING_TRACE_LIMIT = genai.EMBEDDING_TRACE_LIMIT
 
 _MODEL_KEYS = {
     "llms": (attr.GEN_AI_REQUEST_MODEL, "llm.model_name"),
@@ -53,6 +70,7 @@ _MODEL_KEYS = {
 }
 _FLATTENED_MESSAGES = ("llm.input_messages.", "llm.output_messages.", "gen_ai.prompt.", "gen_ai.completion.")
 _PROVIDER_KEYS = (attr.GEN_AI_PROVIDER_NAME, attr.GEN_AI_SYSTEM, "llm.provider", "llm.system")
+_LITELLM_MODEL = "litellm.provider.model"
 _NAME_KEYS = {"tools": ("tool.name", "gen_ai.tool.name"), "agents": ("agent.name", "gen_ai.agent.name")}
 _DESCRIPTION_KEYS = {"tools": ("tool.description", "gen_ai.tool.description")}
 
@@ -76,12 +94,33 @@ def node_group(attributes: Mapping[str, Any]) -> str | None:
     kind = attributes.get(OPENINFERENCE_KIND)
     if kind is not None:
         return OPENINFERENCE_GROUPS.get(str(kind), "utils")
+    vercel_operation = attributes.get(vercel.OPERATION_ID)
+    if vercel_operation is not None:
+        return vercel.group(str(vercel_operation))
+    request_type = attributes.get(LLM_REQUEST_TYPE)
+    if request_type is not None and request_type in LLM_REQUEST_TYPE_GROUPS:
+        return LLM_REQUEST_TYPE_GROUPS[request_type]
     operation = attributes.get(attr.GEN_AI_OPERATION_NAME)
     if operation is not None:
         return GENAI_OPERATION_GROUPS.get(str(operation), "llms")
     if any(key.startswith(attr.GEN_AI_PREFIX) for key in attributes):
         return "llms"
     return None
+
+
+def is_model_call(attributes: Mapping[str, Any]) -> bool:
+    """Whether a span, as its attributes stand when it starts, is one call of a model (chat or embedding).
+
+    Spans started inside such a span describe the same call again (a client
+    instrumentation under a Dynamiq LLM node, or under another instrumentation
+    of the same client), so their usage must not be counted a second time.
+    """
+    if attributes.get(OPENINFERENCE_KIND) in MODEL_CALL_KINDS:
+        return True
+    return (
+        attributes.get(attr.GEN_AI_OPERATION_NAME) in MODEL_CALL_OPERATIONS
+        or attributes.get(LLM_REQUEST_TYPE) in LLM_REQUEST_TYPE_GROUPS
+    )
 
 
 def _pop_first(attributes: dict[str, Any], keys: Sequence[str]) -> Any:
@@ -122,6 +161,9 @@ def shape_ai_run(
 ) -> AiRun:
     node: dict[str, Any] = {"name": span_name, "group": group}
     run = AiRun(group=group, node=node)
+    from_vercel = vercel.OPERATION_ID in attributes
+    if from_vercel:
+        vercel.rename(attributes)
     name = _pop_first(attributes, _NAME_KEYS.get(group, ()))
     if name is not None:
         node["name"] = str(name)
@@ -134,8 +176,13 @@ def shape_ai_run(
     for key in _PROVIDER_KEYS:  # the previous name beside the current one, saying the same
         if provider is not None and attributes.get(key) == provider:
             del attributes[key]
+    if provider is None and _LITELLM_MODEL in attributes:  # LiteLLM names no provider for embeddings
+        prefix, slash, _ = str(attributes[_LITELLM_MODEL]).partition("/")
+        provider = prefix if slash else None
     if provider is not None or group in ("llms", "embedders"):
         node["provider"] = provider
+    if from_vercel:
+        run.input, run.output = vercel.shape(group, attributes)
     _SHAPERS.get(group, _shape_plain)(run, attributes, span_events, content_events)
     _user_metadata(run, attributes)
     return run
@@ -168,9 +215,7 @@ def _shape_llm(
         flattened = genai.take_indexed_many(attributes, _FLATTENED_MESSAGES)
         oi_input, oi_output, prompt, completion = (flattened[prefix] for prefix in _FLATTENED_MESSAGES)
         messages = genai.messages_from_openinference(oi_input) or genai.messages_from_indexed_genai(prompt)
-        output = genai.output_of(genai.messages_from_openinference(oi_output)) or genai.output_of(
-            genai.messages_from_indexed_genai(completion)
-        )
+        output = genai.output_of(genai.messages_from_openinference(oi_output)) or genai.output_from_indexed(completion)
 
     if attr.GEN_AI_INPUT_MESSAGES in attributes or attr.GEN_AI_OUTPUT_MESSAGES in attributes:
         parts_input = genai.messages_from_parts(
@@ -178,7 +223,9 @@ def _shape_llm(
             system_instructions=attributes.pop(attr.GEN_AI_SYSTEM_INSTRUCTIONS, None),
         )
         parts_output = genai.output_of(genai.messages_from_parts(attributes.pop(attr.GEN_AI_OUTPUT_MESSAGES, None)))
-        messages, output = messages or parts_input, output or parts_output
+        # The parts form is the richer one where an instrumentation sets both (LiteLLM does), except
+        # that LiteLLM leaves the tool calls out of it and gives them as gen_ai.completion.N.function_call.
+        messages, output = parts_input or messages, genai.richer_output(parts_output, output)
 
     if content_events and (messages is None or output is None):
         from_events = genai.messages_from_events(content_events)
@@ -198,13 +245,13 @@ def _shape_llm(
     if messages is not None:
         _drop_value(attributes, *INPUT_KEYS)
         run.input = {"messages": messages}
-    else:
+    elif run.input is None:
         has_input, raw_input = take_value(attributes, *INPUT_KEYS)
         run.input = raw_input if has_input else None
     if output is not None:
         _drop_value(attributes, *OUTPUT_KEYS)
         run.output = output
-    else:
+    elif run.output is None:
         has_output, raw_output = take_value(attributes, *OUTPUT_KEYS)
         run.output = raw_output if has_output else None
 
@@ -231,9 +278,15 @@ def _truncated(vector: Any) -> list[Any] | None:
 def _shape_embedder(
     run: AiRun, attributes: dict[str, Any], span_events: Sequence[Any], content_events: Sequence[genai.ContentEvent]
 ) -> None:
+    if run.input is not None:  # shaped already (the Vercel AI SDK's)
+        return
     embeddings = genai.take_indexed(attributes, "embedding.embeddings.")
     texts = [fields.get("embedding.text") for fields in embeddings.values()]
     if not embeddings or any(text is None for text in texts):
+        texts = _embedded_texts(attributes, content_events)
+        if texts:
+            run.input = {"query": texts[0]} if len(texts) == 1 else {"documents": [{"content": text} for text in texts]}
+            _drop_value(attributes, *INPUT_KEYS)
         _shape_plain(run, attributes, span_events, content_events)
         return
     _drop_value(attributes, *INPUT_KEYS)  # the request: the texts again
@@ -247,6 +300,23 @@ def _shape_embedder(
         run.output = {
             "documents": [{"content": text, "embedding": vector} for text, vector in zip(texts, vectors, strict=True)]
         }
+
+
+def _embedded_texts(attributes: dict[str, Any], content_events: Sequence[genai.ContentEvent]) -> list[Any]:
+    """The texts OpenLLMetry and LiteLLM record for an embedding call: as input messages, indexed prompts or events.
+
+    They record no vectors on the span, so such a run has an input and no output.
+    """
+    messages: list[genai.Message] | None = None
+    if attr.GEN_AI_INPUT_MESSAGES in attributes:
+        messages = genai.messages_from_parts(attributes.pop(attr.GEN_AI_INPUT_MESSAGES))
+    elif any(key.startswith("gen_ai.prompt.") for key in attributes):
+        messages = genai.messages_from_indexed_genai(genai.take_indexed(attributes, "gen_ai.prompt."))
+    elif content_events:
+        messages = genai.messages_from_events(
+            [event for event in content_events if event.name != genai.CHOICE_EVENT]
+        ).messages
+    return [message.get("content") for message in messages or ()]
 
 
 def _shape_tool(

@@ -154,6 +154,8 @@ def _parse_path(name: str, raw: str) -> Path:
 def _parse_certificate_file(name: str, raw: str) -> Path:
     """A PEM file of CA certificates, loaded once now so that a wrong one fails at start-up, not at export."""
     path = Path(raw).expanduser()
+    if path.exists() and not path.is_file():  # a FIFO would block the read, a directory is not a file
+        raise ValueError(f"{name}={raw!r} is not a regular file; set it to a PEM file of CA certificates")
     try:
         ssl.create_default_context(cafile=str(path))
     except ssl.SSLError as exc:  # an OSError too: caught first
@@ -270,12 +272,32 @@ def _check_endpoint(endpoint: str) -> str:
             f"{env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT} holds a user name or password (user:pass@host); "
             f"remove it and give the key in {env.DYNAMIQ_ACCESS_KEY}"
         )
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts.port  # noqa: B018 - parsing it is the check: a port that is not a number raises here
+    except ValueError:
+        valid_port = False
+    else:
+        valid_port = True
+    if parts.scheme not in ("http", "https") or not parts.hostname or not valid_port:
         raise ValueError(
             f"{env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT}={endpoint!r} is not an http(s) URL; "
             f"set it to a base URL such as {DEFAULT_ENDPOINT}"
         )
     return endpoint.rstrip("/")
+
+
+def _check_standard_trust_variables() -> None:
+    """httpx reads ``SSL_CERT_FILE`` (else ``SSL_CERT_DIR``) when it makes its TLS context, after start-up:
+    a path that is not there would only show at the first export, as a failure to send."""
+    cert_file, cert_dir = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    if cert_file:
+        if not Path(cert_file).is_file():
+            raise ValueError(
+                f"SSL_CERT_FILE={cert_file!r} is not a file; point it to a PEM bundle of CA certificates, "
+                f"unset it, or set {env.OTEL_EXPORTER_DYNAMIQ_CERTIFICATE} instead"
+            )
+    elif cert_dir and not Path(cert_dir).is_dir():
+        raise ValueError(f"SSL_CERT_DIR={cert_dir!r} is not a directory; point it to a directory of CA certificates")
 
 
 def load_config(
@@ -364,6 +386,8 @@ def load_config(
     resolved_certificate: Path | None = _setting(
         certificate_file, "certificate_file", env.OTEL_EXPORTER_DYNAMIQ_CERTIFICATE, _parse_certificate_file, None
     )
+    if resolved_certificate is None and urlsplit(resolved_endpoint).scheme == "https":
+        _check_standard_trust_variables()
 
     return ExporterConfig(
         endpoint=resolved_endpoint,

@@ -135,6 +135,35 @@ def content_comes_as_events() -> bool:
     return os.environ.get(CAPTURE_CONTENT_VARIABLE, "").strip().lower() in EVENT_CONTENT_MODES
 
 
+TRACELOOP_CONTENT_VARIABLE = "TRACELOOP_TRACE_CONTENT"
+_OPENLLMETRY_MARKS = ("gen_ai.is_streaming", "llm.is_streaming")
+"""Attributes only OpenLLMetry's instrumentations set, on every LLM span."""
+LOST_EVENTS_WARNING = (
+    "An OpenLLMetry (Traceloop) LLM span arrived without its prompt and answer: in its events mode "
+    f"(use_attributes=False) it logs them as events, which reach Dynamiq runs only with "
+    f"{CAPTURE_CONTENT_VARIABLE}=true in the application that traced it. Set that, or instrument with "
+    "use_attributes=True; "
+    f"set {TRACELOOP_CONTENT_VARIABLE}=false if you meant to send no content."
+)
+
+
+def content_may_be_lost() -> bool:
+    """Whether content logged as events could go unrouted: nothing routes events, and OpenLLMetry may send some."""
+    traceloop = os.environ.get(TRACELOOP_CONTENT_VARIABLE, "true").strip().lower()
+    return not content_comes_as_events() and traceloop not in ("false", "0")
+
+
+def content_sent_as_unrouted_events(run: Mapping[str, Any]) -> bool:
+    """An OpenLLMetry LLM run with neither input nor output: its content went to log events (pure, no I/O)."""
+    if run["input"] is not None or run["output"] is not None:
+        return False
+    metadata = run["metadata"]
+    if metadata.get("node", {}).get("group") not in ("llms", "embedders"):
+        return False
+    attributes = metadata.get("otel", {}).get("attributes", {})
+    return any(mark in attributes for mark in _OPENLLMETRY_MARKS)
+
+
 def attach_content_events() -> bool:
     """Make GenAI content events reach the exporter; say once what to do when they cannot."""
     with _attached_lock:

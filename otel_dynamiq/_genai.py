@@ -57,7 +57,11 @@ def parse_json_text(value: Any) -> Any:
     return value
 
 
-def _tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+EMBEDDING_TRACE_LIMIT = 20
+"""Dynamiq cuts embeddings in traces to their first 20 numbers; a run of ours shows as much."""
+
+
+def tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
     """A tool call as a Dynamiq LLM run shows it: arguments parsed when they are JSON."""
     return {
         "id": call_id,
@@ -110,7 +114,7 @@ def _message_from_parts(item: Mapping[str, Any]) -> Message:
         if kind == "text":
             texts.append(part.get("content"))
         elif kind == "tool_call":
-            calls.append(_tool_call(part.get("id"), part.get("name"), part.get("arguments")))
+            calls.append(tool_call(part.get("id"), part.get("name"), part.get("arguments")))
         elif kind == "tool_call_response":
             message["tool_call_id"] = part.get("id")
             texts.append(part.get("response", part.get("result")))
@@ -137,7 +141,10 @@ def messages_from_events(events: Iterable[ContentEvent]) -> Conversation:
             inputs.append(_legacy_message(LEGACY_MESSAGE_EVENTS[event.name], body))
         elif event.name == CHOICE_EVENT:
             message = body.get("message")
-            choices.append(_legacy_message("assistant", message if isinstance(message, Mapping) else {}))
+            message = message if isinstance(message, Mapping) else {}
+            if "tool_calls" not in message and "tool_calls" in body:  # OpenLLMetry puts them beside the message
+                message = {**message, "tool_calls": body["tool_calls"]}
+            choices.append(_legacy_message("assistant", message))
         elif event.name == DETAILS_EVENT:
             attributes = event.attributes or {}
             details = Conversation(
@@ -165,7 +172,7 @@ def _legacy_message(role: str, body: Mapping[str, Any]) -> Message:
 def _legacy_tool_call(call: Mapping[str, Any]) -> dict[str, Any]:
     function = call.get("function")
     function = function if isinstance(function, Mapping) else {}
-    return _tool_call(call.get("id"), function.get("name"), function.get("arguments"))
+    return tool_call(call.get("id"), function.get("name"), function.get("arguments"))
 
 
 # Flattened attributes: OpenInference's llm.input_messages.N.message.* and GenAI's older gen_ai.prompt.N.*.
@@ -200,6 +207,10 @@ def take_indexed_many(attributes: dict[str, Any], prefixes: tuple[str, ...]) -> 
     return taken
 
 
+_MAX_INDEX_DIGITS = 9
+"""A message, tool call or document index past a billion is not one: such a key is left as it is."""
+
+
 def _grouped(attributes: Mapping[str, Any], keys: list[str], prefix: str) -> dict[int, dict[str, Any]]:
     if not keys:
         return {}
@@ -207,7 +218,8 @@ def _grouped(attributes: Mapping[str, Any], keys: list[str], prefix: str) -> dic
     start = len(prefix)
     for key in keys:
         index, _, rest = key[start:].partition(".")
-        if rest and index.isdigit():
+        # ASCII digits only ("²" is a digit to str.isdigit, not to int), and few enough to be an index.
+        if rest and index.isascii() and index.isdigit() and len(index) <= _MAX_INDEX_DIGITS:
             grouped.setdefault(int(index), {})[rest] = attributes[key]
     return dict(sorted(grouped.items())) if len(grouped) > 1 else grouped
 
@@ -229,7 +241,7 @@ def _openinference_message(fields: Mapping[str, Any]) -> Message:
     calls = indexed(fields, "message.tool_calls.")
     if calls:
         message["tool_calls"] = [
-            _tool_call(
+            tool_call(
                 call.get("tool_call.id"),
                 call.get("tool_call.function.name"),
                 call.get("tool_call.function.arguments"),
@@ -242,9 +254,54 @@ def _openinference_message(fields: Mapping[str, Any]) -> Message:
 
 
 def messages_from_indexed_genai(grouped: Mapping[int, Mapping[str, Any]]) -> list[Message] | None:
+    """OpenLLMetry's ``gen_ai.prompt.N.*``/``gen_ai.completion.N.*``, with tool and function calls.
+
+    The calls are ``tool_calls.M.{id,name,arguments}``; a tool's answer names
+    its call in ``tool_call_id``; LiteLLM and older OpenLLMetry put one call
+    per ``function_call.{name,arguments}``.
+    """
     if not grouped:
         return None
-    return [{"role": fields.get("role"), "content": _text_of(fields.get("content"))} for fields in grouped.values()]
+    return [_indexed_message(fields) for fields in grouped.values()]
+
+
+def output_from_indexed(grouped: Mapping[int, Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The answer from ``gen_ai.completion.N.*``; LiteLLM numbers its tool calls there, not its choices."""
+    if grouped and all("role" not in fields and "function_call.name" in fields for fields in grouped.values()):
+        return {"content": None, "tool_calls": [_function_call(fields) for fields in grouped.values()]}
+    return output_of(messages_from_indexed_genai(grouped))
+
+
+def _function_call(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """LiteLLM's and older OpenLLMetry's ``function_call.{name,arguments}``."""
+    name, arguments = fields.get("function_call.name"), fields.get("function_call.arguments")
+    return tool_call(fields.get("function_call.id"), name, arguments)
+
+
+def richer_output(first: dict[str, Any] | None, second: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``first``, with the text or tool calls it lacks taken from ``second`` (two forms of one answer)."""
+    if first is None or second is None:
+        return first or second
+    if first.get("content") is None and second.get("content") is not None:
+        first = {**first, "content": second["content"]}
+    if not first.get("tool_calls") and second.get("tool_calls"):
+        first = {**first, "tool_calls": second["tool_calls"]}
+    return first
+
+
+def _indexed_message(fields: Mapping[str, Any]) -> Message:
+    message: Message = {"role": fields.get("role"), "content": _text_of(fields.get("content"))}
+    calls = [
+        tool_call(call.get("id"), call.get("name"), call.get("arguments"))
+        for call in indexed(fields, "tool_calls.").values()
+    ]
+    if not calls and "function_call.name" in fields:
+        calls = [_function_call(fields)]
+    if calls:
+        message["tool_calls"] = calls
+    if fields.get("tool_call_id") is not None:
+        message["tool_call_id"] = fields["tool_call_id"]
+    return message
 
 
 def messages_from_span_event(value: Any) -> list[Message] | None:

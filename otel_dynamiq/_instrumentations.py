@@ -84,6 +84,33 @@ def _try_instrument(instrumentor_class: type) -> tuple[bool, str]:
     return loaded, "" if loaded else "instrument() did nothing"
 
 
+LLM_CLIENTS = frozenset(
+    {
+        "openai",
+        "litellm",
+        "anthropic",
+        "langchain",
+        "llama_index",
+        "google_genai",
+        "vertexai",
+        "bedrock",
+        "mistralai",
+        "groq",
+        "cohere",
+        "ollama",
+    }
+)
+"""Entry-point names of instrumentations that trace an LLM client (or a framework calling one)."""
+COUNTED_ONCE = (
+    "otel-dynamiq counts each call's usage once, in the outermost run; the runs inside it keep theirs "
+    "under metadata.otel.usage"
+)
+
+
+def _untied_langchain(status: InstrumentationStatus) -> bool:
+    return status.loaded and status.name == "langchain" and status.distribution.startswith("openinference")
+
+
 def describe_instrumentations(statuses: list[InstrumentationStatus]) -> list[str]:
     if not statuses:
         return ["instrumentations: none installed"]
@@ -91,8 +118,31 @@ def describe_instrumentations(statuses: list[InstrumentationStatus]) -> list[str
     lines += [f"  {status.describe()}" for status in statuses]
     names = [status.name for status in statuses if status.loaded]
     for name in sorted({name for name in names if names.count(name) > 1}):
+        if name in LLM_CLIENTS:
+            lines.append(
+                f"  note: {names.count(name)} instrumentations named {name!r} load together, so each call is "
+                f"traced {names.count(name)} times; {COUNTED_ONCE} (under opentelemetry-instrument; with manual "
+                "setup add otel_dynamiq.NestedCallMarker() to the tracer provider). Uninstall the ones you do "
+                "not want to see"
+            )
+        else:
+            lines.append(
+                f"  note: {names.count(name)} instrumentations named {name!r} load together, "
+                "so each call is traced twice; uninstall the one you do not want"
+            )
+    clients = sorted({name for name in names if name in LLM_CLIENTS})
+    beside_langchain = [name for name in clients if name != "langchain"]
+    if beside_langchain and any(_untied_langchain(status) for status in statuses):
         lines.append(
-            f"  note: {names.count(name)} instrumentations named {name!r} load together, "
-            "so each call is traced twice; uninstall the one you do not want"
+            f"  note: OpenInference's langchain instrumentation does not make its spans current, so the "
+            f"{', '.join(beside_langchain)} spans of a LangChain model call are its siblings, not its "
+            "children, and that call's usage counts twice; with a client used only through LangChain, set "
+            f"{DISABLED_VARIABLE}={','.join(beside_langchain)}"
+        )
+    if "dynamiq" in names and clients:
+        lines.append(
+            f"  note: dynamiq and {', '.join(clients)} may both trace the model calls of Dynamiq's LLM nodes; "
+            f"{COUNTED_ONCE}: the LLM node's run carries it, as Dynamiq's own tracing does (an embedder "
+            "node's run has no usage in Dynamiq, so there the client's run counts it)"
         )
     return lines

@@ -1,8 +1,12 @@
-"""Take back our loggers' levels from Dynamiq.
+"""Our log lines: one line each, and at the levels we set.
 
 When ``dynamiq`` is imported, it sets every logger that already exists to
 ERROR. With ``opentelemetry-instrument`` this package is imported first, so
 its warnings (runs dropped, a key refused) would vanish without a trace.
+
+A traceback in the application's stderr reads as the application's own
+failure, so a failure of ours is one line (``one_line``), and its traceback
+goes to DEBUG.
 """
 
 from __future__ import annotations
@@ -28,3 +32,9 @@ def reclaim_loggers() -> None:
         logger = logging.root.manager.loggerDict[name]
         if isinstance(logger, logging.Logger) and logger.level == logging.ERROR:
             logger.setLevel(logging.NOTSET)
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: message`` with the message's line breaks folded, for a log line that stays one line."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -25,11 +25,50 @@ T = TypeVar("T")
 
 
 def interpreter_exiting() -> bool:
-    """True once the interpreter has begun to shut down (``atexit`` handlers, a provider's shutdown among them).
+    """True once the interpreter shuts down: ``atexit`` handlers (a provider's shutdown among them) are running.
 
-    The main thread counts as stopped from then on, on every supported Python.
+    The main thread counts as stopped from the moment its code ends, on every
+    supported Python; the non-daemon threads still running then are the
+    application's, which goes on until they end too.
     """
-    return not threading.main_thread().is_alive()
+    if threading.main_thread().is_alive():
+        return False
+    return not any(thread.is_alive() and not thread.daemon for thread in threading.enumerate())
+
+
+_FORK_WAIT_SECONDS = 10.0
+"""The longest a fork() waits for the loop thread to finish readying the exporter; it is done in milliseconds."""
+
+
+class ForkGuard:
+    """Holds ``fork()`` back while the loop thread imports modules or builds the client.
+
+    A child forked while another thread holds one of the interpreter's module
+    locks inherits that lock held by a thread it does not have, and hangs on
+    its first import of that module, its runs lost without a word.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held_for_fork = False
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+    def before_fork(self) -> None:
+        self._held_for_fork = self._lock.acquire(timeout=_FORK_WAIT_SECONDS)
+
+    def after_fork_in_parent(self) -> None:
+        if self._held_for_fork:
+            self._held_for_fork = False
+            self._lock.release()
+
+    def after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
+        self._held_for_fork = False
 
 
 class LoopThread:

@@ -5,8 +5,9 @@ they hold. One directory per endpoint and key (named by a hash of the two, so
 a body is only ever resent where it was meant to go), shared safely by every
 process that exports there:
 
-- a body is written under a temporary name and renamed into place, so a
-  reader never sees half a file;
+- a body is written under a temporary name, synced, renamed into place and
+  its directory synced, so a reader never sees half a file and a body once
+  put survives a power cut;
 - a sender leases a file by renaming it to a name that carries the lease's
   expiry, its pid and its host. A rename succeeds for one process only, so
   no file is sent twice; a lease whose holder died is taken over when it
@@ -182,6 +183,15 @@ class _NotARegularFile(Exception):
     pass
 
 
+def _sync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable: a file's own fsync does not cover its directory entry."""
+    descriptor = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def _read_own_file(path: Path) -> bytes:
     """The file's bytes, if it is a regular file of this user: opened without following a link or
     waiting on a FIFO, then checked on the open descriptor, so a swap after the check cannot matter."""
@@ -274,6 +284,7 @@ class DiskSpool:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
             raise
+        _sync_directory(self.directory)  # the rename must survive a power cut too: a 200 promised it
         self._bytes_since_listing += len(body)
         # Listing a large backlog for every put would make an outage quadratic: list again when this
         # process's writes since the last listing could have crossed the size cap, or once a second.

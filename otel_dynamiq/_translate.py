@@ -116,10 +116,19 @@ def _parse_json(text: Any, redactor: Redactor | None = None) -> tuple[bool, Json
     return True, redactor.redact(parsed) if redactor is not None else parsed
 
 
+MAX_TOKEN_COUNT = 2**53 - 1
+"""The largest count every JSON reader holds exactly; a count above it, or below zero, is no count."""
+
+
 def _token_count(attributes: dict[str, Any], *names: str) -> int | None:
+    """The first valid count under these names; the names are consumed only when one is valid.
+
+    A negative or impossibly large count is left in ``metadata.otel`` instead:
+    summed into a trace's usage it would lower the total or overflow it.
+    """
     for name in names:
         value = attributes.get(name)
-        if isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKEN_COUNT:
             for consumed in names:
                 attributes.pop(consumed, None)
             return value
@@ -209,18 +218,25 @@ def _base_run(span: ReadableSpan, defaults: RunDefaults, session_id: str) -> Run
     }
 
 
-def span_to_run(span: ReadableSpan, defaults: RunDefaults, content_events: Sequence[ContentEvent] = ()) -> Run:
+def span_to_run(
+    span: ReadableSpan,
+    defaults: RunDefaults,
+    content_events: Sequence[ContentEvent] = (),
+    counted_in_parent: bool = False,
+) -> Run:
     """The run Dynamiq should show for this span, with secrets masked as it is built.
 
     ``content_events`` are the GenAI log events emitted inside the span (prompts and
     completions of instrumentations that log content rather than attach it).
+    ``counted_in_parent`` says the span was started inside a span of the same model
+    call (``NestedCallMarker`` saw it), when its attribute saying so was evicted.
     """
     # One copy up front: every lookup on the SDK's read-only view is a Python call,
     # and a missing key raises inside it; a plain dict makes the dozen lookups cheap.
     attributes = dict(span.attributes or ())
     if attr.RUN_TYPE in attributes:
         return _dynamiq_run(span, attributes, defaults)
-    return _generic_run(span, attributes, defaults, content_events)
+    return _generic_run(span, attributes, defaults, content_events, counted_in_parent)
 
 
 def _dynamiq_run(span: ReadableSpan, attributes: Mapping[str, Any], defaults: RunDefaults) -> Run:
@@ -273,18 +289,67 @@ def _dynamiq_run(span: ReadableSpan, attributes: Mapping[str, Any], defaults: Ru
 
 
 def _usage(attributes: dict[str, Any]) -> dict[str, int] | None:
+    """Dynamiq's usage fields (``BaseLLMUsageData``) from the GenAI, OpenInference and OpenLLMetry names."""
     prompt = _token_count(
         attributes, attr.GEN_AI_INPUT_TOKENS, attr.GEN_AI_PROMPT_TOKENS, attr.OPENINFERENCE_PROMPT_TOKENS
     )
     completion = _token_count(
         attributes, attr.GEN_AI_OUTPUT_TOKENS, attr.GEN_AI_COMPLETION_TOKENS, attr.OPENINFERENCE_COMPLETION_TOKENS
     )
-    total = _token_count(attributes, attr.OPENINFERENCE_TOTAL_TOKENS)
+    total = _token_count(attributes, attr.OPENINFERENCE_TOTAL_TOKENS, attr.GEN_AI_TOTAL_TOKENS, _LLM_TOTAL_TOKENS)
     if prompt is None and completion is None and total is None:
         return None
     if total is None:
-        total = (prompt or 0) + (completion or 0)
-    return {"prompt_tokens": prompt or 0, "completion_tokens": completion or 0, "total_tokens": total}
+        total = min((prompt or 0) + (completion or 0), MAX_TOKEN_COUNT)
+    usage = {"prompt_tokens": prompt or 0, "completion_tokens": completion or 0, "total_tokens": total}
+    cache_read = _token_count(attributes, *_CACHE_READ_TOKENS)
+    if cache_read is not None:
+        usage["cache_read_input_tokens"] = cache_read
+    cache_creation = _token_count(attributes, *_CACHE_CREATION_TOKENS)
+    if cache_creation is not None:
+        usage["cache_creation_input_tokens"] = cache_creation
+    return usage
+
+
+_LLM_TOTAL_TOKENS = "llm.usage.total_tokens"
+"""OpenLLMetry 0.4x's total."""
+_CACHE_READ_TOKENS = (
+    attr.GEN_AI_CACHE_READ_TOKENS,
+    "gen_ai.usage.cache_read_input_tokens",  # OpenLLMetry 0.4x
+    "llm.token_count.prompt_details.cache_read",  # OpenInference
+)
+_CACHE_CREATION_TOKENS = (
+    attr.GEN_AI_CACHE_CREATION_TOKENS,
+    "gen_ai.usage.cache_creation_input_tokens",
+    "llm.token_count.prompt_details.cache_write",
+)
+_CHUNK_EVENT_SUFFIX = ".chunk"
+"""OpenLLMetry records one span event per streamed chunk (``gen_ai.content.completion.chunk``)."""
+
+
+def _otel_events(events: Sequence[Event], redactor: Redactor | None) -> list[dict[str, Any]]:
+    """The span's events; per-chunk events of a stream as one, with their count: runs must not grow with answers."""
+    shown: list[dict[str, Any]] = []
+    chunks: dict[str, dict[str, Any]] = {}
+    for event in events:
+        name = event.name
+        if name.endswith(_CHUNK_EVENT_SUFFIX):
+            summary = chunks.get(name)
+            if summary is not None:
+                summary["attributes"]["count"] += 1
+                summary["attributes"]["last_timestamp"] = iso_time(event.timestamp)
+                continue
+            summary = chunks[name] = {
+                "name": name,
+                "timestamp": iso_time(event.timestamp),
+                "attributes": {"count": 1, "last_timestamp": iso_time(event.timestamp)},
+            }
+            shown.append(summary)
+            continue
+        shown.append(
+            {"name": name, "timestamp": iso_time(event.timestamp), "attributes": _plain_map(event.attributes, redactor)}
+        )
+    return shown
 
 
 def _otel_metadata(
@@ -300,16 +365,7 @@ def _otel_metadata(
         "span_id": f"{context.span_id:016x}",
         "kind": _SPAN_KIND_NAMES.get(span.kind, "INTERNAL"),
         "attributes": _plain_map(remaining, redactor),
-        "events": [
-            {
-                "name": event.name,
-                "timestamp": iso_time(event.timestamp),
-                "attributes": _plain_map(event.attributes, redactor),
-            }
-            for event in events
-        ]
-        if events
-        else [],
+        "events": _otel_events(events, redactor) if events else [],
         "links": [
             {
                 "trace_id": f"{link.context.trace_id:032x}",
@@ -371,7 +427,11 @@ def _never_secret(key: str) -> bool:
 
 
 def _generic_run(
-    span: ReadableSpan, attributes: dict[str, Any], defaults: RunDefaults, content_events: Sequence[ContentEvent]
+    span: ReadableSpan,
+    attributes: dict[str, Any],
+    defaults: RunDefaults,
+    content_events: Sequence[ContentEvent],
+    counted_in_parent: bool,
 ) -> Run:
     run = _base_run(span, defaults, _session_id(attributes, defaults))
     for consumed in (attr.SESSION_ID, attr.OPENINFERENCE_SESSION_ID, attr.GEN_AI_CONVERSATION_ID):
@@ -398,7 +458,10 @@ def _generic_run(
     if redactor is not None:
         run["input"], run["output"] = redactor.redact(run["input"]), redactor.redact(run["output"])
     usage = _usage(attributes)
-    if usage is not None:
+    parent = span.parent
+    marked = attributes.pop(attr.USAGE_COUNTED_IN_PARENT, False) is True or counted_in_parent
+    counted_in = parent if marked else None
+    if usage is not None and counted_in is None:
         metadata["usage"] = usage
     if run["status"] == "failed":
         run["error"], exception_event = _exception_error(span)
@@ -407,5 +470,9 @@ def _generic_run(
         if run["error"]["type"] is not None and run["error"]["type"] == _error_type(span):
             attributes.pop(_ERROR_TYPE, None)  # it is the run's error type now
     metadata["otel"] = _otel_metadata(span, attributes, redactor, used_events)
+    if usage is not None and counted_in is not None:
+        # The same call's usage is on the run this span was started in: shown here, counted there.
+        metadata["otel"]["usage"] = usage
+        metadata["otel"]["usage_counted_in"] = run_uuid(span.context.trace_id, counted_in.span_id)
     run["metadata"] = metadata
     return run

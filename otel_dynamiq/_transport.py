@@ -17,11 +17,14 @@ held up past the one attempt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import logging
 import random
 import ssl
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 
 import httpx
 from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -30,6 +33,7 @@ from otel_dynamiq import _stats
 from otel_dynamiq import environment_variables as env
 from otel_dynamiq._config import ExporterConfig
 from otel_dynamiq._encode import Payload, compress, halve, payload_of_body
+from otel_dynamiq._logging import one_line
 from otel_dynamiq._loop import interpreter_exiting
 from otel_dynamiq._retry import backoff_seconds, is_retryable_status, retry_after_seconds
 from otel_dynamiq._spool import Spool, SpooledBody, SpoolFullError, SpoolState
@@ -41,6 +45,8 @@ _BODY_SNIPPET_CHARS = 200
 _NOT_RETRYABLE_TRANSPORT_ERRORS = (httpx.UnsupportedProtocol, httpx.InvalidURL)
 _SPOOLABLE_REASONS = frozenset({_stats.DROP_TIMEOUT, _stats.DROP_SHUTDOWN})
 """Retryable causes: the service may take these runs later. Final refusals are never spooled."""
+_SPLIT_STATUSES = frozenset({400, 413, 422})
+"""A spooled body refused for what it holds: halved until the runs refused are alone, so the others arrive."""
 
 
 class Delivery:
@@ -52,6 +58,7 @@ class Delivery:
         stats: StatsRecorder,
         rng: random.Random | None = None,
         open_spool: Callable[[], Spool | None] = lambda: None,
+        hold_forks: AbstractContextManager[None] | None = None,
     ) -> None:
         self._config = config
         self._stats = stats
@@ -60,6 +67,7 @@ class Delivery:
         self._stopping: asyncio.Event | None = None
         self._causes_logged: set[tuple[str, str]] = set()
         self._open_spool = open_spool
+        self._hold_forks = hold_forks or contextlib.nullcontext()
         self._spool: Spool | None = None
         self._started = False
         self._service_out = False
@@ -77,8 +85,13 @@ class Delivery:
         if self._started:
             return
         self._started = True
-        self._spool = self._open_spool()
-        self._http_client()
+        with self._hold_forks:  # nothing below may be half imported or half built in a forked child
+            self._spool = self._open_spool()
+            try:
+                _import_what_sending_imports()
+                self._http_client()
+            except Exception as exc:  # the first request meets it again, and says so in its own line
+                _logger.warning("The Dynamiq exporter could not make its HTTP client: %s", one_line(exc))
         self.resume()
 
     def _http_client(self) -> httpx.AsyncClient:
@@ -317,24 +330,49 @@ class Delivery:
             self._service_out = False
             _logger.debug("Resent %d spooled Dynamiq runs", item.runs)
             return True, None
-        if status == 413 and item.runs > 1:
-            try:
-                halves = halve(payload_of_body(item.body))
-            except (ValueError, KeyError, TypeError):  # not a body this package wrote: it cannot be split
-                halves = []
-            for half in halves:
-                self._spool.put(half.body, half.run_count)
-            self._spool.finish(item)
-            if not halves:
-                self._refused(item.runs, response, _stats.DROP_TOO_LARGE, "the spooled body could not be split")
-            return True, None
         refusal = _final_refusal(response)
         if refusal is None:
             self._spool.release(item)
             return False, retry_after_seconds(response.headers.get("Retry-After"))
+        if status in _SPLIT_STATUSES and item.runs > 1 and self._split(item):
+            return True, None
         self._spool.finish(item)
-        self._refused(item.runs, response, *refusal)
+        # Every sender was told these runs were kept: losing them is never said only once.
+        self._stats.dropped(refusal[0], item.runs)
+        _logger.warning(
+            "Dropped %d spooled Dynamiq runs (%s): %s", item.runs, refusal[0], self._refusal(response, refusal[1])
+        )
         return True, None
+
+    def _split(self, item: SpooledBody) -> bool:
+        """Put the body's halves back in its place: the runs the service refuses are found by halving, the rest go."""
+        assert self._spool is not None
+        try:
+            halves = halve(payload_of_body(item.body))
+        except (ValueError, KeyError, TypeError):  # not a body this package wrote: it cannot be split
+            return False
+        kept = 0
+        for half in halves:
+            try:
+                self._spool.put(half.body, half.run_count)
+            except (SpoolFullError, OSError) as exc:
+                lost = item.runs - kept
+                self._stats.dropped(_stats.DROP_REJECTED, lost)
+                _logger.warning(
+                    "Dropped %d spooled Dynamiq runs: their body was refused and could not be split: %s", lost, exc
+                )
+                break
+            kept += half.run_count
+        self._spool.finish(item)
+        return True
+
+
+def _import_what_sending_imports() -> None:
+    """httpx imports httpcore, and anyio its asyncio backend, on first use: here, under the fork guard, instead."""
+    import httpcore  # noqa: F401
+
+    with contextlib.suppress(ImportError):  # anyio's own name for it; a later anyio that moves it imports on use
+        importlib.import_module("anyio._backends._asyncio")
 
 
 def _tls_context(config: ExporterConfig) -> ssl.SSLContext | bool:
@@ -351,12 +389,21 @@ def _transport_cause(exc: httpx.TransportError) -> str:
     while reason is not None and not isinstance(reason, ssl.SSLCertVerificationError):
         reason = reason.__cause__ or reason.__context__
     if isinstance(reason, ssl.SSLCertVerificationError):
+        if reason.verify_code in _UNKNOWN_ISSUER_CODES:
+            return (
+                f"{kind}: the server's TLS certificate is not trusted ({reason.verify_message}); set "
+                f"{env.OTEL_EXPORTER_DYNAMIQ_CERTIFICATE} (or SSL_CERT_FILE) to the CA certificates that signed it"
+            )
         return (
-            f"{kind}: the server's TLS certificate is not trusted ({reason.verify_message}); set "
-            f"{env.OTEL_EXPORTER_DYNAMIQ_CERTIFICATE} (or SSL_CERT_FILE) to the CA certificates that signed it"
+            f"{kind}: the server's TLS certificate was refused ({reason.verify_message}); check that the endpoint "
+            "names the host the certificate is for, and that the certificate is current"
         )
-    text = " ".join(str(exc).split())
-    return f"{kind}: {text}" if text else kind
+    return one_line(exc)
+
+
+_UNKNOWN_ISSUER_CODES = frozenset({2, 18, 19, 20, 21})
+"""OpenSSL's verify codes for a chain that ends at a CA nobody said to trust (unable to get the issuer,
+self-signed, self-signed in the chain, no local issuer, unable to verify the leaf)."""
 
 
 def _final_refusal(response: httpx.Response) -> tuple[str, str] | None:

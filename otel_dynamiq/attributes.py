@@ -72,5 +72,13 @@ GEN_AI_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
 GEN_AI_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
 GEN_AI_PROMPT_TOKENS: Final = "gen_ai.usage.prompt_tokens"
 GEN_AI_COMPLETION_TOKENS: Final = "gen_ai.usage.completion_tokens"
+GEN_AI_TOTAL_TOKENS: Final = "gen_ai.usage.total_tokens"
+"""Not in the GenAI conventions, but OpenLLMetry sets it (and the Vercel AI SDK's total is read as it)."""
+GEN_AI_CACHE_READ_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_CACHE_CREATION_TOKENS: Final = "gen_ai.usage.cache_creation.input_tokens"
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
 GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
+
+USAGE_COUNTED_IN_PARENT: Final = "dynamiq.usage.counted_in_parent"
+"""True on a span started inside another span of the same LLM call (an instrumented client under a
+Dynamiq LLM node, one client instrumentation under another): its usage is shown, not counted again."""

@@ -21,6 +21,7 @@ from opentelemetry.environment_variables import (
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 
+from otel_dynamiq._call_nesting import mark_nested_calls
 from otel_dynamiq._content_events import attach_content_events, content_comes_as_events, sdk_configuration
 
 EXPORTER_ENTRY_POINT_NAME = "dynamiq"
@@ -45,5 +46,6 @@ class DynamiqConfigurator(_OTelSDKConfigurator):
     def _configure(self, **kwargs: Any) -> None:
         with sdk_configuration():
             super()._configure(**kwargs)  # type: ignore[no-untyped-call]
+        mark_nested_calls(None)  # two instrumentations of one LLM client: the call's usage counted once
         if content_comes_as_events():
             attach_content_events()

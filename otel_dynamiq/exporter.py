@@ -12,6 +12,7 @@ same key.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import logging
 import os
 import threading
@@ -26,12 +27,18 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_dynamiq import _stats
+from otel_dynamiq._call_nesting import MARKED
 from otel_dynamiq._config import ExporterConfig, load_config
+from otel_dynamiq._content_events import (
+    LOST_EVENTS_WARNING,
+    attach_for_exporter,
+    content_may_be_lost,
+    content_sent_as_unrouted_events,
+)
 from otel_dynamiq._content_events import STORE as CONTENT_EVENTS
-from otel_dynamiq._content_events import attach_for_exporter
 from otel_dynamiq._encode import ENVELOPE_BYTES, Payload, RunTooLargeError, encode_run, pack
-from otel_dynamiq._logging import reclaim_loggers
-from otel_dynamiq._loop import LoopThread
+from otel_dynamiq._logging import one_line, reclaim_loggers
+from otel_dynamiq._loop import ForkGuard, LoopThread, interpreter_exiting
 from otel_dynamiq._metrics import publish as publish_metrics
 from otel_dynamiq._redact import Redactor
 from otel_dynamiq._spool import Spool, SpoolState, inspect_spool, spool_directory
@@ -114,12 +121,17 @@ class DynamiqSpanExporter(SpanExporter):
         self._stats = StatsRecorder()
         publish_metrics(self._stats.snapshot, meter_provider)
         attach_for_exporter()
+        self._content_may_be_lost = content_may_be_lost()
+        """Until the first sign of content sent as events no one routes here (warned once)."""
         self._lock = threading.Lock()
         self._runtime: _Runtime | None = None
         self._inflight: set[concurrent.futures.Future[bool]] = set()
         self._shutdown = False
         self._loggers_reclaimed = False
-        _restart_runtime_in_forked_children(self)
+        self._exit_began: float | None = None
+        """When the first export after the interpreter began to shut down started: exit is bounded from there."""
+        self._fork_guard = ForkGuard()
+        _follow_forks(self)
         # Started now, not at the first export: in a short-lived process that export happens while the
         # interpreter shuts down, when no thread may start (3.12) and no executor takes work.
         self._runtime_for_this_process()
@@ -149,7 +161,10 @@ class DynamiqSpanExporter(SpanExporter):
         if self._shutdown:
             self._stats.dropped(_stats.DROP_SHUTDOWN, len(spans))
             return SpanExportResult.FAILURE
-        deadline = time.monotonic() + self._config.timeout
+        now = time.monotonic()
+        deadline = now + self._config.timeout
+        if self._exit_began is None and interpreter_exiting():
+            self._exit_began = now
         if not self._loggers_reclaimed:  # by now the application has imported Dynamiq, if it uses it
             self._loggers_reclaimed = True
             reclaim_loggers()
@@ -160,7 +175,7 @@ class DynamiqSpanExporter(SpanExporter):
             delivered = self._deliver(payloads, deadline)
         except Exception as exc:  # export() must never raise into the processor, nor a traceback into stderr
             self._stats.dropped(_stats.DROP_UNEXPECTED, len(spans))
-            _logger.error("Exporting %d spans to Dynamiq failed unexpectedly: %s", len(spans), _one_line(exc))
+            _logger.error("Exporting %d spans to Dynamiq failed unexpectedly: %s", len(spans), one_line(exc))
             _logger.debug("The unexpected export failure", exc_info=True)
             return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS if delivered else SpanExportResult.FAILURE
@@ -173,13 +188,19 @@ class DynamiqSpanExporter(SpanExporter):
         for span in spans:
             try:
                 events = content_events.take(span.context.trace_id, span.context.span_id) if content_events else ()
-                parts.append(encode_run(span_to_run(span, self._defaults, events), max_run_bytes))
+                context = span.context
+                marked = MARKED.take(context.trace_id, context.span_id)
+                run = span_to_run(span, self._defaults, events, counted_in_parent=marked)
+                if self._content_may_be_lost and content_sent_as_unrouted_events(run):
+                    self._content_may_be_lost = False
+                    _logger.warning(LOST_EVENTS_WARNING)
+                parts.append(encode_run(run, max_run_bytes))
             except RunTooLargeError as exc:
                 self._stats.dropped(_stats.DROP_TOO_LARGE, 1)
                 _logger.warning("Dropped a Dynamiq run: %s", exc)
             except Exception as exc:
                 self._stats.dropped(_stats.DROP_TRANSLATION, 1)
-                _logger.error("Could not translate span %r into a Dynamiq run: %s", span.name, _one_line(exc))
+                _logger.error("Could not translate span %r into a Dynamiq run: %s", span.name, one_line(exc))
                 _logger.debug("The translation failure", exc_info=True)
         return pack(parts, self._config.max_request_bytes)
 
@@ -206,25 +227,25 @@ class DynamiqSpanExporter(SpanExporter):
                 runtime = _Runtime(
                     pid=os.getpid(),
                     loop=LoopThread(name=f"otel-dynamiq-exporter-{id(self):x}"),
-                    delivery=Delivery(self._config, self._stats, open_spool=self._open_spool),
+                    delivery=Delivery(
+                        self._config,
+                        self._stats,
+                        open_spool=functools.partial(_open_spool, self._config, self._stats),
+                        hold_forks=self._fork_guard,
+                    ),
                 )
                 self._runtime = runtime
+                # An exporter dropped without shutdown() takes its threads with it; nothing here refers to it.
+                weakref.finalize(self, runtime.loop.stop, 0.0).atexit = False
                 # The spool, the client and its TLS context are made on the loop, a moment after start-up
                 # (their few milliseconds of CPU would otherwise compete with the application's own start),
                 # and what an earlier process left in the spool is resent.
                 runtime.loop.call_later(_START_DELAY_SECONDS, runtime.delivery.start)
             return runtime
 
-    def _open_spool(self) -> Spool | None:
-        directory = spool_directory(self._config)
-        if self._config.spool is None or directory is None:
-            return None
-        # A lease outlives any one request with all its retries, so a live sender never loses its lease.
-        lease_seconds = 3 * self._config.timeout
-        return Spool(self._config.spool, directory, lease_seconds, self._stats.dropped)
-
     def _after_fork_in_child(self) -> None:
         """The parent's threads do not exist here, and its sockets are the parent's: start anew, now."""
+        self._fork_guard.after_fork_in_child()
         self._lock = threading.Lock()
         self._runtime = None
         self._inflight = set()
@@ -259,9 +280,11 @@ class DynamiqSpanExporter(SpanExporter):
             _, not_done = concurrent.futures.wait(pending, timeout=max(deadline - time.monotonic(), 0.0))
             for future in not_done:
                 future.cancel()
-        # Resending what the spool holds goes on while the service takes it, for up to one export timeout.
-        drain_seconds = min(max(deadline - time.monotonic(), 0.0), self._config.timeout)
-        closing = runtime.loop.submit(runtime.delivery.aclose(drain_seconds))
+        # Resending what the spool holds goes on while the service takes it, for up to one export timeout;
+        # at exit, one timeout from the first export made then, so exit is held one timeout in all.
+        since = self._exit_began if self._exit_began is not None else time.monotonic()
+        drain_seconds = min(deadline, since + self._config.timeout) - time.monotonic()
+        closing = runtime.loop.submit(runtime.delivery.aclose(max(drain_seconds, 0.0)))
         try:
             closing.result(timeout=max(deadline - time.monotonic(), 0.0))
         except Exception:  # a client that cannot close in time is abandoned with its loop
@@ -276,19 +299,33 @@ async def _call(function: Callable[[], T]) -> T:
     return function()
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+def _open_spool(config: ExporterConfig, stats: StatsRecorder) -> Spool | None:
+    directory = spool_directory(config)
+    if config.spool is None or directory is None:
+        return None
+    # A lease outlives any one request with all its retries, so a live sender never loses its lease.
+    lease_seconds = 3 * config.timeout
+    return Spool(config.spool, directory, lease_seconds, stats.dropped)
 
 
-def _restart_runtime_in_forked_children(exporter: DynamiqSpanExporter) -> None:
-    """Register a fork hook that does not keep the exporter alive."""
+def _follow_forks(exporter: DynamiqSpanExporter) -> None:
+    """Hold forks while the exporter readies itself, and start anew in a child; without keeping it alive."""
     reference = weakref.ref(exporter)
 
-    def reset() -> None:
+    def before() -> None:
+        alive = reference()
+        if alive is not None:
+            alive._fork_guard.before_fork()
+
+    def after_in_parent() -> None:
+        alive = reference()
+        if alive is not None:
+            alive._fork_guard.after_fork_in_parent()
+
+    def after_in_child() -> None:
         alive = reference()
         if alive is not None:
             alive._after_fork_in_child()
 
     if hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=reset)
+        os.register_at_fork(before=before, after_in_parent=after_in_parent, after_in_child=after_in_child)

@@ -21,6 +21,8 @@ BENCHMARKS = {
     "spool_drain": "bodies/s delivered",
     "collector_limits": "runs stored",
     "gateway": "gateway/in-process",
+    "short_lived": "exit, service slow",
+    "gateway_limits": "most memory one attack added",
 }
 
 

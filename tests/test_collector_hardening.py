@@ -361,3 +361,38 @@ def test_senders_that_keep_connections_alive_do_not_lock_the_rest_out() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_trickling_senders_yield_their_handlers_to_waiting_ones() -> None:
+    """Two handlers, two senders dribbling their headers a byte at a time, and a third sender: it is answered.
+
+    The idle and request timeouts (60 s) never fire here: while every handler is taken, headers must
+    arrive within a second of the handler taking them.
+    """
+    server = BoundedHTTPServer(("127.0.0.1", 0), _Echo, connection_timeout=60, max_handlers=2, request_timeout=60)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    stop = threading.Event()
+
+    def trickle() -> None:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+            for byte in b"GET / HTTP/1.1\r\nHost: slow\r\n" * 20:
+                if stop.wait(0.2):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    tricklers = [threading.Thread(target=trickle, daemon=True) for _ in range(2)]
+    try:
+        for thread in tricklers:
+            thread.start()
+        time.sleep(0.5)  # both handlers are now taken by the tricklers
+        waiting = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        waiting.request("GET", "/")
+        assert waiting.getresponse().read() == b"ok"
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,27 @@ def test_a_certificate_file_that_cannot_serve_fails_at_start(
     assert "OTEL_EXPORTER_DYNAMIQ_CERTIFICATE" in str(raised.value)
     with pytest.raises(ValueError, match="certificate_file"):
         DynamiqSpanExporter(endpoint="https://localhost:4319", certificate_file=pem)
+
+
+def test_a_certificate_file_that_is_not_a_regular_file_fails_at_start_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "ca.pem"
+    os.mkfifo(fifo)  # reading it would block the constructor for ever
+    with pytest.raises(ValueError, match="not a regular file"):
+        DynamiqSpanExporter(endpoint="https://localhost:4319", certificate_file=fifo)
+
+
+@pytest.mark.parametrize(("variable", "kind"), [("SSL_CERT_FILE", "not a file"), ("SSL_CERT_DIR", "not a directory")])
+def test_standard_trust_variables_naming_nothing_fail_at_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, kind: str
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    monkeypatch.setenv(variable, str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match=f"{variable}=.*{kind}"):
+        DynamiqSpanExporter(endpoint="https://localhost:4319")
+    DynamiqSpanExporter(endpoint="http://localhost:4319").shutdown()  # plain http does not read them
+
+
+def test_an_endpoint_whose_port_is_not_a_number_fails_at_start() -> None:
+    with pytest.raises(ValueError, match="is not an http"):
+        load_config(endpoint="http://127.0.0.1:4319x")

@@ -36,6 +36,8 @@ def test_demo_prints_the_received_trace_tree_and_ends_without_a_terminal() -> No
     (trace_id,) = [match.group(2) for line in lines if (match := VIEWER_LINK.match(line))]
     assert f"The collector received trace {trace_id} " in done.stdout
     assert "press Enter" not in done.stdout
+    # Each call's tokens once, on its LLM node: the client spans under it (other instrumentations) show none.
+    assert sum("tokens " in line for line in lines) == 3
 
 
 def test_with_wait_the_viewer_serves_the_trace_until_enter() -> None:

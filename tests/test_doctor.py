@@ -9,6 +9,7 @@ from pathlib import Path
 
 from otel_dynamiq import DynamiqSpanExporter
 from otel_dynamiq import environment_variables as env
+from otel_dynamiq._instrumentations import InstrumentationStatus, describe_instrumentations
 from otel_dynamiq._spool import inspect_spool
 from otel_dynamiq.collector import LocalCollector
 from tests.conftest import FAKE_KEY
@@ -103,6 +104,32 @@ def test_instrumentations_are_listed_with_why_one_was_skipped(keyed_collector: L
         "  broken (opentelemetry-instrumentation-broken 1.0): skipped: its import fails "
         "(ModuleNotFoundError: No module named 'a_module_that_is_not_there')" in lines
     )
+    # The test extra installs three OpenAI instrumentations beside Dynamiq: the same calls, traced over again.
+    (same_client,) = [line for line in lines if line.startswith("  note: 3 instrumentations named 'openai'")]
+    assert "traced 3 times; otel-dynamiq counts each call's usage once, in the outermost run" in same_client
+    (under_dynamiq,) = [line for line in lines if line.startswith("  note: dynamiq and ")]
+    assert "openai" in under_dynamiq and "the LLM node's run carries it" in under_dynamiq
+    (siblings,) = [line for line in lines if line.startswith("  note: OpenInference's langchain")]
+    assert siblings.endswith("set OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=openai")
+
+
+def test_duplicate_llm_tracing_is_explained_and_other_duplicates_are_not() -> None:
+    statuses = [
+        InstrumentationStatus("dynamiq", "otel-dynamiq", "0.1.0", loaded=True),
+        InstrumentationStatus("litellm", "openinference-instrumentation-litellm", "0.1", loaded=True),
+        InstrumentationStatus("httpx", "opentelemetry-instrumentation-httpx", "0.1", loaded=True),
+        InstrumentationStatus("httpx", "other-httpx", "0.1", loaded=True),
+    ]
+    notes = [line for line in describe_instrumentations(statuses) if line.startswith("  note:")]
+    assert notes == [
+        "  note: 2 instrumentations named 'httpx' load together, so each call is traced twice; "
+        "uninstall the one you do not want",
+        "  note: dynamiq and litellm may both trace the model calls of Dynamiq's LLM nodes; otel-dynamiq counts "
+        "each call's usage once, in the outermost run; the runs inside it keep theirs under metadata.otel.usage: "
+        "the LLM node's run carries it, as Dynamiq's own tracing does (an embedder node's run has no usage in "
+        "Dynamiq, so there the client's run counts it)",
+    ]
+    assert not [line for line in describe_instrumentations(statuses[1:]) if "dynamiq and" in line]
 
 
 def test_content_capture_is_described() -> None:

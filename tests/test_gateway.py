@@ -8,6 +8,7 @@ the runs, their tree and usage, or nothing at all for refused input.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import http.client
 import json
@@ -176,9 +177,13 @@ def test_a_chunked_body_is_taken(gateway: Gateway, collector_behind: LocalCollec
 
 
 def _with_base64_ids(document: dict[str, Any]) -> dict[str, Any]:
-    from otel_dynamiq.gateway._otlp import _ids_as_base64
-
-    return _ids_as_base64(json.loads(json.dumps(document)))
+    """The protobuf JSON mapping of an OTLP/JSON document: ids as base64, not hex."""
+    copied = json.loads(json.dumps(document))
+    for span in copied["resourceSpans"][0]["scopeSpans"][0]["spans"]:
+        for name in ("traceId", "spanId", "parentSpanId"):
+            if name in span:
+                span[name] = base64.b64encode(bytes.fromhex(span[name])).decode()
+    return copied
 
 
 def test_a_span_with_a_bad_id_is_rejected_alone(gateway: Gateway, collector_behind: LocalCollector) -> None:

@@ -512,3 +512,60 @@ def test_a_value_dynamiq_cannot_format_still_gives_its_run(caplog: pytest.LogCap
     assert len({record.getMessage() for record in warnings}) == len(warnings)
     assert "this value cannot be shown" in warnings[0].getMessage()
     assert sum(failures.values()) == 2 * len(warnings)  # the second run's failures are counted, logged at DEBUG
+
+
+class _TracerThatCannotStart(trace.NoOpTracer):
+    def start_span(self, *args: Any, **kwargs: Any) -> trace.Span:
+        raise RuntimeError("this tracer\ncannot start spans")
+
+
+class _ProviderOfBrokenTracers(trace.NoOpTracerProvider):
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        return _TracerThatCannotStart()
+
+
+def test_a_failure_of_ours_is_one_warning_line_without_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    """A traceback in the application's stderr would read as the application's own failure."""
+    workflow = ds.Workflow(flow=Flow(nodes=[ds.Step(name="reads")]))
+    untraced = workflow.run_sync(input_data={"doc": "a"})
+    caplog.set_level(logging.DEBUG, logger="opentelemetry.instrumentation.dynamiq")
+    with ds.instrumentation(tracer_provider=_ProviderOfBrokenTracers()):
+        for _ in range(2):
+            result = workflow.run_sync(input_data={"doc": "a"})
+            assert (result.status, result.output) == (untraced.status, untraced.output)
+    ours = [record for record in caplog.records if record.name.startswith("opentelemetry.instrumentation.dynamiq")]
+    (warning,) = [record for record in ours if record.levelno >= logging.WARNING]
+    assert warning.exc_info is None and "\n" not in warning.getMessage()
+    assert warning.getMessage().endswith("RuntimeError: this tracer cannot start spans")
+    assert any(record.exc_info for record in ours if record.levelno == logging.DEBUG)  # the traceback, for debugging
+
+
+def test_only_an_llm_node_says_at_its_start_that_it_is_a_model_call() -> None:
+    """Dynamiq's embedder runs carry no usage: the client span under one is the only run that can count it."""
+    from opentelemetry.instrumentation.dynamiq._attributes import RunnableFacts, start_attributes
+
+    llm = RunnableFacts(kind="node", name="LLM", group="llms", model="openai/gpt-4o-mini")
+    embedder = RunnableFacts(kind="node", name="Embedder", group="embedders", model="openai/text-embedding-3-small")
+    assert start_attributes(llm) == {"gen_ai.operation.name": "chat"}
+    assert start_attributes(embedder) is None
+
+
+def test_instrumented_before_the_sdk_provider_is_set_still_marks_nested_calls(
+    monkeypatch: pytest.MonkeyPatch, llm: ds.LocalLLM
+) -> None:
+    """The marker joins the provider at the first run when instrument() came first."""
+    from otel_dynamiq import NestedCallMarker
+
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER_SET_ONCE", trace.Once())
+    instrumentor = DynamiqInstrumentor()
+    instrumentor.instrument()
+    try:
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+        ds.agent_with_tool(llm.url).run_sync(input_data={"input": "What is 2 + 2?"})
+        markers = [p for p in provider._active_span_processor._span_processors if isinstance(p, NestedCallMarker)]
+        assert len(markers) == 1
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()

@@ -34,6 +34,8 @@ APP = "tests/apps/llm_app.py"
 Runs = dict[str, list[dict[str, Any]]]
 """The runs under each scenario's span, by scenario name."""
 
+STDERR: dict[str, str] = {}
+"""What the app printed on stderr, by instrumentation: warnings are part of what a user sees."""
 CONTENT = ("What is 2 + 2?", "hello there", "add 2 and 2", "Be brief.")
 
 
@@ -44,7 +46,7 @@ def llm() -> Iterator[LocalLLM]:
 
 
 def run_app(
-    llm: LocalLLM, calls: Literal["openai", "langchain"], manual: str | None = None, **environment: str
+    llm: LocalLLM, calls: Literal["openai", "langchain", "litellm"], manual: str | None = None, **environment: str
 ) -> tuple[Runs, list[dict[str, Any]]]:
     """Run the app once against a fresh collector; its runs by scenario, and all of them."""
     with LocalCollector() as collector:
@@ -56,8 +58,9 @@ def run_app(
         env = clean_env(OTEL_EXPORTER_DYNAMIQ_ENDPOINT=collector.url, OTEL_SERVICE_NAME="llm-app", **environment)
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
         assert done.returncode == 0, done.stderr
+        STDERR[manual or "auto"] = done.stderr
         assert "Could not translate" not in done.stderr, done.stderr
-        scenarios = 3 if calls == "langchain" else 6
+        scenarios = {"langchain": 3, "litellm": 4, "openai": 7}[calls]
         wait_for(lambda: sum(run["name"].startswith("scenario ") for run in collector.store.runs()) >= scenarios)
         runs = collector.store.runs()
     roots = {run["id"]: run["name"].removeprefix("scenario ") for run in runs if run["name"].startswith("scenario ")}
@@ -234,6 +237,95 @@ def test_opentelemetry_instrument_routes_content_events_and_names_http_failures(
     assert http and all(run["status"] == "failed" for run in http)
     assert {run["error"]["message"] for run in http} == {"POST answered HTTP 500"}
     assert {run["error"]["type"] for run in http} == {"500"}
+
+
+def counted(runs: list[dict[str, Any]]) -> tuple[int, int]:
+    """The usage Dynamiq sums over these runs: only runs with ``metadata.usage`` count."""
+    usages = [run["metadata"]["usage"] for run in runs if "usage" in run["metadata"]]
+    return sum(usage["prompt_tokens"] for usage in usages), sum(usage["completion_tokens"] for usage in usages)
+
+
+ASKED = {"id": "call_local_1", "type": "function", "function": {"name": "add", "arguments": {"a": 2, "b": 2}}}
+TOOL_ANSWER_INPUT = {
+    "messages": [
+        {"role": "user", "content": "add 2 and 2"},
+        {"role": "assistant", "content": None, "tool_calls": [ASKED]},
+        {"role": "tool", "content": "4", "tool_call_id": "call_local_1"},
+    ]
+}
+
+
+def test_openllmetry_openai(llm: LocalLLM) -> None:
+    """OpenLLMetry (Traceloop) 0.6x: the current GenAI attributes, its chunk events, its embedding texts."""
+    runs, everything = run_app(llm, "openai", "openllmetry-openai")
+    assert_openai_calls(runs, "opentelemetry.instrumentation.openai", failed_type="openai.InternalServerError")
+    assert_nothing_repeated(everything)
+    answer = one(runs["tool answer"], "llms")
+    assert answer["input"] == TOOL_ANSWER_INPUT
+    assert answer["output"] == {"content": "The tool says 4."}
+    assert one(runs["embeddings"], "embedders")["input"] == {"query": "a b"}
+    # One span event per streamed chunk, shown as one event with their count.
+    (chunks,) = one(runs["stream with usage"], "llms")["metadata"]["otel"]["events"]
+    assert chunks["name"] == "gen_ai.content.completion.chunk" and chunks["attributes"]["count"] > 1
+    for scenario, truth in (("chat", (7, 1)), ("tool call", (4, 5)), ("embeddings", (2, 0))):
+        assert counted(runs[scenario]) == truth, scenario
+
+
+def test_openllmetry_events_mode_content_reaches_the_runs_or_a_warning_says_why(llm: LocalLLM) -> None:
+    runs, _ = run_app(llm, "openai", "openllmetry-openai-events")
+    assert one(runs["chat"], "llms")["input"] is None
+    assert (
+        "OpenLLMetry (Traceloop) LLM span arrived without its prompt and answer" in STDERR["openllmetry-openai-events"]
+    )
+    runs, everything = run_app(
+        llm, "openai", "openllmetry-openai-events", OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true"
+    )
+    assert "without its prompt and answer" not in STDERR["openllmetry-openai-events"]
+    chat = one(runs["chat"], "llms")
+    assert chat["input"] == {
+        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2 + 2?"}]
+    }
+    assert chat["output"] == {"content": "4"}
+    # Its gen_ai.choice event carries the tool calls beside the message, not in it.
+    assert one(runs["tool call"], "llms")["output"] == {"content": None, "tool_calls": [ASKED]}
+    assert_nothing_repeated(everything)
+
+
+def test_two_instrumentations_of_one_client_count_each_call_once(llm: LocalLLM) -> None:
+    runs, _ = run_app(llm, "openai", "openai-v2+openinference-openai")
+    for scenario, truth in (("chat", (7, 1)), ("stream with usage", (2, 4)), ("tool call", (4, 5))):
+        calls = [run for run in runs[scenario] if run["metadata"].get("node", {}).get("group") == "llms"]
+        assert len(calls) == 2, scenario  # both stay visible
+        assert counted(runs[scenario]) == truth, scenario
+        (shown,) = [run for run in calls if "usage" not in run["metadata"]]
+        assert shown["metadata"]["otel"]["usage"]["prompt_tokens"] == truth[0]
+        assert shown["metadata"]["otel"]["usage_counted_in"] == shown["parent_run_id"]
+
+
+def test_litellm_otel_callback(llm: LocalLLM) -> None:
+    """LiteLLM's own "otel" callback: litellm_request spans, its tool calls as function_call, embeddings."""
+    runs, everything = run_app(llm, "litellm", "litellm-otel")
+    chat = one(runs["chat"], "llms", "litellm")
+    assert_llm_run(chat, (7, 1))
+    assert chat["input"] == {
+        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2 + 2?"}]
+    }
+    assert chat["output"] == {"content": "4"}
+    tool_call = one(runs["tool call"], "llms", "litellm")
+    assert_llm_run(tool_call, (4, 5))
+    assert tool_call["output"] == {"content": None, "tool_calls": [{**ASKED, "id": None}]}  # LiteLLM records no id
+    failed = one(runs["failing"], "llms", "litellm")
+    assert (failed["status"], failed["metadata"]["node"]["model"]) == ("failed", "failing-model")
+    assert failed["error"]["type"] == "litellm.exceptions.InternalServerError"
+    assert "the local model is down" in failed["error"]["message"]
+    embedding = one(runs["embeddings"], "embedders", "litellm")
+    node = embedding["metadata"]["node"]
+    assert (node["model"], node["provider"]) == ("text-embedding-3-small", "openai")
+    assert embedding["input"] == {"query": "a b"}
+    assert counted(runs["embeddings"]) == (2, 0)
+    for scenario, truth in (("chat", (7, 1)), ("tool call", (4, 5))):
+        assert counted(runs[scenario]) == truth, scenario
+    assert_nothing_repeated(everything)
 
 
 # Field by field against Dynamiq's own runs of the same kind of node.

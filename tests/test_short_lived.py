@@ -11,7 +11,9 @@ that resolves to nothing.
 
 from __future__ import annotations
 
+import json
 import os
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,7 +27,7 @@ from otel_dynamiq._config import load_config
 from otel_dynamiq._spool import inspect_spool
 from otel_dynamiq.collector import LocalCollector
 from tests.conftest import FAKE_KEY, SpanRecorder, wait_for_runs
-from tests.servers import Reply, ScriptedServer, free_port
+from tests.servers import Reply, ScriptedServer, forward_to, free_port
 from tests.tls import CertificateAuthority, TlsFront
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -199,3 +201,55 @@ def test_exporter_in_a_long_lived_process_over_https_with_a_certificate_file(
     assert exporter.export(recorder.spans()).name == "SUCCESS"
     assert exporter.stats.runs_sent == 2
     assert {run["name"] for run in collector.store.runs()} == {"short job", "step"}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX only")
+def test_a_worker_forked_while_the_exporter_readies_itself_delivers(collector: LocalCollector) -> None:
+    """Forks land before, during and after the exporter's start on its loop thread (it imports modules there).
+
+    A child forked while that thread held a module lock would hang on its first import of that module.
+    """
+    rounds = 10
+    environment = app_environment(collector.url.replace("127.0.0.1", "localhost"))
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "apps" / "fork_during_start.py"), str(rounds)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {"hung": 0, "failed": 0}, done.stderr
+    names = {run["name"] for run in wait_for_runs(collector, rounds)}
+    assert names == {f"worker {number}" for number in range(rounds)}
+
+
+def test_a_thread_that_outlives_main_is_not_taken_for_exit(collector: LocalCollector) -> None:
+    """The service refuses once with 503: a live application retries at once instead of spooling as at exit."""
+    with ScriptedServer(Reply(status=503), forward_to(collector.url)) as flaky:
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "tests" / "apps" / "thread_outlives_main.py")],
+            env=app_environment(flaky.url),
+            capture_output=True,
+            text=True,
+            timeout=EXIT_LIMIT_SECONDS,
+        )
+        assert done.returncode == 0 and log_lines(done) == [], done.stderr
+        assert len(flaky.requests) == 2
+    assert [run["name"] for run in collector.store.runs()] == ["after main returned"]
+    assert spooled_runs(flaky.url) == 0
+
+
+def test_a_certificate_for_another_host_is_named_as_such(
+    collector: LocalCollector, authority: CertificateAuthority, tmp_path: Path
+) -> None:
+    """Trusting the CA cannot help here, so the line must not say it would."""
+    wrong_host = authority.ca.issue_cert("elsewhere.example")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    wrong_host.configure_cert(context)
+    with TlsFront(collector.url, context) as front:
+        environment = app_environment(front.url, OTEL_EXPORTER_DYNAMIQ_CERTIFICATE=str(authority.ca_file))
+        (line,) = log_lines(run_app("manual", environment))
+    assert "certificate was refused" in line and "Hostname mismatch" in line, line
+    assert env.OTEL_EXPORTER_DYNAMIQ_CERTIFICATE not in line

@@ -24,7 +24,7 @@ from otel_dynamiq._spool import DiskSpool, SpoolFullError, _host_tag, identity_d
 from otel_dynamiq._translate import run_uuid
 from otel_dynamiq.collector import LocalCollector
 from tests.conftest import FAKE_KEY, wait_for
-from tests.servers import Hang, Reply, ScriptedServer, free_port
+from tests.servers import Hang, Recorded, Reply, ScriptedServer, free_port
 from tests.test_transport import make_spans
 
 
@@ -439,3 +439,49 @@ def test_a_thousand_spooled_bodies_are_all_resent_once(exporters: list[DynamiqSp
         disk.finish(item)
     assert len(taken) == len(set(taken)) == 1000
     assert spool_files(spool_base) == []
+
+
+def test_a_spooled_body_refused_later_loses_only_the_runs_refused(
+    exporters: list[DynamiqSpanExporter], spool_base: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Spooled during an outage (a gateway answered 200 for it), then one run refused: the other runs arrive."""
+    caplog.set_level(logging.WARNING, logger="otel_dynamiq")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    first = exporter_at(exporters, url)
+    spans = make_spans(6)
+    assert first.export(spans) is SpanExportResult.SUCCESS  # on disk: the service is out
+    first.shutdown()
+    assert len(spool_files(spool_base)) == 1
+
+    delivered: list[str] = []
+
+    def refuse_span_3(record: Recorded) -> Reply:
+        names = [run["name"] for run in record.runs]
+        if "span-3" in names:
+            return Reply(400, body=b'{"detail": "span-3 is not a valid run"}')
+        delivered.extend(names)
+        return Reply(200)
+
+    with ScriptedServer(refuse_span_3, port=port):
+        second = exporter_at(exporters, url)
+        wait_for(lambda: spool_files(spool_base) == [], timeout=30)
+    assert sorted(delivered) == ["span-0", "span-1", "span-2", "span-4", "span-5"]
+    assert second.stats.runs_dropped == {"rejected": 1}
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert any("Dropped 1 spooled Dynamiq runs" in text and "HTTP 400" in text for text in warnings), warnings
+
+
+def test_a_spooled_body_survives_a_power_cut(spool_base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A body's rename is durable only once its directory is synced: the file's own fsync does not cover it."""
+    synced: list[bool] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(descriptor: int) -> None:
+        synced.append(stat.S_ISDIR(os.fstat(descriptor).st_mode))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    spool = DiskSpool(spool_base / "durable", SpoolConfig(spool_base), 30.0, lambda reason, runs: None)
+    spool.put(b'{"runs": []}', 1)
+    assert synced == [False, True]  # the file, then its directory after the rename

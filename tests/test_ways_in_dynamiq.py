@@ -67,6 +67,9 @@ def assert_app_trace(collector: LocalCollector, stdout: str) -> None:
         while "otel" in parent["metadata"]:
             parent = by_id[parent["parent_run_id"]]
         assert parent["name"] in ("Agent LLM", "Polisher"), other["name"]
+    # Where OpenAI instrumentations trace each call again under its LLM node, the usage still counts once.
+    truth = sum(llm_run["metadata"]["usage"]["total_tokens"] for llm_run in [*runs["Agent LLM"], polisher])
+    assert sum(received_run["metadata"].get("usage", {}).get("total_tokens", 0) for received_run in received) == truth
 
 
 def test_opentelemetry_instrument_traces_the_app(keyed_collector: LocalCollector, llm: ds.LocalLLM) -> None:
@@ -75,6 +78,8 @@ def test_opentelemetry_instrument_traces_the_app(keyed_collector: LocalCollector
         app_env(keyed_collector, llm),
     )
     assert_app_trace(keyed_collector, done.stdout)
+    # The OpenAI instrumentations of the test extra traced the calls again: their usage is shown, not counted.
+    assert [seen for seen in keyed_collector.store.runs() if "usage" in seen["metadata"].get("otel", {})]
 
 
 def test_auto_discovery_in_code(keyed_collector: LocalCollector, llm: ds.LocalLLM) -> None:

@@ -26,6 +26,7 @@ MAX_RUNS = 10_000
 
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 _IDENTITY = ("", "identity")
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class BodyError(Exception):
@@ -58,16 +59,26 @@ def decompressed(raw: bytes, encoding: str | None) -> bytes:
     wbits = _WBITS.get(name)
     if wbits is None:
         raise BodyError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"Content-Encoding {name[:40]!r}: use gzip or deflate")
-    inflater = zlib.decompressobj(wbits)
-    try:
-        text = inflater.decompress(raw, MAX_DECOMPRESSED_BYTES + 1)
-    except zlib.error as exc:
-        raise BodyError(HTTPStatus.BAD_REQUEST, f"body is not valid {name}: {exc}") from None
-    if len(text) > MAX_DECOMPRESSED_BYTES or inflater.unconsumed_tail:
-        raise BodyError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body inflates past {MAX_DECOMPRESSED_BYTES} bytes")
-    if not inflater.eof:
-        raise BodyError(HTTPStatus.BAD_REQUEST, f"body is a truncated {name} stream")
-    return text
+    parts: list[bytes] = []
+    total = 0
+    while True:  # gzip allows several members one after another; each is inflated within what is left
+        inflater = zlib.decompressobj(wbits)
+        try:
+            text = inflater.decompress(raw, MAX_DECOMPRESSED_BYTES + 1 - total)
+        except zlib.error as exc:
+            raise BodyError(HTTPStatus.BAD_REQUEST, f"body is not valid {name}: {exc}") from None
+        total += len(text)
+        if total > MAX_DECOMPRESSED_BYTES or inflater.unconsumed_tail:
+            raise BodyError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body inflates past {MAX_DECOMPRESSED_BYTES} bytes")
+        if not inflater.eof:
+            raise BodyError(HTTPStatus.BAD_REQUEST, f"body is a truncated {name} stream")
+        if text:
+            parts.append(text)
+        raw = inflater.unused_data
+        if not raw:
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        if wbits == _WBITS["deflate"] or not raw.startswith(_GZIP_MAGIC):
+            raise BodyError(HTTPStatus.BAD_REQUEST, f"{len(raw)} bytes follow the end of the {name} stream")
 
 
 def parse_runs_body(text: bytes) -> Any:

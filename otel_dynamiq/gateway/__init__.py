@@ -21,7 +21,7 @@ import grpc
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from otel_dynamiq._bounded_server import CONNECTION_TIMEOUT_SECONDS
+from otel_dynamiq._bounded_server import CONNECTION_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS
 from otel_dynamiq._config import is_loopback_host
 from otel_dynamiq._spool import inspect_spool
 from otel_dynamiq.exporter import DynamiqSpanExporter
@@ -69,6 +69,7 @@ class Gateway:
         exporter: SpanExporter | None = None,
         meter_provider: MeterProvider | None = None,
         connection_timeout: float = CONNECTION_TIMEOUT_SECONDS,
+        request_timeout: float = REQUEST_TIMEOUT_SECONDS,
     ) -> None:
         token = token if token is not None else os.environ.get(TOKEN_VARIABLE) or None
         if not is_loopback_host(host) and not token:
@@ -81,13 +82,13 @@ class Gateway:
         self._grpc: grpc.Server | None = None
         self.grpc_port: int | None = None
         try:
-            self._http = GatewayHTTPServer((host, port), self.core, connection_timeout)
+            self._http = GatewayHTTPServer((host, port), self.core, connection_timeout, request_timeout)
         except BaseException:
             self._exporter.shutdown()
             raise
         try:
             if grpc_port is not None:
-                self._grpc, self.grpc_port = start_grpc_server(self.core, host, grpc_port)
+                self._grpc, self.grpc_port = start_grpc_server(self.core, host, grpc_port, request_timeout)
         except BaseException:  # a port in use: nothing may be left half started
             self._http.server_close()
             self._exporter.shutdown()

@@ -21,6 +21,8 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_dynamiq.gateway._otlp import Decoded
 
+DECODING_AT_ONCE = 2
+"""Requests inflated and decoded at once: decoding holds the GIL, so more would only add their memory peaks."""
 RETRY_AFTER_SECONDS = 5
 """What senders are told to wait after a 503: long enough for a replica to restart or the spool to drain."""
 
@@ -50,6 +52,7 @@ class GatewayCore:
         self._in_flight = 0
         self._draining = False
         self._spool_full = False
+        self._decoding = threading.BoundedSemaphore(DECODING_AT_ONCE)
         self._counts = {"requests": 0, "received": 0, "rejected": 0, "accepted": 0, "refused": 0}
         meter = get_meter("otel_dynamiq.gateway", meter_provider=meter_provider)
         self._spans = meter.create_counter(
@@ -81,6 +84,19 @@ class GatewayCore:
         with self._lock:
             self._counts["refused"] += 1
         self._refusals.add(1, {"reason": reason})
+
+    @contextmanager
+    def decoding(self) -> Iterator[None]:
+        """Inflating and decoding, the steps whose memory grows with what a body holds, a few requests at a time."""
+        with self._decoding:
+            yield
+
+    def check_taking(self) -> None:
+        """Refuse before reading a body that would be refused anyway."""
+        if self._draining:
+            raise Draining
+        if self._spool_full:
+            raise SpoolFull
 
     @contextmanager
     def request(self) -> Iterator[None]:

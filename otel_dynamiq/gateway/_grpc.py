@@ -2,64 +2,180 @@
 
 The gRPC codes match the HTTP answers: ``UNAUTHENTICATED`` without the token,
 ``UNAVAILABLE`` (retryable by every OTLP exporter) when the spans cannot be
-delivered or spooled now or the gateway is draining, and ``partial_success``
-for rejected spans. gRPC itself bounds the message size and decompresses gzip.
+delivered or spooled now or the gateway is draining, ``RESOURCE_EXHAUSTED``
+with ``RetryInfo`` (retryable) while every worker is busy, ``INVALID_ARGUMENT``
+or ``RESOURCE_EXHAUSTED`` without it (final) for a message refused as
+malformed or too large, and ``partial_success`` for rejected spans.
+
+Export is served as a client-streaming method, which is the same on the wire
+as a unary one, so that the handler runs when the call's metadata arrives, not
+after its message: the token and the workers are checked before a byte of the
+message is read, and a message that has not arrived within the request timeout
+cancels the call, so a silent caller cannot hold a worker. gRPC's own
+decompression is off (it would inflate a bomb whole before refusing it); the
+gateway inflates within the same bound as over HTTP.
 """
 
 from __future__ import annotations
 
 import errno
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http import HTTPStatus
+from typing import Any, NoReturn
 
 import grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import error_details_pb2, status_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from otel_dynamiq.collector._body import MAX_DECOMPRESSED_BYTES
-from otel_dynamiq.gateway._core import Draining, GatewayCore, SpoolFull
-from otel_dynamiq.gateway._otlp import export_response, spans_of
+from otel_dynamiq._bounded_server import REQUEST_TIMEOUT_SECONDS
+from otel_dynamiq.collector._body import MAX_BODY_BYTES, BodyError, decompressed
+from otel_dynamiq.gateway._core import RETRY_AFTER_SECONDS, Draining, GatewayCore, SpoolFull
+from otel_dynamiq.gateway._otlp import PROTOBUF, OtlpError, export_response, parse_request, spans_of
 
+EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 GRPC_WORKERS = 32
-MAX_CONCURRENT_RPCS = 256
-"""Beyond this gRPC answers RESOURCE_EXHAUSTED at once, rather than queueing without bound."""
+"""Calls served at once; one more is answered RESOURCE_EXHAUSTED with RetryInfo at once."""
+_SPARE_WORKERS = 4
+"""Threads beyond the served calls, so refusals are answered while every served call is slow."""
+MAX_CONCURRENT_RPCS = 1024
+"""gRPC's own bound, behind the gateway's: calls past it get RESOURCE_EXHAUSTED without RetryInfo."""
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZLIB_MAGIC = b"\x78"
 
 
-class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
-    def __init__(self, core: GatewayCore) -> None:
+class _TraceService(grpc.GenericRpcHandler):  # type: ignore[misc]  # grpcio has no type hints
+    def __init__(self, core: GatewayCore, request_timeout: float) -> None:
         self._core = core
+        self._request_timeout = request_timeout
+        self._served = 0
+        self._lock = threading.Lock()
 
-    def Export(self, request: ExportTraceServiceRequest, context: grpc.ServicerContext) -> ExportTraceServiceResponse:
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        """Runs when the call's metadata arrives, before its message: refuse here what needs no message."""
+        if handler_call_details.method != EXPORT_METHOD:
+            return None
+        metadata = dict(handler_call_details.invocation_metadata)
+        if not self._core.authorized(metadata.get("authorization")):
+            self._core.refused("unauthorized")
+            return _refusal(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong gateway token (authorization: Bearer)")
+        with self._lock:
+            busy = self._served >= GRPC_WORKERS
+            if not busy:
+                self._served += 1
+        if busy:
+            self._core.refused("busy")
+            return _refusal(grpc.StatusCode.RESOURCE_EXHAUSTED, "every worker is busy: retry", retry=True)
+        return grpc.stream_unary_rpc_method_handler(
+            self._export, response_serializer=ExportTraceServiceResponse.SerializeToString
+        )
+
+    def _export(self, messages: Iterator[bytes], context: grpc.ServicerContext) -> ExportTraceServiceResponse:
         core = self._core
-        metadata = dict(context.invocation_metadata())
-        if not core.authorized(metadata.get("authorization")):
-            core.refused("unauthorized")
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong gateway token (authorization: Bearer)")
         try:
+            core.check_taking()
+            message = self._message(messages, context)
             with core.request():
-                decoded = spans_of(request)
+                with core.decoding():
+                    request, refused = parse_request(_inflated(message), PROTOBUF)
+                    del message
+                    decoded = spans_of(request, refused)
+                    del request
                 if not core.export(decoded):
                     core.refused("not_delivered")
-                    context.abort(grpc.StatusCode.UNAVAILABLE, "cannot deliver or spool now")
+                    _abort(context, grpc.StatusCode.UNAVAILABLE, "cannot deliver or spool now")
+            return export_response(decoded)
         except Draining:
             core.refused("draining")
-            context.abort(grpc.StatusCode.UNAVAILABLE, "the gateway is shutting down")
+            _abort(context, grpc.StatusCode.UNAVAILABLE, "the gateway is shutting down")
         except SpoolFull:  # UNAVAILABLE, not RESOURCE_EXHAUSTED: OTLP exporters retry it without RetryInfo
             core.refused("spool_full")
-            context.abort(grpc.StatusCode.UNAVAILABLE, "Dynamiq is out and the spool is full")
-        return export_response(decoded)
+            _abort(context, grpc.StatusCode.UNAVAILABLE, "Dynamiq is out and the spool is full")
+        except (BodyError, OtlpError) as refused:
+            core.refused(f"grpc_{int(refused.status)}")
+            too_large = refused.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+            code = grpc.StatusCode.RESOURCE_EXHAUSTED if too_large else grpc.StatusCode.INVALID_ARGUMENT
+            _abort(context, code, refused.detail)
+        finally:
+            with self._lock:
+                self._served -= 1
+
+    def _message(self, messages: Iterator[bytes], context: grpc.ServicerContext) -> bytes:
+        """The call's one message, or the call cancelled once the request timeout passes without it."""
+        timer = threading.Timer(self._request_timeout, context.cancel)
+        timer.daemon = True
+        timer.start()
+        try:
+            message = next(messages, None)
+        except grpc.RpcError:  # cancelled: by the timer, or by the caller
+            self._core.refused("timeout")
+            raise
+        finally:
+            timer.cancel()
+        if message is None:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "the call ended without a message")
+        return bytes(message)
 
 
-def start_grpc_server(core: GatewayCore, host: str, port: int) -> tuple[grpc.Server, int]:
-    """Serve on ``host:port`` (0 picks a port); returns the server and the port it got."""
-    server = grpc.server(
-        ThreadPoolExecutor(max_workers=GRPC_WORKERS, thread_name_prefix="otel-dynamiq-gateway-grpc"),
-        maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
-        options=[("grpc.max_receive_message_length", MAX_DECOMPRESSED_BYTES)],
+def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, detail: str) -> NoReturn:
+    context.abort(code, detail)
+    raise AssertionError("abort raises")  # grpcio has no type hints to say so
+
+
+def _inflated(message: bytes) -> bytes:
+    """gRPC compresses with gzip or deflate; neither stream can begin a trace request.
+
+    A gzip stream begins with 0x1f (wire type 7, which does not exist), a zlib stream with 0x78
+    (field 15, which a trace request does not have).
+    """
+    if message.startswith(_GZIP_MAGIC):
+        return decompressed(message, "gzip")
+    if message.startswith(_ZLIB_MAGIC):
+        return decompressed(message, "deflate")
+    return message
+
+
+def _refusal(code: grpc.StatusCode, detail: str, *, retry: bool = False) -> grpc.RpcMethodHandler:
+    """A handler that answers at once, without reading the message."""
+
+    def refuse(messages: Iterator[bytes], context: grpc.ServicerContext) -> NoReturn:
+        if retry:
+            context.set_trailing_metadata(_retry_metadata(code, detail))
+        _abort(context, code, detail)
+
+    return grpc.stream_unary_rpc_method_handler(
+        refuse, response_serializer=ExportTraceServiceResponse.SerializeToString
     )
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_TraceService(core), server)  # type: ignore[no-untyped-call]
+
+
+def _retry_metadata(code: grpc.StatusCode, detail: str) -> tuple[tuple[str, bytes], ...]:
+    """``RetryInfo``, where the OTLP exporters look for it: the Go ones in the status details, Python's on its own."""
+    retry_info = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=RETRY_AFTER_SECONDS))
+    packed = any_pb2.Any()
+    packed.Pack(retry_info)
+    status = status_pb2.Status(code=code.value[0], message=detail, details=[packed])
+    return (
+        ("grpc-status-details-bin", status.SerializeToString()),
+        ("google.rpc.retryinfo-bin", retry_info.SerializeToString()),
+    )
+
+
+def start_grpc_server(
+    core: GatewayCore, host: str, port: int, request_timeout: float = REQUEST_TIMEOUT_SECONDS
+) -> tuple[grpc.Server, int]:
+    """Serve on ``host:port`` (0 picks a port); returns the server and the port it got."""
+    options: list[tuple[str, Any]] = [
+        ("grpc.max_receive_message_length", MAX_BODY_BYTES),  # on the wire, as over HTTP
+        ("grpc.per_message_decompression", 0),
+    ]
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=GRPC_WORKERS + _SPARE_WORKERS, thread_name_prefix="otel-dynamiq-gateway-grpc"),
+        handlers=[_TraceService(core, request_timeout)],
+        maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
+        options=options,
+    )
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         bound = server.add_insecure_port(address)

@@ -18,7 +18,12 @@ from typing import Any
 import orjson
 from google.rpc import status_pb2
 
-from otel_dynamiq._bounded_server import CONNECTION_TIMEOUT_SECONDS, BoundedHandler, BoundedHTTPServer
+from otel_dynamiq._bounded_server import (
+    CONNECTION_TIMEOUT_SECONDS,
+    REQUEST_TIMEOUT_SECONDS,
+    BoundedHandler,
+    BoundedHTTPServer,
+)
 from otel_dynamiq.collector._body import MAX_BODY_BYTES, BodyError, content_length, decompressed
 from otel_dynamiq.gateway._core import RETRY_AFTER_SECONDS, Draining, GatewayCore, SpoolFull
 from otel_dynamiq.gateway._otlp import JSON, OtlpError, encode_response, media_type, parse_request, spans_of
@@ -70,10 +75,16 @@ class _Handler(BoundedHandler):
                 self._error(HTTPStatus.UNAUTHORIZED, "missing or wrong gateway token (Authorization: Bearer)", kind)
                 return
             kind = media_type(self.headers.get("Content-Type"))
+            core.check_taking()  # before the body: a refusal then closes the connection, never reads it
+            raw = self._body()  # outside the drain's count: a slow sender cannot hold a SIGTERM
             with core.request():
-                raw = self._body()
-                request = parse_request(decompressed(raw, self.headers.get("Content-Encoding")), kind)
-                decoded = spans_of(request)
+                with core.decoding():
+                    body = decompressed(raw, self.headers.get("Content-Encoding"))
+                    del raw
+                    request, refused = parse_request(body, kind)
+                    del body
+                    decoded = spans_of(request, refused)
+                    del request
                 if not core.export(decoded):
                     core.refused("not_delivered")
                     self._error(
@@ -84,15 +95,14 @@ class _Handler(BoundedHandler):
         except Draining:
             core.refused("draining")
             self._error(HTTPStatus.SERVICE_UNAVAILABLE, "the gateway is shutting down", kind, retry=True)
-        except SpoolFull:
+        except SpoolFull:  # the body, if any, is unread: the connection closes rather than read it as a request
             core.refused("spool_full")
-            self._error(
-                HTTPStatus.TOO_MANY_REQUESTS, "Dynamiq is out and the spool is full", kind, close=False, retry=True
-            )
+            self._error(HTTPStatus.TOO_MANY_REQUESTS, "Dynamiq is out and the spool is full", kind, retry=True)
         except (BodyError, OtlpError) as refused:
             core.refused(f"http_{int(refused.status)}")
             self._error(refused.status, refused.detail, kind)
-        except (TimeoutError, ConnectionError):
+        except (TimeoutError, ConnectionError) as exc:
+            _logger.debug("connection from %s ended: %s", self.client_address[0], exc or type(exc).__name__)
             self.close_connection = True
         except Exception:
             _logger.exception("gateway request failed")
@@ -110,22 +120,27 @@ class _Handler(BoundedHandler):
         return raw
 
     def _chunked_body(self) -> bytes:
-        """A chunked body, refused as soon as it passes the same bound a declared length has."""
+        """A chunked body, counted with its framing against the bound a declared length has."""
         parts: list[bytes] = []
         total = 0
         while True:
             line = self.rfile.readline(_MAX_CHUNK_LINE)
+            total += len(line)
             size_text = line.split(b";", 1)[0].strip()
             try:
                 size = int(size_text, 16)
             except ValueError:
                 raise BodyError(HTTPStatus.BAD_REQUEST, "malformed chunked body") from None
             if size == 0:
-                while self.rfile.readline(_MAX_CHUNK_LINE) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers: read and ignored
-                return b"".join(parts)
-            total += size
-            if total > MAX_BODY_BYTES:
+                while True:  # trailers: read within the bound, and ignored
+                    trailer = self.rfile.readline(_MAX_CHUNK_LINE)
+                    total += len(trailer)
+                    if total > MAX_BODY_BYTES:
+                        raise BodyError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes")
+                    if trailer in (b"\r\n", b"\n", b""):
+                        return b"".join(parts)
+            total += size + 2
+            if total > MAX_BODY_BYTES or size < 0:
                 raise BodyError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes")
             chunk = self.rfile.read(size)
             if len(chunk) < size or self.rfile.readline(_MAX_CHUNK_LINE).strip():
@@ -133,21 +148,31 @@ class _Handler(BoundedHandler):
             parts.append(chunk)
 
     def do_GET(self) -> None:
+        # A GET's body is never read: a connection that sent one closes after the answer, or its body
+        # would be read as the next request.
+        unread = self.headers.get("Content-Length", "0").strip() != "0" or "Transfer-Encoding" in self.headers
+        if unread:
+            self.close_connection = True
         path = self.path.split("?", 1)[0].rstrip("/")
         if path not in HEALTH_PATHS:
-            self._send(HTTPStatus.NOT_FOUND, b'{"detail": "GET /healthz"}', "application/json")
+            self._send(HTTPStatus.NOT_FOUND, b'{"detail": "GET /healthz"}', "application/json", close=unread)
             return
         core = self.server.core
         counts = core.counts()
         status = "draining" if core.draining else "spool_full" if core.spool_full else "serving"
         body = orjson.dumps({"status": status, **counts.__dict__})
         # A full spool is not unhealthy: the replica must stay up to drain it once Dynamiq answers.
-        self._send(HTTPStatus.SERVICE_UNAVAILABLE if core.draining else HTTPStatus.OK, body, "application/json")
+        status_code = HTTPStatus.SERVICE_UNAVAILABLE if core.draining else HTTPStatus.OK
+        self._send(status_code, body, "application/json", close=unread)
 
 
 class GatewayHTTPServer(BoundedHTTPServer):
     def __init__(
-        self, address: tuple[str, int], core: GatewayCore, connection_timeout: float = CONNECTION_TIMEOUT_SECONDS
+        self,
+        address: tuple[str, int],
+        core: GatewayCore,
+        connection_timeout: float = CONNECTION_TIMEOUT_SECONDS,
+        request_timeout: float = REQUEST_TIMEOUT_SECONDS,
     ) -> None:
-        super().__init__(address, _Handler, connection_timeout)
+        super().__init__(address, _Handler, connection_timeout, request_timeout=request_timeout)
         self.core = core

@@ -2,16 +2,19 @@
 
     llm_app.py LLM_URL openai [--manual INSTRUMENTATION]
     llm_app.py LLM_URL langchain [--manual INSTRUMENTATION]
+    llm_app.py LLM_URL litellm --manual litellm-otel
 
 ``openai`` calls the OpenAI client directly: chat, streamed chat with and
 without usage, a failing call, embeddings and a tool call. ``langchain`` runs
-a chain, a tool and a retriever through LangChain. Each scenario runs inside a
+a chain, a tool and a retriever through LangChain; ``litellm`` a chat, a tool
+call, a failing call and embeddings through LiteLLM. Each scenario runs inside a
 span named ``scenario <name>``, so the test finds its runs by their parent.
 
 With ``--manual`` the app sets up the SDK itself, as a user does without
 ``opentelemetry-instrument``: a TracerProvider, the Dynamiq exporter (from the
-environment) and one instrumentation, ``openai-v2``, ``openinference-openai``
-or ``openinference-langchain``. Without it, run it under
+environment) and one instrumentation, ``openai-v2``, ``openinference-openai``,
+``openllmetry-openai`` (``-events``: its events mode), ``openinference-langchain``,
+or two at once (``openai-v2+openinference-openai``). Without it, run it under
 ``opentelemetry-instrument``, which loads whatever is installed.
 """
 
@@ -22,6 +25,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
@@ -45,6 +49,27 @@ def manual_setup(instrumentation: str) -> Callable[[], None]:
         from openinference.instrumentation.openai import OpenAIInstrumentor as OpenInferenceOpenAI
 
         OpenInferenceOpenAI().instrument()
+    elif instrumentation in ("openllmetry-openai", "openllmetry-openai-events"):
+        from opentelemetry.instrumentation.openai import OpenAIInstrumentor as OpenLLMetryOpenAI
+
+        OpenLLMetryOpenAI(use_attributes=instrumentation == "openllmetry-openai").instrument()
+    elif instrumentation == "openai-v2+openinference-openai":
+        # Two instrumentations of one client, as a user who set both up by hand; the marker makes
+        # the inner span's usage count in the outer one.
+        from openinference.instrumentation.openai import OpenAIInstrumentor as OpenInferenceOpenAI
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+        from otel_dynamiq import NestedCallMarker
+
+        provider.add_span_processor(NestedCallMarker())
+        OpenAIInstrumentor().instrument()
+        OpenInferenceOpenAI().instrument()
+    elif instrumentation == "litellm-otel":
+        import litellm
+
+        # LiteLLM's own callback; its litellm_request span, not attributes written on the caller's span.
+        os.environ["USE_OTEL_LITELLM_REQUEST_SPAN"] = "true"
+        litellm.callbacks = ["otel"]
     elif instrumentation == "openinference-langchain":
         from openinference.instrumentation.langchain import LangChainInstrumentor
 
@@ -52,6 +77,18 @@ def manual_setup(instrumentation: str) -> Callable[[], None]:
     else:
         sys.exit(f"unknown instrumentation {instrumentation!r}")
     return provider.shutdown
+
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "add",
+            "description": "Adds two numbers a and b.",
+            "parameters": {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}},
+        },
+    }
+]
 
 
 @contextmanager
@@ -89,22 +126,44 @@ def openai_calls(url: str) -> None:
     with scenario("embeddings"):
         client.embeddings.create(model="text-embedding-3-small", input=["a b"], dimensions=8)
     with scenario("tool call"):
-        tools = [
-            {
-                "type": "function",
-                "function": {
-                    "name": "add",
-                    "description": "Adds two numbers a and b.",
-                    "parameters": {
-                        "type": "object",
-                        "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
-                    },
-                },
-            }
-        ]
+        tools = TOOLS
         client.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "add 2 and 2"}], tools=tools
         )
+    with scenario("tool answer"):
+        call = {"id": "call_local_1", "type": "function", "function": {"name": "add", "arguments": '{"a": 2, "b": 2}'}}
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[
+                {"role": "user", "content": "add 2 and 2"},
+                {"role": "assistant", "content": None, "tool_calls": [call]},
+                {"role": "tool", "tool_call_id": "call_local_1", "content": "4"},
+            ],
+            tools=tools,
+        )
+
+
+def litellm_calls(url: str) -> None:
+    import litellm
+    from litellm.litellm_core_utils.thread_pool_executor import executor
+
+    common: dict[str, Any] = {"api_base": url, "api_key": "sk-test-not-a-real-key", "num_retries": 0}
+    with scenario("chat"):
+        litellm.completion(
+            model="openai/gpt-4o-mini",
+            messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2 + 2?"}],
+            **common,
+        )
+    with scenario("tool call"):
+        litellm.completion(
+            model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "add 2 and 2"}], tools=TOOLS, **common
+        )
+    with scenario("failing"):
+        with suppress(litellm.InternalServerError):
+            litellm.completion(model="openai/failing-model", messages=[{"role": "user", "content": "fail"}], **common)
+    with scenario("embeddings"):
+        litellm.embedding(model="openai/text-embedding-3-small", input=["a b"], **common)
+    executor.shutdown(wait=True)  # LiteLLM logs (and so traces) on its own threads, after each call returns
 
 
 def langchain_calls(url: str) -> None:
@@ -143,11 +202,11 @@ def langchain_calls(url: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("url")
-    parser.add_argument("calls", choices=["openai", "langchain"])
+    parser.add_argument("calls", choices=["openai", "langchain", "litellm"])
     parser.add_argument("--manual")
     args = parser.parse_args()
     shutdown = manual_setup(args.manual) if args.manual else None
-    (openai_calls if args.calls == "openai" else langchain_calls)(args.url)
+    {"openai": openai_calls, "langchain": langchain_calls, "litellm": litellm_calls}[args.calls](args.url)
     if shutdown is not None:
         shutdown()
 

@@ -57,6 +57,7 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _instrument(self, **kwargs: Any) -> None:
         # Imported here so that auto-instrumentation can load this module without Dynamiq installed.
+        import functools
         import importlib
 
         import wrapt
@@ -76,12 +77,19 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             facts_for_workflow,
         )
 
+        from otel_dynamiq._call_nesting import mark_nested_calls
         from otel_dynamiq._logging import reclaim_loggers
 
         tracer = get_tracer(__name__, __version__, kwargs.get("tracer_provider"), schema_url=_SCHEMA_URL)
+        # The LLM client spans under an LLM node describe its call again: marked, so its usage counts once.
+        # Instrumented before the application set the SDK's provider, the marker is added at the first run.
+        provider = kwargs.get("tracer_provider")
+        marked = mark_nested_calls(provider)
         settings = load_settings(kwargs.get("capture_content"), kwargs.get("max_content_length"))
         self._recorder = RunRecorder()
-        run_tracer = RunTracer(tracer, self._recorder, settings)
+        run_tracer = RunTracer(
+            tracer, self._recorder, settings, None if marked else functools.partial(mark_nested_calls, provider)
+        )
         describe = {"workflow": facts_for_workflow, "flow": facts_for_flow, "node": facts_for_node}
         for module, attribute, kind, is_async in _PATCHES:
             importlib.import_module(module)

@@ -81,6 +81,20 @@ def span_name(facts: RunnableFacts) -> str:
     return facts.name
 
 
+def start_attributes(facts: RunnableFacts) -> dict[str, AttributeValue] | None:
+    """What a node's span says from its start: that an LLM node is a model call.
+
+    Spans started inside it (the LLM client's, traced by another instrumentation)
+    are then marked as describing the same call, and their usage is not counted twice.
+    Embedder nodes are not marked so: Dynamiq's embedder runs carry no usage, so the
+    client's span under one is the only run that can count its tokens.
+    """
+    operation = _OPERATION_BY_GROUP.get(facts.group or "") if facts.kind == "node" else None
+    if operation == "chat":
+        return {"gen_ai.operation.name": operation}
+    return None
+
+
 def enum_value(value: Any) -> str | None:
     """Dynamiq's run types and statuses are ``str`` enums; ``str()`` of one is its class-qualified name."""
     if value is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -27,6 +28,7 @@ from opentelemetry.instrumentation.dynamiq._attributes import (
     span_attributes,
     span_name,
     split_model,
+    start_attributes,
 )
 from opentelemetry.instrumentation.dynamiq._callbacks import Event
 from opentelemetry.instrumentation.dynamiq._recorder import RunRecord, RunRecorder, pending_record
@@ -70,11 +72,19 @@ def facts_for_workflow(workflow: Any) -> RunnableFacts:
 class RunTracer:
     """Turns wrapped run calls into spans; shared by every wrapper of one instrumentor."""
 
-    def __init__(self, tracer: Tracer, recorder: RunRecorder, settings: CaptureSettings) -> None:
+    def __init__(
+        self,
+        tracer: Tracer,
+        recorder: RunRecorder,
+        settings: CaptureSettings,
+        mark_nested_calls: Callable[[], bool] | None = None,
+    ) -> None:
         self._tracer = tracer
         self._recorder = recorder
         self._settings = settings
         self._failures_logged: set[str] = set()
+        self._mark_nested_calls = mark_nested_calls
+        """Tried again before each span until it succeeds: instrumented before the SDK's provider was set."""
         recorder.bind(self._emit_unclaimed)
 
     # --- wrappers (wrapt signature) -------------------------------------------
@@ -126,12 +136,14 @@ class RunTracer:
     ) -> RunRecord | None:
         """Start the span; on any failure of ours, the run goes on untraced. The call itself is never changed."""
         try:
+            if self._mark_nested_calls is not None and self._mark_nested_calls():
+                self._mark_nested_calls = None
             facts = describe(instance)
             parent = self._recorder.record_for(kwargs.get("parent_run_id"))
             # Dynamiq names the parent run explicitly; it wins over whatever context the caller had.
             parent_span = parent.span if parent is not None else None
             parent_context = trace.set_span_in_context(parent_span) if parent_span is not None else None
-            span = self._tracer.start_span(span_name(facts), context=parent_context)
+            span = self._tracer.start_span(span_name(facts), context=parent_context, attributes=start_attributes(facts))
             return RunRecord(span=span, facts=facts, owner=instance)
         except Exception:
             self._log_once("start", "otel-dynamiq could not start a span; the run goes on untraced")
@@ -201,9 +213,10 @@ class RunTracer:
     # --- helpers ---------------------------------------------------------------
 
     def _log_once(self, where: str, message: str) -> None:
-        """Our own failures: the first of each kind at WARNING with its cause, later ones at DEBUG."""
+        """Our own failures: the first of each kind at WARNING in one line with its cause, every one at DEBUG
+        with its traceback (a traceback in the application's stderr would read as the application's failure)."""
         if where not in self._failures_logged:
             self._failures_logged.add(where)
-            _logger.warning(message, exc_info=True)
-        else:
-            _logger.debug(message, exc_info=True)
+            cause = sys.exc_info()[1]
+            _logger.warning("%s: %s", message, " ".join(f"{type(cause).__name__}: {cause}".split()))
+        _logger.debug(message, exc_info=True)
