@@ -247,11 +247,6 @@ def test_an_llm_run_shows_its_conversation_usage_and_the_trace_totals(site: Site
     page.screenshot(path=str(SCREENSHOTS / "llm-run.png"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the demo's OpenInference ChatCompletion run and its Dynamiq LLM node both carry metadata.usage; "
-    "issue 19 fixes the translation (drop this mark when it merges: strict, so a pass fails until then)",
-)
 def test_the_demo_tokens_count_each_llm_call_once_in_the_list_and_the_totals(site: Site, page: Page) -> None:
     total = usage_total(site)
     page.goto(site.url + "/")
