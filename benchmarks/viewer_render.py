@@ -9,7 +9,8 @@ marks are read:
 - interactive: every page of runs fetched and drawn, the totals in place;
 - run panel: a click on the last run until its panel is drawn (fetch included).
 
-Then one run holding a 4 MiB output: click to panel, and "show all" to the whole text drawn.
+Then one run holding a 4 MiB output: click to panel, and "show all" to the whole text drawn; and runs
+holding long lists (40,000 messages, 20,000 tool calls, 15,000 executions, 100,000 tags): click to panel.
 
     .venv/bin/python benchmarks/viewer_render.py [--tiny]
 """
@@ -82,6 +83,34 @@ def synthetic_trace(size: int) -> tuple[str, list[dict[str, Any]]]:
     return trace_id, runs
 
 
+def long_lists(scale: float) -> tuple[str, dict[str, dict[str, Any]]]:
+    """One run per long list the panel draws; each well under the 4 MiB cap."""
+    trace_id, (template,) = synthetic_trace(1)
+    template["trace_id"] = trace_id
+
+    def count(number: int) -> int:
+        return max(10, int(number * scale))
+
+    def variant(name: str, **fields: Any) -> dict[str, Any]:
+        return {**template, "id": str(uuid.uuid4()), "name": name, **fields}
+
+    calls = [{"id": f"c{n}", "function": {"name": "f", "arguments": "{}"}} for n in range(count(20_000))]
+    llm = {"node": {"group": "llms"}}
+    execution = {"start_time": at(0), "end_time": at(1), "status": "failed", "error": {"message": "x"}}
+    return trace_id, {
+        "40,000 messages": variant(
+            "messages",
+            metadata=llm,
+            input={"messages": [{"role": "user", "content": f"m{n}"} for n in range(count(40_000))]},
+        ),
+        "20,000 tool calls": variant("tool calls", metadata=llm, output={"content": None, "tool_calls": calls}),
+        "15,000 executions": variant(
+            "executions", executions=[{**execution, "id": str(uuid.uuid4())} for _ in range(count(15_000))]
+        ),
+        "100,000 tags": variant("tags", tags=[f"t{n}" for n in range(count(100_000))]),
+    }
+
+
 def post(port: int, runs: list[dict[str, Any]]) -> None:
     for start in range(0, len(runs), 1000):
         request = urllib.request.Request(
@@ -117,6 +146,10 @@ def main() -> None:
         big_trace, (big,) = synthetic_trace(1)
         big["output"] = {"text": "a line of a long document\n" * (big_bytes // 26)}
         post(port, [big])
+        lists_trace, lists = long_lists(0.01 if args.tiny else 1.0)
+        for run in lists.values():
+            post(port, [run])
+        list_times: dict[str, float] = {}
         with chromium() as browser:
             for size in sizes:
                 samples: dict[str, list[float]] = {"paint": [], "rows": [], "ready": [], "panel": []}
@@ -158,6 +191,13 @@ def main() -> None:
                 }"""
             )
             context.close()
+            context = browser.new_context(viewport={"width": 1400, "height": 900})
+            page = context.new_page()
+            page.goto(f"{url}/#/trace/{lists_trace}")
+            page.evaluate(_WAIT_FOR_MARK, "viewer:trace-complete")
+            for label, run in lists.items():
+                list_times[label] = page.evaluate(_CLICK_TO_PANEL, f'.wf-row[data-run-id="{run["id"]}"]')
+            context.close()
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -166,6 +206,7 @@ def main() -> None:
     print(f"Trace viewer in Chromium, median of {repeats} fresh loads, milliseconds from navigation ({machine()})")
     print(table(["trace", "first paint", "first rows", "interactive", "click → run panel"], rows))
     print(f"a run of {big_bytes / (1 << 20):.2f} MiB: click → panel {panel:.0f} ms, show all → drawn {show_all:.0f} ms")
+    print("runs with long lists, click → panel: " + ", ".join(f"{k} {v:.0f} ms" for k, v in list_times.items()))
     print(f"viewer assets: {size_bytes / 1024:.1f} KiB in {len(list(assets.iterdir()))} files, no build step")
 
 

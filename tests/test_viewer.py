@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from otel_dynamiq.collector import LocalCollector, RunStore
+from otel_dynamiq.collector import LocalCollector, RunStore, _store
 from tests.conftest import FAKE_KEY
-from tests.test_collector import post
+from tests.test_collector import get, post
 from tests.test_encode import sample_run
 
 
@@ -255,6 +255,11 @@ def test_the_version_moves_with_every_stored_request(collector: LocalCollector) 
     before = data(collector.url, "/viewer/api/version")["version"]
     assert post(collector.url, {"runs": [sample_run()]})[0] == 200
     assert data(collector.url, "/viewer/api/version")["version"] == before + 1
+    # A collector started again counts from zero: a page tells it apart by its instance.
+    with LocalCollector() as other:
+        assert (
+            data(other.url, "/viewer/api/version")["instance"] != data(collector.url, "/viewer/api/version")["instance"]
+        )
 
 
 def test_a_database_written_before_the_viewer_gains_its_facts(tmp_path: Path) -> None:
@@ -300,3 +305,205 @@ def test_summaries_a_stopped_process_left_behind_are_recounted_on_open(tmp_path:
     finally:
         reopened.close()
         first.close()
+
+
+def request(url: str, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> Any:
+    """Any method, the headers exactly as given; the status, the headers and the body read to its end."""
+    parsed = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parsed.hostname or "", parsed.port, timeout=10)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, {name.lower(): value for name, value in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def with_usage(number: int, trace: int, **usage: Any) -> dict[str, Any]:
+    run = llm_run(number, trace, None, None, start=float(number))
+    run["metadata"]["usage"] = usage
+    return run
+
+
+def test_huge_or_impossible_token_and_cost_values_are_ignored_and_reads_never_fail(tmp_path: Path) -> None:
+    path = str(tmp_path / "runs.db")
+    with LocalCollector(database=path) as collector:
+        # One bad number beside good runs: the request is taken whole, the bad value counted as unknown.
+        huge = with_usage(1, 1, total_tokens=1e300, total_tokens_cost_usd=1e300)
+        fine = llm_run(2, 1, None, 7, start=2.0)
+        assert post(collector.url, {"runs": [huge, fine]}) == (200, {"accepted": 2})
+        # Two values that each fit SQLite's integer but whose sum would not; and a negative count.
+        big = [with_usage(n, 2, total_tokens=5_000_000_000_000_000_000) for n in (3, 4)]
+        below = with_usage(5, 2, total_tokens=-3, prompt_tokens_cost_usd=-1.0)
+        assert post(collector.url, {"runs": [*big, below, llm_run(6, 2, None, 9, start=6.0)]})[0] == 200
+        listed = {trace["trace_id"]: trace for trace in data(collector.url, "/viewer/api/traces")["traces"]}
+        assert (listed[trace_id(1)]["tokens"], listed[trace_id(1)]["cost_usd"]) == (7, None)
+        assert (listed[trace_id(2)]["tokens"], listed[trace_id(2)]["cost_usd"]) == (9, None)
+        assert data(collector.url, f"/viewer/api/traces/{trace_id(2)}")["run_count"] == 4
+        facts = data(collector.url, f"/viewer/api/traces/{trace_id(2)}/runs")["runs"]
+        assert [run["tokens"] for run in facts] == [None, None, None, 9]
+        # The runs themselves are kept as sent.
+        assert data(collector.url, f"/viewer/api/runs/{run_id(1)}")["run"]["metadata"]["usage"]["total_tokens"] == 1e300
+    with LocalCollector(database=path) as again:  # and the file opens again
+        assert len(data(again.url, "/viewer/api/traces")["traces"]) == 2
+
+
+def test_a_database_an_older_collector_filled_with_huge_counts_still_opens(tmp_path: Path) -> None:
+    path = str(tmp_path / "old.db")
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE runs (id TEXT PRIMARY KEY, trace_id TEXT NOT NULL, start_time TEXT NOT NULL,"
+        " received INTEGER NOT NULL, deliveries INTEGER NOT NULL DEFAULT 1, body TEXT NOT NULL);"
+    )
+    runs = [with_usage(1, 1, total_tokens=10**19), with_usage(2, 1, total_tokens=3)]  # before the viewer: any number
+    with old:
+        old.executemany(
+            "INSERT INTO runs (id, trace_id, start_time, received, body) VALUES (?, ?, ?, 1, ?)",
+            [(run["id"], run["trace_id"], run["start_time"], json.dumps(run)) for run in runs],
+        )
+    old.close()
+    store = RunStore(path)
+    try:
+        assert store.trace_summary(trace_id(1))["tokens"] == 3  # type: ignore[index]
+    finally:
+        store.close()
+    # The first viewer stored counts unchecked in its fact columns: their sum overflowed SUM on every open.
+    with sqlite3.connect(path) as first_viewer:
+        first_viewer.execute("UPDATE runs SET tokens = 5000000000000000000, received = 2")
+    store = RunStore(path)
+    try:
+        assert store.trace_summary(trace_id(1))["tokens"] is None  # type: ignore[index]
+    finally:
+        store.close()
+
+
+def test_without_a_key_posts_from_other_web_sites_are_refused(collector: LocalCollector) -> None:
+    """A page elsewhere can make a visitor's browser post here: by a rebound name, a form, or a no-cors fetch."""
+    port = urllib.parse.urlsplit(collector.url).port
+    body = json.dumps({"runs": [sample_run(name="sent by another site")]}).encode()
+    json_type = {"Content-Type": "application/json"}
+    refused = [
+        ({"Host": "attacker.example", **json_type}, 403),  # DNS rebinding: the page's own name
+        ({"Host": f"127.0.0.1:{port}", "Origin": "http://attacker.example", **json_type}, 403),
+        ({"Host": f"127.0.0.1:{port}", "Origin": "null", **json_type}, 403),
+        ({"Host": f"127.0.0.1:{port}", "Content-Type": "text/plain;charset=UTF-8"}, 415),  # a no-cors fetch
+        ({"Host": f"127.0.0.1:{port}", "Content-Type": "application/x-www-form-urlencoded"}, 415),  # a form
+    ]
+    for headers, status in refused:
+        answer = request(collector.url, "POST", "/v1/traces", body, headers)
+        assert answer[0] == status, (headers, answer)
+    assert collector.store.runs() == []
+    # What the exporter, the gateway and Dynamiq's own client send is taken, and so is a page of this origin's.
+    for headers in (json_type, {"Host": f"localhost:{port}", "Content-Type": "application/json; charset=utf-8"}):
+        assert request(collector.url, "POST", "/v1/traces", body, headers)[0] == 200
+    same = {"Host": f"127.0.0.1:{port}", "Origin": f"http://127.0.0.1:{port}", **json_type}
+    assert request(collector.url, "POST", "/v1/traces", body, same)[0] == 200
+    assert len(collector.store.runs()) == 1
+
+
+def test_with_a_key_any_content_type_and_origin_may_post(keyed_collector: LocalCollector) -> None:
+    body = json.dumps({"runs": [sample_run()]}).encode()
+    headers = {"Authorization": f"Bearer {FAKE_KEY}", "Content-Type": "text/plain", "Origin": "http://elsewhere"}
+    assert request(keyed_collector.url, "POST", "/v1/traces", body, headers)[0] == 200
+
+
+def test_run_names_and_other_text_facts_are_cut_in_lists(collector: LocalCollector) -> None:
+    name = "n" * 1_000_000
+    run = sample_run(name=name, metadata={"node": {"group": "g" * 100_000}})
+    assert post(collector.url, {"runs": [run]})[0] == 200
+    status, _, body = fetch(collector.url, "/viewer/api/traces")
+    assert status == 200 and len(body) < 2000
+    assert json.loads(body)["traces"][0]["name"] == "n" * 200
+    (fact,) = data(collector.url, f"/viewer/api/traces/{run['trace_id']}/runs")["runs"]
+    assert (fact["name"], fact["grp"]) == ("n" * 200, "g" * 200)
+    assert data(collector.url, f"/viewer/api/runs/{run['id']}")["run"]["name"] == name  # the run stays whole
+    assert [trace["trace_id"] for trace in data(collector.url, "/viewer/api/traces?q=nnnn")["traces"]] == [
+        run["trace_id"]
+    ]
+
+
+def test_a_cursor_or_a_version_that_is_no_page_mark_is_a_400(filled: LocalCollector) -> None:
+    runs = f"/viewer/api/traces/{trace_id(1)}/runs"
+    for path in (
+        "/viewer/api/traces?after=99999999999999999999~x",
+        "/viewer/api/traces?after=-1~x",
+        "/viewer/api/traces?after=1e3~x",
+        f"{runs}?after=nan~x",
+        f"{runs}?after=1e999~x",
+        f"{runs}?after=abc~x",
+        f"{runs}?since=99999999999999999999",
+        f"{runs}?since=-1",
+    ):
+        status, _, body = fetch(filled.url, path)
+        assert status == 400, (path, body)
+        assert b"must be" in body
+
+
+def test_runs_since_a_version_are_what_changed_after_it(collector: LocalCollector) -> None:
+    assert post(collector.url, {"runs": [llm_run(1, 1, None, 5), llm_run(2, 1, 1, 6, start=2.0)]})[0] == 200
+    version = data(collector.url, "/viewer/api/version")["version"]
+    assert data(collector.url, f"/viewer/api/traces/{trace_id(1)}/runs?since={version}")["runs"] == []
+    changed = llm_run(1, 1, None, 50)
+    assert post(collector.url, {"runs": [changed, llm_run(3, 1, 1, 7, start=0.5)]})[0] == 200
+    assert post(collector.url, {"runs": [llm_run(9, 2, None, 1)]})[0] == 200  # another trace
+    since = data(collector.url, f"/viewer/api/traces/{trace_id(1)}/runs?since={version}")["runs"]
+    assert [(run["id"], run["tokens"]) for run in since] == [(run_id(3), 7), (run_id(1), 50)]
+
+
+def test_head_answers_like_get_without_a_body_and_options_is_refused(collector: LocalCollector) -> None:
+    for path in ("/", "/viewer/app.js", "/viewer/api/version", "/v1/traces"):
+        got = fetch(collector.url, path)
+        status, headers, body = request(collector.url, "HEAD", path)
+        assert (status, body) == (200, b""), path
+        assert headers["content-length"] == str(len(got[2])) and headers["content-type"] == got[1]["content-type"]
+    status, headers, _ = request(collector.url, "OPTIONS", "/v1/traces", headers={"Origin": "http://elsewhere"})
+    assert status == 405 and "access-control-allow-origin" not in headers
+    assert headers["allow"] == "GET, HEAD, POST"
+
+
+def test_without_the_key_the_page_says_how_to_give_it(keyed_collector: LocalCollector) -> None:
+    status, headers, body = fetch(keyed_collector.url, "/")
+    assert status == 401 and headers["content-type"] == "text/plain; charset=utf-8"
+    assert b"as the password" in body and FAKE_KEY.encode() not in body
+    assert "password" in headers["www-authenticate"]
+
+
+def test_an_ipv6_collector_url_has_brackets() -> None:
+    try:
+        collector = LocalCollector(host="::1")
+    except OSError as unavailable:  # no IPv6 loopback on this machine
+        pytest.skip(str(unavailable))
+    with collector:
+        port = collector._server.server_address[1]
+        assert collector.url == f"http://[::1]:{port}"
+        status, _ = get(collector.url + "/v1/traces")
+        assert status == 200
+
+
+def test_a_text_filter_scans_a_slice_at_a_time_and_its_pages_go_on_where_it_stopped(
+    collector: LocalCollector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scanning every run's name holds the store: a request scans slices, and stops once its time is up."""
+    for number in range(9):
+        name = f"needle {number}" if number % 3 == 0 else f"hay {number}"
+        run = sample_run(id=run_id(number), trace_id=trace_id(number), name=name)
+        assert post(collector.url, {"runs": [run]})[0] == 200
+    monkeypatch.setattr(_store, "TEXT_SCAN_SLICE", 2)
+    monkeypatch.setattr(_store, "TEXT_SCAN_SECONDS", 0.0)  # one slice per request
+    seen: list[str] = []
+    after = ""
+    requests = 0
+    while True:
+        answer = data(collector.url, f"/viewer/api/traces?q=needle&limit=50{after}")
+        seen += [trace["name"] for trace in answer["traces"]]
+        requests += 1
+        if answer["next"] is None:
+            break
+        after = "&after=" + urllib.parse.quote(answer["next"])
+    assert seen == ["needle 6", "needle 3", "needle 0"]
+    assert requests == 5  # nine traces, two a request
+    monkeypatch.setattr(_store, "TEXT_SCAN_SECONDS", 60.0)
+    first = data(collector.url, "/viewer/api/traces?q=needle&limit=2")
+    assert [trace["name"] for trace in first["traces"]] == ["needle 6", "needle 3"]
+    rest = data(collector.url, "/viewer/api/traces?q=needle&limit=2&after=" + urllib.parse.quote(first["next"]))
+    assert ([trace["name"] for trace in rest["traces"]], rest["next"]) == (["needle 0"], None)

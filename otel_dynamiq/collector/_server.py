@@ -29,6 +29,7 @@ from otel_dynamiq.collector._viewer import serve as serve_viewer
 _logger = logging.getLogger(__name__)
 
 TRACES_PATH = "/v1/traces"
+ALLOWED = "GET, HEAD, POST"
 
 
 class _Handler(BoundedHandler):
@@ -37,17 +38,20 @@ class _Handler(BoundedHandler):
     def log_message(self, format: str, *args: Any) -> None:
         _logger.debug("%s " + format, self.address_string(), *args)
 
-    def _reply(self, status: int, payload: Any, close: bool = False) -> None:
+    def _reply(self, status: int, payload: Any, close: bool = False, headers: dict[str, str] | None = None) -> None:
         body = json.dumps(payload).encode()
         if close:
             self.close_connection = True  # what the client sent after this is not read
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         if close:
             self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def _authorized(self) -> bool:
         expected = self.server.access_key
@@ -76,12 +80,43 @@ class _Handler(BoundedHandler):
     def do_GET(self) -> None:
         self._guarded(self._get)
 
+    def do_HEAD(self) -> None:
+        """What a GET would answer, without its body (``_reply`` and the viewer's sends skip it)."""
+        self._guarded(self._get)
+
+    def do_OPTIONS(self) -> None:
+        """No CORS: a web page's preflight is refused, so its scripts can neither post nor read."""
+        self._reply(HTTPStatus.METHOD_NOT_ALLOWED, {"detail": "GET, HEAD or POST"}, headers={"Allow": ALLOWED})
+
+    def _cross_site(self) -> str | None:
+        """Without a key, why a POST looks sent by another web site through a visitor's browser, if it does.
+
+        A browser always names a POST's origin, and a form or a ``no-cors`` fetch can only send text or form
+        content types; a rebound name shows in ``Host``. The exporter and the gateway send none of these.
+        """
+        if self.server.access_key is not None:
+            return None
+        host, origin = self.headers.get("Host"), self.headers.get("Origin")
+        if host is not None and not loopback_host(self):
+            return FORBIDDEN_HOST
+        if origin is not None and origin != f"http://{host}":
+            return "without a key the collector takes no runs a web page sends from another origin"
+        return None
+
     def _post(self) -> None:
         if self.path.split("?", 1)[0].rstrip("/") != TRACES_PATH:
             self._reply(HTTPStatus.NOT_FOUND, {"detail": f"POST goes to {TRACES_PATH}"}, close=True)
             return
         if not self._authorized():  # before reading a byte of the body
             self._reply(HTTPStatus.UNAUTHORIZED, {"detail": "missing or wrong bearer key"}, close=True)
+            return
+        refused = self._cross_site()
+        if refused is not None:
+            self._reply(HTTPStatus.FORBIDDEN, {"detail": refused}, close=True)
+            return
+        media_type = self.headers.get("Content-Type", "application/json").partition(";")[0].strip().lower()
+        if self.server.access_key is None and media_type != "application/json":  # what a page may send anywhere
+            self._reply(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {"detail": "Content-Type must be application/json"}, True)
             return
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             raise BodyError(HTTPStatus.LENGTH_REQUIRED, "send a Content-Length; chunked bodies are not taken")
@@ -159,7 +194,8 @@ class LocalCollector:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        host = str(host)
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def start(self) -> LocalCollector:
         self._thread = threading.Thread(target=self._server.serve_forever, name="otel-dynamiq-collector", daemon=True)

@@ -16,10 +16,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from otel_dynamiq.collector._summary import run_facts
+from otel_dynamiq.collector._summary import FACT_TEXT_CHARS, MAX_COST_USD, MAX_TOKENS, run_facts
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -51,6 +53,10 @@ CREATE TABLE IF NOT EXISTS requests (
 );
 """
 
+TEXT_SCAN_SLICE = 200
+"""Traces a text filter reads per hold of the lock."""
+TEXT_SCAN_SECONDS = 0.5
+"""How long one request's text filter scans before its page ends where it got to."""
 MAX_STALE_TRACES = 10_000
 """Traces whose summary waits for a reader; past this, a request recounts them itself (memory stays bounded)."""
 _FACT_NAMES = ("parent_run_id", "name", "type", "grp", "status", "start_ms", "end_ms", "tokens", "cost_usd", "error")
@@ -69,22 +75,30 @@ _FACT_COLUMNS = (
     "size INTEGER",
 )
 # A trace's name and status are its root's (the run without a parent); until the root arrives, its first run's.
+# Tokens and cost add up with TOTAL (a float), which cannot overflow as SUM can, and only the values in bounds
+# count: a file an older collector wrote may hold any number, and a recount must never fail.
 _REFRESH_TRACES = """
 INSERT OR REPLACE INTO traces
     (trace_id, name, status, start_ms, end_ms, run_count, tokens, cost_usd, failures, received)
 SELECT r.trace_id,
     COALESCE(
-        (SELECT p.name FROM runs p WHERE p.trace_id = r.trace_id AND p.parent_run_id IS NULL
+        (SELECT substr(p.name, 1, {chars}) FROM runs p WHERE p.trace_id = r.trace_id AND p.parent_run_id IS NULL
          ORDER BY p.start_ms LIMIT 1),
-        (SELECT p.name FROM runs p WHERE p.trace_id = r.trace_id ORDER BY p.start_ms LIMIT 1)),
+        (SELECT substr(p.name, 1, {chars}) FROM runs p WHERE p.trace_id = r.trace_id ORDER BY p.start_ms LIMIT 1)),
     COALESCE(
         (SELECT p.status FROM runs p WHERE p.trace_id = r.trace_id AND p.parent_run_id IS NULL
          ORDER BY p.start_ms LIMIT 1),
         CASE WHEN COUNT(CASE WHEN r.status = 'failed' THEN 1 END) > 0 THEN 'failed' END),
-    MIN(r.start_ms), MAX(r.end_ms), COUNT(*), SUM(r.tokens), SUM(r.cost_usd),
+    MIN(r.start_ms), MAX(r.end_ms), COUNT(*),
+    CASE WHEN COUNT({tokens}) > 0 THEN TOTAL({tokens}) END,
+    CASE WHEN COUNT({cost}) > 0 THEN TOTAL({cost}) END,
     COUNT(CASE WHEN r.status = 'failed' THEN 1 END), MAX(r.received)
-FROM runs r WHERE r.trace_id IN ({}) GROUP BY r.trace_id
-"""
+FROM runs r WHERE r.trace_id IN ({{}}) GROUP BY r.trace_id
+""".format(  # noqa: S608 (constants only; the trace ids are bound)
+    chars=FACT_TEXT_CHARS,
+    tokens=f"CASE WHEN r.tokens BETWEEN 0 AND {MAX_TOKENS} THEN r.tokens END",
+    cost=f"CASE WHEN r.cost_usd BETWEEN 0 AND {MAX_COST_USD!r} THEN r.cost_usd END",
+)
 _TRACE_COLUMNS = ("trace_id", "name", "status", "start_ms", "end_ms", "run_count", "tokens", "cost_usd", "failures")
 _RUN_ROW_COLUMNS = ("id", *_FACT_NAMES, "size")
 # Built from the constant column names above, never from input (values are always bound): hence the noqa.
@@ -97,13 +111,29 @@ _INSERT_RUN = (
 )
 _UPDATE_FACTS = f"UPDATE runs SET {', '.join(f'{name} = ?' for name in _FACT_NAMES)}, size = ? WHERE id = ?"  # noqa: S608
 _SELECT_TRACES = f"SELECT {', '.join(_TRACE_COLUMNS)}, received FROM traces"  # noqa: S608
-_SELECT_RUN_ROWS = f"SELECT {', '.join(_RUN_ROW_COLUMNS)} FROM runs WHERE trace_id = ?"  # noqa: S608
+# Text facts are cut again on the way out: a file written before they were cut on the way in may hold any length.
+_SELECT_RUN_ROWS = "SELECT {} FROM runs WHERE trace_id = ?".format(  # noqa: S608
+    ", ".join(
+        f"substr({name}, 1, {FACT_TEXT_CHARS})" if name in ("name", "type", "grp", "status") else name
+        for name in _RUN_ROW_COLUMNS
+    )
+)
+
+
+def _trace(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A summary row as the viewer gets it: tokens, added up as a float, are a whole number again."""
+    trace = dict(zip(_TRACE_COLUMNS, row[:-1], strict=True))
+    if isinstance(trace["tokens"], float):
+        trace["tokens"] = int(trace["tokens"])
+    return trace
 
 
 class RunStore:
     """Thread-safe: the HTTP server answers each request on its own thread."""
 
     def __init__(self, path: str = ":memory:") -> None:
+        self.instance = uuid.uuid4().hex
+        """Differs each time a store is opened: with ``version()``, a page tells a restarted collector apart."""
         self._lock = threading.Lock()
         self._stale: set[str] = set()
         self._connection = sqlite3.connect(path, check_same_thread=False)
@@ -222,12 +252,7 @@ class RunStore:
             conditions.append("status = ?")
             parameters.append(status)
         if text:
-            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            conditions.append(
-                "(trace_id LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM runs r WHERE r.trace_id = traces.trace_id"
-                " AND r.name LIKE ? ESCAPE '\\'))"
-            )
-            parameters += [pattern, pattern]
+            return self._text_page(limit, after, conditions, parameters, text)
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         with self._lock:
             self._settle()
@@ -236,23 +261,76 @@ class RunStore:
                 (*parameters, limit + 1),
             ).fetchall()
         following = (rows[limit - 1][-1], rows[limit - 1][0]) if len(rows) > limit else None
-        return [dict(zip(_TRACE_COLUMNS, row[:-1], strict=True)) for row in rows[:limit]], following
+        return [_trace(row) for row in rows[:limit]], following
+
+    def _text_page(
+        self, limit: int, after: tuple[int, str] | None, conditions: list[str], parameters: list[Any], text: str
+    ) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
+        """Traces with ``text`` in their id or in a run's name: no index serves it, so every run may be read.
+
+        The scan goes newest first ``TEXT_SCAN_SLICE`` traces at a time, letting go of the lock between
+        slices (runs being posted meanwhile wait for one slice, not the whole database), and stops after
+        ``TEXT_SCAN_SECONDS``: the page then ends where the scan stopped, and its ``next`` goes on from there.
+        """
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        matching = (  # constant text; the pattern is bound
+            " AND (trace_id LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM runs r WHERE r.trace_id = traces.trace_id"
+            " AND r.name LIKE ? ESCAPE '\\'))"
+        )
+        if after is not None:  # the cursor's condition comes first in ``conditions``: the scan moves it
+            conditions, parameters = conditions[1:], parameters[3:]
+        deadline = time.monotonic() + TEXT_SCAN_SECONDS
+        found: list[tuple[Any, ...]] = []
+        position = after
+        while True:
+            where = list(conditions)
+            bound = list(parameters)
+            if position is not None:
+                where.insert(0, "(received < ? OR (received = ? AND trace_id > ?))")
+                bound[:0] = [position[0], position[0], position[1]]
+            clause = f" WHERE {' AND '.join(where)}" if where else ""
+            with self._lock:
+                self._settle()
+                scanned = self._connection.execute(
+                    "SELECT trace_id, received FROM traces" + clause + " ORDER BY received DESC, trace_id LIMIT ?",  # noqa: S608
+                    (*bound, TEXT_SCAN_SLICE),
+                ).fetchall()
+                if scanned:
+                    found += self._connection.execute(
+                        f"{_SELECT_TRACES} WHERE trace_id IN ({', '.join('?' * len(scanned))}){matching}"
+                        " ORDER BY received DESC, trace_id",
+                        (*(trace_id for trace_id, _ in scanned), pattern, pattern),
+                    ).fetchall()
+            if len(found) > limit:
+                return [_trace(row) for row in found[:limit]], (found[limit - 1][-1], found[limit - 1][0])
+            if len(scanned) < TEXT_SCAN_SLICE:
+                return [_trace(row) for row in found], None
+            position = (scanned[-1][1], scanned[-1][0])
+            if time.monotonic() > deadline:
+                return [_trace(row) for row in found], position
 
     def trace_summary(self, trace_id: str) -> dict[str, Any] | None:
         with self._lock:
             self._settle()
             row = self._connection.execute(_SELECT_TRACES + " WHERE trace_id = ?", (trace_id,)).fetchone()
-        return dict(zip(_TRACE_COLUMNS, row[:-1], strict=True)) if row else None
+        return _trace(row) if row else None
 
     def run_page(
-        self, trace_id: str, limit: int, after: tuple[float, str] | None = None
+        self, trace_id: str, limit: int, after: tuple[float, str] | None = None, since: int | None = None
     ) -> tuple[list[dict[str, Any]], tuple[float, str] | None]:
-        """A trace's runs as facts (no bodies), in start order, ``limit`` at most; and where the next page starts."""
+        """A trace's runs as facts (no bodies), in start order, ``limit`` at most; and where the next page starts.
+
+        ``since`` (a ``version()``) keeps only the runs stored after it: a page showing a big trace live
+        fetches what changed, not the whole trace again.
+        """
         condition = ""
         parameters: list[Any] = [trace_id]
         if after is not None:
             condition = " AND (start_ms > ? OR (start_ms = ? AND id > ?))"
             parameters += [after[0], after[0], after[1]]
+        if since is not None:
+            condition += " AND received > ?"
+            parameters.append(since)
         with self._lock:
             rows = self._connection.execute(
                 _SELECT_RUN_ROWS + condition + " ORDER BY start_ms, id LIMIT ?",

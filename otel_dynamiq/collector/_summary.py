@@ -7,11 +7,20 @@ parsing every stored run again.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any, NamedTuple
 
 ERROR_SUMMARY_CHARS = 200
 """The first line of an error, cut here: enough for a timeline's tooltip."""
+FACT_TEXT_CHARS = 200
+"""A run's name, type, group and status in the fact columns are cut here: a list of traces or a page of runs
+stays small whatever a run's name holds (its full name stays in the run's JSON)."""
+MAX_TOKENS = 10**15
+"""Tokens of one run above this (or negative, or not a finite number) are not counted: no real call uses a
+thousand trillion tokens, and a trace's sum then stays exact and far from SQLite's integer limit."""
+MAX_COST_USD = 10.0**9
+"""The same for a run's cost: a billion dollars per call is a bad value, not a bill."""
 
 
 class RunFacts(NamedTuple):
@@ -40,17 +49,22 @@ def epoch_ms(value: Any) -> float | None:
     return parsed.timestamp() * 1000
 
 
-def _number(value: Any) -> float | None:
+def _number(value: Any, most: float) -> float | None:
+    """A count from a run, or None when it is not a finite number from 0 to ``most``: a bad value is ignored."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float
+        return None
+    return number if math.isfinite(number) and 0 <= number <= most else None
 
 
 def tokens_of(usage: dict[str, Any]) -> int | None:
     """``metadata.usage``'s tokens: only the run of the LLM call carries it, so summing it counts each call once."""
-    total = _number(usage.get("total_tokens"))
+    total = _number(usage.get("total_tokens"), MAX_TOKENS)
     if total is None:
-        parts = [_number(usage.get(name)) for name in ("prompt_tokens", "completion_tokens")]
+        parts = [_number(usage.get(name), MAX_TOKENS) for name in ("prompt_tokens", "completion_tokens")]
         if all(part is None for part in parts):
             return None
         total = sum(part or 0.0 for part in parts)
@@ -59,10 +73,12 @@ def tokens_of(usage: dict[str, Any]) -> int | None:
 
 def cost_of(usage: dict[str, Any]) -> float | None:
     """Dynamiq's ``total_tokens_cost_usd``, or the sum of its two halves."""
-    total = _number(usage.get("total_tokens_cost_usd"))
+    total = _number(usage.get("total_tokens_cost_usd"), MAX_COST_USD)
     if total is not None:
         return total
-    parts = [_number(usage.get(name)) for name in ("prompt_tokens_cost_usd", "completion_tokens_cost_usd")]
+    parts = [
+        _number(usage.get(name), MAX_COST_USD) for name in ("prompt_tokens_cost_usd", "completion_tokens_cost_usd")
+    ]
     if all(part is None for part in parts):
         return None
     return sum(part or 0.0 for part in parts)
@@ -86,11 +102,11 @@ def run_facts(run: dict[str, Any]) -> RunFacts:
         error_line = (message.splitlines() or [""])[0][:ERROR_SUMMARY_CHARS]
     has_usage = isinstance(usage, dict)
     return RunFacts(
-        parent if isinstance(parent, str) else None,
-        str(run.get("name", "")),
-        str(run.get("type", "")),
-        group if isinstance(group, str) else None,
-        status if isinstance(status, str) else None,
+        parent[:FACT_TEXT_CHARS] if isinstance(parent, str) else None,
+        str(run.get("name", ""))[:FACT_TEXT_CHARS],
+        str(run.get("type", ""))[:FACT_TEXT_CHARS],
+        group[:FACT_TEXT_CHARS] if isinstance(group, str) else None,
+        status[:FACT_TEXT_CHARS] if isinstance(status, str) else None,
         epoch_ms(run.get("start_time")) or 0.0,
         epoch_ms(run.get("end_time")),
         tokens_of(usage) if has_usage else None,

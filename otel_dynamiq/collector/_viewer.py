@@ -18,6 +18,7 @@ import base64
 import binascii
 import hmac
 import json
+import math
 import re
 from functools import cache
 from http import HTTPStatus
@@ -33,7 +34,11 @@ ASSETS_PREFIX = "/viewer/"
 API_PREFIX = "/viewer/api/"
 MAX_TRACES_PER_PAGE = 200
 MAX_RUNS_PER_PAGE = 2000
-REALM = "otel-dynamiq collector"
+REALM = "otel-dynamiq collector: any user name, the collector's key as password"
+KEY_NEEDED = (
+    "This collector needs its access key (the OTEL_DYNAMIQ_COLLECTOR_ACCESS_KEY it was started with).\n"
+    "Reload the page and, when the browser asks to sign in, type any user name and the key as the password.\n"
+)
 FORBIDDEN_HOST = "without a key the collector answers reads for localhost, 127.x.x.x or [::1] only"
 
 _CONTENT_TYPES = {
@@ -106,7 +111,8 @@ def _send(
     for name, value in {**_SECURITY_HEADERS, **headers}.items():
         handler.send_header(name, value)
     handler.end_headers()
-    handler.wfile.write(body)
+    if handler.command != "HEAD":
+        handler.wfile.write(body)
 
 
 def _send_json(handler: BaseHTTPRequestHandler, status: int, payload: Any) -> None:
@@ -119,10 +125,14 @@ def serve(handler: BaseHTTPRequestHandler, store: RunStore, access_key: str | No
         if access_key is None:
             _send_json(handler, HTTPStatus.FORBIDDEN, {"detail": FORBIDDEN_HOST})
         else:
-            handler.send_response(HTTPStatus.UNAUTHORIZED)
-            handler.send_header("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')
-            handler.send_header("Content-Length", "0")
-            handler.end_headers()
+            # What a person sees after cancelling the browser's prompt, which itself may not say what to type.
+            _send(
+                handler,
+                HTTPStatus.UNAUTHORIZED,
+                KEY_NEEDED.encode(),
+                "text/plain; charset=utf-8",
+                {**_NO_STORE, "WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"'},
+            )
         return
     if path.startswith(API_PREFIX):
         try:
@@ -161,21 +171,42 @@ def _cursor(text: str | None) -> tuple[str, str] | None:
     if text is None:
         return None
     position, separator, last_id = text.partition("~")
-    if not separator or not last_id:
+    if not separator or not last_id or len(position) > 40:
         raise _BadQuery("after must be the 'next' of the previous page")
     return position, last_id
+
+
+def _trace_cursor(text: str | None) -> tuple[int, str] | None:
+    cursor = _cursor(text)
+    if cursor is None:
+        return None
+    if not cursor[0].isdigit() or not cursor[0].isascii() or int(cursor[0]) >= 2**63:
+        raise _BadQuery("after must be the 'next' of the previous page")
+    return int(cursor[0]), cursor[1]
+
+
+def _run_cursor(text: str | None) -> tuple[float, str] | None:
+    cursor = _cursor(text)
+    if cursor is None:
+        return None
+    try:
+        position = float(cursor[0])
+    except ValueError:
+        position = math.nan
+    if not math.isfinite(position):
+        raise _BadQuery("after must be the 'next' of the previous page")
+    return position, cursor[1]
 
 
 def _serve_data(handler: BaseHTTPRequestHandler, store: RunStore, route: str, query: dict[str, list[str]]) -> None:
     parts = [unquote(part) for part in route.split("/")]
     if parts == ["version"]:
-        _send_json(handler, HTTPStatus.OK, {"version": store.version()})
+        _send_json(handler, HTTPStatus.OK, {"version": store.version(), "instance": store.instance})
     elif parts == ["traces"]:
         status = _one(query, "status") or None
         if status is not None and status not in _STATUS_FILTERS:
             raise _BadQuery(f"status must be one of {', '.join(sorted(_STATUS_FILTERS))}")
-        cursor = _cursor(_one(query, "after"))
-        after = (int(cursor[0]), cursor[1]) if cursor else None
+        after = _trace_cursor(_one(query, "after"))
         text = (_one(query, "q") or "").strip()[:200] or None
         traces, following = store.trace_page(_limit(query, 50, MAX_TRACES_PER_PAGE), after, status, text)
         next_page = f"{following[0]}~{following[1]}" if following else None
@@ -187,10 +218,13 @@ def _serve_data(handler: BaseHTTPRequestHandler, store: RunStore, route: str, qu
         else:
             _send_json(handler, HTTPStatus.OK, summary)
     elif len(parts) == 3 and parts[0] == "traces" and parts[2] == "runs":
-        cursor = _cursor(_one(query, "after"))
-        run_after = (float(cursor[0]), cursor[1]) if cursor else None
+        run_after = _run_cursor(_one(query, "after"))
         trace_id = str(canonical_id(parts[1]))
-        runs, run_following = store.run_page(trace_id, _limit(query, 1000, MAX_RUNS_PER_PAGE), run_after)
+        since = _one(query, "since")
+        if since is not None and (not since.isdigit() or not since.isascii() or int(since) >= 2**63):
+            raise _BadQuery("since must be a version the page was given")
+        limit = _limit(query, 1000, MAX_RUNS_PER_PAGE)
+        runs, run_following = store.run_page(trace_id, limit, run_after, int(since) if since is not None else None)
         next_runs = f"{run_following[0]!r}~{run_following[1]}" if run_following else None
         _send_json(handler, HTTPStatus.OK, {"trace_id": trace_id, "runs": runs, "next": next_runs})
     elif len(parts) == 2 and parts[0] == "runs":

@@ -9,7 +9,9 @@ async function getJSON(path) {
     } catch (ignored) {
       // not JSON: keep the status line
     }
-    throw new Error(detail);
+    const error = new Error(detail);
+    error.status = response.status;
+    throw error;
   }
   return response.json();
 }
@@ -27,9 +29,11 @@ export const api = {
     return getJSON(`/viewer/api/traces?${query}`);
   },
   trace: (traceId) => getJSON(`/viewer/api/traces/${id(traceId)}`),
-  runPage(traceId, after) {
+  // since: a version; only the runs stored after it (what a live update needs).
+  runPage(traceId, after, since = null) {
     const query = new URLSearchParams({ limit: "2000" });
     if (after) query.set("after", after);
+    if (since !== null) query.set("since", String(since));
     return getJSON(`/viewer/api/traces/${id(traceId)}/runs?${query}`);
   },
   run: (runId) => getJSON(`/viewer/api/runs/${id(runId)}`),

@@ -12,7 +12,13 @@ let version = null;
 function route() {
   const hash = location.hash.replace(/^#/, "") || "/";
   const [path, query] = hash.split("?");
-  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  let parts;
+  try {
+    parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  } catch (malformed) {
+    parts = []; // a hand-edited link that is not valid percent-encoding: show the list
+    history.replaceState(null, "", "#/");
+  }
   if (parts[0] === "trace" && parts[1]) {
     const runId = parts[2] === "run" ? parts[3] : null;
     if (!(current instanceof TraceView) || current.traceId !== parts[1]) {
@@ -39,8 +45,11 @@ async function poll() {
       const answer = await api.version();
       live.classList.remove("offline");
       live.textContent = "live";
-      if (version !== null && answer.version !== version && current) await current.refresh();
-      version = answer.version;
+      // A collector started again counts from zero: its instance tells it apart.
+      const now = `${answer.instance}:${answer.version}`;
+      const moved = version !== null && now !== version;
+      if (current && (moved || (current.behind && current.behind(answer)))) await current.refresh(answer);
+      version = now;
     } catch (error) {
       live.classList.add("offline");
       live.textContent = "offline";

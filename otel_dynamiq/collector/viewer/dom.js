@@ -27,6 +27,7 @@ export const number = new Intl.NumberFormat("en-US");
 
 export function duration(ms) {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return "–";
+  if (ms < 0) return "ends before it starts";
   if (ms < 1) return `${ms.toFixed(2)} ms`;
   if (ms < 1000) return `${ms.toFixed(ms < 10 ? 1 : 0)} ms`;
   if (ms < 60000) return `${(ms / 1000).toFixed(2)} s`;
@@ -168,4 +169,27 @@ export function lazySection(title, build, open = false) {
   });
   details.open = open;
   return details;
+}
+
+// A list drawn a page at a time: a run of 40,000 messages or 100,000 tags opens as fast as a short one,
+// and the rest is one click away ("show more"), a page per click.
+export const LIST_PAGE = 100;
+
+export function pagedList(container, items, render, page = LIST_PAGE) {
+  let shown = 0;
+  const more = h("button", { class: "more", type: "button" });
+  const showPage = () => {
+    const end = Math.min(items.length, shown + page);
+    for (let index = shown; index < end; index += 1) {
+      const drawn = render(items[index], index);
+      if (drawn) container.append(...[drawn].flat(Infinity).filter(Boolean));
+    }
+    shown = end;
+    const left = items.length - shown;
+    if (left > 0) more.textContent = `show ${number.format(Math.min(page, left))} more of ${number.format(left)}`;
+    else more.remove();
+  };
+  more.addEventListener("click", showPage);
+  showPage();
+  return shown < items.length ? [container, more] : [container];
 }

@@ -12,6 +12,7 @@ const STATUSES = [
   ["running", "no status yet"],
 ];
 const PAGE_SIZE = 50;
+const MAX_PAGE = 200; // the collector's most traces per request
 
 export function statusBadge(status) {
   return badge(status || "running", `status-${status || "running"}`);
@@ -25,7 +26,7 @@ export class TracesList {
     this.next = null;
     this.body = h("tbody");
     this.count = h("span", { class: "count" });
-    this.moreButton = h("button", { class: "more", type: "button", onclick: () => this.load(true) }, "load more");
+    this.moreButton = h("button", { class: "more", type: "button", hidden: true, onclick: () => this.load(true) }, "load more");
     this.problem = h("p", { class: "problem", hidden: true });
     this.render();
   }
@@ -79,19 +80,27 @@ export class TracesList {
     this.load(false);
   }
 
-  // Fresh (or a live update): the first pages again, as many rows as are shown now; more: the next page.
-  async load(more) {
-    const limit = more ? PAGE_SIZE : Math.min(200, Math.max(PAGE_SIZE, this.traces.length));
+  // Fresh: the first page; a live update: the first pages again, as many rows as are shown now; more: the next.
+  async load(more, keep = 0) {
     const asked = JSON.stringify(this.filters);
     try {
-      const page = await api.traces({ ...this.filters, after: more ? this.next : null, limit });
-      if (asked !== JSON.stringify(this.filters)) return; // the filters changed meanwhile
-      this.traces = more ? this.traces.concat(page.traces) : page.traces;
-      this.next = page.next;
+      let traces = more ? this.traces : [];
+      let after = more ? this.next : null;
+      let next;
+      do {
+        const limit = more ? PAGE_SIZE : Math.min(MAX_PAGE, Math.max(PAGE_SIZE, keep - traces.length));
+        const page = await api.traces({ ...this.filters, after, limit });
+        if (asked !== JSON.stringify(this.filters)) return; // the filters changed meanwhile
+        traces = traces.concat(page.traces);
+        after = next = page.next;
+      } while (!more && next && traces.length < keep);
+      this.traces = traces;
+      this.next = next;
       this.problem.hidden = true;
     } catch (error) {
       this.problem.textContent = `Could not load traces: ${error.message}`;
       this.problem.hidden = false;
+      if (!more) this.moreButton.hidden = true; // nothing to continue from
       return;
     }
     this.fill();
@@ -137,7 +146,9 @@ export class TracesList {
           h(
             "td",
             { colspan: 6, class: "empty" },
-            filtered
+            this.next
+              ? "No match among the newest traces: load more to search further back."
+              : filtered
               ? "No trace matches these filters."
               : `No traces yet. Send runs here: OTEL_EXPORTER_DYNAMIQ_ENDPOINT=${location.origin}`,
           ),
@@ -150,6 +161,6 @@ export class TracesList {
   }
 
   refresh() {
-    return this.load(false);
+    return this.load(false, this.traces.length);
   }
 }

@@ -1,7 +1,7 @@
 // A run's panel, by what the run is: an LLM call as a chat with its usage, a tool or retriever as its
 // input and output, an error with its traceback, its executions (retries), and the raw JSON.
 import { api } from "./api.js";
-import { badge, clear, clock, cost, duration, foldedText, h, lazySection, number, setLongText, valueView } from "./dom.js";
+import { badge, clear, clock, cost, duration, foldedText, h, lazySection, number, pagedList, setLongText, valueView } from "./dom.js";
 import { statusBadge } from "./list.js";
 
 const RAW_PREVIEW_CHARS = 200000;
@@ -42,9 +42,9 @@ function section(title, ...content) {
 function contentView(content) {
   if (typeof content === "string") return foldedText(content);
   if (Array.isArray(content)) {
-    return content.map((part) => {
+    return pagedList(h("div", { class: "parts" }), content, (part) => {
       if (isObject(part) && typeof part.text === "string") return foldedText(part.text);
-      if (isObject(part) && isObject(part.image_url)) return h("p", { class: "part" }, `[image] ${part.image_url.url ?? ""}`.slice(0, 300));
+      if (isObject(part) && isObject(part.image_url)) return h("p", { class: "part" }, `[image] ${String(part.image_url.url ?? "").slice(0, 300)}`);
       return valueView(part);
     });
   }
@@ -84,7 +84,7 @@ function messageView(message, extraClass = "") {
       message.tool_call_id ? h("span", { class: "id" }, ` result of ${message.tool_call_id}`) : null,
     ),
     contentView(message.content),
-    calls.map(toolCallView),
+    calls.length ? pagedList(h("div", { class: "tool-calls" }), calls, toolCallView) : null,
   );
 }
 
@@ -123,7 +123,7 @@ function llmView(run) {
       "LLM call",
       h("dl", { class: "facts-list" }, facts.map(([label, value]) => [h("dt", null, label), h("dd", { class: label.replace(/ /g, "-") }, typeof value === "number" ? number.format(value) : String(value))])),
     ),
-    section("Conversation", h("div", { class: "chat" }, messages.map((message) => messageView(message)), answer)),
+    section("Conversation", h("div", { class: "chat" }, pagedList(h("div", { class: "messages" }), messages, (message) => messageView(message)), answer)),
   ];
 }
 
@@ -141,28 +141,26 @@ function errorView(error) {
 function executionsView(run) {
   const executions = Array.isArray(run.executions) ? run.executions : [];
   if (executions.length === 0) return null;
+  const rows = pagedList(h("tbody"), executions, (execution, index) =>
+    h(
+      "tr",
+      null,
+      h("td", null, String(index + 1)),
+      h("td", null, statusBadge(execution && execution.status)),
+      h("td", null, clock(time(execution && execution.start_time))),
+      h("td", { class: "num" }, duration(spanOf(execution || {}))),
+      h("td", null, isObject(execution && execution.error) ? String(execution.error.message ?? "").slice(0, 300) : ""),
+    ),
+  );
   return section(
     executions.length > 1 ? `Executions (${executions.length} attempts)` : "Execution",
     h(
       "table",
       { class: "executions" },
       h("thead", null, h("tr", null, ["#", "status", "start", "duration", "error"].map((title) => h("th", null, title)))),
-      h(
-        "tbody",
-        null,
-        executions.map((execution, index) =>
-          h(
-            "tr",
-            null,
-            h("td", null, String(index + 1)),
-            h("td", null, statusBadge(execution && execution.status)),
-            h("td", null, clock(time(execution && execution.start_time))),
-            h("td", { class: "num" }, duration(spanOf(execution || {}))),
-            h("td", null, isObject(execution && execution.error) ? String(execution.error.message ?? "").slice(0, 300) : ""),
-          ),
-        ),
-      ),
+      rows[0],
     ),
+    rows[1] || null,
   );
 }
 
@@ -227,7 +225,9 @@ export class RunPanel {
       !isLLM || !messagesOf(run) ? section("Input", h("div", { class: "io input" }, valueView(run.input))) : null,
       !isLLM ? section("Output", h("div", { class: "io output" }, valueView(run.output))) : null,
       executionsView(run),
-      Array.isArray(run.tags) && run.tags.length ? section("Tags", run.tags.map((tag) => badge(String(tag), "tag"))) : null,
+      Array.isArray(run.tags) && run.tags.length
+        ? section("Tags", pagedList(h("div", { class: "tags" }), run.tags, (tag) => [badge(String(tag).slice(0, 500), "tag"), " "]))
+        : null,
       lazySection("Metadata", () => valueView(run.metadata ?? null)),
       lazySection("Raw run JSON", () => rawView(JSON.stringify(run, null, 2))),
     ];

@@ -78,14 +78,33 @@ export class TraceView {
   }
 
   async load() {
-    delete document.body.dataset.loadedTrace;
-    let summary, page;
+    this.loading = true;
     try {
+      await this.loadAll();
+    } finally {
+      this.loading = false;
+    }
+  }
+
+  // Behind the collector: a live update has something to fetch (checked at every poll, so runs stored
+  // while the trace was loading are fetched too).
+  behind({ version, instance }) {
+    return !this.loading && this.version !== undefined && (version !== this.version || instance !== this.instance);
+  }
+
+  async loadAll() {
+    delete document.body.dataset.loadedTrace;
+    let summary, page, version, instance;
+    try {
+      // The version first: runs stored while the pages load come again in the next update, never not at all.
+      ({ version, instance } = await api.version());
       [summary, page] = await Promise.all([api.trace(this.traceId), api.runPage(this.traceId, null)]);
     } catch (error) {
       clear(this.totals, h("p", { class: "problem" }, `Could not load trace ${this.traceId}: ${error.message}`));
       return;
     }
+    this.version = version;
+    this.instance = instance;
     this.summary = summary;
     this.showTotals();
     const runs = page.runs;
@@ -104,14 +123,66 @@ export class TraceView {
     document.body.dataset.loadedTrace = this.traceId; // what tests and benchmarks wait for
   }
 
-  // A live update: fetch again only when the trace changed.
-  async refresh() {
-    const summary = await api.trace(this.traceId).catch(() => null);
-    if (!summary || JSON.stringify(summary) === JSON.stringify(this.summary)) return;
-    const selectedBefore = this.selected && this.tree.byId.get(this.selected);
-    await this.load();
-    const selectedNow = this.selected && this.tree.byId.get(this.selected);
-    if (selectedNow && JSON.stringify(selectedNow) !== JSON.stringify(selectedBefore)) this.panel.show(this.selected);
+  // A live update: when the trace changed, fetch only the runs stored since the last look and merge them in,
+  // keeping the scroll position, the selection and the folded rows.
+  async refresh({ version, instance }) {
+    if (this.loading || this.version === undefined || !this.tree) return;
+    let summary;
+    try {
+      summary = await api.trace(this.traceId);
+    } catch (error) {
+      if (error.status === 404) this.gone(); // a collector started again with an empty store
+      return;
+    }
+    if (instance !== this.instance) {
+      await this.load(); // the collector started again (with its file): everything may differ
+      return;
+    }
+    const since = this.version;
+    if (JSON.stringify(summary) === JSON.stringify(this.summary)) {
+      this.version = version;
+      return;
+    }
+    const changed = [];
+    try {
+      let after = null;
+      do {
+        const page = await api.runPage(this.traceId, after, since);
+        changed.push(...page.runs);
+        after = page.next;
+      } while (after);
+    } catch (error) {
+      return; // the next poll tries again from the same version
+    }
+    this.version = version;
+    this.summary = summary;
+    this.showTotals();
+    if (changed.length === 0) return;
+    const byId = new Map(this.runs.map((run, index) => [run.id, index]));
+    const runs = this.runs.slice();
+    let added = false;
+    for (const run of changed) {
+      const index = byId.get(run.id);
+      if (index === undefined) {
+        byId.set(run.id, runs.length);
+        runs.push(run);
+        added = true;
+      } else runs[index] = run;
+    }
+    if (added || changed.some((run) => run.start_ms !== this.tree.byId.get(run.id)?.start_ms)) {
+      runs.sort((a, b) => a.start_ms - b.start_ms || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    }
+    this.setRuns(runs);
+    if (this.selected && changed.some((run) => run.id === this.selected)) this.panel.show(this.selected);
+  }
+
+  gone() {
+    this.runs = [];
+    this.rows = [];
+    this.tree = buildTree([]);
+    this.spacer.style.height = "0px";
+    clear(this.spacer);
+    clear(this.totals, h("p", { class: "problem" }, `The collector no longer holds trace ${this.traceId}.`), h("a", { href: "#/", class: "back" }, "← traces"));
   }
 
   showTotals() {
@@ -205,8 +276,15 @@ export class TraceView {
         style: { top: `${index * ROW_HEIGHT}px` },
         dataset: { runId: run.id },
         role: "button",
+        tabindex: "0",
         title: tip,
         onclick: () => this.select(run.id),
+        onkeydown: (event) => {
+          if (event.key !== "Enter" && event.key !== " ") return;
+          event.preventDefault();
+          event.stopPropagation();
+          this.select(run.id);
+        },
       },
       h(
         "div",
