@@ -62,6 +62,7 @@ def test_accepts_valid_runs_and_serves_them_back(collector: LocalCollector) -> N
         ({"metadata": []}, "'metadata' must be an object"),
         ({"error": {"msg": "x"}}, "'error' must be an object with a string \"message\""),
         ({"tags": [1]}, "'tags' must be a list of strings"),
+        ({"trace_id": "t" * 257}, "'trace_id' must be a non-empty string of at most 256 characters"),
         ({"executions": [{"start_time": "2026-01-01T00:00:00+00:00"}]}, "executions[0] lacks required field 'id'"),
     ],
 )
