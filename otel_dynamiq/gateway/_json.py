@@ -20,10 +20,12 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from otel_dynamiq.gateway._limits import MAX_SPANS, OtlpError, too_large
+from otel_dynamiq.gateway._json_values import json_values
+from otel_dynamiq.gateway._limits import MAX_SPANS, MAX_VALUES, OtlpError, too_large
 
-MAX_CONTAINERS = 500_000
-"""JSON objects and arrays in one body, counted before parsing: each costs memory whatever its size."""
+MAX_JSON_VALUES = 4 * MAX_VALUES
+"""JSON values in one body (strings, numbers, objects, arrays, known fields or not), counted before parsing:
+each costs memory whatever its size. An attribute is four (its object, key, value object and value)."""
 _SPAN_IDS = (("traceId", "trace_id"), ("spanId", "span_id"), ("parentSpanId", "parent_span_id"))
 _LINK_IDS = (("traceId", "trace_id"), ("spanId", "span_id"))
 _PARSE_ERRORS = (json_format.ParseError, ValueError, TypeError, AttributeError, KeyError, RecursionError)
@@ -35,8 +37,7 @@ class _SpanRefused(Exception):
 
 def parse_json(body: bytes) -> tuple[ExportTraceServiceRequest, list[str]]:
     """The request and the reasons for the spans left out of it."""
-    if body.count(b"{") + body.count(b"[") > MAX_CONTAINERS:
-        raise too_large(f"body holds over {MAX_CONTAINERS} JSON objects and arrays")
+    _count_values(body)
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -61,6 +62,11 @@ def parse_json(body: bytes) -> tuple[ExportTraceServiceRequest, list[str]]:
                     del scope_target.spans[-1]
                     problems.append(str(refused))
     return request, problems
+
+
+def _count_values(body: bytes) -> None:
+    if json_values(body, MAX_JSON_VALUES) > MAX_JSON_VALUES:
+        raise too_large(f"body holds over {MAX_JSON_VALUES} JSON values")
 
 
 def _shape_error(detail: str) -> OtlpError:
