@@ -358,6 +358,83 @@ def test_a_run_the_service_refuses_is_refused_alone_and_the_sender_is_not_told_t
 # Framing.
 
 
+def _address(gateway: Gateway) -> tuple[str, int]:
+    host, port = gateway.http_url.removeprefix("http://").split(":")
+    return host, int(port)
+
+
+def _exchange(gateway: Gateway, request: bytes) -> tuple[bytes, bool]:
+    """What the gateway answers to raw bytes, and whether it then closed the connection."""
+    with socket.create_connection(_address(gateway), timeout=3) as sock:
+        sock.sendall(request)
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except TimeoutError:
+            return answer, False
+    return answer, True
+
+
+@pytest.mark.parametrize(
+    ("framing", "status"),
+    [
+        (b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", b"400"),
+        (b"Content-Length: 5\r\nContent-Length: 6\r\n", b"400"),
+        (b"Transfer-Encoding: gzip, chunked\r\n", b"501"),
+        (b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", b"501"),
+    ],
+    ids=["length-and-chunked", "two-lengths", "not-only-chunked", "chunked-twice"],
+)
+def test_ambiguous_framing_is_refused_and_the_connection_closed(
+    gateway: Gateway, collector_behind: LocalCollector, framing: bytes, status: bytes
+) -> None:
+    """RFC 9112: a proxy in front and the gateway must never disagree about where a request ends."""
+    head = b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n" + framing + b"\r\n"
+    answer, closed = _exchange(gateway, head + b"0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 " + status) and closed
+    assert answer.count(b"HTTP/1.1") == 1  # the bytes after it were never read as a request
+
+
+@pytest.mark.parametrize("size", [b"0x5", b"+5", b"5_", b" 5"])
+def test_a_chunk_size_is_hex_digits_only(gateway: Gateway, size: bytes) -> None:
+    head = b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+    answer, closed = _exchange(gateway, head + b"Transfer-Encoding: chunked\r\n\r\n" + size + b"\r\nabcde\r\n0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400") and b"malformed chunked body" in answer and closed
+
+
+def test_the_bearer_scheme_in_any_case_and_100_continue_only_after_the_token(collector_behind: LocalCollector) -> None:
+    body = request_of(span("lower-case scheme")).SerializeToString()
+    with Gateway(port=0, grpc_port=None, token="gw-token-7f3a") as running:
+        head = (
+            b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+            b"Expect: 100-continue\r\nContent-Length: %d\r\n" % len(body)
+        )
+        wrong, _ = _exchange(running, head + b"Authorization: Bearer wrong\r\n\r\n")
+        assert wrong.startswith(b"HTTP/1.1 401")  # no "100 Continue" first: the body was never asked for
+        with socket.create_connection(_address(running), timeout=5) as sock:
+            sock.sendall(head + b"Authorization: bearer gw-token-7f3a\r\n\r\n")
+            assert sock.recv(100).startswith(b"HTTP/1.1 100")
+            sock.sendall(body)
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        assert [run["name"] for run in wait_for_runs(collector_behind, 1)] == ["lower-case scheme"]
+
+
+def test_a_lone_surrogate_in_one_json_span_refuses_that_span_only(
+    gateway: Gateway, collector_behind: LocalCollector
+) -> None:
+    def json_span(number: int, name: str) -> bytes:
+        ids = f'"traceId":"{TRACE.hex()}","spanId":"{number:016x}"'
+        times = f'"startTimeUnixNano":"{START}","endTimeUnixNano":"{START + 1}"'
+        return ("{" + ids + "," + times + f',"name":"{name}"' + "}").encode()
+
+    spans = json_span(1, "good") + b"," + json_span(2, "lone \\ud800 surrogate")
+    answer = post(gateway, b'{"resourceSpans":[{"scopeSpans":[{"spans":[' + spans + b"]}]}]}", "application/json")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["partialSuccess"]["rejectedSpans"] == "1"
+    assert [run["name"] for run in wait_for_runs(collector_behind, 1)] == ["good"]
+
+
 def test_every_gzip_member_is_read_and_trailing_bytes_refused(
     gateway: Gateway, collector_behind: LocalCollector
 ) -> None:

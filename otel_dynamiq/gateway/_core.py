@@ -48,7 +48,7 @@ class Counts:
 class GatewayCore:
     def __init__(self, exporter: SpanExporter, token: str | None, meter_provider: MeterProvider | None = None) -> None:
         self._exporter = exporter
-        self._token = f"Bearer {token}".encode() if token else None
+        self._token = token.encode() if token else None
         self._lock = threading.Condition()
         self._in_flight = 0
         self._draining = False
@@ -76,10 +76,13 @@ class GatewayCore:
         self._spool_full = full
 
     def authorized(self, authorization: str | None) -> bool:
-        """Constant time, so the token cannot be guessed a byte at a time."""
+        """Constant time, so the token cannot be guessed a byte at a time; the scheme in any case (RFC 9110)."""
         if self._token is None:
             return True
-        return hmac.compare_digest((authorization or "").encode("utf-8", "replace"), self._token)
+        scheme, _, credentials = (authorization or "").strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(credentials.strip().encode("utf-8", "replace"), self._token)
 
     def refused(self, reason: str) -> None:
         with self._lock:

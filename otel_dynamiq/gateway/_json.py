@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
@@ -39,8 +40,8 @@ def parse_json(body: bytes) -> tuple[ExportTraceServiceRequest, list[str]]:
     """The request and the reasons for the spans left out of it."""
     _count_values(body)
     try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        document = _loads(body)
+    except (ValueError, RecursionError) as exc:  # the standard library's reader recurses
         raise OtlpError(HTTPStatus.BAD_REQUEST, f"body is not an OTLP JSON trace request: {exc}") from None
     request = ExportTraceServiceRequest()
     problems: list[str] = []
@@ -62,6 +63,17 @@ def parse_json(body: bytes) -> tuple[ExportTraceServiceRequest, list[str]]:
                     del scope_target.spans[-1]
                     problems.append(str(refused))
     return request, problems
+
+
+def _loads(body: bytes) -> Any:
+    """orjson refuses a lone surrogate (``"\\ud800"``) anywhere; the standard library reads it, and the one span
+    holding it is then refused alone, as protobuf refuses to take such text."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if "surrogate" not in str(exc):
+            raise
+        return json.loads(body)
 
 
 def _count_values(body: bytes) -> None:
