@@ -148,8 +148,11 @@ class Delivery:
         if self._resender is None or self._resender.done():
             self._resender = asyncio.get_running_loop().create_task(self._resend_spooled())
 
-    async def deliver(self, payloads: Sequence[Payload], deadline: float) -> bool:
-        """Send every payload concurrently; True only if all of them were accepted.
+    async def deliver(self, payloads: Sequence[Payload], deadline: float, refused: list[str] | None = None) -> bool:
+        """Send every payload concurrently; True only if all of them were accepted, or refused alone.
+
+        A run the service refuses alone (after halving) is dropped and counted; its refusal is added to
+        ``refused`` when given, and without it the delivery is not a success.
 
         Instrumentation is suppressed here: this loop's thread does not inherit the
         processor's suppression, and an instrumented httpx would otherwise trace
@@ -159,18 +162,18 @@ class Delivery:
         if self._spool is not None and (self._service_out or self._stop_event().is_set()):
             return all([self._keep(payload, cause=None) for payload in payloads])
         with suppress_instrumentation():
-            results = await asyncio.gather(*(self._send(payload, deadline) for payload in payloads))
+            results = await asyncio.gather(*(self._send(payload, deadline, refused) for payload in payloads))
         return all(results)
 
-    async def _send(self, payload: Payload, deadline: float) -> bool:
+    async def _send(self, payload: Payload, deadline: float, refused: list[str] | None) -> bool:
         try:
-            return await self._send_with_retries(payload, deadline)
+            return await self._send_with_retries(payload, deadline, refused)
         except asyncio.CancelledError:
             reason = _stats.DROP_SHUTDOWN if self._stop_event().is_set() else _stats.DROP_TIMEOUT
             self._give_up(payload, reason, "the request was still in flight")
             raise
 
-    async def _send_with_retries(self, payload: Payload, deadline: float) -> bool:
+    async def _send_with_retries(self, payload: Payload, deadline: float, refused: list[str] | None) -> bool:
         content = compress(payload.body) if self._config.compression == "gzip" else payload.body
         attempt = 0
         while True:
@@ -194,8 +197,8 @@ class Delivery:
                 if response.is_success:
                     self._stats.sent(payload.run_count)
                     return True
-                if status == 413 and payload.run_count > 1:
-                    return await self.deliver(halve(payload), deadline)
+                if status in _SPLIT_STATUSES:
+                    return await self._split_refused(payload, response, deadline, refused)
                 refusal = _final_refusal(response)
                 if refusal is not None:
                     return self._refused(payload.run_count, response, *refusal)
@@ -214,6 +217,24 @@ class Delivery:
                     payload, _stats.DROP_SHUTDOWN, f"{cause}; shut down while waiting to retry", kind=kind
                 )
             attempt += 1
+
+    async def _split_refused(
+        self, payload: Payload, response: httpx.Response, deadline: float, refused: list[str] | None
+    ) -> bool:
+        """A body refused for what it holds is halved until the runs refused are alone, so the others arrive.
+
+        A run refused alone is dropped (counted, and logged). Told where to say so (``refused``), the
+        delivery still succeeds: the service will never take the run, and failing the export for it would
+        have its sender (the gateway's) retry every run beside it forever.
+        """
+        if payload.run_count > 1:
+            return await self.deliver(halve(payload), deadline, refused)
+        reason, why = _final_refusal(response) or (_stats.DROP_REJECTED, "")
+        self._refused(payload.run_count, response, reason, why)
+        if refused is None:
+            return False
+        refused.append(f"Dynamiq refused its run: {self._refusal(response, why)}")
+        return True
 
     async def _stopped_during(self, seconds: float) -> bool:
         try:

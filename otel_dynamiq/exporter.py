@@ -158,6 +158,19 @@ class DynamiqSpanExporter(SpanExporter):
         return runtime.loop.submit(_call(runtime.delivery.spool_state)).result(timeout=self._config.timeout)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self._export(spans, refused=None)
+
+    def export_refusing(self, spans: Sequence[ReadableSpan]) -> tuple[SpanExportResult, list[str]]:
+        """Export, and say why each span that can never become a run was left out (for OTLP ``partial_success``).
+
+        Spans left out that way count as handled: when nothing else is left, the result is success, so a
+        sender is not told to retry what would be refused again.
+        """
+        refused: list[str] = []
+        return self._export(spans, refused), refused
+
+    def _export(self, spans: Sequence[ReadableSpan], refused: list[str] | None) -> SpanExportResult:
+        reasons = refused if refused is not None else []
         if self._shutdown:
             self._stats.dropped(_stats.DROP_SHUTDOWN, len(spans))
             return SpanExportResult.FAILURE
@@ -169,10 +182,11 @@ class DynamiqSpanExporter(SpanExporter):
             self._loggers_reclaimed = True
             reclaim_loggers()
         try:
-            payloads = self._payloads(spans)
+            payloads = self._payloads(spans, reasons)
             if not payloads:
-                return SpanExportResult.FAILURE if spans else SpanExportResult.SUCCESS
-            delivered = self._deliver(payloads, deadline)
+                all_refused = refused is not None and len(reasons) == len(spans)
+                return SpanExportResult.FAILURE if spans and not all_refused else SpanExportResult.SUCCESS
+            delivered = self._deliver(payloads, deadline, refused)
         except Exception as exc:  # export() must never raise into the processor, nor a traceback into stderr
             self._stats.dropped(_stats.DROP_UNEXPECTED, len(spans))
             _logger.error("Exporting %d spans to Dynamiq failed unexpectedly: %s", len(spans), one_line(exc))
@@ -180,7 +194,7 @@ class DynamiqSpanExporter(SpanExporter):
             return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS if delivered else SpanExportResult.FAILURE
 
-    def _payloads(self, spans: Sequence[ReadableSpan]) -> list[Payload]:
+    def _payloads(self, spans: Sequence[ReadableSpan], refused: list[str]) -> list[Payload]:
         """Translate and encode each span on its own, so one bad span costs only itself."""
         max_run_bytes = self._config.max_request_bytes - ENVELOPE_BYTES
         parts: list[bytes] = []
@@ -198,15 +212,17 @@ class DynamiqSpanExporter(SpanExporter):
             except RunTooLargeError as exc:
                 self._stats.dropped(_stats.DROP_TOO_LARGE, 1)
                 _logger.warning("Dropped a Dynamiq run: %s", exc)
+                refused.append(f"span {span.name[:60]!r}: {exc}")
             except Exception as exc:
                 self._stats.dropped(_stats.DROP_TRANSLATION, 1)
+                refused.append(f"span {span.name[:60]!r}: could not become a Dynamiq run: {one_line(exc)[:200]}")
                 _logger.error("Could not translate span %r into a Dynamiq run: %s", span.name, one_line(exc))
                 _logger.debug("The translation failure", exc_info=True)
         return pack(parts, self._config.max_request_bytes)
 
-    def _deliver(self, payloads: list[Payload], deadline: float) -> bool:
+    def _deliver(self, payloads: list[Payload], deadline: float, refused: list[str] | None) -> bool:
         runtime = self._runtime_for_this_process()
-        future = runtime.loop.submit(runtime.delivery.deliver(payloads, deadline))
+        future = runtime.loop.submit(runtime.delivery.deliver(payloads, deadline, refused))
         with self._lock:
             self._inflight.add(future)
         try:

@@ -34,8 +34,10 @@ from otel_dynamiq.collector import LocalCollector
 from otel_dynamiq.collector._body import MAX_BODY_BYTES
 from otel_dynamiq.gateway import Gateway
 from otel_dynamiq.gateway._grpc import EXPORT_METHOD, GRPC_WORKERS
-from otel_dynamiq.gateway._limits import MAX_ATTRIBUTES, MAX_MESSAGES, MAX_SPANS
+from otel_dynamiq.gateway._json import MAX_JSON_VALUES
+from otel_dynamiq.gateway._limits import MAX_ATTRIBUTES, MAX_MESSAGES, MAX_SPANS, MAX_VALUES
 from tests.conftest import wait_for_runs
+from tests.servers import Recorded, Reply, ScriptedServer
 
 START = 1_764_316_800_000_000_000
 TRACE = bytes.fromhex("5b8efff798038103d269b633813fc60c")
@@ -142,8 +144,15 @@ def test_nested_maps_cost_their_size_not_twice_per_level(gateway: Gateway, colle
         (lambda: ExportTraceServiceRequest.FromString(b"\x0a\x00" * (MAX_SPANS + 1)), b"resourceSpans"),
         # Above 4 MiB a body is counted before it is decoded: 3 MiB of an unknown field, then empty messages.
         (lambda: _field(15, b"x" * (3 << 20)) + b"\x0a\x00" * (MAX_MESSAGES + 1), b"protobuf messages"),
+        # An empty group (wire types 3 and 4, field 99) the decoder skips must not stop the count.
+        (
+            lambda: b"\x9b\x06\x9c\x06" + _field(15, b"x" * (3 << 20)) + b"\x0a\x00" * (MAX_MESSAGES + 1),
+            b"protobuf messages",
+        ),
+        # Under 4 MiB, but one string that is not UTF-8 sends it to the slow recovery: counted first.
+        (lambda: b"\x0a\x07\x12\x05\x0a\x03\x0a\x01\xff" + b"\x0a\x00" * (MAX_MESSAGES + 1), b"protobuf messages"),
     ],
-    ids=["spans", "attributes", "empty-resources", "messages"],
+    ids=["spans", "attributes", "empty-resources", "messages", "after-a-group", "bad-text"],
 )
 def test_counts_are_bounded_on_both_protocols(
     gateway: Gateway, collector_behind: LocalCollector, request_body: Any, says: bytes
@@ -261,7 +270,169 @@ def test_otlp_json_of_the_wrong_shape_is_a_400_without_a_traceback(
     assert collector_behind.store.runs() == []
 
 
+def test_otlp_json_counts_every_value_before_parsing_unknown_fields_too(
+    gateway: Gateway, collector_behind: LocalCollector
+) -> None:
+    """Short strings in a field OTLP does not have cost memory as attribute values do; commas in text do not count."""
+    bomb = b'{"resourceSpans":[],"x":[' + b",".join([b'"a"'] * (MAX_JSON_VALUES + 1)) + b"]}"
+    answer = post(gateway, gzip.compress(bomb, compresslevel=1), "application/json", **{"Content-Encoding": "gzip"})
+    assert answer.status_code == 413 and "JSON values" in answer.json()["message"]
+    text = "," * (MAX_JSON_VALUES + 1)
+    good = {"traceId": TRACE.hex(), "spanId": "00000000000000a1", "name": "commas", "startTimeUnixNano": START}
+    good |= {"endTimeUnixNano": START + 1, "attributes": [{"key": "text", "value": {"stringValue": text}}]}
+    document = {"resourceSpans": [{"scopeSpans": [{"spans": [good]}]}]}
+    assert post(gateway, json.dumps(document).encode(), "application/json").status_code == 200
+    [run] = wait_for_runs(collector_behind, 1)
+    assert run["name"] == "commas"
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_json_text_a_run_will_parse_counts_against_the_request_values(
+    gateway: Gateway, collector_behind: LocalCollector, protocol: str
+) -> None:
+    """Translation parses dynamiq.run.input as JSON: half a million tiny strings in it would all be built."""
+    many = "[" + '"a",' * MAX_VALUES + '"a"]'
+    prose = json.dumps({"text": "," * (MAX_VALUES + 1)})  # commas inside a string are not values
+    node = KeyValue(key="dynamiq.run.type", value=AnyValue(string_value="node"))  # a Dynamiq run: its text is parsed
+
+    def text(key: str, value: str) -> KeyValue:
+        return KeyValue(key=key, value=AnyValue(string_value=value))
+
+    spans = [
+        span("too many values", 1, attributes=[node, text("dynamiq.run.input", many)]),
+        span("prose", 2, attributes=[node, text("dynamiq.run.output", prose)]),
+    ]
+    body = request_of(*spans).SerializeToString()
+    if protocol == "http":
+        answer = ExportTraceServiceResponse.FromString(post(gateway, body).content)
+    else:
+        answer = grpc_call(gateway, body)
+    assert answer.partial_success.rejected_spans == 1
+    assert "'too many values': attribute dynamiq.run.input holds over" in answer.partial_success.error_message
+    [run] = wait_for_runs(collector_behind, 1)
+    assert run["name"] == "prose" and run["output"] == {"text": "," * (MAX_VALUES + 1)}
+
+
+def test_a_run_too_large_even_when_cut_is_named_in_partial_success(
+    collector_behind: LocalCollector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tags are never cut: a run whose tags alone pass the size cap cannot be sent, and the sender is told."""
+    monkeypatch.setenv(env.OTEL_EXPORTER_DYNAMIQ_MAX_REQUEST_BYTES, str(16 * 1024))
+    tags = AnyValue(array_value={"values": [AnyValue(string_value=f"tag {n:04} " + "t" * 20) for n in range(1000)]})
+    node = KeyValue(key="dynamiq.run.type", value=AnyValue(string_value="node"))
+    body = request_of(
+        span("tagged", 1, attributes=[node, KeyValue(key="dynamiq.run.tags", value=tags)]), span("plain", 2)
+    )
+    with Gateway(port=0, grpc_port=None) as running:
+        answer = post(running, body.SerializeToString())
+        assert answer.status_code == 200
+        partial = ExportTraceServiceResponse.FromString(answer.content).partial_success
+        assert partial.rejected_spans == 1 and "'tagged'" in partial.error_message
+        assert "after truncation" in partial.error_message
+        [run] = wait_for_runs(collector_behind, 1)
+        assert run["name"] == "plain"
+        assert running.core.counts().spans_rejected == 1 and running.core.counts().spans_accepted == 1
+
+
+def test_a_run_the_service_refuses_is_refused_alone_and_the_sender_is_not_told_to_retry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Dynamiq answering 400 for one run of a batch: the rest arrive, the sender hears 200 and why one was left out."""
+
+    def refuse_the_bad_one(request: Recorded) -> Reply:
+        names = [run["name"] for run in request.runs]
+        return Reply(400, body=b'{"detail": "a run Dynamiq refuses"}') if "bad" in names else Reply(200)
+
+    with ScriptedServer(refuse_the_bad_one) as service:
+        monkeypatch.setenv(env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT, service.url)
+        with Gateway(port=0, grpc_port=None) as running:
+            body = request_of(*(span(name, number) for number, name in enumerate(["a", "b", "bad", "c"], 1)))
+            answer = post(running, body.SerializeToString())
+            assert answer.status_code == 200
+            partial = ExportTraceServiceResponse.FromString(answer.content).partial_success
+            assert partial.rejected_spans == 1 and "a run Dynamiq refuses" in partial.error_message
+    names = [[run["name"] for run in request.runs] for request in service.requests]
+    assert sorted(name for request in names if "bad" not in request for name in request) == ["a", "b", "c"]
+
+
 # Framing.
+
+
+def _address(gateway: Gateway) -> tuple[str, int]:
+    host, port = gateway.http_url.removeprefix("http://").split(":")
+    return host, int(port)
+
+
+def _exchange(gateway: Gateway, request: bytes) -> tuple[bytes, bool]:
+    """What the gateway answers to raw bytes, and whether it then closed the connection."""
+    with socket.create_connection(_address(gateway), timeout=3) as sock:
+        sock.sendall(request)
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except TimeoutError:
+            return answer, False
+    return answer, True
+
+
+@pytest.mark.parametrize(
+    ("framing", "status"),
+    [
+        (b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", b"400"),
+        (b"Content-Length: 5\r\nContent-Length: 6\r\n", b"400"),
+        (b"Transfer-Encoding: gzip, chunked\r\n", b"501"),
+        (b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", b"501"),
+    ],
+    ids=["length-and-chunked", "two-lengths", "not-only-chunked", "chunked-twice"],
+)
+def test_ambiguous_framing_is_refused_and_the_connection_closed(
+    gateway: Gateway, collector_behind: LocalCollector, framing: bytes, status: bytes
+) -> None:
+    """RFC 9112: a proxy in front and the gateway must never disagree about where a request ends."""
+    head = b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n" + framing + b"\r\n"
+    answer, closed = _exchange(gateway, head + b"0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 " + status) and closed
+    assert answer.count(b"HTTP/1.1") == 1  # the bytes after it were never read as a request
+
+
+@pytest.mark.parametrize("size", [b"0x5", b"+5", b"5_", b" 5"])
+def test_a_chunk_size_is_hex_digits_only(gateway: Gateway, size: bytes) -> None:
+    head = b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+    answer, closed = _exchange(gateway, head + b"Transfer-Encoding: chunked\r\n\r\n" + size + b"\r\nabcde\r\n0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400") and b"malformed chunked body" in answer and closed
+
+
+def test_the_bearer_scheme_in_any_case_and_100_continue_only_after_the_token(collector_behind: LocalCollector) -> None:
+    body = request_of(span("lower-case scheme")).SerializeToString()
+    with Gateway(port=0, grpc_port=None, token="gw-token-7f3a") as running:
+        head = (
+            b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+            b"Expect: 100-continue\r\nContent-Length: %d\r\n" % len(body)
+        )
+        wrong, _ = _exchange(running, head + b"Authorization: Bearer wrong\r\n\r\n")
+        assert wrong.startswith(b"HTTP/1.1 401")  # no "100 Continue" first: the body was never asked for
+        with socket.create_connection(_address(running), timeout=5) as sock:
+            sock.sendall(head + b"Authorization: bearer gw-token-7f3a\r\n\r\n")
+            assert sock.recv(100).startswith(b"HTTP/1.1 100")
+            sock.sendall(body)
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        assert [run["name"] for run in wait_for_runs(collector_behind, 1)] == ["lower-case scheme"]
+
+
+def test_a_lone_surrogate_in_one_json_span_refuses_that_span_only(
+    gateway: Gateway, collector_behind: LocalCollector
+) -> None:
+    def json_span(number: int, name: str) -> bytes:
+        ids = f'"traceId":"{TRACE.hex()}","spanId":"{number:016x}"'
+        times = f'"startTimeUnixNano":"{START}","endTimeUnixNano":"{START + 1}"'
+        return ("{" + ids + "," + times + f',"name":"{name}"' + "}").encode()
+
+    spans = json_span(1, "good") + b"," + json_span(2, "lone \\ud800 surrogate")
+    answer = post(gateway, b'{"resourceSpans":[{"scopeSpans":[{"spans":[' + spans + b"]}]}]}", "application/json")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["partialSuccess"]["rejectedSpans"] == "1"
+    assert [run["name"] for run in wait_for_runs(collector_behind, 1)] == ["good"]
 
 
 def test_every_gzip_member_is_read_and_trailing_bytes_refused(
@@ -411,12 +582,34 @@ def test_grpc_calls_without_a_message_are_cancelled_and_busy_workers_say_retry(
             assert busy.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
             assert "google.rpc.retryinfo-bin" in dict(busy.value.trailing_metadata())  # type: ignore[attr-defined]
             codes = {call.exception(timeout=10).code() for call in silent}
-            assert codes == {grpc.StatusCode.CANCELLED}  # by the gateway, 3 s in: not the callers' 20 s deadline
+            assert codes == {grpc.StatusCode.CANCELLED}  # by the gateway: not the callers' 20 s deadline
         finally:
             release.set()
         response = grpc_call(gateway, request_of(span("after")).SerializeToString())
         assert not response.HasField("partial_success")
         assert stored_names(collector_behind) == ["after"]
+
+
+def test_while_every_grpc_worker_is_taken_a_silent_call_is_cancelled_soon(collector_behind: LocalCollector) -> None:
+    """A real sender retrying RESOURCE_EXHAUSTED gets in well before the 10 s request timeout frees the workers."""
+    release = threading.Event()
+    with Gateway(port=0, grpc_port=0, request_timeout=10.0) as gateway:
+        try:
+            silent = _silent_calls(gateway, GRPC_WORKERS, release)
+            time.sleep(0.5)  # every worker now waits for a message
+            body, stored, give_up_at = request_of(span("real sender")).SerializeToString(), False, time.monotonic() + 5
+            while not stored and time.monotonic() < give_up_at:
+                try:
+                    grpc_call(gateway, body)
+                    stored = True
+                except grpc.RpcError as busy:
+                    assert busy.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+                    time.sleep(0.2)
+            assert stored, "the silent calls held every worker for 5 s"
+            assert {call.exception(timeout=10).code() for call in silent} == {grpc.StatusCode.CANCELLED}
+        finally:
+            release.set()
+        assert stored_names(collector_behind) == ["real sender"]
 
 
 def test_grpc_checks_the_token_before_the_message(collector_behind: LocalCollector) -> None:

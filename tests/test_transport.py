@@ -74,16 +74,26 @@ def test_retry_after_beyond_the_deadline_gives_up_at_once(exporters: list[Dynami
     assert exporter.stats.runs_dropped == {"timeout": 2}
 
 
-def test_400_is_final_with_one_log_line(exporters: list[DynamiqSpanExporter], caplog: pytest.LogCaptureFixture) -> None:
+def test_400_is_halved_until_the_refused_run_is_alone_and_the_rest_arrive(
+    exporters: list[DynamiqSpanExporter], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The export still fails (a run was lost), but only the refused run is: the others arrive."""
     caplog.set_level(logging.WARNING, logger="otel_dynamiq")
-    with ScriptedServer(Reply(400, body=b'{"detail": "runs[0] lacks name"}')) as server:
+
+    def refuse_span_3(request: Recorded) -> Reply:
+        names = [run["name"] for run in request.runs]
+        return Reply(400, body=b'{"detail": "runs[0] lacks name"}') if "span-3" in names else Reply(200)
+
+    with ScriptedServer(refuse_span_3) as server:
         exporter = exporter_for(exporters, server.url)
-        assert exporter.export(make_spans(2)) is SpanExportResult.FAILURE
-    assert len(server.requests) == 1
-    assert exporter.stats.runs_dropped == {"rejected": 2}
+        assert exporter.export(make_spans(7)) is SpanExportResult.FAILURE
+    names = [[run["name"] for run in request.runs] for request in server.requests]
+    accepted = [name for request in names if "span-3" not in request for name in request]
+    assert sorted(accepted) == sorted(f"span-{i}" for i in range(7) if i != 3)
+    assert exporter.stats.runs_dropped == {"rejected": 1} and exporter.stats.runs_sent == 6
     lines = [record.getMessage() for record in caplog.records if record.name.startswith("otel_dynamiq")]
     assert len(lines) == 1
-    assert "HTTP 400" in lines[0] and "runs[0] lacks name" in lines[0]
+    assert "Dropped 1 Dynamiq runs" in lines[0] and "HTTP 400" in lines[0] and "runs[0] lacks name" in lines[0]
 
 
 def test_server_slower_than_the_deadline(exporters: list[DynamiqSpanExporter]) -> None:
@@ -309,7 +319,7 @@ def test_counters_are_published_as_metrics(exporters: list[DynamiqSpanExporter])
         exporter = exporter_for(exporters, server.url, meter_provider=MeterProvider([reader]))
         assert exporter.export(make_spans(3)) is SpanExportResult.SUCCESS
         assert exporter.export(make_spans(1)) is SpanExportResult.SUCCESS  # after one retry
-        assert exporter.export(make_spans(2)) is SpanExportResult.FAILURE
+        assert exporter.export(make_spans(2)) is SpanExportResult.FAILURE  # halved, and each refused alone
 
     values: dict[tuple[str, tuple[tuple[str, object], ...]], object] = {}
     for resource_metrics in reader.get_metrics_data().resource_metrics:  # type: ignore[union-attr]
@@ -319,7 +329,7 @@ def test_counters_are_published_as_metrics(exporters: list[DynamiqSpanExporter])
                     values[(metric.name, tuple(sorted(point.attributes.items())))] = point.value  # type: ignore[union-attr]
     assert values == {
         ("otel_dynamiq.exporter.runs.sent", ()): 4,
-        ("otel_dynamiq.exporter.requests", ()): 4,
+        ("otel_dynamiq.exporter.requests", ()): 6,
         ("otel_dynamiq.exporter.retries", ()): 1,
         ("otel_dynamiq.exporter.runs.spooled", ()): 0,
         ("otel_dynamiq.exporter.runs.resent", ()): 0,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from opentelemetry.metrics import MeterProvider, get_meter
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from otel_dynamiq.exporter import DynamiqSpanExporter
 from otel_dynamiq.gateway._otlp import Decoded
 
 DECODING_AT_ONCE = 2
@@ -47,7 +48,7 @@ class Counts:
 class GatewayCore:
     def __init__(self, exporter: SpanExporter, token: str | None, meter_provider: MeterProvider | None = None) -> None:
         self._exporter = exporter
-        self._token = f"Bearer {token}".encode() if token else None
+        self._token = token.encode() if token else None
         self._lock = threading.Condition()
         self._in_flight = 0
         self._draining = False
@@ -75,10 +76,13 @@ class GatewayCore:
         self._spool_full = full
 
     def authorized(self, authorization: str | None) -> bool:
-        """Constant time, so the token cannot be guessed a byte at a time."""
+        """Constant time, so the token cannot be guessed a byte at a time; the scheme in any case (RFC 9110)."""
         if self._token is None:
             return True
-        return hmac.compare_digest((authorization or "").encode("utf-8", "replace"), self._token)
+        scheme, _, credentials = (authorization or "").strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(credentials.strip().encode("utf-8", "replace"), self._token)
 
     def refused(self, reason: str) -> None:
         with self._lock:
@@ -116,22 +120,33 @@ class GatewayCore:
                 self._lock.notify_all()
 
     def export(self, decoded: Decoded) -> bool:
-        """True when every decodable span is delivered or spooled; rejected spans are counted, not retried."""
-        received = len(decoded.spans) + decoded.rejected
+        """True when every decodable span is delivered or spooled; rejected spans are counted, not retried.
+
+        A span the exporter cannot make a run of (one over the size cap even when cut) is rejected too.
+        """
+        spans = decoded.spans
+        if not spans:
+            self._count(decoded.rejected, decoded.rejected, 0)
+            return True
+        if isinstance(self._exporter, DynamiqSpanExporter):
+            result, refused = self._exporter.export_refusing(spans)
+        else:
+            result, refused = self._exporter.export(spans), []
+        for reason in refused:
+            decoded.refuse(reason)
+        accepted = result is SpanExportResult.SUCCESS
+        taken = len(spans) - len(refused)
+        self._spans.add(taken, {"outcome": "accepted" if accepted else "retry_later"})
+        self._count(len(spans) + decoded.rejected - len(refused), decoded.rejected, taken if accepted else 0)
+        return accepted
+
+    def _count(self, received: int, rejected: int, accepted: int) -> None:
         with self._lock:
             self._counts["received"] += received
-            self._counts["rejected"] += decoded.rejected
-        if decoded.rejected:
-            self._spans.add(decoded.rejected, {"outcome": "rejected"})
-        if not decoded.spans:
-            return True
-        accepted = self._exporter.export(decoded.spans) is SpanExportResult.SUCCESS
-        outcome = "accepted" if accepted else "retry_later"
-        self._spans.add(len(decoded.spans), {"outcome": outcome})
-        if accepted:
-            with self._lock:
-                self._counts["accepted"] += len(decoded.spans)
-        return accepted
+            self._counts["rejected"] += rejected
+            self._counts["accepted"] += accepted
+        if rejected:
+            self._spans.add(rejected, {"outcome": "rejected"})
 
     def drain(self, timeout: float) -> bool:
         """Take nothing new, and wait for what was taken; False when the wait ran out."""

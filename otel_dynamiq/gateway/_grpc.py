@@ -11,7 +11,8 @@ Export is served as a client-streaming method, which is the same on the wire
 as a unary one, so that the handler runs when the call's metadata arrives, not
 after its message: the token and the workers are checked before a byte of the
 message is read, and a message that has not arrived within the request timeout
-cancels the call, so a silent caller cannot hold a worker. gRPC's own
+(or within a second while every worker is taken) cancels the call, so silent
+callers cannot hold the workers. gRPC's own
 decompression is off (it would inflate a bomb whole before refusing it); the
 gateway inflates within the same bound as over HTTP.
 """
@@ -20,7 +21,8 @@ from __future__ import annotations
 
 import errno
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from typing import Any, NoReturn
@@ -30,7 +32,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from otel_dynamiq._bounded_server import REQUEST_TIMEOUT_SECONDS
+from otel_dynamiq._bounded_server import CROWDED_HEADERS_SECONDS, REQUEST_TIMEOUT_SECONDS
 from otel_dynamiq.collector._body import MAX_BODY_BYTES, BodyError, decompressed
 from otel_dynamiq.gateway._core import RETRY_AFTER_SECONDS, Draining, GatewayCore, SpoolFull
 from otel_dynamiq.gateway._otlp import PROTOBUF, OtlpError, export_response, parse_request, spans_of
@@ -42,6 +44,8 @@ _SPARE_WORKERS = 4
 """Threads beyond the served calls, so refusals are answered while every served call is slow."""
 MAX_CONCURRENT_RPCS = 1024
 """gRPC's own bound, behind the gateway's: calls past it get RESOURCE_EXHAUSTED without RetryInfo."""
+CROWDED_MESSAGE_SECONDS = CROWDED_HEADERS_SECONDS
+"""While every worker is taken, a call's message must arrive within this, as HTTP's headers must."""
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZLIB_MAGIC = b"\x78"
 
@@ -103,20 +107,61 @@ class _TraceService(grpc.GenericRpcHandler):  # type: ignore[misc]  # grpcio has
                 self._served -= 1
 
     def _message(self, messages: Iterator[bytes], context: grpc.ServicerContext) -> bytes:
-        """The call's one message, or the call cancelled once the request timeout passes without it."""
-        timer = threading.Timer(self._request_timeout, context.cancel)
-        timer.daemon = True
-        timer.start()
+        """The call's one message, or the call cancelled once the request timeout passes without it.
+
+        While every worker is taken, a call whose message has not come within ``CROWDED_MESSAGE_SECONDS``
+        is cancelled (a retryable code) at once, as HTTP cuts late headers then: silent callers cannot
+        hold every worker for the whole timeout, over and over.
+        """
+        watch = _MessageWatch(context, self._request_timeout, self._crowded)
         try:
             message = next(messages, None)
-        except grpc.RpcError:  # cancelled: by the timer, or by the caller
+        except grpc.RpcError:  # cancelled: by the watch, or by the caller
             self._core.refused("timeout")
             raise
         finally:
-            timer.cancel()
+            watch.stop()
         if message is None:
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "the call ended without a message")
         return bytes(message)
+
+    def _crowded(self) -> bool:
+        with self._lock:
+            return self._served >= GRPC_WORKERS
+
+
+class _MessageWatch:
+    """Cancels a call whose message is late: past the request timeout, or past a second while crowded."""
+
+    def __init__(self, context: grpc.ServicerContext, timeout: float, crowded: Callable[[], bool]) -> None:
+        self._context = context
+        self._deadline = time.monotonic() + timeout
+        self._crowded = crowded
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._timer: threading.Timer | None = None
+        self._arm()
+
+    def _arm(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            wait = min(CROWDED_MESSAGE_SECONDS, max(self._deadline - time.monotonic(), 0.0))
+            self._timer = threading.Timer(wait, self._look)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _look(self) -> None:
+        if time.monotonic() >= self._deadline or self._crowded():
+            self._context.cancel()
+        else:
+            self._arm()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            if self._timer is not None:
+                self._timer.cancel()
 
 
 def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, detail: str) -> NoReturn:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import orjson
@@ -33,6 +35,7 @@ _logger = logging.getLogger(__name__)
 TRACES_PATH = "/v1/traces"
 HEALTH_PATHS = ("/health", "/healthz")
 _MAX_CHUNK_LINE = 1024
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
 class _Handler(BoundedHandler):
@@ -110,14 +113,38 @@ class _Handler(BoundedHandler):
             with contextlib.suppress(OSError):
                 self._error(HTTPStatus.INTERNAL_SERVER_ERROR, "the gateway could not handle this request", kind)
 
+    def handle_expect_100(self) -> bool:
+        """Not yet: ``100 Continue`` goes out only once the token and the headers are checked (``_body``)."""
+        return True
+
     def _body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+        """The body as framed by exactly one of ``Content-Length`` and ``Transfer-Encoding: chunked`` (RFC 9112).
+
+        Any other framing is refused and the connection closed: two readers of the same bytes (a proxy
+        in front, and this) must never disagree about where the request ends.
+        """
+        encodings = self.headers.get_all("Transfer-Encoding") or []
+        lengths = self.headers.get_all("Content-Length") or []
+        if encodings:
+            if [value.strip().lower() for value in encodings] != ["chunked"]:
+                raise BodyError(HTTPStatus.NOT_IMPLEMENTED, "Transfer-Encoding must be exactly chunked")
+            if lengths:
+                raise BodyError(HTTPStatus.BAD_REQUEST, "Content-Length and Transfer-Encoding together")
+            self._continue()
             return self._chunked_body()
+        if len({value.strip() for value in lengths}) > 1:
+            raise BodyError(HTTPStatus.BAD_REQUEST, "Content-Length given twice with different values")
         length = content_length(self.headers.get("Content-Length"))
+        self._continue()
         raw = self.rfile.read(length)
         if len(raw) < length:
             raise BodyError(HTTPStatus.BAD_REQUEST, f"body ended after {len(raw)} of {length} bytes")
         return raw
+
+    def _continue(self) -> None:
+        if self.headers.get("Expect", "").lower() == "100-continue" and self.request_version >= "HTTP/1.1":
+            self.send_response_only(HTTPStatus.CONTINUE)
+            BaseHTTPRequestHandler.end_headers(self)  # an interim answer: the final one says whether to close
 
     def _chunked_body(self) -> bytes:
         """A chunked body, counted with its framing against the bound a declared length has."""
@@ -126,11 +153,10 @@ class _Handler(BoundedHandler):
         while True:
             line = self.rfile.readline(_MAX_CHUNK_LINE)
             total += len(line)
-            size_text = line.split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise BodyError(HTTPStatus.BAD_REQUEST, "malformed chunked body") from None
+            size_text = line.split(b";", 1)[0].rstrip(b"\r\n \t")
+            if not _CHUNK_SIZE.fullmatch(size_text):  # int() would take "0x10", "+1", "1_0"
+                raise BodyError(HTTPStatus.BAD_REQUEST, "malformed chunked body")
+            size = int(size_text, 16)
             if size == 0:
                 while True:  # trailers: read within the bound, and ignored
                     trailer = self.rfile.readline(_MAX_CHUNK_LINE)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
@@ -20,10 +21,12 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from otel_dynamiq.gateway._limits import MAX_SPANS, OtlpError, too_large
+from otel_dynamiq.gateway._json_values import json_values
+from otel_dynamiq.gateway._limits import MAX_SPANS, MAX_VALUES, OtlpError, too_large
 
-MAX_CONTAINERS = 500_000
-"""JSON objects and arrays in one body, counted before parsing: each costs memory whatever its size."""
+MAX_JSON_VALUES = 4 * MAX_VALUES
+"""JSON values in one body (strings, numbers, objects, arrays, known fields or not), counted before parsing:
+each costs memory whatever its size. An attribute is four (its object, key, value object and value)."""
 _SPAN_IDS = (("traceId", "trace_id"), ("spanId", "span_id"), ("parentSpanId", "parent_span_id"))
 _LINK_IDS = (("traceId", "trace_id"), ("spanId", "span_id"))
 _PARSE_ERRORS = (json_format.ParseError, ValueError, TypeError, AttributeError, KeyError, RecursionError)
@@ -35,11 +38,10 @@ class _SpanRefused(Exception):
 
 def parse_json(body: bytes) -> tuple[ExportTraceServiceRequest, list[str]]:
     """The request and the reasons for the spans left out of it."""
-    if body.count(b"{") + body.count(b"[") > MAX_CONTAINERS:
-        raise too_large(f"body holds over {MAX_CONTAINERS} JSON objects and arrays")
+    _count_values(body)
     try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        document = _loads(body)
+    except (ValueError, RecursionError) as exc:  # the standard library's reader recurses
         raise OtlpError(HTTPStatus.BAD_REQUEST, f"body is not an OTLP JSON trace request: {exc}") from None
     request = ExportTraceServiceRequest()
     problems: list[str] = []
@@ -61,6 +63,22 @@ def parse_json(body: bytes) -> tuple[ExportTraceServiceRequest, list[str]]:
                     del scope_target.spans[-1]
                     problems.append(str(refused))
     return request, problems
+
+
+def _loads(body: bytes) -> Any:
+    """orjson refuses a lone surrogate (``"\\ud800"``) anywhere; the standard library reads it, and the one span
+    holding it is then refused alone, as protobuf refuses to take such text."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if "surrogate" not in str(exc):
+            raise
+        return json.loads(body)
+
+
+def _count_values(body: bytes) -> None:
+    if json_values(body, MAX_JSON_VALUES) > MAX_JSON_VALUES:
+        raise too_large(f"body holds over {MAX_JSON_VALUES} JSON values")
 
 
 def _shape_error(detail: str) -> OtlpError:

@@ -32,6 +32,7 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 
 from otel_dynamiq import attributes as attr
 from otel_dynamiq.gateway._json import parse_json
+from otel_dynamiq.gateway._json_values import json_values
 from otel_dynamiq.gateway._limits import (
     MAX_ATTRIBUTES,
     MAX_EVENTS,
@@ -209,6 +210,10 @@ def _span(span: ProtoSpan, resource: Resource, scope: InstrumentationScope, valu
         value = attributes.get(name)
         if isinstance(value, str) and len(value) > MAX_IDENTIFYING_BYTES:
             raise _TooLarge(f"attribute {name} over {MAX_IDENTIFYING_BYTES} characters (a run never cuts it)")
+    for name in attr.JSON_ATTRIBUTES:  # translation parses their text: each value in it is built
+        value = attributes.get(name)
+        if isinstance(value, str):
+            values.parsed_text(name, value)
     return ReadableSpan(
         name=span.name,
         context=SpanContext(trace_id, int.from_bytes(span.span_id, "big"), is_remote=False, trace_flags=_SAMPLED),
@@ -270,6 +275,16 @@ class _ValueBudget:
         if which == "bytes_value":
             return base64.b64encode(value.bytes_value).decode()
         return getattr(value, which)
+
+    def parsed_text(self, name: str, text: str) -> None:
+        """JSON text the run will parse counts its values; a span whose text would pass the budget is refused alone."""
+        count = json_values(text, self.remaining)
+        if count > self.remaining:
+            raise _TooLarge(
+                f"attribute {name} holds over {self.remaining} JSON values, more than is left of the request's"
+                f" {MAX_VALUES}"
+            )
+        self._spend(count)
 
     def _counted(self, items: Sequence[Any]) -> Sequence[Any]:
         self._spend(len(items))

@@ -24,7 +24,14 @@ from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
-from otel_dynamiq.gateway._limits import MAX_MESSAGES, MAX_NESTING, SCAN_ABOVE_BYTES, OtlpError, too_large
+from otel_dynamiq.gateway._limits import (
+    MAX_MESSAGES,
+    MAX_NESTING,
+    MAX_SPANS,
+    SCAN_ABOVE_BYTES,
+    OtlpError,
+    too_large,
+)
 
 _Schema = Mapping[int, Any]
 """Field number to the schema of the message it holds, for every message-typed field."""
@@ -35,12 +42,15 @@ _WIRE_NESTING = 3 * MAX_NESTING + 12
 
 def parse_protobuf(body: bytes) -> tuple[ExportTraceServiceRequest, list[str]]:
     """The request and the reasons for the spans left out of it (text that is not UTF-8)."""
-    if len(body) > SCAN_ABOVE_BYTES:
+    counted = len(body) > SCAN_ABOVE_BYTES
+    if counted:
         count_messages(body)
     request = ExportTraceServiceRequest()
     try:
         request.ParseFromString(body)
     except DecodeError:
+        if not counted:  # recovery is Python work per message: a small body of many messages is counted first
+            count_messages(body)
         return _recover(body)
     return request, []
 
@@ -50,7 +60,8 @@ def count_messages(body: bytes, limit: int = MAX_MESSAGES) -> int:
 
     Depth first, remembering only where to resume in each enclosing message, so counting costs no
     memory beyond the nesting. Stops at the first malformed field: the decoder then refuses the body
-    in its own words.
+    in its own words. A group (wire types 3 and 4) is counted through, never a place to stop: the
+    decoder skips it and decodes everything after it.
     """
     count = 0
     resume: list[tuple[int, int, _Schema]] = []  # where each enclosing message goes on
@@ -87,8 +98,10 @@ def count_messages(body: bytes, limit: int = MAX_MESSAGES) -> int:
                     position += 8
                 elif wire_type == 5:
                     position += 4
-                else:
+                elif wire_type > 4:  # no such wire type: the decoder refuses the body in its own words
                     break
+                # 3 and 4 open and close a group (OTLP has none): its fields are counted as the enclosing
+                # message's, so the messages after it are counted too; the decoder would skip it whole.
             if not resume:
                 return count
             position, end, fields = resume.pop()
@@ -132,6 +145,7 @@ def _recover(body: bytes) -> tuple[ExportTraceServiceRequest, list[str]]:
         lenient: Any = _lenient_request_class().FromString(body)
     except DecodeError as exc:
         raise OtlpError(HTTPStatus.BAD_REQUEST, f"body is not an OTLP protobuf trace request: {exc}") from None
+    _check_recovery_counts(lenient)
     request = ExportTraceServiceRequest()
     problems: list[str] = []
     for resource_spans in lenient.resource_spans:
@@ -157,6 +171,16 @@ def _recover(body: bytes) -> tuple[ExportTraceServiceRequest, list[str]]:
             target.scope_spans.append(scope_target)
         request.resource_spans.append(target)
     return request, problems
+
+
+def _check_recovery_counts(lenient: Any) -> None:
+    """Each resource, scope and span is checked alone in Python: at most ``MAX_SPANS`` of each, as decoding allows."""
+    groups = spans = 0
+    for resource_spans in lenient.resource_spans:
+        groups += 1 + len(resource_spans.scope_spans)
+        spans += sum(len(scope_spans.spans) for scope_spans in resource_spans.scope_spans)
+        if groups > 2 * MAX_SPANS or spans > MAX_SPANS:
+            raise too_large(f"over {MAX_SPANS} spans, resourceSpans or scopeSpans in one request")
 
 
 def _strict_shell(lenient: Any, kind: type[Message], children: str) -> Any:
