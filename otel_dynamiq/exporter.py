@@ -222,13 +222,26 @@ class DynamiqSpanExporter(SpanExporter):
 
     def _deliver(self, payloads: list[Payload], deadline: float, refused: list[str] | None) -> bool:
         runtime = self._runtime_for_this_process()
-        future = runtime.loop.submit(runtime.delivery.deliver(payloads, deadline, refused))
+        handoff = _Handoff()
+
+        async def handed_over() -> bool:
+            if not handoff.take():
+                return False  # export() gave up before the loop got here, and counted these runs
+            return await runtime.delivery.deliver(payloads, deadline, refused)
+
+        future = runtime.loop.submit(handed_over())
         with self._lock:
             self._inflight.add(future)
         try:
             return future.result(timeout=max(deadline - time.monotonic(), 0.0) + _RESULT_GRACE_SECONDS)
         except concurrent.futures.TimeoutError:
-            future.cancel()  # the coroutine counts its runs as dropped when cancelled
+            future.cancel()  # a coroutine that began counts its runs as dropped or spooled when cancelled
+            if handoff.abandon():  # one the loop never began (a starved loop) has nobody else to count them
+                runs = sum(payload.run_count for payload in payloads)
+                self._stats.dropped(_stats.DROP_TIMEOUT, runs)
+                _logger.warning(
+                    "Dropped %d Dynamiq runs (timeout): the exporter's loop did not reach them in time", runs
+                )
             return False
         except concurrent.futures.CancelledError:
             return False
@@ -308,6 +321,26 @@ class DynamiqSpanExporter(SpanExporter):
         if not runtime.loop.stop(max(deadline - time.monotonic(), 0.0)):
             # A daemon thread: it cannot hold the process up, and what it still held is counted.
             _logger.debug("The Dynamiq exporter's loop thread was left to end on its own after the shutdown timeout")
+
+
+class _Handoff:
+    """Who counts a batch export() gave up on: the coroutine, if it began; else export() itself. Never both."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state: str | None = None
+
+    def take(self) -> bool:
+        with self._lock:
+            if self._state is None:
+                self._state = "taken"
+            return self._state == "taken"
+
+    def abandon(self) -> bool:
+        with self._lock:
+            if self._state is None:
+                self._state = "abandoned"
+            return self._state == "abandoned"
 
 
 async def _call(function: Callable[[], T]) -> T:

@@ -335,3 +335,21 @@ def test_counters_are_published_as_metrics(exporters: list[DynamiqSpanExporter])
         ("otel_dynamiq.exporter.runs.resent", ()): 0,
         ("otel_dynamiq.exporter.runs.dropped", (("reason", "rejected"),)): 2,
     }
+
+
+def test_a_batch_the_starved_loop_never_reached_is_counted_once(
+    collector: LocalCollector, exporters: list[DynamiqSpanExporter]
+) -> None:
+    """An export gives up at its deadline; if the loop never began the batch, export() itself counts it."""
+    exporter = DynamiqSpanExporter(endpoint=collector.url, timeout=2)
+    exporters.append(exporter)
+    assert exporter.export(make_spans(1)) is SpanExportResult.SUCCESS  # the loop is up and ready
+    runtime = exporter._runtime
+    assert runtime is not None
+    runtime.loop.call_soon(lambda: time.sleep(4.5))  # a starved loop: busy past the deadline and its grace
+    assert exporter.export(make_spans(3)) is SpanExportResult.FAILURE
+    time.sleep(2)  # the loop comes back: the abandoned batch must be neither sent nor counted again
+    assert exporter.export(make_spans(1)) is SpanExportResult.SUCCESS
+    assert exporter.stats.runs_dropped == {"timeout": 3}
+    assert exporter.stats.runs_sent == 2
+    assert len(collector.store.runs()) == 2
