@@ -47,9 +47,10 @@ compat: $(STAMP)
 	$(BIN)/python tests/compat/run_compat.py $(COMPAT_ARGS)
 
 # The gateway behind a real OpenTelemetry Collector, built from its modules (needs Go; the first build
-# takes minutes, later ones reuse .cache/otelcol), and a Node.js sender (needs Node.js and npm).
+# takes minutes, later ones reuse .cache/otelcol: hence the longer per-test timeout), and a Node.js sender (needs
+# Node.js and npm).
 fleet: $(STAMP)
-	$(BIN)/pytest -m fleet -s tests/test_fleet.py tests/test_vercel_ai.py
+	$(BIN)/pytest -m fleet -s --timeout 900 tests/test_fleet.py tests/test_vercel_ai.py
 
 # The trace viewer in a real browser: Debian's chromium (apt-get install chromium) driven by Playwright.
 # Screenshots land in .cache/viewer/.
