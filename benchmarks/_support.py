@@ -78,6 +78,15 @@ def refused_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
+def peak_rss_mib(pid: int) -> float:
+    """A process's peak resident memory (``VmHWM``), for attacks measured on a server in another process."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def median(samples: Sequence[float]) -> float:
     return statistics.median(samples)
 

@@ -30,17 +30,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from _support import machine, parser, table
+from _support import machine, parser, peak_rss_mib, table
 
 KEY = "benchmark-collector-key"
-
-
-def peak_rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def send_raw(port: int, head: bytes, body_chunks: Callable[[], Any] = lambda: ()) -> bytes:

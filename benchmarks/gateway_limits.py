@@ -36,19 +36,11 @@ from typing import Any
 
 import grpc
 import httpx
-from _support import ROOT, free_port, machine, parser, sink_server, table
+from _support import ROOT, free_port, machine, parser, peak_rss_mib, sink_server, table
 
 TOKEN = "benchmark-gateway-token"
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 START = 1_764_316_800_000_000_000
-
-
-def peak_rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def reset_peak(pid: int) -> None:
