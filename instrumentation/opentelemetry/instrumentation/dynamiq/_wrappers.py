@@ -36,6 +36,8 @@ from opentelemetry.instrumentation.dynamiq._settings import CaptureSettings
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Status, StatusCode, Tracer
 
+from otel_dynamiq._logging import one_line
+
 _logger = logging.getLogger(__name__)
 
 _RUN_FIELDS = tuple(field.name for field in dataclasses.fields(Run))
@@ -218,5 +220,5 @@ class RunTracer:
         if where not in self._failures_logged:
             self._failures_logged.add(where)
             cause = sys.exc_info()[1]
-            _logger.warning("%s: %s", message, " ".join(f"{type(cause).__name__}: {cause}".split()))
+            _logger.warning("%s: %s", message, one_line(cause) if cause is not None else "unknown cause")
         _logger.debug(message, exc_info=True)
