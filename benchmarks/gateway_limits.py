@@ -194,8 +194,8 @@ def latencies(act: Callable[[], str], seconds: float) -> tuple[list[float], list
 
 def spool_put_cost(bodies: int) -> tuple[float, float]:
     """µs per 100 KB body put in the disk spool, with and without syncing the directory after the rename."""
-    from otel_dynamiq import _spool
     from otel_dynamiq._config import SpoolConfig
+    from otel_dynamiq._delivery import spool as _spool
 
     body = b"x" * 100_000
     results = []

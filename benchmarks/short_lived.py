@@ -36,7 +36,7 @@ from typing import Any
 from _support import ROOT, free_port, machine, median, parser, table
 
 from otel_dynamiq._config import load_config
-from otel_dynamiq._spool import inspect_spool
+from otel_dynamiq._delivery.spool import inspect_spool
 from otel_dynamiq.collector import LocalCollector
 
 _PROBE = """

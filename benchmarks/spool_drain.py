@@ -27,8 +27,8 @@ def one_run_bodies(count: int) -> list[bytes]:
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from otel_dynamiq._encode import body_of, encode_run
-    from otel_dynamiq._translate import RunDefaults, span_to_run
+    from otel_dynamiq._delivery.bodies import body_of, encode_run
+    from otel_dynamiq._translation.span_to_run import RunDefaults, span_to_run
 
     memory = InMemorySpanExporter()
     provider = TracerProvider()
@@ -42,7 +42,7 @@ def one_run_bodies(count: int) -> list[bytes]:
 
 def claim_loop_rate(count: int, base: Path) -> float:
     from otel_dynamiq._config import SpoolConfig
-    from otel_dynamiq._spool import DiskSpool
+    from otel_dynamiq._delivery.spool import DiskSpool
 
     spool = DiskSpool(base / f"claims-{count}", SpoolConfig(base, 1 << 34, 86400), 60, lambda reason, runs: None)
     for _ in range(count):
@@ -69,7 +69,7 @@ def one_span() -> list[object]:
 def end_to_end_rate(count: int, base: Path) -> tuple[float, float]:
     from otel_dynamiq import DynamiqSpanExporter
     from otel_dynamiq._config import load_config
-    from otel_dynamiq._spool import DiskSpool, spool_directory
+    from otel_dynamiq._delivery.spool import DiskSpool, spool_directory
     from otel_dynamiq.collector import LocalCollector
 
     port = free_port()

@@ -12,10 +12,10 @@ Manual setup::
     trace.set_tracer_provider(provider)
 """
 
-from otel_dynamiq._call_nesting import NestedCallMarker
 from otel_dynamiq._config import ExporterConfig
-from otel_dynamiq._content_events import GenAIContentEventProcessor
-from otel_dynamiq._stats import ExporterStats
+from otel_dynamiq._delivery.stats import ExporterStats
+from otel_dynamiq._translation.call_nesting import NestedCallMarker
+from otel_dynamiq._translation.content_events import GenAIContentEventProcessor
 from otel_dynamiq.exporter import DynamiqSpanExporter
 from otel_dynamiq.version import __version__
 

@@ -19,9 +19,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from otel_dynamiq import environment_variables as env
 from otel_dynamiq._config import load_config
-from otel_dynamiq._content_events import CAPTURE_CONTENT_VARIABLE, content_comes_as_events
+from otel_dynamiq._delivery.spool import SpoolState, inspect_spool
 from otel_dynamiq._instrumentations import describe_instrumentations, inspect_instrumentations
-from otel_dynamiq._spool import SpoolState, inspect_spool
+from otel_dynamiq._translation.content_events import CAPTURE_CONTENT_VARIABLE, content_comes_as_events
 from otel_dynamiq.exporter import DynamiqSpanExporter
 
 CONFIG_ERROR = 2

@@ -21,8 +21,8 @@ from opentelemetry.environment_variables import (
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 
-from otel_dynamiq._call_nesting import mark_nested_calls
-from otel_dynamiq._content_events import attach_content_events, content_comes_as_events, sdk_configuration
+from otel_dynamiq._translation.call_nesting import mark_nested_calls
+from otel_dynamiq._translation.content_events import attach_content_events, content_comes_as_events, sdk_configuration
 
 EXPORTER_ENTRY_POINT_NAME = "dynamiq"
 

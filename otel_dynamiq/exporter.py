@@ -4,7 +4,7 @@
 encodes there, then hands the request bodies to the exporter's private event
 loop and waits for the outcome up to its deadline. The application's threads
 only ever put spans in the processor's queue. Bodies the service cannot take
-in time wait in the spool (see ``_spool``) and are resent in the background,
+in time wait in the spool (see ``_delivery/spool.py``) and are resent in the background,
 by this process or the next one that exports to the same endpoint with the
 same key.
 """
@@ -26,25 +26,25 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from otel_dynamiq import _stats
-from otel_dynamiq._call_nesting import MARKED
 from otel_dynamiq._config import ExporterConfig, load_config
-from otel_dynamiq._content_events import (
+from otel_dynamiq._delivery import stats as _stats
+from otel_dynamiq._delivery.bodies import ENVELOPE_BYTES, Payload, RunTooLargeError, encode_run, pack
+from otel_dynamiq._delivery.delivery import Delivery
+from otel_dynamiq._delivery.event_loop import ForkGuard, LoopThread, interpreter_exiting
+from otel_dynamiq._delivery.metrics import publish as publish_metrics
+from otel_dynamiq._delivery.spool import Spool, SpoolState, inspect_spool, spool_directory
+from otel_dynamiq._delivery.stats import ExporterStats, StatsRecorder
+from otel_dynamiq._logging import one_line, reclaim_loggers
+from otel_dynamiq._translation.call_nesting import MARKED
+from otel_dynamiq._translation.content_events import (
     LOST_EVENTS_WARNING,
     attach_for_exporter,
     content_may_be_lost,
     content_sent_as_unrouted_events,
 )
-from otel_dynamiq._content_events import STORE as CONTENT_EVENTS
-from otel_dynamiq._encode import ENVELOPE_BYTES, Payload, RunTooLargeError, encode_run, pack
-from otel_dynamiq._logging import one_line, reclaim_loggers
-from otel_dynamiq._loop import ForkGuard, LoopThread, interpreter_exiting
-from otel_dynamiq._metrics import publish as publish_metrics
-from otel_dynamiq._redact import Redactor
-from otel_dynamiq._spool import Spool, SpoolState, inspect_spool, spool_directory
-from otel_dynamiq._stats import ExporterStats, StatsRecorder
-from otel_dynamiq._translate import RunDefaults, span_to_run
-from otel_dynamiq._transport import Delivery
+from otel_dynamiq._translation.content_events import STORE as CONTENT_EVENTS
+from otel_dynamiq._translation.redaction import Redactor
+from otel_dynamiq._translation.span_to_run import RunDefaults, span_to_run
 
 _logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from otel_dynamiq._bounded_server import BoundedHandler, BoundedHTTPServer
+from otel_dynamiq._http_server.bounded_server import BoundedHandler, BoundedHTTPServer
+from otel_dynamiq._http_server.request_body import MAX_DECOMPRESSED_BYTES, MAX_RUNS
 from otel_dynamiq.collector import LocalCollector, render_tree
-from otel_dynamiq.collector._body import MAX_DECOMPRESSED_BYTES, MAX_RUNS
 from tests.conftest import FAKE_KEY
 from tests.test_collector import get, post
 from tests.test_encode import sample_run

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from otel_dynamiq import DynamiqSpanExporter
 from otel_dynamiq import environment_variables as env
+from otel_dynamiq._delivery.spool import inspect_spool
 from otel_dynamiq._instrumentations import InstrumentationStatus, describe_instrumentations
-from otel_dynamiq._spool import inspect_spool
 from otel_dynamiq.collector import LocalCollector
 from tests.conftest import FAKE_KEY
 from tests.servers import free_port

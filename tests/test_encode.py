@@ -9,8 +9,8 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from otel_dynamiq._encode import ENVELOPE_BYTES, body_of, encode, encode_run, halve, pack
-from otel_dynamiq._translate import RunDefaults, span_to_run
+from otel_dynamiq._delivery.bodies import ENVELOPE_BYTES, body_of, encode, encode_run, halve, pack
+from otel_dynamiq._translation.span_to_run import RunDefaults, span_to_run
 from otel_dynamiq.collector import validate_body
 from tests.conftest import SpanRecorder
 

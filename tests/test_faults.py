@@ -21,8 +21,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from otel_dynamiq import DynamiqSpanExporter
 from otel_dynamiq import environment_variables as env
-from otel_dynamiq._spool import inspect_spool
-from otel_dynamiq._translate import run_uuid
+from otel_dynamiq._delivery.spool import inspect_spool
+from otel_dynamiq._translation.span_to_run import run_uuid
 from otel_dynamiq.collector import LocalCollector
 from tests.conftest import FAKE_KEY, wait_for
 from tests.servers import CutOff, Hang, Reply, Reset, ScriptedServer, forward_to, free_port

@@ -27,7 +27,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from otel_dynamiq._translate import run_uuid
+from otel_dynamiq._translation.span_to_run import run_uuid
 from otel_dynamiq.collector import LocalCollector
 from otel_dynamiq.gateway import Gateway
 from tests.conftest import wait_for

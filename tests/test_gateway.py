@@ -35,8 +35,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 
 from otel_dynamiq import environment_variables as env
+from otel_dynamiq._http_server.request_body import MAX_BODY_BYTES, MAX_DECOMPRESSED_BYTES
 from otel_dynamiq.collector import LocalCollector
-from otel_dynamiq.collector._body import MAX_BODY_BYTES, MAX_DECOMPRESSED_BYTES
 from otel_dynamiq.gateway import Gateway
 from tests.conftest import FAKE_KEY, wait_for, wait_for_runs
 from tests.servers import free_port

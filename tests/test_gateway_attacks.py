@@ -30,8 +30,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from otel_dynamiq import environment_variables as env
+from otel_dynamiq._http_server.request_body import MAX_BODY_BYTES
 from otel_dynamiq.collector import LocalCollector
-from otel_dynamiq.collector._body import MAX_BODY_BYTES
 from otel_dynamiq.gateway import Gateway
 from otel_dynamiq.gateway._grpc import EXPORT_METHOD, GRPC_WORKERS
 from otel_dynamiq.gateway._json import MAX_JSON_VALUES

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from otel_dynamiq._redact import MASK, Redactor
-from otel_dynamiq._translate import RunDefaults, span_to_run
+from otel_dynamiq._translation.redaction import MASK, Redactor
+from otel_dynamiq._translation.span_to_run import RunDefaults, span_to_run
 from tests import dynamiq_support as ds
 from tests.conftest import SpanRecorder
 

@@ -8,7 +8,12 @@ from email.utils import format_datetime
 
 import pytest
 
-from otel_dynamiq._retry import MAX_BACKOFF_SECONDS, backoff_seconds, is_retryable_status, retry_after_seconds
+from otel_dynamiq._delivery.retry_policy import (
+    MAX_BACKOFF_SECONDS,
+    backoff_seconds,
+    is_retryable_status,
+    retry_after_seconds,
+)
 
 
 @pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])

@@ -24,7 +24,7 @@ import pytest
 from otel_dynamiq import DynamiqSpanExporter
 from otel_dynamiq import environment_variables as env
 from otel_dynamiq._config import load_config
-from otel_dynamiq._spool import inspect_spool
+from otel_dynamiq._delivery.spool import inspect_spool
 from otel_dynamiq.collector import LocalCollector
 from tests.conftest import FAKE_KEY, SpanRecorder, wait_for_runs
 from tests.servers import Reply, ScriptedServer, forward_to, free_port

@@ -20,8 +20,8 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from otel_dynamiq import DynamiqSpanExporter
 from otel_dynamiq import environment_variables as env
 from otel_dynamiq._config import SpoolConfig
-from otel_dynamiq._spool import DiskSpool, SpoolFullError, _host_tag, identity_directory
-from otel_dynamiq._translate import run_uuid
+from otel_dynamiq._delivery.spool import DiskSpool, SpoolFullError, _host_tag, identity_directory
+from otel_dynamiq._translation.span_to_run import run_uuid
 from otel_dynamiq.collector import LocalCollector
 from tests.conftest import FAKE_KEY, wait_for
 from tests.servers import Hang, Recorded, Reply, ScriptedServer, free_port

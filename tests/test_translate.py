@@ -13,7 +13,7 @@ from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
 
 from otel_dynamiq import attributes as attr
-from otel_dynamiq._translate import RunDefaults, iso_time, run_uuid, span_to_run, trace_uuid
+from otel_dynamiq._translation.span_to_run import RunDefaults, iso_time, run_uuid, span_to_run, trace_uuid
 from otel_dynamiq.collector import validate_run
 from tests.conftest import SpanRecorder
 

@@ -16,10 +16,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import NoOpTracerProvider, Status, StatusCode
 
 from otel_dynamiq import DynamiqSpanExporter, NestedCallMarker
-from otel_dynamiq._call_nesting import mark_nested_calls
-from otel_dynamiq._content_events import ContentEventStore, GenAIContentEventProcessor
-from otel_dynamiq._genai import ContentEvent
-from otel_dynamiq._translate import RunDefaults, span_to_run
+from otel_dynamiq._translation.call_nesting import mark_nested_calls
+from otel_dynamiq._translation.content_events import ContentEventStore, GenAIContentEventProcessor
+from otel_dynamiq._translation.llm_content import ContentEvent
+from otel_dynamiq._translation.span_to_run import RunDefaults, span_to_run
 from otel_dynamiq.collector import LocalCollector
 from tests.conftest import SpanRecorder
 
@@ -165,7 +165,7 @@ def test_the_exception_that_became_the_error_is_not_repeated(recorder: SpanRecor
 
 
 def test_secrets_in_content_are_masked(recorder: SpanRecorder) -> None:
-    from otel_dynamiq._redact import Redactor
+    from otel_dynamiq._translation.redaction import Redactor
 
     attributes = {
         "gen_ai.operation.name": "execute_tool",

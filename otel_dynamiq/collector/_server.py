@@ -19,8 +19,8 @@ from http import HTTPStatus
 from types import TracebackType
 from typing import Any
 
-from otel_dynamiq._bounded_server import CONNECTION_TIMEOUT_SECONDS, BoundedHandler, BoundedHTTPServer
-from otel_dynamiq.collector._body import BodyError, content_length, decompressed, parse_runs_body
+from otel_dynamiq._http_server.bounded_server import CONNECTION_TIMEOUT_SECONDS, BoundedHandler, BoundedHTTPServer
+from otel_dynamiq._http_server.request_body import BodyError, content_length, decompressed, parse_runs_body
 from otel_dynamiq.collector._store import RunStore
 from otel_dynamiq.collector._validate import canonical_id, canonical_run, validate_body
 from otel_dynamiq.collector._viewer import FORBIDDEN_HOST, is_viewer_path, loopback_host

@@ -21,9 +21,9 @@ import grpc
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from otel_dynamiq._bounded_server import CONNECTION_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS
 from otel_dynamiq._config import is_loopback_host
-from otel_dynamiq._spool import inspect_spool
+from otel_dynamiq._delivery.spool import inspect_spool
+from otel_dynamiq._http_server.bounded_server import CONNECTION_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS
 from otel_dynamiq.exporter import DynamiqSpanExporter
 from otel_dynamiq.gateway._core import Counts, GatewayCore
 from otel_dynamiq.gateway._grpc import start_grpc_server

@@ -32,8 +32,8 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from otel_dynamiq._bounded_server import CROWDED_HEADERS_SECONDS, REQUEST_TIMEOUT_SECONDS
-from otel_dynamiq.collector._body import MAX_BODY_BYTES, BodyError, decompressed
+from otel_dynamiq._http_server.bounded_server import CROWDED_HEADERS_SECONDS, REQUEST_TIMEOUT_SECONDS
+from otel_dynamiq._http_server.request_body import MAX_BODY_BYTES, BodyError, decompressed
 from otel_dynamiq.gateway._core import RETRY_AFTER_SECONDS, Draining, GatewayCore, SpoolFull
 from otel_dynamiq.gateway._otlp import PROTOBUF, OtlpError, export_response, parse_request, spans_of
 

@@ -20,13 +20,13 @@ from typing import Any
 import orjson
 from google.rpc import status_pb2
 
-from otel_dynamiq._bounded_server import (
+from otel_dynamiq._http_server.bounded_server import (
     CONNECTION_TIMEOUT_SECONDS,
     REQUEST_TIMEOUT_SECONDS,
     BoundedHandler,
     BoundedHTTPServer,
 )
-from otel_dynamiq.collector._body import MAX_BODY_BYTES, BodyError, content_length, decompressed
+from otel_dynamiq._http_server.request_body import MAX_BODY_BYTES, BodyError, content_length, decompressed
 from otel_dynamiq.gateway._core import RETRY_AFTER_SECONDS, Draining, GatewayCore, SpoolFull
 from otel_dynamiq.gateway._otlp import JSON, OtlpError, encode_response, media_type, parse_request, spans_of
 

@@ -47,7 +47,7 @@ def produce(exporter: DynamiqSpanExporter, mode: str, workflows: int, full_disk:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from otel_dynamiq._translate import run_uuid
+    from otel_dynamiq._translation.span_to_run import run_uuid
     from tests.dynamiq_support import sequential_flow
 
     if full_disk:

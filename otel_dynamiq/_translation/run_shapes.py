@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_dynamiq import _genai as genai
-from otel_dynamiq import _vercel as vercel
 from otel_dynamiq import attributes as attr
+from otel_dynamiq._translation import llm_content as genai
+from otel_dynamiq._translation import vercel_ai as vercel
 
 OPENINFERENCE_KIND = "openinference.span.kind"
 OPENINFERENCE_GROUPS = {

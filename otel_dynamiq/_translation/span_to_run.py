@@ -25,9 +25,9 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_dynamiq import attributes as attr
-from otel_dynamiq._ai_runs import INPUT_KEYS, OUTPUT_KEYS, node_group, shape_ai_run, take_value
-from otel_dynamiq._genai import ContentEvent
-from otel_dynamiq._redact import MASK, Redactor
+from otel_dynamiq._translation.llm_content import ContentEvent
+from otel_dynamiq._translation.redaction import MASK, Redactor
+from otel_dynamiq._translation.run_shapes import INPUT_KEYS, OUTPUT_KEYS, node_group, shape_ai_run, take_value
 
 JsonValue = Any
 Run = dict[str, Any]

@@ -29,15 +29,15 @@ from contextlib import AbstractContextManager
 import httpx
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-from otel_dynamiq import _stats
 from otel_dynamiq import environment_variables as env
 from otel_dynamiq._config import ExporterConfig
-from otel_dynamiq._encode import Payload, compress, halve, payload_of_body
+from otel_dynamiq._delivery import stats as _stats
+from otel_dynamiq._delivery.bodies import Payload, compress, halve, payload_of_body
+from otel_dynamiq._delivery.event_loop import interpreter_exiting
+from otel_dynamiq._delivery.retry_policy import backoff_seconds, is_retryable_status, retry_after_seconds
+from otel_dynamiq._delivery.spool import Spool, SpooledBody, SpoolFullError, SpoolState
+from otel_dynamiq._delivery.stats import StatsRecorder
 from otel_dynamiq._logging import one_line
-from otel_dynamiq._loop import interpreter_exiting
-from otel_dynamiq._retry import backoff_seconds, is_retryable_status, retry_after_seconds
-from otel_dynamiq._spool import Spool, SpooledBody, SpoolFullError, SpoolState
-from otel_dynamiq._stats import StatsRecorder
 
 _logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from typing import Any
 from opentelemetry import _logs
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 
-from otel_dynamiq._genai import CONTENT_EVENT_NAMES, ContentEvent
+from otel_dynamiq._translation.llm_content import CONTENT_EVENT_NAMES, ContentEvent
 
 _logger = logging.getLogger(__name__)
 

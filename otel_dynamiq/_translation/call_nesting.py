@@ -28,7 +28,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otel_dynamiq import attributes as attr
-from otel_dynamiq._ai_runs import is_model_call
+from otel_dynamiq._translation.run_shapes import is_model_call
 
 
 class MarkedSpans:

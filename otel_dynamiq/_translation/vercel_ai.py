@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from otel_dynamiq import _genai as genai
 from otel_dynamiq import attributes as attr
+from otel_dynamiq._translation import llm_content as genai
 
 OPERATION_ID = "ai.operationId"
 _PROVIDER_REQUESTS = (".doGenerate", ".doStream", ".doEmbed", ".doRerank")

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from otel_dynamiq._translate import Run
+from otel_dynamiq._translation.span_to_run import Run
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS
 _BODY_PREFIX = b'{"runs":['

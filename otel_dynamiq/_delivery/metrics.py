@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation, get_meter_provider
 
-from otel_dynamiq._stats import ExporterStats
+from otel_dynamiq._delivery.stats import ExporterStats
 from otel_dynamiq.version import __version__
 
 _TOTALS: tuple[tuple[str, Callable[[ExporterStats], int], str, str], ...] = (

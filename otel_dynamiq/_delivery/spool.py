@@ -34,8 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from otel_dynamiq import _stats
 from otel_dynamiq._config import ExporterConfig, SpoolConfig
+from otel_dynamiq._delivery import stats as _stats
 
 _logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from otel_dynamiq._resolver import ResolverThread, ResolvingEventLoop
+from otel_dynamiq._delivery.resolver import ResolverThread, ResolvingEventLoop
 
 T = TypeVar("T")
 

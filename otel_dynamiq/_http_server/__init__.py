@@ -1,0 +1,7 @@
+"""What the local collector and the gateway share as HTTP servers.
+
+Both accept bodies from senders they do not control, so both need the same
+bounds: ``bounded_server`` caps connections, handlers and idle time, and
+``request_body`` caps a body's bytes, decompressed bytes, values and nesting
+before any of that work is done.
+"""
