@@ -28,6 +28,8 @@ enough that a proxy in front of the service will not refuse it."""
 MIN_MAX_REQUEST_BYTES = 16 * 1024
 """Below this a run cannot keep even a truncated input and output."""
 TRACES_PATH = "/v1/traces"
+"""Where runs are posted: on the Dynamiq service and the local collector; OTLP spells its traces path the
+same, so the gateway serves it too. Spelled here only."""
 DEFAULT_SPOOL_MAX_BYTES = 100 * 1024 * 1024
 """100 MiB per endpoint and key: hours of a busy service's runs, small beside any disk."""
 DEFAULT_SPOOL_MAX_AGE_SECONDS = 7 * 24 * 3600.0

@@ -14,7 +14,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from otel_dynamiq._config import is_loopback_host
+from otel_dynamiq._config import TRACES_PATH, is_loopback_host
 from otel_dynamiq._doctor import run_doctor
 from otel_dynamiq.collector import LocalCollector, render_tree
 from otel_dynamiq.collector._validate import canonical_id
@@ -69,7 +69,7 @@ def _serve(args: argparse.Namespace) -> int:
     except Exception as exc:  # sqlite3 errors on a --db that cannot be opened
         raise CommandError(f"cannot open --db {args.db}: {exc}") from None
     print(
-        f"otel-dynamiq collector listening on {collector.url} (POST /v1/traces), trace viewer at {collector.url}/",
+        f"otel-dynamiq collector listening on {collector.url} (POST {TRACES_PATH}), trace viewer at {collector.url}/",
         flush=True,
     )
     try:
@@ -101,7 +101,7 @@ def _gateway(args: argparse.Namespace) -> int:
             ) from None
         raise CommandError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
     grpc_part = f", OTLP/gRPC on {args.host}:{gateway.grpc_port}" if gateway.grpc_port else ""
-    print(f"otel-dynamiq gateway: OTLP/HTTP on {gateway.http_url}/v1/traces{grpc_part}", flush=True)
+    print(f"otel-dynamiq gateway: OTLP/HTTP on {gateway.http_url}{TRACES_PATH}{grpc_part}", flush=True)
     finished = gateway.serve_until_signalled(args.drain_seconds)
     counts = gateway.counts()
     print(
@@ -120,7 +120,7 @@ def _base_url(url: str) -> str:
 
 
 def _latest_trace_id(base_url: str, key: str | None, timeout: float) -> str | None:
-    answer = _get_json(f"{base_url}/v1/traces", key, timeout)
+    answer = _get_json(f"{base_url}{TRACES_PATH}", key, timeout)
     traces = answer.get("traces") if isinstance(answer, dict) else None
     if not isinstance(traces, list):
         raise CommandError(f"{base_url} did not answer like an otel-dynamiq collector")
@@ -128,7 +128,7 @@ def _latest_trace_id(base_url: str, key: str | None, timeout: float) -> str | No
 
 
 def _trace_runs(base_url: str, trace_id: str, key: str | None, timeout: float) -> list[dict[str, Any]]:
-    answer = _get_json(f"{base_url}/v1/traces/{urllib.parse.quote(trace_id, safe='')}", key, timeout)
+    answer = _get_json(f"{base_url}{TRACES_PATH}/{urllib.parse.quote(trace_id, safe='')}", key, timeout)
     runs = answer.get("runs") if isinstance(answer, dict) else None
     if not isinstance(runs, list) or not all(isinstance(run, dict) for run in runs):
         raise CommandError(f"{base_url} did not answer like an otel-dynamiq collector")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
 import logging
 import random
@@ -29,12 +30,12 @@ from contextlib import AbstractContextManager
 import httpx
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-from otel_dynamiq import environment_variables as env
 from otel_dynamiq._config import ExporterConfig
 from otel_dynamiq._delivery import stats as _stats
+from otel_dynamiq._delivery.answers import Outcome, Verdict, read_answer, read_failure
 from otel_dynamiq._delivery.bodies import Payload, compress, halve, payload_of_body
 from otel_dynamiq._delivery.event_loop import interpreter_exiting
-from otel_dynamiq._delivery.retry_policy import backoff_seconds, is_retryable_status, retry_after_seconds
+from otel_dynamiq._delivery.retry_policy import backoff_seconds
 from otel_dynamiq._delivery.spool import Spool, SpooledBody, SpoolFullError, SpoolState
 from otel_dynamiq._delivery.stats import StatsRecorder
 from otel_dynamiq._logging import one_line
@@ -42,27 +43,34 @@ from otel_dynamiq._logging import one_line
 _logger = logging.getLogger(__name__)
 
 _BODY_SNIPPET_CHARS = 200
-_NOT_RETRYABLE_TRANSPORT_ERRORS = (httpx.UnsupportedProtocol, httpx.InvalidURL)
 _SPOOLABLE_REASONS = frozenset({_stats.DROP_TIMEOUT, _stats.DROP_SHUTDOWN})
 """Retryable causes: the service may take these runs later. Final refusals are never spooled."""
-_SPLIT_STATUSES = frozenset({400, 413, 422})
-"""A spooled body refused for what it holds: halved until the runs refused are alone, so the others arrive."""
 
 
 class Delivery:
-    """The HTTP side of one exporter on one event loop."""
+    """The HTTP side of one exporter on one event loop.
+
+    ``transport`` is the seam: the exporter leaves it None (httpx's own, with
+    TLS, proxies and connection pooling), and the delivery tests give an
+    ``httpx.MockTransport`` that answers as they script it, with ``backoff``
+    returning no wait, so retries, splits, spooling and shutdown are checked
+    quickly and the same way every time. Everything above the transport is the
+    code the exporter runs.
+    """
 
     def __init__(
         self,
         config: ExporterConfig,
         stats: StatsRecorder,
-        rng: random.Random | None = None,
         open_spool: Callable[[], Spool | None] = lambda: None,
         hold_forks: AbstractContextManager[None] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        backoff: Callable[[int], float] | None = None,
     ) -> None:
         self._config = config
         self._stats = stats
-        self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
+        self._transport = transport
+        self._backoff = backoff or functools.partial(backoff_seconds, rng=random.Random())  # noqa: S311 - jitter
         self._client: httpx.AsyncClient | None = None
         self._stopping: asyncio.Event | None = None
         self._causes_logged: set[tuple[str, str]] = set()
@@ -102,6 +110,7 @@ class Delivery:
                 follow_redirects=False,
                 trust_env=True,  # proxies, and SSL_CERT_FILE/SSL_CERT_DIR when no certificate file is set
                 verify=_tls_context(self._config),
+                transport=self._transport,
             )
         return self._client
 
@@ -184,27 +193,24 @@ class Delivery:
                 return self._give_up(payload, _stats.DROP_SHUTDOWN, "the exporter is shutting down")
 
             self._stats.request()
+            response: httpx.Response | None = None
             try:
                 response = await self._http_client().post(self._config.traces_url, content=content, timeout=remaining)
-            except _NOT_RETRYABLE_TRANSPORT_ERRORS as exc:
-                return self._give_up(payload, _stats.DROP_TRANSPORT, type(exc).__name__)
             except httpx.TransportError as exc:
-                kind = type(exc).__name__
-                cause = _transport_cause(exc)
-                wait = backoff_seconds(attempt, self._rng)
+                verdict = read_failure(exc)
             else:
-                status = response.status_code
-                if response.is_success:
-                    self._stats.sent(payload.run_count)
-                    return True
-                if status in _SPLIT_STATUSES:
-                    return await self._split_refused(payload, response, deadline, refused)
-                refusal = _final_refusal(response)
-                if refusal is not None:
-                    return self._refused(payload.run_count, response, *refusal)
-                cause = kind = f"HTTP {status}"
-                asked = retry_after_seconds(response.headers.get("Retry-After"))
-                wait = asked if asked is not None else backoff_seconds(attempt, self._rng)
+                verdict = read_answer(response)
+            if verdict.outcome is Outcome.ARRIVED:
+                self._stats.sent(payload.run_count)
+                return True
+            if verdict.outcome is Outcome.FINAL:
+                if response is None:
+                    return self._give_up(payload, verdict.reason, verdict.why)
+                if verdict.splittable:
+                    return await self._split_refused(payload, response, verdict, deadline, refused)
+                return self._refused(payload.run_count, response, verdict)
+            cause, kind = verdict.why, verdict.kind
+            wait = verdict.retry_after if verdict.retry_after is not None else self._backoff(attempt)
 
             if time.monotonic() + wait >= deadline:
                 return self._give_up(payload, _stats.DROP_TIMEOUT, f"{cause}; no time left to retry", kind=kind)
@@ -219,7 +225,7 @@ class Delivery:
             attempt += 1
 
     async def _split_refused(
-        self, payload: Payload, response: httpx.Response, deadline: float, refused: list[str] | None
+        self, payload: Payload, response: httpx.Response, verdict: Verdict, deadline: float, refused: list[str] | None
     ) -> bool:
         """A body refused for what it holds is halved until the runs refused are alone, so the others arrive.
 
@@ -229,11 +235,10 @@ class Delivery:
         """
         if payload.run_count > 1:
             return await self.deliver(halve(payload), deadline, refused)
-        reason, why = _final_refusal(response) or (_stats.DROP_REJECTED, "")
-        self._refused(payload.run_count, response, reason, why)
+        self._refused(payload.run_count, response, verdict)
         if refused is None:
             return False
-        refused.append(f"Dynamiq refused its run: {self._refusal(response, why)}")
+        refused.append(f"Dynamiq refused its run: {self._refusal(response, verdict.why)}")
         return True
 
     async def _stopped_during(self, seconds: float) -> bool:
@@ -298,8 +303,8 @@ class Delivery:
             why = "the access key was refused; check DYNAMIQ_ACCESS_KEY"
         return f"HTTP {response.status_code} {snippet!r}" + (f" ({why})" if why else "")
 
-    def _refused(self, runs: int, response: httpx.Response, reason: str, why: str) -> bool:
-        return self._drop(runs, reason, self._refusal(response, why), kind=f"HTTP {response.status_code}")
+    def _refused(self, runs: int, response: httpx.Response, verdict: Verdict) -> bool:
+        return self._drop(runs, verdict.reason, self._refusal(response, verdict.why), kind=verdict.kind)
 
     async def _resend_spooled(self) -> None:
         """One body at a time, oldest first; back off while the service still fails.
@@ -325,7 +330,7 @@ class Delivery:
                 self._service_out = True
                 if self._stop_event().is_set():
                     return
-                wait = asked if asked is not None else backoff_seconds(attempt, self._rng)
+                wait = asked if asked is not None else self._backoff(attempt)
                 attempt += 1
                 if await self._stopped_during(wait):
                     return
@@ -335,33 +340,33 @@ class Delivery:
         assert self._spool is not None
         content = compress(item.body) if self._config.compression == "gzip" else item.body
         self._stats.request()
+        response: httpx.Response | None = None
         try:
             response = await self._http_client().post(self._config.traces_url, content=content)
-        except _NOT_RETRYABLE_TRANSPORT_ERRORS as exc:
-            self._spool.finish(item)
-            self._drop(item.runs, _stats.DROP_TRANSPORT, type(exc).__name__)
-            return True, None
-        except httpx.TransportError:
-            self._spool.release(item)
-            return False, None
-        status = response.status_code
-        if response.is_success:
+        except httpx.TransportError as exc:
+            verdict = read_failure(exc)
+        else:
+            verdict = read_answer(response)
+        if verdict.outcome is Outcome.ARRIVED:
             self._spool.finish(item)
             self._stats.resent(item.runs)
             self._service_out = False
             _logger.debug("Resent %d spooled Dynamiq runs", item.runs)
             return True, None
-        refusal = _final_refusal(response)
-        if refusal is None:
+        if verdict.outcome is Outcome.RETRY:
             self._spool.release(item)
-            return False, retry_after_seconds(response.headers.get("Retry-After"))
-        if status in _SPLIT_STATUSES and item.runs > 1 and self._split(item):
+            return False, verdict.retry_after
+        if response is None:
+            self._spool.finish(item)
+            self._drop(item.runs, verdict.reason, verdict.why)
+            return True, None
+        if verdict.splittable and item.runs > 1 and self._split(item):
             return True, None
         self._spool.finish(item)
         # Every sender was told these runs were kept: losing them is never said only once.
-        self._stats.dropped(refusal[0], item.runs)
+        self._stats.dropped(verdict.reason, item.runs)
         _logger.warning(
-            "Dropped %d spooled Dynamiq runs (%s): %s", item.runs, refusal[0], self._refusal(response, refusal[1])
+            "Dropped %d spooled Dynamiq runs (%s): %s", item.runs, verdict.reason, self._refusal(response, verdict.why)
         )
         return True, None
 
@@ -401,38 +406,3 @@ def _tls_context(config: ExporterConfig) -> ssl.SSLContext | bool:
     if config.certificate_file is None:
         return True
     return ssl.create_default_context(cafile=str(config.certificate_file))
-
-
-def _transport_cause(exc: httpx.TransportError) -> str:
-    """One line that says what failed, and for an untrusted certificate what to set."""
-    kind = type(exc).__name__
-    reason: BaseException | None = exc
-    while reason is not None and not isinstance(reason, ssl.SSLCertVerificationError):
-        reason = reason.__cause__ or reason.__context__
-    if isinstance(reason, ssl.SSLCertVerificationError):
-        if reason.verify_code in _UNKNOWN_ISSUER_CODES:
-            return (
-                f"{kind}: the server's TLS certificate is not trusted ({reason.verify_message}); set "
-                f"{env.OTEL_EXPORTER_DYNAMIQ_CERTIFICATE} (or SSL_CERT_FILE) to the CA certificates that signed it"
-            )
-        return (
-            f"{kind}: the server's TLS certificate was refused ({reason.verify_message}); check that the endpoint "
-            "names the host the certificate is for, and that the certificate is current"
-        )
-    return one_line(exc)
-
-
-_UNKNOWN_ISSUER_CODES = frozenset({2, 18, 19, 20, 21})
-"""OpenSSL's verify codes for a chain that ends at a CA nobody said to trust (unable to get the issuer,
-self-signed, self-signed in the chain, no local issuer, unable to verify the leaf)."""
-
-
-def _final_refusal(response: httpx.Response) -> tuple[str, str] | None:
-    """Why an answer ends a body's journey (reason, explanation); None when a later attempt may succeed."""
-    if response.status_code == 413:
-        return _stats.DROP_TOO_LARGE, ""
-    if response.is_redirect:
-        return _stats.DROP_REDIRECT, "redirects are not followed"
-    if not is_retryable_status(response.status_code):
-        return _stats.DROP_REJECTED, ""
-    return None

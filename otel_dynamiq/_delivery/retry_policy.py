@@ -23,7 +23,11 @@ def is_retryable_status(status_code: int) -> bool:
 
 
 def backoff_seconds(attempt: int, rng: random.Random | None = None) -> float:
-    """Exponential backoff with full jitter: waits spread out so clients do not retry in step."""
+    """Exponential backoff with equal jitter: a wait drawn from the upper half of the ceiling.
+
+    Half the ceiling is always waited, so a struggling service gets real relief; the other half is random,
+    so clients that failed together do not retry in step.
+    """
     ceiling = min(MAX_BACKOFF_SECONDS, INITIAL_BACKOFF_SECONDS * (2**attempt))
     return (rng or random).uniform(ceiling / 2, ceiling)
 

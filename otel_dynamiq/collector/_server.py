@@ -19,6 +19,7 @@ from http import HTTPStatus
 from types import TracebackType
 from typing import Any
 
+from otel_dynamiq._config import TRACES_PATH
 from otel_dynamiq._http_server.bounded_server import CONNECTION_TIMEOUT_SECONDS, BoundedHandler, BoundedHTTPServer
 from otel_dynamiq._http_server.request_body import BodyError, content_length, decompressed, parse_runs_body
 from otel_dynamiq.collector._store import RunStore
@@ -28,7 +29,6 @@ from otel_dynamiq.collector._viewer import serve as serve_viewer
 
 _logger = logging.getLogger(__name__)
 
-TRACES_PATH = "/v1/traces"
 ALLOWED = "GET, HEAD, POST"
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from google.rpc import status_pb2
 
+from otel_dynamiq._config import TRACES_PATH
 from otel_dynamiq._http_server.bounded_server import (
     CONNECTION_TIMEOUT_SECONDS,
     REQUEST_TIMEOUT_SECONDS,
@@ -32,7 +33,6 @@ from otel_dynamiq.gateway._otlp import JSON, OtlpError, encode_response, media_t
 
 _logger = logging.getLogger(__name__)
 
-TRACES_PATH = "/v1/traces"
 HEALTH_PATHS = ("/health", "/healthz")
 _MAX_CHUNK_LINE = 1024
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")

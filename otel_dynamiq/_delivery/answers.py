@@ -1,0 +1,100 @@
+"""What an answer from the service means for the body it was sent: the one place that decides.
+
+Pure: no I/O. A first send and a resend from the spool meet the same
+answers and must read them alike, so both ask ``read_answer`` (an HTTP
+response) or ``read_failure`` (no response at all) and act on the verdict:
+the runs arrived, try again later (after ``retry_after`` when the service
+said), or never (dropped for ``reason``; ``splittable`` when halving the
+body can still save the runs beside the one refused).
+"""
+
+from __future__ import annotations
+
+import enum
+import ssl
+from dataclasses import dataclass
+
+import httpx
+
+from otel_dynamiq import environment_variables as env
+from otel_dynamiq._delivery import stats
+from otel_dynamiq._delivery.retry_policy import is_retryable_status, retry_after_seconds
+from otel_dynamiq._logging import one_line
+
+SPLIT_STATUSES = frozenset({400, 413, 422})
+"""Refusals of what a body holds: halved until the runs refused are alone, so the others arrive."""
+
+_NOT_RETRYABLE_TRANSPORT_ERRORS = (httpx.UnsupportedProtocol, httpx.InvalidURL)
+
+_UNKNOWN_ISSUER_CODES = frozenset({2, 18, 19, 20, 21})
+"""OpenSSL's verify codes for a chain that ends at a CA nobody said to trust (unable to get the issuer,
+self-signed, self-signed in the chain, no local issuer, unable to verify the leaf)."""
+
+
+class Outcome(enum.Enum):
+    ARRIVED = "arrived"
+    RETRY = "retry"
+    FINAL = "final"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    reason: str = ""
+    """For ``FINAL``: the drop reason counted in ``stats`` (``stats.DROP_*``)."""
+    why: str = ""
+    """A few words a person can act on, or ``""``."""
+    kind: str = ""
+    """What failed, short and stable (``HTTP 503``, ``ConnectError``): warnings are said once per kind."""
+    retry_after: float | None = None
+    """For ``RETRY``: the seconds the service asked for, or None to back off by policy."""
+    splittable: bool = False
+    """For ``FINAL``: the service refused what the body holds, so its halves may still be taken."""
+
+
+ARRIVED = Verdict(Outcome.ARRIVED)
+
+
+def read_answer(response: httpx.Response) -> Verdict:
+    """Success, a refusal that no later attempt can cure (413, a redirect, a 4xx), or one worth retrying."""
+    status = response.status_code
+    kind = f"HTTP {status}"
+    if response.is_success:
+        return ARRIVED
+    splittable = status in SPLIT_STATUSES
+    if status == 413:
+        return Verdict(Outcome.FINAL, stats.DROP_TOO_LARGE, kind=kind, splittable=splittable)
+    if response.is_redirect:
+        return Verdict(Outcome.FINAL, stats.DROP_REDIRECT, "redirects are not followed", kind=kind)
+    if not is_retryable_status(status):
+        return Verdict(Outcome.FINAL, stats.DROP_REJECTED, kind=kind, splittable=splittable)
+    return Verdict(
+        Outcome.RETRY, kind=kind, why=kind, retry_after=retry_after_seconds(response.headers.get("Retry-After"))
+    )
+
+
+def read_failure(exc: httpx.TransportError) -> Verdict:
+    """No answer at all: a URL no request can reach is final; the network, the service or TLS may recover."""
+    kind = type(exc).__name__
+    if isinstance(exc, _NOT_RETRYABLE_TRANSPORT_ERRORS):
+        return Verdict(Outcome.FINAL, stats.DROP_TRANSPORT, kind, kind=kind)
+    return Verdict(Outcome.RETRY, why=_transport_cause(exc), kind=kind)
+
+
+def _transport_cause(exc: httpx.TransportError) -> str:
+    """One line that says what failed, and for an untrusted certificate what to set."""
+    kind = type(exc).__name__
+    reason: BaseException | None = exc
+    while reason is not None and not isinstance(reason, ssl.SSLCertVerificationError):
+        reason = reason.__cause__ or reason.__context__
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        if reason.verify_code in _UNKNOWN_ISSUER_CODES:
+            return (
+                f"{kind}: the server's TLS certificate is not trusted ({reason.verify_message}); set "
+                f"{env.OTEL_EXPORTER_DYNAMIQ_CERTIFICATE} (or SSL_CERT_FILE) to the CA certificates that signed it"
+            )
+        return (
+            f"{kind}: the server's TLS certificate was refused ({reason.verify_message}); check that the endpoint "
+            "names the host the certificate is for, and that the certificate is current"
+        )
+    return one_line(exc)
