@@ -433,6 +433,17 @@ def _generic_run(
     content_events: Sequence[ContentEvent],
     counted_in_parent: bool,
 ) -> Run:
+    """A run built by taking attributes out of ``attributes``, in an order that matters.
+
+    Every step removes the attributes it used, because what is left at the
+    end becomes ``metadata.otel``, and nothing should travel twice. So:
+    1. the session ids; 2. the run's shape (``run_shapes.shape_ai_run``: it
+    renames the Vercel AI SDK's keys to GenAI ones first, so the later steps
+    read one vocabulary, then takes name, model, provider and content, via
+    ``llm_content``), or the plain input and output; 3. usage, which must come
+    after the renaming; 4. the nesting marker and the error type; 5. the rest,
+    to ``metadata.otel``, last, so that it holds only what no step took.
+    """
     run = _base_run(span, defaults, _session_id(attributes, defaults))
     for consumed in (attr.SESSION_ID, attr.OPENINFERENCE_SESSION_ID, attr.GEN_AI_CONVERSATION_ID):
         attributes.pop(consumed, None)
