@@ -62,7 +62,10 @@ def request_of(*spans: Span) -> ExportTraceServiceRequest:
 
 
 def post(gateway: Gateway, body: bytes, kind: str = "application/x-protobuf", **headers: str) -> httpx.Response:
-    return httpx.post(f"{gateway.http_url}/v1/traces", content=body, headers={"Content-Type": kind, **headers})
+    # A long client timeout: refusing a hostile body is quick alone, but not on a machine busy with other tests.
+    return httpx.post(
+        f"{gateway.http_url}/v1/traces", content=body, headers={"Content-Type": kind, **headers}, timeout=60
+    )
 
 
 def grpc_call(gateway: Gateway, body: bytes, **options: Any) -> ExportTraceServiceResponse:
