@@ -68,10 +68,10 @@ class _Runtime:
 class DynamiqSpanExporter(SpanExporter):
     """Export spans to Dynamiq as runs, without the application waiting on the network.
 
-    Every setting has an environment variable (see the README), so
+    Every setting but two has an environment variable, so
     ``opentelemetry-instrument --traces_exporter dynamiq`` can build it with
-    no arguments; keyword arguments override the environment. ``endpoint`` is
-    a base URL: requests go to ``<endpoint>/v1/traces``.
+    no arguments; a keyword argument wins over its variable, and a bad value
+    of either raises ``ValueError`` here, naming what to set.
     """
 
     def __init__(
@@ -91,11 +91,65 @@ class DynamiqSpanExporter(SpanExporter):
         spool_dir: str | os.PathLike[str] | None = None,
         spool_max_bytes: int | None = None,
         spool_max_age: float | None = None,
-        spool_refuse_when_full: bool = False,
         certificate_file: str | os.PathLike[str] | None = None,
         meter_provider: MeterProvider | None = None,
     ) -> None:
-        self._config: ExporterConfig = load_config(
+        """Read the settings (keywords over the environment over the defaults), then start in the background.
+
+        Args:
+            access_key: The Dynamiq access key, sent as ``Authorization: Bearer``
+                and never logged, echoed or written to the spool. Default:
+                ``DYNAMIQ_ACCESS_KEY``, else ``DYNAMIQ_SERVICE_TOKEN``. Required
+                unless the endpoint is on this machine (the local collector).
+            endpoint: The collector's base URL; requests go to
+                ``<endpoint>/v1/traces``. Default: ``OTEL_EXPORTER_DYNAMIQ_ENDPOINT``,
+                else ``https://collector.getdynamiq.ai``. Plain ``http://`` is
+                refused for another host unless ``insecure``.
+            timeout: Seconds one ``export()`` may take in all, retries included;
+                what is still undelivered then goes to the spool. Default:
+                ``OTEL_EXPORTER_DYNAMIQ_TIMEOUT``, else 10.
+            compression: ``"none"`` or ``"gzip"`` (request bodies). Default:
+                ``OTEL_EXPORTER_DYNAMIQ_COMPRESSION``, else ``"none"``.
+            headers: Extra headers on every request; they cannot replace the
+                key's ``Authorization``. Default: ``OTEL_EXPORTER_DYNAMIQ_HEADERS``
+                (``k1=v1,k2=v2``), else none.
+            max_request_bytes: The largest request body. Batches are split to
+                fit, and a run too large alone has its inputs and outputs cut
+                with a visible marker. Default:
+                ``OTEL_EXPORTER_DYNAMIQ_MAX_REQUEST_BYTES``, else 4 MiB; at least 16 KiB.
+            source_id: The ``source_id`` of every run. Default:
+                ``OTEL_EXPORTER_DYNAMIQ_SOURCE_ID``, else a new UUID per exporter.
+            session_id: The ``session_id`` of runs whose span names none
+                (``session.id``, ``gen_ai.conversation.id``). No variable:
+                default, a new UUID per exporter.
+            insecure: True allows plain ``http://`` to another host, sending the
+                key in clear text. Default: ``OTEL_EXPORTER_DYNAMIQ_INSECURE``, else False.
+            redact_keys: More key names whose values are masked before runs
+                leave the process, beside the built-in ones (``password``,
+                ``api_key``, ``token``, ...), which always apply. Default:
+                ``OTEL_EXPORTER_DYNAMIQ_REDACT_KEYS`` (comma-separated), else none.
+            spool: False turns the spool off: runs still undeliverable at the
+                deadline, or at shutdown, are then dropped (and counted).
+                Default: ``OTEL_EXPORTER_DYNAMIQ_SPOOL``, else True.
+            spool_dir: The spool's base directory, with one subdirectory per
+                endpoint and key, used only if it belongs to this user and no
+                one else can write it (else bodies wait in memory). Default:
+                ``OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR``, else ``otel-dynamiq-<uid>``
+                in the temporary directory.
+            spool_max_bytes: The most the spool holds for one endpoint and key;
+                the oldest bodies go first. Default:
+                ``OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_BYTES``, else 100 MiB; at least 1 MiB.
+            spool_max_age: Seconds a spooled body is kept before it is dropped
+                as too old. Default: ``OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_AGE``, else a week.
+            certificate_file: A PEM file of the certificate authorities to trust
+                for an ``https://`` endpoint, instead of the default ones (which
+                honour ``SSL_CERT_FILE`` and ``SSL_CERT_DIR``). Verification is
+                never turned off. Default: ``OTEL_EXPORTER_DYNAMIQ_CERTIFICATE``, else none.
+            meter_provider: Where the counters of ``stats`` are published as
+                OpenTelemetry metrics. No variable: default, the global
+                MeterProvider (a no-op unless the application set one).
+        """
+        config = load_config(
             access_key=access_key,
             endpoint=endpoint,
             timeout=timeout,
@@ -110,9 +164,26 @@ class DynamiqSpanExporter(SpanExporter):
             spool_dir=spool_dir,
             spool_max_bytes=spool_max_bytes,
             spool_max_age=spool_max_age,
-            spool_refuse_when_full=spool_refuse_when_full,
             certificate_file=certificate_file,
         )
+        self._start(config, meter_provider)
+
+    @classmethod
+    def _from_config(cls, config: ExporterConfig, meter_provider: MeterProvider | None = None) -> DynamiqSpanExporter:
+        """An exporter for settings resolved by the caller: the way in for modes no application should pick.
+
+        The gateway's spool refuses bodies when full instead of dropping the
+        oldest (``load_config(spool_refuse_when_full=True)``): it has answered
+        200 for every body there, and a sender it refuses keeps its spans. An
+        application's exporter must never refuse that way, so the mode is not
+        a constructor argument, and the exporter need not know who uses it.
+        """
+        exporter = cls.__new__(cls)
+        exporter._start(config, meter_provider)
+        return exporter
+
+    def _start(self, config: ExporterConfig, meter_provider: MeterProvider | None) -> None:
+        self._config: ExporterConfig = config
         self._defaults = RunDefaults(
             source_id=self._config.source_id,
             session_id=self._config.session_id,
