@@ -1,12 +1,17 @@
 """``DynamiqSpanExporter``: OpenTelemetry spans in, Dynamiq runs out.
 
-``export()`` runs on the BatchSpanProcessor's worker thread. It translates and
-encodes there, then hands the request bodies to the exporter's private event
-loop and waits for the outcome up to its deadline. The application's threads
-only ever put spans in the processor's queue. Bodies the service cannot take
-in time wait in the spool (see ``_delivery/spool.py``) and are resent in the background,
-by this process or the next one that exports to the same endpoint with the
-same key.
+``export()`` translates and encodes on the thread that calls it, then hands
+the request bodies to the exporter's private event loop and waits for the
+outcome up to its deadline. With a BatchSpanProcessor that thread is the
+processor's worker, and the application's threads only ever put spans in its
+queue; with a SimpleSpanProcessor it is each thread that ends a span, and in
+the gateway each request handler (up to 96 at once). So ``export()`` is safe
+to call from many threads at once: each call keeps its spans, bodies and
+outcome to itself, the state calls share (counters, the runtime, requests in
+flight) is behind locks, and everything that touches HTTP or the spool runs
+on the one loop. Bodies the service cannot take in time wait in the spool
+(see ``_delivery/spool.py``) and are resent in the background, by this
+process or the next one that exports to the same endpoint with the same key.
 """
 
 from __future__ import annotations
@@ -71,7 +76,8 @@ class DynamiqSpanExporter(SpanExporter):
     Every setting but two has an environment variable, so
     ``opentelemetry-instrument --traces_exporter dynamiq`` can build it with
     no arguments; a keyword argument wins over its variable, and a bad value
-    of either raises ``ValueError`` here, naming what to set.
+    of either raises ``ValueError`` here, naming what to set. ``export()`` may
+    be called from many threads at once (see the module docstring).
     """
 
     def __init__(
@@ -229,6 +235,13 @@ class DynamiqSpanExporter(SpanExporter):
         return runtime.loop.submit(_call(runtime.delivery.spool_state)).result(timeout=self._config.timeout)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Deliver the spans as runs within ``timeout``; never raises, and is safe from many threads at once.
+
+        SUCCESS when every run was accepted, or kept in the spool for later;
+        FAILURE when any was dropped (each counted in ``stats`` by reason).
+        Concurrent calls share the one loop and HTTP client, so they cost no
+        thread or connection pool each; each returns its own spans' outcome.
+        """
         return self._export(spans, refused=None)
 
     def export_refusing(self, spans: Sequence[ReadableSpan]) -> tuple[SpanExportResult, list[str]]:
@@ -248,7 +261,9 @@ class DynamiqSpanExporter(SpanExporter):
         now = time.monotonic()
         deadline = now + self._config.timeout
         if self._exit_began is None and interpreter_exiting():
-            self._exit_began = now
+            with self._lock:  # the first of concurrent exports at exit sets it
+                if self._exit_began is None:
+                    self._exit_began = now
         if not self._loggers_reclaimed:  # by now the application has imported Dynamiq, if it uses it
             self._loggers_reclaimed = True
             reclaim_loggers()
@@ -276,8 +291,7 @@ class DynamiqSpanExporter(SpanExporter):
                 context = span.context
                 marked = MARKED.take(context.trace_id, context.span_id)
                 run = span_to_run(span, self._defaults, events, counted_in_parent=marked)
-                if self._content_may_be_lost and content_sent_as_unrouted_events(run):
-                    self._content_may_be_lost = False
+                if self._content_may_be_lost and content_sent_as_unrouted_events(run) and self._first_sign_of_lost():
                     _logger.warning(LOST_EVENTS_WARNING)
                 parts.append(encode_run(run, max_run_bytes))
             except RunTooLargeError as exc:
@@ -290,6 +304,12 @@ class DynamiqSpanExporter(SpanExporter):
                 _logger.error("Could not translate span %r into a Dynamiq run: %s", span.name, one_line(exc))
                 _logger.debug("The translation failure", exc_info=True)
         return pack(parts, self._config.max_request_bytes)
+
+    def _first_sign_of_lost(self) -> bool:
+        """True for one caller only, however many threads export at once: the warning is given once."""
+        with self._lock:
+            first, self._content_may_be_lost = self._content_may_be_lost, False
+        return first
 
     def _deliver(self, payloads: list[Payload], deadline: float, refused: list[str] | None) -> bool:
         runtime = self._runtime_for_this_process()
