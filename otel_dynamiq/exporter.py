@@ -5,7 +5,7 @@ the request bodies to the exporter's private event loop and waits for the
 outcome up to its deadline. With a BatchSpanProcessor that thread is the
 processor's worker, and the application's threads only ever put spans in its
 queue; with a SimpleSpanProcessor it is each thread that ends a span, and in
-the gateway each request handler (up to 96 at once). So ``export()`` is safe
+the gateway each request handler (64 for OTLP/HTTP, 32 for gRPC). So ``export()`` is safe
 to call from many threads at once: each call keeps its spans, bodies and
 outcome to itself, the state calls share (counters, the runtime, requests in
 flight) is behind locks, and everything that touches HTTP or the spool runs
