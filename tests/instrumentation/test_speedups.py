@@ -31,9 +31,9 @@ from opentelemetry.instrumentation.dynamiq.environment_variables import OTEL_INS
 from opentelemetry.sdk.trace import TracerProvider
 
 from otel_dynamiq.collector import LocalCollector
-from tests import dynamiq_support as ds
 from tests.apps import speedups_probe
-from tests.test_ways_in import BIN, clean_env, run
+from tests.support import dynamiq_apps as ds
+from tests.support.processes import BIN, clean_env, run
 
 VARYING = frozenset({"id", "parent_run_id", "trace_id", "source_id", "session_id", "start_time", "end_time"})
 """What differs between any two runs of one workflow: ids, and times."""
@@ -245,7 +245,7 @@ def test_opentelemetry_instrument_reads_the_variable(collector: LocalCollector) 
         LITELLM_LOCAL_MODEL_COST_MAP="True",
         **{OTEL_INSTRUMENTATION_DYNAMIQ_SPEEDUPS: "false"},
     )
-    done = run([str(BIN / "opentelemetry-instrument"), sys.executable, "tests/apps/speedups_probe.py"], environment)
+    done = run([str(BIN / "opentelemetry-instrument"), sys.executable, "-m", "tests.apps.speedups_probe"], environment)
     first_line, status = done.stdout.splitlines()[:2]
     assert json.loads(first_line) == {"tracing": True, "polling": False, "step_observed": False, "fast_format": False}
     assert status == "workflow success"

@@ -26,8 +26,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from otel_dynamiq import DynamiqSpanExporter
 from otel_dynamiq.collector import LocalCollector
-from tests.conftest import wait_for
-from tests.servers import free_port
+from tests.support.common import wait_for
+from tests.support.servers import free_port
 
 THREADS = 32
 ROUNDS = 3
