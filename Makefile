@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 
 # Waits for Enter only at a terminal, so the viewer stays open; DEMO_ARGS=--no-wait (or --wait) decides.
 demo: $(STAMP)
-	$(BIN)/python examples/demo.py $(DEMO_ARGS)
+	$(BIN)/python -m examples.demo $(DEMO_ARGS)
 
 test: lint typecheck pytest
 
@@ -50,12 +50,12 @@ compat: $(STAMP)
 # takes minutes, later ones reuse .cache/otelcol: hence the longer per-test timeout), and a Node.js sender (needs
 # Node.js and npm).
 fleet: $(STAMP)
-	$(BIN)/pytest -m fleet -s --timeout 900 tests/test_fleet.py tests/test_vercel_ai.py
+	$(BIN)/pytest -m fleet -s --timeout 900 tests/gateway/test_fleet.py tests/gateway/test_vercel_ai.py
 
 # The trace viewer in a real browser: Debian's chromium (apt-get install chromium) driven by Playwright.
 # Screenshots land in .cache/viewer/.
 browser: $(STAMP)
-	$(BIN)/pytest -m browser tests/test_viewer_browser.py
+	$(BIN)/pytest -m browser tests/collector/test_viewer_browser.py
 
 BENCHMARKS := encoder_choice caller_latency tracing_floor polling concurrency export_throughput instrumentation_cost memory_outage spool_drain collector_limits gateway gateway_limits short_lived
 

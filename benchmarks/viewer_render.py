@@ -30,7 +30,7 @@ from typing import Any
 from _support import free_port, machine, parser, table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.browser import chromium
+from tests.support.browser import chromium
 
 _WAIT_FOR_MARK = """async (name) => {
     while (!performance.getEntriesByName(name).length) await new Promise((done) => setTimeout(done, 5));

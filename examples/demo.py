@@ -7,7 +7,7 @@ agent with a calculator tool, then an LLM node) as a real subprocess under
 endpoints pointed here. Then it prints the trace the collector received and
 the address of the trace viewer, and keeps the collector running until Enter.
 
-    python examples/demo.py [--wait | --no-wait]
+    python -m examples.demo [--wait | --no-wait]     (from the repository root; `make demo` runs it)
 
 Without either flag it waits only when stdin is a terminal (never in CI);
 OTEL_DYNAMIQ_DEMO_WAIT=1 or 0 decides as the flags do.
@@ -22,8 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from local_llm import LocalLLM
-
+from examples.local_llm import LocalLLM
 from otel_dynamiq.collector import LocalCollector, render_tree
 
 HERE = Path(__file__).resolve().parent

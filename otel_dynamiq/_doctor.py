@@ -42,7 +42,7 @@ def describe_spool(state: SpoolState | None) -> list[str]:
     if state is None:
         return [f"spool: off ({env.OTEL_EXPORTER_DYNAMIQ_SPOOL}=false); runs undeliverable in time are dropped"]
     lines = []
-    if state.where == "memory":
+    if not state.on_disk:
         lines.append(f"spool: in memory only, because the disk spool cannot be used: {state.problem}")
         lines.append(f"  set {env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR} to a directory only this user can write")
     else:

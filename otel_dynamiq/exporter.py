@@ -1,12 +1,17 @@
 """``DynamiqSpanExporter``: OpenTelemetry spans in, Dynamiq runs out.
 
-``export()`` runs on the BatchSpanProcessor's worker thread. It translates and
-encodes there, then hands the request bodies to the exporter's private event
-loop and waits for the outcome up to its deadline. The application's threads
-only ever put spans in the processor's queue. Bodies the service cannot take
-in time wait in the spool (see ``_delivery/spool.py``) and are resent in the background,
-by this process or the next one that exports to the same endpoint with the
-same key.
+``export()`` translates and encodes on the thread that calls it, then hands
+the request bodies to the exporter's private event loop and waits for the
+outcome up to its deadline. With a BatchSpanProcessor that thread is the
+processor's worker, and the application's threads only ever put spans in its
+queue; with a SimpleSpanProcessor it is each thread that ends a span, and in
+the gateway each request handler (64 for OTLP/HTTP, 32 for gRPC). So ``export()`` is safe
+to call from many threads at once: each call keeps its spans, bodies and
+outcome to itself, the state calls share (counters, the runtime, requests in
+flight) is behind locks, and everything that touches HTTP or the spool runs
+on the one loop. Bodies the service cannot take in time wait in the spool
+(see ``_delivery/spool.py``) and are resent in the background, by this
+process or the next one that exports to the same endpoint with the same key.
 """
 
 from __future__ import annotations
@@ -68,10 +73,11 @@ class _Runtime:
 class DynamiqSpanExporter(SpanExporter):
     """Export spans to Dynamiq as runs, without the application waiting on the network.
 
-    Every setting has an environment variable (see the README), so
+    Every setting but two has an environment variable, so
     ``opentelemetry-instrument --traces_exporter dynamiq`` can build it with
-    no arguments; keyword arguments override the environment. ``endpoint`` is
-    a base URL: requests go to ``<endpoint>/v1/traces``.
+    no arguments; a keyword argument wins over its variable, and a bad value
+    of either raises ``ValueError`` here, naming what to set. ``export()`` may
+    be called from many threads at once (see the module docstring).
     """
 
     def __init__(
@@ -91,11 +97,65 @@ class DynamiqSpanExporter(SpanExporter):
         spool_dir: str | os.PathLike[str] | None = None,
         spool_max_bytes: int | None = None,
         spool_max_age: float | None = None,
-        spool_refuse_when_full: bool = False,
         certificate_file: str | os.PathLike[str] | None = None,
         meter_provider: MeterProvider | None = None,
     ) -> None:
-        self._config: ExporterConfig = load_config(
+        """Read the settings (keywords over the environment over the defaults), then start in the background.
+
+        Args:
+            access_key: The Dynamiq access key, sent as ``Authorization: Bearer``
+                and never logged, echoed or written to the spool. Default:
+                ``DYNAMIQ_ACCESS_KEY``, else ``DYNAMIQ_SERVICE_TOKEN``. Required
+                unless the endpoint is on this machine (the local collector).
+            endpoint: The collector's base URL; requests go to
+                ``<endpoint>/v1/traces``. Default: ``OTEL_EXPORTER_DYNAMIQ_ENDPOINT``,
+                else ``https://collector.getdynamiq.ai``. Plain ``http://`` is
+                refused for another host unless ``insecure``.
+            timeout: Seconds one ``export()`` may take in all, retries included;
+                what is still undelivered then goes to the spool. Default:
+                ``OTEL_EXPORTER_DYNAMIQ_TIMEOUT``, else 10.
+            compression: ``"none"`` or ``"gzip"`` (request bodies). Default:
+                ``OTEL_EXPORTER_DYNAMIQ_COMPRESSION``, else ``"none"``.
+            headers: Extra headers on every request; they cannot replace the
+                key's ``Authorization``. Default: ``OTEL_EXPORTER_DYNAMIQ_HEADERS``
+                (``k1=v1,k2=v2``), else none.
+            max_request_bytes: The largest request body. Batches are split to
+                fit, and a run too large alone has its inputs and outputs cut
+                with a visible marker. Default:
+                ``OTEL_EXPORTER_DYNAMIQ_MAX_REQUEST_BYTES``, else 4 MiB; at least 16 KiB.
+            source_id: The ``source_id`` of every run. Default:
+                ``OTEL_EXPORTER_DYNAMIQ_SOURCE_ID``, else a new UUID per exporter.
+            session_id: The ``session_id`` of runs whose span names none
+                (``session.id``, ``gen_ai.conversation.id``). No variable:
+                default, a new UUID per exporter.
+            insecure: True allows plain ``http://`` to another host, sending the
+                key in clear text. Default: ``OTEL_EXPORTER_DYNAMIQ_INSECURE``, else False.
+            redact_keys: More key names whose values are masked before runs
+                leave the process, beside the built-in ones (``password``,
+                ``api_key``, ``token``, ...), which always apply. Default:
+                ``OTEL_EXPORTER_DYNAMIQ_REDACT_KEYS`` (comma-separated), else none.
+            spool: False turns the spool off: runs still undeliverable at the
+                deadline, or at shutdown, are then dropped (and counted).
+                Default: ``OTEL_EXPORTER_DYNAMIQ_SPOOL``, else True.
+            spool_dir: The spool's base directory, with one subdirectory per
+                endpoint and key, used only if it belongs to this user and no
+                one else can write it (else bodies wait in memory). Default:
+                ``OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR``, else ``otel-dynamiq-<uid>``
+                in the temporary directory.
+            spool_max_bytes: The most the spool holds for one endpoint and key;
+                the oldest bodies go first. Default:
+                ``OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_BYTES``, else 100 MiB; at least 1 MiB.
+            spool_max_age: Seconds a spooled body is kept before it is dropped
+                as too old. Default: ``OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_AGE``, else a week.
+            certificate_file: A PEM file of the certificate authorities to trust
+                for an ``https://`` endpoint, instead of the default ones (which
+                honour ``SSL_CERT_FILE`` and ``SSL_CERT_DIR``). Verification is
+                never turned off. Default: ``OTEL_EXPORTER_DYNAMIQ_CERTIFICATE``, else none.
+            meter_provider: Where the counters of ``stats`` are published as
+                OpenTelemetry metrics. No variable: default, the global
+                MeterProvider (a no-op unless the application set one).
+        """
+        config = load_config(
             access_key=access_key,
             endpoint=endpoint,
             timeout=timeout,
@@ -110,9 +170,26 @@ class DynamiqSpanExporter(SpanExporter):
             spool_dir=spool_dir,
             spool_max_bytes=spool_max_bytes,
             spool_max_age=spool_max_age,
-            spool_refuse_when_full=spool_refuse_when_full,
             certificate_file=certificate_file,
         )
+        self._start(config, meter_provider)
+
+    @classmethod
+    def _from_config(cls, config: ExporterConfig, meter_provider: MeterProvider | None = None) -> DynamiqSpanExporter:
+        """An exporter for settings resolved by the caller: the way in for modes no application should pick.
+
+        The gateway's spool refuses bodies when full instead of dropping the
+        oldest (``load_config(spool_refuse_when_full=True)``): it has answered
+        200 for every body there, and a sender it refuses keeps its spans. An
+        application's exporter must never refuse that way, so the mode is not
+        a constructor argument, and the exporter need not know who uses it.
+        """
+        exporter = cls.__new__(cls)
+        exporter._start(config, meter_provider)
+        return exporter
+
+    def _start(self, config: ExporterConfig, meter_provider: MeterProvider | None) -> None:
+        self._config: ExporterConfig = config
         self._defaults = RunDefaults(
             source_id=self._config.source_id,
             session_id=self._config.session_id,
@@ -158,6 +235,13 @@ class DynamiqSpanExporter(SpanExporter):
         return runtime.loop.submit(_call(runtime.delivery.spool_state)).result(timeout=self._config.timeout)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Deliver the spans as runs within ``timeout``; never raises, and is safe from many threads at once.
+
+        SUCCESS when every run was accepted, or kept in the spool for later;
+        FAILURE when any was dropped (each counted in ``stats`` by reason).
+        Concurrent calls share the one loop and HTTP client, so they cost no
+        thread or connection pool each; each returns its own spans' outcome.
+        """
         return self._export(spans, refused=None)
 
     def export_refusing(self, spans: Sequence[ReadableSpan]) -> tuple[SpanExportResult, list[str]]:
@@ -177,7 +261,9 @@ class DynamiqSpanExporter(SpanExporter):
         now = time.monotonic()
         deadline = now + self._config.timeout
         if self._exit_began is None and interpreter_exiting():
-            self._exit_began = now
+            with self._lock:  # the first of concurrent exports at exit sets it
+                if self._exit_began is None:
+                    self._exit_began = now
         if not self._loggers_reclaimed:  # by now the application has imported Dynamiq, if it uses it
             self._loggers_reclaimed = True
             reclaim_loggers()
@@ -205,8 +291,7 @@ class DynamiqSpanExporter(SpanExporter):
                 context = span.context
                 marked = MARKED.take(context.trace_id, context.span_id)
                 run = span_to_run(span, self._defaults, events, counted_in_parent=marked)
-                if self._content_may_be_lost and content_sent_as_unrouted_events(run):
-                    self._content_may_be_lost = False
+                if self._content_may_be_lost and content_sent_as_unrouted_events(run) and self._first_sign_of_lost():
                     _logger.warning(LOST_EVENTS_WARNING)
                 parts.append(encode_run(run, max_run_bytes))
             except RunTooLargeError as exc:
@@ -219,6 +304,12 @@ class DynamiqSpanExporter(SpanExporter):
                 _logger.error("Could not translate span %r into a Dynamiq run: %s", span.name, one_line(exc))
                 _logger.debug("The translation failure", exc_info=True)
         return pack(parts, self._config.max_request_bytes)
+
+    def _first_sign_of_lost(self) -> bool:
+        """True for one caller only, however many threads export at once: the warning is given once."""
+        with self._lock:
+            first, self._content_may_be_lost = self._content_may_be_lost, False
+        return first
 
     def _deliver(self, payloads: list[Payload], deadline: float, refused: list[str] | None) -> bool:
         runtime = self._runtime_for_this_process()

@@ -47,6 +47,8 @@ _TEMPORARY_PREFIX = ".writing-"
 _MEMORY_MAX_BYTES = 32 * 1024 * 1024
 """Bodies kept in memory when the disk fails: a bound on what the application lends us."""
 MIN_LEASE_SECONDS = 60.0
+MEMORY = "memory"
+"""``SpoolState.where`` when bodies wait in memory; otherwise it names their directory."""
 
 
 class SpoolUnavailableError(OSError):
@@ -77,6 +79,11 @@ class SpoolState:
     leased: int
     oldest_age_seconds: float | None
     problem: str | None = None
+
+    @property
+    def on_disk(self) -> bool:
+        """Whether bodies wait on disk, where they outlive the process; else in memory, lost when it ends."""
+        return self.where != MEMORY
 
 
 def identity_directory(base: Path, endpoint: str, access_key: str | None) -> Path:
@@ -439,7 +446,7 @@ class MemorySpool:
     def state(self, problem: str | None = None) -> SpoolState:
         now = time.time_ns()
         return SpoolState(
-            where="memory",
+            where=MEMORY,
             bodies=len(self._waiting) + len(self._leased),
             runs=sum(item.runs for _, item in self._waiting) + sum(item.runs for _, item in self._leased.values()),
             size_bytes=self._size,
@@ -557,4 +564,4 @@ def inspect_spool(config: ExporterConfig) -> SpoolState | None:
     try:
         return DiskSpool(directory, config.spool, MIN_LEASE_SECONDS, lambda _reason, _runs: None).state()
     except OSError as exc:
-        return SpoolState("memory", 0, 0, 0, 0, None, problem=_problem(exc))
+        return SpoolState(MEMORY, 0, 0, 0, 0, None, problem=_problem(exc))

@@ -10,7 +10,6 @@ see exactly what the exporter sends.
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import json
 import logging
@@ -20,8 +19,9 @@ from types import TracebackType
 from typing import Any
 
 from otel_dynamiq._config import TRACES_PATH
-from otel_dynamiq._http_server.bounded_server import CONNECTION_TIMEOUT_SECONDS, BoundedHandler, BoundedHTTPServer
-from otel_dynamiq._http_server.request_body import BodyError, content_length, decompressed, parse_runs_body
+from otel_dynamiq._http_server.bounded_server import CONNECTION_TIMEOUT_SECONDS, BoundedHTTPServer
+from otel_dynamiq._http_server.request_body import decompressed, parse_runs_body
+from otel_dynamiq._http_server.request_handler import RequestHandler
 from otel_dynamiq.collector._store import RunStore
 from otel_dynamiq.collector._validate import canonical_id, canonical_run, validate_body
 from otel_dynamiq.collector._viewer import FORBIDDEN_HOST, is_viewer_path, loopback_host
@@ -32,26 +32,18 @@ _logger = logging.getLogger(__name__)
 ALLOWED = "GET, HEAD, POST"
 
 
-class _Handler(BoundedHandler):
+class _Handler(RequestHandler):
     server: _Server
+    server_role = "collector"
 
     def log_message(self, format: str, *args: Any) -> None:
         _logger.debug("%s " + format, self.address_string(), *args)
 
     def _reply(self, status: int, payload: Any, close: bool = False, headers: dict[str, str] | None = None) -> None:
-        body = json.dumps(payload).encode()
-        if close:
-            self.close_connection = True  # what the client sent after this is not read
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if close:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        self.send_body(status, json.dumps(payload).encode(), "application/json", close=close, headers=headers)
+
+    def refuse(self, status: int, detail: str) -> None:
+        self._reply(status, {"detail": detail}, close=True)
 
     def _authorized(self) -> bool:
         expected = self.server.access_key
@@ -60,29 +52,15 @@ class _Handler(BoundedHandler):
         given = self.headers.get("Authorization", "")
         return hmac.compare_digest(given.encode("utf-8", "replace"), f"Bearer {expected}".encode())
 
-    def _guarded(self, handle: Any) -> None:
-        """No request ends without an answer, and nothing a client sends reaches the log as a traceback."""
-        try:
-            handle()
-        except BodyError as refused:
-            self._reply(refused.status, {"detail": refused.detail}, close=True)
-        except (TimeoutError, ConnectionError):
-            self.close_connection = True
-        except Exception:
-            _logger.debug("collector request failed", exc_info=True)
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"detail": "the collector could not handle this request"})
-
     def do_POST(self) -> None:
-        self._guarded(self._post)
+        self.guarded(self._post)
 
     def do_GET(self) -> None:
-        self._guarded(self._get)
+        self.guarded(self._get)
 
     def do_HEAD(self) -> None:
         """What a GET would answer, without its body (``_reply`` and the viewer's sends skip it)."""
-        self._guarded(self._get)
+        self.guarded(self._get)
 
     def do_OPTIONS(self) -> None:
         """No CORS: a web page's preflight is refused, so its scripts can neither post nor read."""
@@ -104,7 +82,7 @@ class _Handler(BoundedHandler):
         return None
 
     def _post(self) -> None:
-        if self.path.split("?", 1)[0].rstrip("/") != TRACES_PATH:
+        if self.request_path() != TRACES_PATH:
             self._reply(HTTPStatus.NOT_FOUND, {"detail": f"POST goes to {TRACES_PATH}"}, close=True)
             return
         if not self._authorized():  # before reading a byte of the body
@@ -118,12 +96,7 @@ class _Handler(BoundedHandler):
         if self.server.access_key is None and media_type != "application/json":  # what a page may send anywhere
             self._reply(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {"detail": "Content-Type must be application/json"}, True)
             return
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            raise BodyError(HTTPStatus.LENGTH_REQUIRED, "send a Content-Length; chunked bodies are not taken")
-        length = content_length(self.headers.get("Content-Length"))
-        raw = self.rfile.read(length)
-        if len(raw) < length:
-            raise BodyError(HTTPStatus.BAD_REQUEST, f"body ended after {len(raw)} of {length} bytes")
+        raw = self.read_body(chunked=False)
         encoding = self.headers.get("Content-Encoding")
         body = parse_runs_body(decompressed(raw, encoding))
         problems = validate_body(body)
@@ -145,7 +118,7 @@ class _Handler(BoundedHandler):
         if not self._authorized():
             self._reply(HTTPStatus.UNAUTHORIZED, {"detail": "missing or wrong bearer key"})
             return
-        path = self.path.split("?", 1)[0].rstrip("/")
+        path = self.request_path()
         if path == TRACES_PATH:
             self._reply(HTTPStatus.OK, {"traces": self.server.store.traces()})
         elif path.startswith(TRACES_PATH + "/"):

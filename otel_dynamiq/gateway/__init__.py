@@ -21,7 +21,7 @@ import grpc
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from otel_dynamiq._config import is_loopback_host
+from otel_dynamiq._config import is_loopback_host, load_config
 from otel_dynamiq._delivery.spool import inspect_spool
 from otel_dynamiq._http_server.bounded_server import CONNECTION_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS
 from otel_dynamiq.exporter import DynamiqSpanExporter
@@ -43,10 +43,17 @@ __all__ = ["DEFAULT_GRPC_PORT", "DEFAULT_HTTP_PORT", "TOKEN_VARIABLE", "Counts",
 
 
 def _checked_exporter() -> DynamiqSpanExporter:
-    """A 200 promises the runs are delivered or on disk, so the gateway refuses to start without a disk spool."""
-    exporter = DynamiqSpanExporter(spool_refuse_when_full=True)
-    state = inspect_spool(exporter.config)
-    if state is None or state.where == "memory":
+    """A 200 promises the runs are delivered or on disk, so the gateway refuses to start without a disk spool.
+
+    Its spool refuses bodies when full rather than dropping the oldest, which were answered 200.
+    """
+    exporter = DynamiqSpanExporter._from_config(load_config(spool_refuse_when_full=True))
+    try:
+        state = exporter.spool_state()
+    except BaseException:
+        exporter.shutdown()
+        raise
+    if state is None or not state.on_disk or state.problem is not None:
         exporter.shutdown()
         why = "the spool is off" if state is None else f"the disk spool cannot be used: {state.problem}"
         raise ValueError(

@@ -7,14 +7,12 @@ spans) and exits; the parent waits for all of them, then runs one workflow of it
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
 from opentelemetry.instrumentation.dynamiq import DynamiqInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from otel_dynamiq import DynamiqSpanExporter
-from tests.dynamiq_support import sequential_flow
+from tests.support.dynamiq_apps import sequential_flow
 
 exporter = DynamiqSpanExporter(endpoint=sys.argv[1])
 provider = TracerProvider()

@@ -15,8 +15,6 @@ import sys
 import time
 from collections.abc import Callable
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
 from otel_dynamiq import DynamiqSpanExporter
 
 
@@ -48,7 +46,7 @@ def produce(exporter: DynamiqSpanExporter, mode: str, workflows: int, full_disk:
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     from otel_dynamiq._translation.span_to_run import run_uuid
-    from tests.dynamiq_support import sequential_flow
+    from tests.support.dynamiq_apps import sequential_flow
 
     if full_disk:
         import resource

@@ -2,9 +2,14 @@
 
 Every Dynamiq run (workflow, flow, node, including the LLM calls and tools
 that agents run inside other nodes) becomes one span, current while it runs,
-carrying everything Dynamiq's native tracing would have sent. While
-instrumented, ``Flow.run_sync`` and ``Flow.run_async`` wait only after a
-scheduling step that finished nothing.
+carrying everything Dynamiq's native tracing would have sent.
+
+Two speed-ups change how Dynamiq itself runs, with the same results: flow
+loops sleep only after a scheduling step that finished nothing
+(``_polling.py``), and ``format_value`` returns plain scalars at once
+(``_fast_format.py``). ``instrument(speedups=False)`` or
+``OTEL_INSTRUMENTATION_DYNAMIQ_SPEEDUPS=false`` leaves them out: pure
+tracing, for anyone who suspects them or must run Dynamiq unchanged.
 
 Usage::
 
@@ -69,7 +74,7 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             format_plain_scalars_at_once,
         )
         from opentelemetry.instrumentation.dynamiq._recorder import RunRecorder
-        from opentelemetry.instrumentation.dynamiq._settings import load_settings
+        from opentelemetry.instrumentation.dynamiq._settings import load_settings, load_speedups
         from opentelemetry.instrumentation.dynamiq._wrappers import (
             RunTracer,
             facts_for_flow,
@@ -86,6 +91,7 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         provider = kwargs.get("tracer_provider")
         marked = mark_nested_calls(provider)
         settings = load_settings(kwargs.get("capture_content"), kwargs.get("max_content_length"))
+        speedups = load_speedups(kwargs.get("speedups"))  # before any patch: a bad value leaves Dynamiq untouched
         self._recorder = RunRecorder()
         run_tracer = RunTracer(
             tracer, self._recorder, settings, None if marked else functools.partial(mark_nested_calls, provider)
@@ -99,11 +105,14 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         for event in EVENTS:
             importlib.import_module(event.module)
             wrapt.wrap_function_wrapper(event.module, event.attribute, run_tracer.observe(event))
-        wrapt.wrap_function_wrapper(*_STEP_PATCH, _polling.record_step)
-        for module in MODULES_HOLDING_FORMAT_VALUE:
-            importlib.import_module(module)
-            wrapt.wrap_function_wrapper(module, "format_value", format_plain_scalars_at_once)
-        _polling.install(flow_module)
+        self._speedups = speedups
+        """What uninstrument() takes back: exactly the patches made here."""
+        if speedups:
+            wrapt.wrap_function_wrapper(*_STEP_PATCH, _polling.record_step)
+            for module in MODULES_HOLDING_FORMAT_VALUE:
+                importlib.import_module(module)
+                wrapt.wrap_function_wrapper(module, "format_value", format_plain_scalars_at_once)
+            _polling.install(flow_module)
         reclaim_loggers()  # importing Dynamiq just set our loggers to ERROR
 
     def _uninstrument(self, **kwargs: Any) -> None:
@@ -114,14 +123,16 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         from opentelemetry.instrumentation.dynamiq._callbacks import EVENTS
         from opentelemetry.instrumentation.dynamiq._fast_format import MODULES_HOLDING_FORMAT_VALUE
 
+        speedups = getattr(self, "_speedups", True)
         patched = [(module, attribute) for module, attribute, _, _ in _PATCHES]
         dispatchers = [(event.module, event.attribute) for event in EVENTS]
-        for module, attribute in (*patched, *dispatchers, _STEP_PATCH):
+        for module, attribute in (*patched, *dispatchers, *([_STEP_PATCH] if speedups else [])):
             owner_name, method = attribute.split(".")
             unwrap(getattr(importlib.import_module(module), owner_name), method)
-        for module in MODULES_HOLDING_FORMAT_VALUE:
-            unwrap(importlib.import_module(module), "format_value")
-        _polling.uninstall(flow_module)
+        if speedups:
+            for module in MODULES_HOLDING_FORMAT_VALUE:
+                unwrap(importlib.import_module(module), "format_value")
+            _polling.uninstall(flow_module)
 
     @property
     def open_runs(self) -> int:

@@ -12,7 +12,7 @@ concurrent load that was about half of the CPU a traced run spent.
 While instrumented, ``format_value`` returns exact instances of those five
 types at once (subclasses, and everything else, take Dynamiq's own path),
 in every module that holds a reference to it, so untraced formatting
-benefits too. ``tests/test_fast_format.py`` shows the output is the same on a
+benefits too. ``tests/instrumentation/test_fast_format.py`` shows the output is the same on a
 corpus of values; ``uninstrument()`` restores the original.
 """
 

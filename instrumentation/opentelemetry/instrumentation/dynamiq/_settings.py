@@ -1,4 +1,4 @@
-"""What the instrumentation captures, read once at ``instrument()``."""
+"""What the instrumentation captures, and whether it speeds Dynamiq up; read once at ``instrument()``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from opentelemetry.instrumentation.dynamiq.environment_variables import (
     OTEL_INSTRUMENTATION_DYNAMIQ_CAPTURE_CONTENT,
     OTEL_INSTRUMENTATION_DYNAMIQ_MAX_CONTENT_LENGTH,
+    OTEL_INSTRUMENTATION_DYNAMIQ_SPEEDUPS,
 )
 
 from otel_dynamiq._config import parse_bool
@@ -54,3 +55,12 @@ def load_settings(capture_content: bool | None = None, max_content_length: int |
             else _length(OTEL_INSTRUMENTATION_DYNAMIQ_MAX_CONTENT_LENGTH, DEFAULT_MAX_CONTENT_LENGTH)
         ),
     )
+
+
+def load_speedups(speedups: bool | None = None) -> bool:
+    """Whether to apply the speed-ups; ``instrument(speedups=...)`` wins over the environment."""
+    if speedups is None:
+        return _flag(OTEL_INSTRUMENTATION_DYNAMIQ_SPEEDUPS, True)
+    if not isinstance(speedups, bool):  # "false" is a truthy string: taken as given, it would mean the opposite
+        raise TypeError(f"instrument(speedups=...) takes True or False, not {type(speedups).__name__}")
+    return speedups

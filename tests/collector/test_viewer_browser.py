@@ -1,0 +1,592 @@
+"""The trace viewer in a real browser (Debian's Chromium, driven by Playwright): what a person sees.
+
+The demo's own trace (a real Dynamiq agent run under `opentelemetry-instrument`) is
+loaded into the collector, beside a failed trace, an LLM call with tool calls, a run
+whose every field holds markup, and a keyed collector. Run with `make browser`; CI
+does, after installing chromium. Screenshots land in `.cache/viewer/`.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from examples.demo import run_application
+from examples.local_llm import LocalLLM
+from otel_dynamiq.collector import LocalCollector
+from tests.support.browser import chromium
+from tests.support.common import FAKE_KEY
+from tests.support.http import post
+from tests.support.processes import ROOT, clean_env
+from tests.support.runs import sample_run
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = ROOT / ".cache" / "viewer"
+HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>&amp;'
+FAILED_TRACE = "11111111-0000-4000-8000-000000000000"
+TOOLS_TRACE = "22222222-0000-4000-8000-000000000000"
+HOSTILE_TRACE = "33333333-0000-4000-8000-000000000000"
+TRACEBACK = 'Traceback (most recent call last):\n  File "tool.py", line 3, in run\n    return a / b\nZeroDivisionError'
+
+
+def run_id(prefix: str, number: int) -> str:
+    return f"{prefix}-0000-4000-8000-{number:012d}"
+
+
+def at(second: float) -> str:
+    return f"2026-01-01T00:00:{second:06.3f}+00:00"
+
+
+@dataclass
+class Site:
+    collector: LocalCollector
+    demo_trace: str
+
+    @property
+    def url(self) -> str:
+        return self.collector.url
+
+
+def failed_trace() -> list[dict[str, Any]]:
+    root = sample_run(id=run_id("11111111", 1), trace_id=FAILED_TRACE, name="Divider flow", status="failed")
+    tool = sample_run(
+        id=run_id("11111111", 2),
+        trace_id=FAILED_TRACE,
+        parent_run_id=root["id"],
+        name="divider",
+        status="failed",
+        start_time=at(0.2),
+        end_time=at(0.4),
+        input={"a": 1, "b": 0},
+        metadata={"node": {"group": "tools", "name": "divider"}},
+        error={"message": "division by zero", "type": "ZeroDivisionError", "traceback": TRACEBACK},
+        executions=[
+            {"id": run_id("11111111", 3), "start_time": at(0.2), "end_time": at(0.3), "status": "failed"},
+            {"id": run_id("11111111", 4), "start_time": at(0.3), "end_time": at(0.4), "status": "failed"},
+        ],
+    )
+    return [root, tool]
+
+
+def tools_trace() -> list[dict[str, Any]]:
+    call = {"id": "call_1", "type": "function", "function": {"name": "lookup_weather", "arguments": '{"city": "Oslo"}'}}
+    messages = [
+        {"role": "user", "content": "Weather in Oslo?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "Sunny, 21 degrees"},
+    ]
+    root = sample_run(id=run_id("22222222", 1), trace_id=TOOLS_TRACE, name="Weather agent")
+    llm = sample_run(
+        id=run_id("22222222", 2),
+        trace_id=TOOLS_TRACE,
+        parent_run_id=root["id"],
+        name="Weather LLM",
+        start_time=at(0.1),
+        end_time=at(0.9),
+        input={"messages": messages},
+        output={"content": "It is sunny in Oslo.", "tool_calls": []},
+        metadata={
+            "node": {"group": "llms", "model": "gpt-4o", "provider": "openai"},
+            "usage": {"prompt_tokens": 40, "completion_tokens": 8, "total_tokens": 48, "total_tokens_cost_usd": 0.0012},
+        },
+    )
+    return [root, llm]
+
+
+def hostile_trace() -> list[dict[str, Any]]:
+    root = sample_run(id=run_id("33333333", 1), trace_id=HOSTILE_TRACE, name=HOSTILE, tags=[HOSTILE])
+    child = sample_run(
+        id=run_id("33333333", 2),
+        trace_id=HOSTILE_TRACE,
+        parent_run_id=root["id"],
+        name=HOSTILE,
+        status="failed",
+        start_time=at(0.1),
+        input={HOSTILE: HOSTILE, "messages": [{"role": HOSTILE, "content": HOSTILE}]},
+        output=HOSTILE,
+        metadata={"node": {"group": HOSTILE, "model": HOSTILE}, HOSTILE: [HOSTILE]},
+        error={"message": HOSTILE, "type": HOSTILE, "traceback": HOSTILE},
+        tags=[HOSTILE],
+    )
+    return [root, child]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    spool = str(tmp_path_factory.mktemp("spool"))
+    with LocalLLM() as llm, LocalCollector() as collector:
+        done = run_application(collector.url, llm.url, clean_env(OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR=spool))
+        assert done.returncode == 0, done.stderr[-3000:]
+        (demo,) = collector.store.traces()
+        for runs in (failed_trace(), tools_trace(), hostile_trace()):
+            assert post(collector.url, {"runs": runs})[0] == 200
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        yield Site(collector, demo["trace_id"])
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as running:
+        yield running
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh page; a script error or a dialog in it fails the test."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    opened = context.new_page()
+    problems: list[str] = []
+    opened.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    opened.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    opened.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    yield opened
+    context.close()
+    assert problems == []
+
+
+def open_trace(page: Page, site: Site, trace_id: str) -> None:
+    """Until every page of its runs is drawn; a hash change keeps the page, so the marker names the trace."""
+    page.goto(f"{site.url}/#/trace/{trace_id}")
+    page.wait_for_function("(id) => document.body.dataset.loadedTrace === id", arg=trace_id)
+
+
+def row(page: Page, name: str, nth: int = 0) -> Any:
+    exactly = re.compile(f"^{re.escape(name)}$")
+    return page.locator(".wf-row").filter(has=page.locator(".run-name", has_text=exactly)).nth(nth)
+
+
+def usage_total(site: Site) -> int:
+    """The demo's tokens, each LLM call once: the runs carrying ``metadata.usage``, none inside another.
+
+    A run carrying usage under (or over) another that carries it would be the same call counted twice, so
+    this fails rather than add both: a total the viewer shows can never agree with a double count.
+    """
+    runs = {run["id"]: run for run in site.collector.store.runs(site.demo_trace)}
+    carrying = {key: run for key, run in runs.items() if isinstance((run.get("metadata") or {}).get("usage"), dict)}
+    assert carrying, "the demo's LLM calls carry metadata.usage"
+    for run in carrying.values():
+        parent = run.get("parent_run_id")
+        while parent in runs:
+            assert parent not in carrying, f"{run['name']!r} and its ancestor {runs[parent]['name']!r} both carry usage"
+            parent = runs[parent].get("parent_run_id")
+    return sum(int(run["metadata"]["usage"]["total_tokens"]) for run in carrying.values())
+
+
+def test_the_list_shows_the_demo_trace_with_its_runs_and_tokens(site: Site, page: Page) -> None:
+    page.goto(site.url + "/")
+    line = page.locator(f'tr.trace-row[data-trace-id="{site.demo_trace}"]')
+    expect(line.locator(".name a")).to_have_text("Workflow")
+    expect(line.locator(".badge")).to_have_text("succeeded")
+    expect(line.locator(".runs")).to_have_text(str(len(site.collector.store.runs(site.demo_trace))))
+    # Newest first: the traces posted after the demo come above it.
+    ids = page.locator("tr.trace-row").evaluate_all("rows => rows.map(row => row.dataset.traceId)")
+    assert ids.index(HOSTILE_TRACE) < ids.index(TOOLS_TRACE) < ids.index(FAILED_TRACE) < ids.index(site.demo_trace)
+    line.locator(".name a").click()
+    expect(page.locator(".totals h1")).to_have_text("Workflow")
+    assert page.url.endswith(f"#/trace/{site.demo_trace}")
+
+
+def test_the_timeline_nests_the_runs_and_draws_them_in_order_to_scale(site: Site, page: Page) -> None:
+    open_trace(page, site, site.demo_trace)
+    names = page.locator(".wf-row .run-name").all_inner_texts()
+    assert names[:3] == ["Workflow", "Flow", "Math agent"]
+    dynamiq_nodes = [name for name in names if name in ("Agent LLM", "calculator", "Polisher")]
+    assert dynamiq_nodes == ["Agent LLM", "calculator", "Agent LLM", "Polisher"]
+    indents = [
+        row(page, name).locator(".wf-name").evaluate("e => parseFloat(e.style.paddingLeft)") for name in names[:3]
+    ]
+    assert indents[0] < indents[1] < indents[2]
+    bars = {
+        label: row(page, name, nth).locator(".wf-bar").bounding_box()
+        for label, name, nth in [
+            ("workflow", "Workflow", 0),
+            ("first call", "Agent LLM", 0),
+            ("calculator", "calculator", 0),
+            ("second call", "Agent LLM", 1),
+            ("polisher", "Polisher", 0),
+        ]
+    }
+    starts = [bars[label]["x"] for label in ("first call", "calculator", "second call", "polisher")]
+    assert starts == sorted(starts) and starts[0] < starts[-1]
+    runs = {run["name"]: run for run in reversed(site.collector.store.runs(site.demo_trace))}
+
+    def seconds(run: dict[str, Any]) -> float:
+        from datetime import datetime
+
+        start, end = (datetime.fromisoformat(run[field]) for field in ("start_time", "end_time"))
+        return (end - start).total_seconds()
+
+    # To scale: the workflow's bar is as much wider than the polisher's as it lasted longer (2 px rounding).
+    share = seconds(runs["Polisher"]) / seconds(runs["Workflow"])
+    assert bars["polisher"]["width"] == pytest.approx(max(2.0, bars["workflow"]["width"] * share), abs=2)
+
+
+def test_an_llm_run_shows_its_conversation_usage_and_the_trace_totals(site: Site, page: Page) -> None:
+    open_trace(page, site, site.demo_trace)
+    expect(page.locator(".totals .failures .value")).to_have_text("0")
+    row(page, "Polisher").click()
+    chat = page.locator(".panel .chat")
+    expect(chat.locator(".message.role-user")).to_have_text("userRephrase politely: 4")
+    expect(chat.locator(".message.answer")).to_contain_text("Happy to help: the answer is 4.")
+    polisher = next(run for run in site.collector.store.runs(site.demo_trace) if run["name"] == "Polisher")
+    usage = polisher["metadata"]["usage"]
+    expect(page.locator(".panel dd.total-tokens")).to_have_text(f"{usage['total_tokens']:,}")
+    expect(page.locator(".panel dd.prompt-tokens")).to_have_text(f"{usage['prompt_tokens']:,}")
+    expect(page.locator(".panel dd.model")).to_have_text(polisher["metadata"]["node"]["model"])
+    assert page.url.endswith(f"/run/{polisher['id']}")  # a link to this run
+    page.screenshot(path=str(SCREENSHOTS / "llm-run.png"))
+
+
+def test_the_demo_tokens_count_each_llm_call_once_in_the_list_and_the_totals(site: Site, page: Page) -> None:
+    total = usage_total(site)
+    page.goto(site.url + "/")
+    line = page.locator(f'tr.trace-row[data-trace-id="{site.demo_trace}"]')
+    expect(line.locator(".tokens")).to_have_text(f"{total:,}")
+    open_trace(page, site, site.demo_trace)
+    expect(page.locator(".totals .tokens .value")).to_have_text(f"{total:,}")
+
+
+def test_tool_calls_and_tool_results_show_in_the_chat(site: Site, page: Page) -> None:
+    open_trace(page, site, TOOLS_TRACE)
+    row(page, "Weather LLM").click()
+    expect(page.locator(".panel .tool-call .tool-call-head")).to_contain_text("lookup_weather")
+    expect(page.locator(".panel .tool-call dd")).to_have_text("Oslo")  # the arguments, parsed from JSON
+    expect(page.locator(".panel .message.role-tool")).to_contain_text("Sunny, 21 degrees")
+    expect(page.locator(".panel .message.role-tool .role")).to_contain_text("result of call_1")
+    expect(page.locator(".panel dd.cost")).to_have_text("$0.00120")
+    expect(page.locator(".totals .cost .value")).to_have_text("$0.00120")
+
+
+def test_a_failed_run_shows_its_error_traceback_and_attempts(site: Site, page: Page) -> None:
+    open_trace(page, site, FAILED_TRACE)
+    expect(page.locator(".totals .failures .value")).to_have_text("2")
+    expect(page.locator(".wf-row.failed")).to_have_count(2)
+    row(page, "divider").click()
+    error = page.locator(".panel .error-box")
+    expect(error.locator(".error-message")).to_have_text("division by zero")
+    expect(error.locator(".error-type")).to_have_text(" ZeroDivisionError")
+    expect(error.locator(".traceback")).to_have_text(TRACEBACK)
+    expect(page.locator(".panel h3", has_text="Executions (2 attempts)")).to_be_visible()
+    expect(page.locator(".panel .io.input dd")).to_have_text(["1", "0"])
+    page.screenshot(path=str(SCREENSHOTS / "failed-run.png"))
+
+
+def test_filters_by_status_and_by_name_text(site: Site, page: Page) -> None:
+    page.goto(site.url + "/")
+    page.locator(f'tr.trace-row[data-trace-id="{site.demo_trace}"]').wait_for()
+    page.select_option("select[name=status]", "failures")
+    rows = page.locator("tr.trace-row")
+    expect(rows).to_have_count(2)  # the divider's trace and the hostile one: each has a failed run
+    assert set(rows.evaluate_all("rows => rows.map(row => row.dataset.traceId)")) == {FAILED_TRACE, HOSTILE_TRACE}
+    assert "status=failures" in page.url
+    page.select_option("select[name=status]", "")
+    page.fill("input[name=q]", "calcul")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-trace-id", site.demo_trace)
+    page.fill("input[name=q]", "no run has this name")
+    expect(page.locator("td.empty")).to_have_text("No trace matches these filters.")
+
+
+def test_a_new_trace_appears_without_reloading(site: Site, page: Page) -> None:
+    page.goto(site.url + "/")
+    page.locator("tr.trace-row").first.wait_for()
+    page.evaluate("window.__samePage = true")
+    late = sample_run(id=run_id("44444444", 1), trace_id="44444444-0000-4000-8000-000000000000", name="Arrived later")
+    assert post(site.url, {"runs": [late]})[0] == 200
+    expect(page.locator("tr.trace-row").first.locator(".name a")).to_have_text("Arrived later", timeout=15_000)
+    assert page.evaluate("window.__samePage") is True
+
+
+def test_an_open_trace_draws_runs_that_arrive_later(site: Site, page: Page) -> None:
+    trace = "77777777-0000-4000-8000-000000000000"
+    root = sample_run(id=run_id("77777777", 1), trace_id=trace, name="Streaming root", status=None, end_time=None)
+    assert post(site.url, {"runs": [root]})[0] == 200
+    open_trace(page, site, trace)
+    row(page, "Streaming root").click()
+    expect(page.locator(".panel .run-head .badge.status-running")).to_have_text("running")
+    child = sample_run(
+        id=run_id("77777777", 2), trace_id=trace, parent_run_id=root["id"], name="Late child", start_time=at(0.5)
+    )
+    finished = root | {"status": "succeeded", "end_time": at(2)}
+    assert post(site.url, {"runs": [child, finished]})[0] == 200
+    expect(page.locator(".wf-row .run-name")).to_have_text(["Streaming root", "Late child"], timeout=15_000)
+    expect(page.locator(".totals .runs .value")).to_have_text("2")
+    expect(page.locator(".panel .run-head .badge.status-succeeded")).to_have_text("succeeded")  # the open run too
+
+
+def test_markup_in_every_field_is_shown_as_text_and_never_run(site: Site, page: Page) -> None:
+    page.goto(site.url + "/")
+    expect(page.locator(f'tr.trace-row[data-trace-id="{HOSTILE_TRACE}"] .name a')).to_have_text(HOSTILE)
+    open_trace(page, site, HOSTILE_TRACE)
+    expect(page.locator(".totals h1")).to_have_text(HOSTILE)
+    row(page, HOSTILE, 1).click()
+    panel = page.locator(".panel")
+    expect(panel.locator(".run-head h2")).to_have_text(HOSTILE)
+    expect(panel.locator(".error-message")).to_have_text(HOSTILE)
+    expect(panel.locator(".error-type")).to_have_text(f" {HOSTILE}")
+    expect(panel.locator(".traceback")).to_have_text(HOSTILE)
+    expect(panel.locator(".message .role").first).to_have_text(HOSTILE)
+    expect(panel.locator(".tag").first).to_have_text(HOSTILE)
+    panel.locator("summary", has_text="Metadata").click()
+    panel.locator("summary", has_text="Raw run JSON").click()
+    expect(panel.locator("pre.raw")).to_contain_text('"name": "<img src=x onerror=')
+    # innerHTML anywhere would have made elements of the markup, whatever the page's policy then blocked.
+    assert page.locator("img").count() == 0
+    assert page.locator("script").count() == 1  # the viewer's own module
+    assert page.evaluate("window.__pwned") is None
+
+
+def test_with_a_key_the_browser_asks_for_it_and_then_shows_the_runs(browser: Browser) -> None:
+    with LocalCollector(access_key=FAKE_KEY) as keyed:
+        run = sample_run(name="Behind the key")
+        assert post(keyed.url, {"runs": [run]}, {"Authorization": f"Bearer {FAKE_KEY}"})[0] == 200
+        anonymous = browser.new_context()
+        try:
+            for path in ("/", "/viewer/api/traces"):
+                answer = anonymous.request.get(keyed.url + path)
+                assert answer.status == 401
+                assert answer.headers["www-authenticate"].startswith("Basic ")  # the browser asks for the key
+        finally:
+            anonymous.close()
+        context = browser.new_context(http_credentials={"username": "me", "password": FAKE_KEY})
+        try:
+            page = context.new_page()
+            page.goto(keyed.url + "/")
+            expect(page.locator("tr.trace-row .name a")).to_have_text("Behind the key")
+        finally:
+            context.close()
+
+
+def test_a_4_mib_run_and_a_5000_run_trace_stay_usable(site: Site, page: Page) -> None:
+    big_trace, wide_trace = "55555555-0000-4000-8000-000000000000", "66666666-0000-4000-8000-000000000000"
+    text = "line of a long document\n" * ((4 << 20) // 24)
+    big = sample_run(id=run_id("55555555", 1), trace_id=big_trace, name="Big output", output={"text": text})
+    assert post(site.url, {"runs": [big]})[0] == 200
+    open_trace(page, site, big_trace)
+    row(page, "Big output").click()
+    more = page.locator(".panel .io.output button.more")
+    expect(more).to_have_text(f"show all ({len(text):,} characters)")
+    more.click()
+    assert page.locator(".panel .io.output pre.text").evaluate("e => e.textContent.length") == len(text)
+
+    runs = [sample_run(id=run_id("66666666", 0), trace_id=wide_trace, name="Many", start_time=at(0), end_time=at(59))]
+    runs += [
+        sample_run(
+            id=run_id("66666666", number),
+            trace_id=wide_trace,
+            parent_run_id=run_id("66666666", (number - 1) // 10),  # ten children each: a deep, wide tree
+            name=f"step {number}",
+            start_time=at(number / 100),
+            end_time=at(number / 100 + 0.5),
+        )
+        for number in range(1, 5000)
+    ]
+    assert post(site.url, {"runs": runs})[0] == 200
+    open_trace(page, site, wide_trace)
+    expect(page.locator(".totals .runs .value")).to_have_text("5,000")
+    assert page.locator(".wf-spacer").evaluate("e => e.style.height") == f"{5000 * 26}px"
+    assert page.locator(".wf-row").count() < 200  # only the rows in view are drawn
+    page.locator(".wf-scroll").evaluate("e => { e.scrollTop = e.scrollHeight; }")
+    last = 0  # the tree is drawn depth first: the bottom row is the last child of the last child...
+    while last * 10 + 10 < 5000:
+        last = last * 10 + 10
+    expect(page.locator(".wf-row").last.locator(".run-name")).to_have_text(f"step {last}")
+    expect(row(page, f"step {last}")).to_be_in_viewport()
+
+
+def test_screenshots_of_the_list_and_the_demo_trace(site: Site, page: Page) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.goto(site.url + "/")
+    page.locator(f'tr.trace-row[data-trace-id="{site.demo_trace}"]').wait_for()
+    page.screenshot(path=str(SCREENSHOTS / "traces.png"))
+    open_trace(page, site, site.demo_trace)
+    row(page, "Agent LLM").click()
+    expect(page.locator(".panel .chat")).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "trace.png"))
+    assert (SCREENSHOTS / "trace.png").stat().st_size > 10_000
+
+
+def test_the_render_benchmark_runs_at_a_tiny_size() -> None:
+    done = subprocess.run(
+        [sys.executable, "benchmarks/viewer_render.py", "--tiny"],
+        env=clean_env(LITELLM_LOCAL_MODEL_COST_MAP="True"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "first rows" in done.stdout
+
+
+def test_a_run_holding_long_lists_draws_a_page_of_each_and_shows_more_on_demand(site: Site, page: Page) -> None:
+    trace = "88888888-0000-4000-8000-000000000000"
+    calls = [
+        {"id": f"c{n}", "type": "function", "function": {"name": f"tool_{n}", "arguments": "{}"}} for n in range(20_000)
+    ]
+    chat = sample_run(
+        id=run_id("88888888", 1),
+        trace_id=trace,
+        name="Long chat",
+        input={"messages": [{"role": "user", "content": f"message {n}"} for n in range(40_000)]},
+        output={"content": None, "tool_calls": calls},
+        metadata={"node": {"group": "llms"}},
+    )
+    retried = sample_run(
+        id=run_id("88888888", 2),
+        trace_id=trace,
+        name="Retried often",
+        start_time=at(0.5),
+        executions=[
+            {"id": run_id("88888889", n), "start_time": at(0.5), "end_time": at(0.6), "status": "failed"}
+            for n in range(15_000)
+        ],
+        tags=[f"tag {n}" for n in range(100_000)],
+    )
+    assert post(site.url, {"runs": [chat, retried]})[0] == 200
+    open_trace(page, site, trace)
+    row(page, "Long chat").click()
+    messages = page.locator(".panel .messages > .message")
+    expect(messages).to_have_count(100)
+    expect(page.locator(".panel .tool-calls > .tool-call")).to_have_count(100)
+    more = page.locator(".panel .chat > button.more").first
+    expect(more).to_have_text("show 100 more of 39,900")
+    more.click()
+    expect(messages).to_have_count(200)
+    expect(messages.nth(199)).to_contain_text("message 199")
+    row(page, "Retried often").click()
+    expect(page.locator(".panel h3", has_text="Executions (15000 attempts)")).to_be_visible()
+    expect(page.locator(".panel table.executions tbody tr")).to_have_count(100)
+    expect(page.locator(".panel .tags .tag")).to_have_count(100)
+    expect(page.locator(".panel .section button.more", has_text="of 99,900")).to_be_visible()
+
+
+def test_a_big_open_trace_updates_live_by_fetching_only_what_changed(site: Site, page: Page) -> None:
+    """A trace of more runs than one page: a live update keeps the scroll position and the chosen run."""
+    trace = "99999999-0000-4000-8000-000000000000"
+    root = sample_run(id=run_id("99999999", 0), trace_id=trace, name="Big root", start_time=at(0), end_time=at(59))
+    runs = [root] + [
+        sample_run(
+            id=run_id("99999999", n),
+            trace_id=trace,
+            parent_run_id=root["id"],
+            name=f"part {n}",
+            start_time=at(n / 100),
+            end_time=at(n / 100 + 0.2),
+        )
+        for n in range(1, 2500)
+    ]
+    assert post(site.url, {"runs": runs})[0] == 200
+    open_trace(page, site, trace)
+    page.locator(".wf-scroll").evaluate("e => { e.scrollTop = 1500 * 26; }")
+    row(page, "part 1510").click()
+    scrolled = page.locator(".wf-scroll").evaluate("e => e.scrollTop")
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url) if "/runs?" in request.url else None)
+    late = sample_run(
+        id=run_id("99999999", 9999), trace_id=trace, parent_run_id=root["id"], name="Late part", start_time=at(58)
+    )
+    renamed = runs[1510] | {"name": "part 1510, renamed", "status": "failed"}
+    assert post(site.url, {"runs": [late, renamed]})[0] == 200
+    expect(page.locator(".totals .runs .value")).to_have_text("2,501", timeout=15_000)
+    expect(page.locator(".wf-row.selected .run-name")).to_have_text("part 1510, renamed")
+    expect(page.locator(".panel .run-head h2")).to_have_text("part 1510, renamed")
+    assert page.locator(".wf-scroll").evaluate("e => e.scrollTop") == scrolled
+    assert asked and all("since=" in url for url in asked), asked
+    page.locator(".wf-scroll").evaluate("e => { e.scrollTop = e.scrollHeight; }")
+    expect(page.locator(".wf-row").last.locator(".run-name")).to_have_text("Late part")
+
+
+def test_the_traces_list_keeps_every_row_shown_through_a_live_update(browser: Browser) -> None:
+    with LocalCollector() as collector:
+        runs = [
+            sample_run(id=run_id("aaaaaaaa", n), trace_id=run_id("abababab", n), name=f"trace {n}") for n in range(320)
+        ]
+        for start in range(0, 320, 80):
+            assert post(collector.url, {"runs": runs[start : start + 80]})[0] == 200
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.goto(collector.url + "/")
+            rows = page.locator("tr.trace-row")
+            expect(rows).to_have_count(50)
+            for shown in (100, 150, 200, 250):
+                page.locator("button.more", has_text="load more").click()
+                expect(rows).to_have_count(shown)
+            assert post(collector.url, {"runs": [sample_run(name="Arrived later")]})[0] == 200
+            expect(rows.first.locator(".name a")).to_have_text("Arrived later", timeout=15_000)
+            expect(rows).to_have_count(250)  # as many as were shown, not the first page or 200
+        finally:
+            context.close()
+
+
+def test_a_broken_link_shows_the_list_and_odd_runs_read_sensibly(site: Site, page: Page) -> None:
+    page.goto(site.url + "/#/trace/%E0%A4%A")  # not valid percent-encoding: the page must not stop at Loading
+    expect(page.locator(f'tr.trace-row[data-trace-id="{site.demo_trace}"]')).to_be_visible()
+    trace = "bbbbbbbb-0000-4000-8000-000000000000"
+    backwards = sample_run(id=run_id("bbbbbbbb", 1), trace_id=trace, name="Backwards", start_time=at(2), end_time=at(0))
+    assert post(site.url, {"runs": [backwards]})[0] == 200
+    open_trace(page, site, trace)
+    expect(row(page, "Backwards").locator(".wf-dur")).to_have_text("ends before it starts")
+    # The rows take the keyboard: Tab to one, Enter opens it.
+    row(page, "Backwards").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".panel .run-head h2")).to_have_text("Backwards")
+
+
+def test_a_narrow_window_puts_the_panel_below_and_long_groups_never_hide_the_name(browser: Browser, site: Site) -> None:
+    trace = "cccccccc-0000-4000-8000-000000000000"
+    grouped = sample_run(
+        id=run_id("cccccccc", 1), trace_id=trace, name="Named run", metadata={"node": {"group": "g" * 300}}
+    )
+    assert post(site.url, {"runs": [grouped]})[0] == 200
+    for width in (390, 1400):
+        context = browser.new_context(viewport={"width": width, "height": 800})
+        try:
+            page = context.new_page()
+            open_trace(page, site, trace)
+            name = row(page, "Named run").locator(".run-name").bounding_box()
+            assert name is not None and name["width"] >= 50, (width, name)
+            if width == 390:
+                row(page, "Named run").click()
+                waterfall = page.locator(".waterfall").bounding_box()
+                panel = page.locator(".panel").bounding_box()
+                assert waterfall and panel and panel["y"] >= waterfall["y"] + waterfall["height"]
+                assert panel["width"] > 300
+                assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing sticks out
+                page.screenshot(path=str(SCREENSHOTS / "narrow.png"), full_page=True)
+        finally:
+            context.close()
+
+
+def test_an_open_trace_a_restarted_collector_no_longer_holds_says_so(browser: Browser) -> None:
+    trace = "dddddddd-0000-4000-8000-000000000000"
+    first = LocalCollector().start()
+    port = int(first.url.rsplit(":", 1)[1])
+    context = browser.new_context()
+    stopped = False
+    try:
+        assert post(first.url, {"runs": [sample_run(trace_id=trace, name="Before the restart")]})[0] == 200
+        page = context.new_page()
+        page.goto(f"{first.url}/#/trace/{trace}")
+        expect(row(page, "Before the restart")).to_be_visible()
+        first.stop()
+        stopped = True
+        with LocalCollector(port=port) as second:  # in memory: it starts empty
+            assert post(second.url, {"runs": [sample_run(name="Elsewhere")]})[0] == 200
+            expect(page.locator(".totals .problem")).to_have_text(
+                f"The collector no longer holds trace {trace}.", timeout=15_000
+            )
+            expect(page.locator(".wf-row")).to_have_count(0)
+    finally:
+        context.close()
+        if not stopped:
+            first.stop()

@@ -1,0 +1,208 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from otel_dynamiq import DynamiqSpanExporter
+from otel_dynamiq._config import DEFAULT_ENDPOINT, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_TIMEOUT_SECONDS, load_config
+from tests.support.common import FAKE_KEY
+
+
+def test_defaults_with_only_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DYNAMIQ_ACCESS_KEY", FAKE_KEY)
+    config = load_config()
+    assert config.endpoint == DEFAULT_ENDPOINT
+    assert config.traces_url == DEFAULT_ENDPOINT + "/v1/traces"
+    assert config.access_key == FAKE_KEY
+    assert config.timeout == DEFAULT_TIMEOUT_SECONDS
+    assert config.compression == "none"
+    assert config.max_request_bytes == DEFAULT_MAX_REQUEST_BYTES
+    assert config.request_headers()["Authorization"] == f"Bearer {FAKE_KEY}"
+
+
+def test_service_token_is_the_fallback_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DYNAMIQ_SERVICE_TOKEN", "token-b")
+    assert load_config().access_key == "token-b"
+    monkeypatch.setenv("DYNAMIQ_ACCESS_KEY", "key-a")
+    assert load_config().access_key == "key-a"
+
+
+def test_missing_key_names_both_variables() -> None:
+    with pytest.raises(ValueError, match="DYNAMIQ_ACCESS_KEY") as raised:
+        DynamiqSpanExporter()
+    assert "DYNAMIQ_SERVICE_TOKEN" in str(raised.value)
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:4319", "http://localhost:9", "http://[::1]:80"])
+def test_loopback_endpoint_needs_no_key(endpoint: str) -> None:
+    config = load_config(endpoint=endpoint)
+    assert config.access_key is None
+    assert "Authorization" not in config.request_headers()
+
+
+def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DYNAMIQ_ACCESS_KEY", FAKE_KEY)
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_ENDPOINT", "https://dynamiq.example/")
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_TIMEOUT", "2.5")
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_COMPRESSION", "GZIP")
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_HEADERS", "x-team=ai%20ops, x-env = prod")
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_MAX_REQUEST_BYTES", "65536")
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_SOURCE_ID", "my-source")
+    config = load_config()
+    assert config.traces_url == "https://dynamiq.example/v1/traces"
+    assert config.timeout == 2.5
+    assert config.compression == "gzip"
+    assert config.headers == {"x-team": "ai ops", "x-env": "prod"}
+    assert config.max_request_bytes == 65536
+    assert config.source_id == "my-source"
+    headers = config.request_headers()
+    assert headers["Content-Encoding"] == "gzip"
+    assert headers["x-team"] == "ai ops"
+
+
+def test_keywords_override_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DYNAMIQ_ACCESS_KEY", "from-env")
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_TIMEOUT", "2.5")
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_COMPRESSION", "gzip")
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_HEADERS", "a=1")
+    config = load_config(access_key="from-kwarg", timeout=7, compression="none", headers={"b": "2"})
+    assert (config.access_key, config.timeout, config.compression, dict(config.headers)) == (
+        "from-kwarg",
+        7.0,
+        "none",
+        {"b": "2"},
+    )
+
+
+@pytest.mark.parametrize("name", ["Authorization", "authorization", "Content-Length", "Host", "Transfer-Encoding"])
+def test_extra_headers_cannot_set_what_the_exporter_sets(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_HEADERS", f"{name}=Bearer%20other-secret")
+    with pytest.raises(ValueError, match="OTEL_EXPORTER_DYNAMIQ_HEADERS") as refused:
+        load_config(access_key=FAKE_KEY)
+    assert "other-secret" not in str(refused.value)
+    with pytest.raises(ValueError, match="headers: header"):
+        load_config(access_key=FAKE_KEY, headers={name: "x"})
+
+
+@pytest.mark.parametrize(
+    "raw", ["X-Team=a%0D%0AX-Evil%3A%201", "X-Team=caf%C3%A9-secret", "X-T%0Aeam=1", "Bad%20Name=1"]
+)
+def test_header_values_that_would_break_requests_fail_at_start(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_HEADERS", raw)
+    with pytest.raises(ValueError, match="OTEL_EXPORTER_DYNAMIQ_HEADERS") as refused:
+        load_config(access_key=FAKE_KEY)
+    assert "secret" not in str(refused.value) and "Evil" not in str(refused.value)
+
+
+@pytest.mark.parametrize("key", [f"{FAKE_KEY}\r\nX-Evil: 1", f"{FAKE_KEY} x", f"{FAKE_KEY}é"])
+def test_a_key_that_cannot_be_a_header_fails_at_start_without_being_echoed(
+    monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    monkeypatch.setenv("DYNAMIQ_ACCESS_KEY", key)
+    with pytest.raises(ValueError, match="DYNAMIQ_ACCESS_KEY") as refused:
+        load_config()
+    assert FAKE_KEY not in str(refused.value)
+
+
+def test_user_and_password_in_the_endpoint_are_refused_without_being_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_ENDPOINT", "https://user:hunter2@collector.example")
+    with pytest.raises(ValueError, match="OTEL_EXPORTER_DYNAMIQ_ENDPOINT") as refused:
+        load_config(access_key=FAKE_KEY)
+    assert "hunter2" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("OTEL_EXPORTER_DYNAMIQ_TIMEOUT", "soon", "OTEL_EXPORTER_DYNAMIQ_TIMEOUT='soon' is not a number"),
+        ("OTEL_EXPORTER_DYNAMIQ_TIMEOUT", "-1", "must be a positive"),
+        ("OTEL_EXPORTER_DYNAMIQ_COMPRESSION", "brotli", "set it to 'none' or 'gzip'"),
+        ("OTEL_EXPORTER_DYNAMIQ_MAX_REQUEST_BYTES", "lots", "OTEL_EXPORTER_DYNAMIQ_MAX_REQUEST_BYTES='lots'"),
+        ("OTEL_EXPORTER_DYNAMIQ_MAX_REQUEST_BYTES", "100", "must be at least"),
+        ("OTEL_EXPORTER_DYNAMIQ_HEADERS", "novalue", "OTEL_EXPORTER_DYNAMIQ_HEADERS has an entry without"),
+        ("OTEL_EXPORTER_DYNAMIQ_ENDPOINT", "collector.example", "is not an http(s) URL"),
+    ],
+)
+def test_bad_values_fail_at_start_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv("DYNAMIQ_ACCESS_KEY", FAKE_KEY)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValueError) as raised:
+        DynamiqSpanExporter()
+    assert expected in str(raised.value)
+
+
+def test_bad_header_error_does_not_echo_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DYNAMIQ_ACCESS_KEY", FAKE_KEY)
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_HEADERS", "secret-token-xyz")
+    with pytest.raises(ValueError) as raised:
+        load_config()
+    assert "secret-token-xyz" not in str(raised.value)
+
+
+def test_key_is_not_in_reprs() -> None:
+    exporter = DynamiqSpanExporter(access_key=FAKE_KEY, headers={"x-api-key": FAKE_KEY})
+    assert FAKE_KEY not in repr(exporter)
+    assert FAKE_KEY not in repr(exporter.config)
+    assert FAKE_KEY not in str(exporter.config)
+
+
+def test_plain_http_to_another_host_is_refused_unless_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DYNAMIQ_ACCESS_KEY", FAKE_KEY)
+    with pytest.raises(ValueError, match="OTEL_EXPORTER_DYNAMIQ_INSECURE=true") as raised:
+        DynamiqSpanExporter(endpoint="http://collector.example")
+    assert "clear text" in str(raised.value)
+    assert FAKE_KEY not in str(raised.value)
+    assert load_config(endpoint="http://collector.example", insecure=True).endpoint == "http://collector.example"
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_INSECURE", "true")
+    assert load_config(endpoint="http://collector.example").endpoint == "http://collector.example"
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_INSECURE", "perhaps")
+    with pytest.raises(ValueError, match="OTEL_EXPORTER_DYNAMIQ_INSECURE='perhaps' is not a boolean"):
+        load_config(endpoint="http://collector.example")
+
+
+@pytest.mark.parametrize("endpoint", ["https://collector.example", "http://127.0.0.1:4319", "http://localhost:1"])
+def test_https_and_loopback_http_need_no_permission(endpoint: str) -> None:
+    assert load_config(endpoint=endpoint, access_key=FAKE_KEY).endpoint == endpoint
+
+
+@pytest.mark.parametrize(("content", "problem"), [(None, "cannot be read"), (b"not a certificate", "no usable PEM")])
+def test_a_certificate_file_that_cannot_serve_fails_at_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: bytes | None, problem: str
+) -> None:
+    pem = tmp_path / "ca.pem"
+    if content is not None:
+        pem.write_bytes(content)
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_CERTIFICATE", str(pem))
+    with pytest.raises(ValueError, match=problem) as raised:
+        DynamiqSpanExporter(endpoint="https://localhost:4319")
+    assert "OTEL_EXPORTER_DYNAMIQ_CERTIFICATE" in str(raised.value)
+    with pytest.raises(ValueError, match="certificate_file"):
+        DynamiqSpanExporter(endpoint="https://localhost:4319", certificate_file=pem)
+
+
+def test_a_certificate_file_that_is_not_a_regular_file_fails_at_start_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "ca.pem"
+    os.mkfifo(fifo)  # reading it would block the constructor for ever
+    with pytest.raises(ValueError, match="not a regular file"):
+        DynamiqSpanExporter(endpoint="https://localhost:4319", certificate_file=fifo)
+
+
+@pytest.mark.parametrize(("variable", "kind"), [("SSL_CERT_FILE", "not a file"), ("SSL_CERT_DIR", "not a directory")])
+def test_standard_trust_variables_naming_nothing_fail_at_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, kind: str
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    monkeypatch.setenv(variable, str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match=f"{variable}=.*{kind}"):
+        DynamiqSpanExporter(endpoint="https://localhost:4319")
+    DynamiqSpanExporter(endpoint="http://localhost:4319").shutdown()  # plain http does not read them
+
+
+def test_an_endpoint_whose_port_is_not_a_number_fails_at_start() -> None:
+    with pytest.raises(ValueError, match="is not an http"):
+        load_config(endpoint="http://127.0.0.1:4319x")

@@ -1,0 +1,113 @@
+"""``format_value`` while instrumented gives what Dynamiq's own gives, value for value, and is restored after."""
+
+from __future__ import annotations
+
+import contextvars
+import importlib
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import orjson
+import pytest
+from dynamiq.utils import utils as dynamiq_utils
+from dynamiq.utils.utils import orjson_encode
+from opentelemetry.instrumentation.dynamiq._fast_format import MODULES_HOLDING_FORMAT_VALUE, PLAIN_SCALARS
+from opentelemetry.sdk.trace import TracerProvider
+
+from tests.support import dynamiq_apps as ds
+
+CORPUS: list[Any] = [
+    *ds.every_kind_of_value().values(),
+    ds.every_kind_of_value(),
+    [ds.every_kind_of_value(), (1, "a", None), {"k": [True, 2.5, "x" * 300]}],
+    "",
+    "x" * 100_000,
+    0,
+    -(2**70),
+    2**70,
+    float("nan"),
+    float("inf"),
+    -0.0,
+    False,
+    None,
+    ds.Label("text subclass"),
+    ds.Count(5),
+    ds.Level.HIGH,
+    {"password": "hunter2", "api_key": "k", "nested": {"token": "t", "fine": 1}},
+    list(range(300)),
+    {(1, 2): "tuple key", None: "none key", 1.5: "float key"},
+]
+OPTIONS: list[dict[str, Any]] = [
+    {},
+    {"for_tracing": True},
+    {"for_tracing": True, "truncate_limit": 3},
+    {"skip_format_types": {str, int}},
+    {"force_format_types": {str}, "skip_format_types": {str}},
+]
+
+
+def shape(value: Any) -> Any:
+    """Everything two formatted values must agree on: their JSON text and the type of every part."""
+    if isinstance(value, dict):
+        return ("dict", type(value), [(type(key), repr(key), shape(item)) for key, item in value.items()])
+    if isinstance(value, (list, tuple, set)):
+        return (
+            "seq",
+            type(value),
+            sorted(repr(shape(item)) for item in value) if isinstance(value, set) else [shape(item) for item in value],
+        )
+    try:
+        return (type(value), orjson.dumps(value, default=orjson_encode, option=orjson.OPT_NON_STR_KEYS))
+    except TypeError:  # integers past 64 bits: Dynamiq's encoder cannot write them either
+        return (type(value), repr(value))
+
+
+def format_everything(format_value: Any) -> list[Any]:
+    return [shape(format_value(value, **options)) for value in CORPUS for options in OPTIONS]
+
+
+def test_every_value_formats_exactly_as_dynamiq_formats_it() -> None:
+    original = format_everything(dynamiq_utils.format_value)
+    with ds.instrumentation(tracer_provider=TracerProvider()):
+        assert dynamiq_utils.format_value is not original  # the fast path is in place
+        fast = format_everything(dynamiq_utils.format_value)
+        via_tracing_module = format_everything(importlib.import_module("dynamiq.callbacks.tracing").format_value)
+    assert fast == original
+    assert via_tracing_module == original
+
+
+def test_scalars_come_back_as_themselves_in_fresh_contexts_without_building_a_class() -> None:
+    """The case that cost most: a fresh thread's copied context, where pydantic's class cache starts empty."""
+    from pydantic import RootModel
+
+    built: list[Any] = []
+    original_class_getitem = RootModel.__class_getitem__.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: Any, params: Any) -> Any:
+        built.append(params)
+        return original_class_getitem(cls, params)
+
+    def format_in_a_fresh_context(value: Any) -> Any:
+        return contextvars.Context().run(dynamiq_utils.format_value, value, for_tracing=True)
+
+    values = ["text", 3, 2.5, True, None]
+    with ds.instrumentation(tracer_provider=TracerProvider()):
+        try:
+            RootModel.__class_getitem__ = classmethod(counting)  # type: ignore[assignment, method-assign]
+            with ThreadPoolExecutor(4) as pool:
+                results = list(pool.map(format_in_a_fresh_context, values * 20))
+        finally:
+            RootModel.__class_getitem__ = classmethod(original_class_getitem)  # type: ignore[assignment, method-assign]
+    assert results == values * 20
+    assert all(type(result) is type(value) for result, value in zip(results, values * 20, strict=True))
+    assert built == []
+    assert {type(value) for value in values} == PLAIN_SCALARS
+
+
+@pytest.mark.parametrize("module", MODULES_HOLDING_FORMAT_VALUE)
+def test_uninstrument_restores_format_value_everywhere(module: str) -> None:
+    holder = importlib.import_module(module)
+    original = holder.__dict__["format_value"]
+    with ds.instrumentation(tracer_provider=TracerProvider()):
+        assert holder.__dict__["format_value"] is not original
+    assert holder.__dict__["format_value"] is original
