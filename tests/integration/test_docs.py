@@ -63,7 +63,6 @@ NAMED_ELSEWHERE = frozenset(
 """This package's own variables of the collector, the gateway and the demo, named in their modules."""
 
 
-
 def module_variables(module: ModuleType) -> set[str]:
     return {value for name, value in vars(module).items() if not name.startswith("_") and isinstance(value, str)}
 
