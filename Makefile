@@ -32,8 +32,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Two workers (pytest-xdist): most tests wait on subprocesses and sockets, so the suite keeps both cores busy.
+# PYTEST_ARGS="-n 0 tests/delivery" runs a part in one process.
+PYTEST_ARGS ?= -n 2
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The test suite on the other supported Pythons (pyenv's 3.10, 3.12 and 3.13), a virtualenv each (.venv-3.X).
 # MATRIX_PYTHONS="3.12" runs one; MATRIX_ARGS passes pytest arguments.

@@ -16,6 +16,22 @@ from otel_dynamiq import environment_variables as env
 from otel_dynamiq.collector import LocalCollector
 from tests.support.common import FAKE_KEY, SpanRecorder
 
+SLOWEST_FIRST = (
+    "tests/integration/",
+    "tests/translation/test_llm_instrumentations.py",
+    "tests/delivery/test_faults.py",
+    "tests/exporter/test_doctor.py",
+    "tests/instrumentation/test_speedups.py",
+    "tests/gateway/",
+)
+"""Tests that start subprocesses or wait on servers, run before the quick ones."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slowest first: at the end of the run, a few long subprocess tests would leave a worker (and a core)
+    idle for minutes while the other finishes them; at the start, the quick tests fill the gaps instead."""
+    items.sort(key=lambda item: not item.nodeid.startswith(SLOWEST_FIRST))
+
 
 @pytest.fixture(autouse=True)
 def _clean_exporter_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:

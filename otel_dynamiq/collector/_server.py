@@ -144,8 +144,13 @@ class _Server(BoundedHTTPServer):
 class LocalCollector:
     """Serve the collector on a background thread; a context manager for tests and the demo.
 
-    ``port=0`` picks a free port; ``url`` tells which. ``access_key`` makes it
-    demand ``Authorization: Bearer <key>`` like the real service.
+    Arguments:
+        host: the address it listens on (default ``127.0.0.1``; beyond loopback it needs a key).
+        port: 0 (the default) picks a free port; ``url`` tells which.
+        database: the SQLite file runs are kept in (default ``:memory:``, gone when it stops).
+        access_key: demand ``Authorization: Bearer <key>`` like the real service, for the API and
+            the viewer alike (default: none, loopback only).
+        connection_timeout: seconds a connection may idle between requests (default 10).
     """
 
     def __init__(

@@ -65,7 +65,22 @@ def _checked_exporter() -> DynamiqSpanExporter:
 
 
 class Gateway:
-    """Both OTLP front ends over one exporter; ``grpc_port=None`` serves OTLP/HTTP only."""
+    """Both OTLP front ends over one exporter; ``grpc_port=None`` serves OTLP/HTTP only.
+
+    Arguments:
+        host: the address both front ends listen on (default ``127.0.0.1``). Any other address needs
+            a token: senders beyond this machine must prove who they are.
+        port: OTLP/HTTP (default 4318, OTLP's own; 0 picks a free port, ``http_url`` tells which).
+        grpc_port: OTLP/gRPC (default 4317; 0 picks a free port; None turns gRPC off, and with it the
+            ``gateway`` extra's grpcio).
+        token: the bearer token senders must present (default ``OTEL_DYNAMIQ_GATEWAY_TOKEN``).
+        exporter: where accepted spans go (default: a ``DynamiqSpanExporter`` configured from the
+            environment, whose spool must be on disk and which refuses, rather than drops, when full:
+            the gateway answers 200 only for runs delivered or on disk).
+        meter_provider: where the gateway's own counters are published (default: the global one).
+        connection_timeout: seconds a connection may idle between requests (default 10).
+        request_timeout: seconds a request has to arrive whole once its first byte came (default 10).
+    """
 
     def __init__(
         self,

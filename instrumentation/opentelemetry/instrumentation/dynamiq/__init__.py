@@ -55,7 +55,16 @@ _STEP_PATCH = ("dynamiq.executors.pool", "PoolExecutor.execute")
 
 
 class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Trace Dynamiq runs as OpenTelemetry spans; see the module docstring."""
+    """Trace Dynamiq runs as OpenTelemetry spans; see the module docstring.
+
+    ``instrument()`` takes, beside ``BaseInstrumentor``'s own ``tracer_provider``:
+        capture_content: False keeps inputs, outputs, prompts and tool payloads out of the spans
+            (default ``OTEL_INSTRUMENTATION_DYNAMIQ_CAPTURE_CONTENT``, else True).
+        max_content_length: characters kept of each captured value before it is cut with a visible
+            marker (default ``OTEL_INSTRUMENTATION_DYNAMIQ_MAX_CONTENT_LENGTH``, else 100000).
+        speedups: False leaves Dynamiq's own polling and formatting in place, tracing only
+            (default ``OTEL_INSTRUMENTATION_DYNAMIQ_SPEEDUPS``, else True).
+    """
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
