@@ -396,3 +396,43 @@ def test_trickling_senders_yield_their_handlers_to_waiting_ones() -> None:
         stop.set()
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("framing", "status"),
+    [
+        (b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 411),
+        (b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400),
+        (b"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}", 411),
+        (b"Content-Length: 2\r\nTransfer-Encoding: gzip\r\n\r\n{}", 501),
+    ],
+    ids=["chunked", "two-lengths", "length-and-chunked", "other-transfer-encoding"],
+)
+def test_a_body_framed_any_other_way_than_one_length_is_refused_and_the_connection_closed(
+    collector: LocalCollector, framing: bytes, status: int
+) -> None:
+    # A proxy in front and the collector must never disagree about where a request ends.
+    answer = raw_request(collector.url, b"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\n" + framing, read_timeout=5)
+    assert status_of(answer) == status
+    assert b"connection: close" in answer.lower()
+    assert collector.store.runs() == []
+
+
+def test_100_continue_is_sent_only_once_the_key_is_checked(keyed_collector: LocalCollector) -> None:
+    answer = raw_request(
+        keyed_collector.url,
+        b"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer wrong\r\n"
+        b"Expect: 100-continue\r\nContent-Length: 10\r\n\r\n",
+        read_timeout=5,
+    )
+    assert status_of(answer) == 401 and b"100 Continue" not in answer
+    body = json.dumps({"runs": [sample_run()]}).encode()
+    answer = raw_request(
+        keyed_collector.url,
+        b"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        + f"Authorization: Bearer {FAKE_KEY}\r\nExpect: 100-continue\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body,
+        read_timeout=5,
+    )
+    assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 ")
+    assert len(keyed_collector.store.runs()) == 1
