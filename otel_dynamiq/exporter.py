@@ -225,11 +225,16 @@ class DynamiqSpanExporter(SpanExporter):
         """Runs sent, requests, retries and runs dropped by reason, since construction."""
         return self._stats.snapshot()
 
-    def spool_state(self) -> SpoolState | None:
-        """What the spool holds now; None when it is turned off."""
+    def spool_state(self, *, from_disk: bool = False) -> SpoolState | None:
+        """What the spool holds now; None when it is turned off.
+
+        By default the delivery loop answers, so bodies it holds in memory (a disk that failed)
+        count too. ``from_disk=True`` reads the spool's directory on the calling thread instead: what a
+        monitor asking every second wants, since it neither waits for nor delays delivery.
+        """
         if self._config.spool is None:
             return None
-        if self._shutdown:  # the loop is gone; what is on disk is still there
+        if self._shutdown or from_disk:  # the loop is gone, or not asked: what is on disk is still there
             return inspect_spool(self._config)
         runtime = self._runtime_for_this_process()
         return runtime.loop.submit(_call(runtime.delivery.spool_state)).result(timeout=self._config.timeout)

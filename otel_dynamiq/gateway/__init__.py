@@ -22,7 +22,6 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from otel_dynamiq._config import is_loopback_host, load_config
-from otel_dynamiq._delivery.spool import inspect_spool
 from otel_dynamiq._http_server.bounded_server import CONNECTION_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS
 from otel_dynamiq.exporter import DynamiqSpanExporter
 from otel_dynamiq.gateway._core import Counts, GatewayCore
@@ -130,7 +129,7 @@ class Gateway:
         """Refuse before the spool's cap would push out runs already answered 200, and take spans again after."""
         settings = exporter.config.spool
         while settings is not None and not self._stop_watching.wait(SPOOL_WATCH_SECONDS):
-            state = inspect_spool(exporter.config)
+            state = exporter.spool_state(from_disk=True)
             self.core.set_spool_full(state is not None and state.size_bytes > SPOOL_FULL_FRACTION * settings.max_bytes)
 
     @property

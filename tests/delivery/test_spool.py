@@ -64,6 +64,12 @@ def test_runs_the_service_cannot_take_wait_on_disk_then_arrive_once(
 
     files = spool_files(spool_base)
     assert len(files) == 1
+    # What the loop says and what a monitor reads from the disk (the gateway's, every second) agree.
+    from_loop, from_disk = exporter.spool_state(), exporter.spool_state(from_disk=True)
+    assert from_loop is not None and from_disk is not None
+    assert (
+        (from_loop.runs, from_loop.size_bytes) == (from_disk.runs, from_disk.size_bytes) == (3, files[0].stat().st_size)
+    )
     assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
     assert stat.S_IMODE(files[0].parent.stat().st_mode) == 0o700
     assert stat.S_IMODE((spool_base / "made-by-the-exporter").stat().st_mode) == 0o700
