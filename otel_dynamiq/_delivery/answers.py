@@ -73,7 +73,7 @@ def read_answer(response: httpx.Response) -> Verdict:
     )
 
 
-def read_failure(exc: httpx.TransportError) -> Verdict:
+def read_failure(exc: httpx.TransportError | httpx.InvalidURL) -> Verdict:
     """No answer at all: a URL no request can reach is final; the network, the service or TLS may recover."""
     kind = type(exc).__name__
     if isinstance(exc, _NOT_RETRYABLE_TRANSPORT_ERRORS):
@@ -81,7 +81,7 @@ def read_failure(exc: httpx.TransportError) -> Verdict:
     return Verdict(Outcome.RETRY, why=_transport_cause(exc), kind=kind)
 
 
-def _transport_cause(exc: httpx.TransportError) -> str:
+def _transport_cause(exc: httpx.TransportError | httpx.InvalidURL) -> str:
     """One line that says what failed, and for an untrusted certificate what to set."""
     kind = type(exc).__name__
     reason: BaseException | None = exc

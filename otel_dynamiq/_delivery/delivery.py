@@ -43,6 +43,8 @@ from otel_dynamiq._logging import one_line
 _logger = logging.getLogger(__name__)
 
 _BODY_SNIPPET_CHARS = 200
+_NO_ANSWER = (httpx.TransportError, httpx.InvalidURL)
+"""Every way a request gets no answer; ``InvalidURL`` (a host httpx cannot encode) is not a ``TransportError``."""
 _SPOOLABLE_REASONS = frozenset({_stats.DROP_TIMEOUT, _stats.DROP_SHUTDOWN})
 """Retryable causes: the service may take these runs later. Final refusals are never spooled."""
 
@@ -196,7 +198,7 @@ class Delivery:
             response: httpx.Response | None = None
             try:
                 response = await self._http_client().post(self._config.traces_url, content=content, timeout=remaining)
-            except httpx.TransportError as exc:
+            except _NO_ANSWER as exc:
                 verdict = read_failure(exc)
             else:
                 verdict = read_answer(response)
@@ -343,7 +345,7 @@ class Delivery:
         response: httpx.Response | None = None
         try:
             response = await self._http_client().post(self._config.traces_url, content=content)
-        except httpx.TransportError as exc:
+        except _NO_ANSWER as exc:
             verdict = read_failure(exc)
         else:
             verdict = read_answer(response)

@@ -472,15 +472,22 @@ class Spool:
         try:
             self._disk = DiskSpool(directory, config, lease_seconds, count_drop)
         except OSError as exc:
-            self._fall_back(exc)
+            # The owner of a spool that refuses when full (the gateway) will not start without the disk,
+            # and says why in its own error: a warning here would be a second, contradicting line.
+            self._fall_back(exc, quiet=self._refuse_when_full)
 
-    def _fall_back(self, exc: OSError) -> None:
+    def _fall_back(self, exc: OSError, quiet: bool = False) -> None:
         self.problem = _problem(exc)
         self._disk = None
-        _logger.warning(
-            "The Dynamiq exporter cannot use its disk spool (%s); undelivered runs wait in memory instead "
-            "and are lost if the process ends",
+        if self._refuse_when_full:  # no memory to fall back on: bodies are refused, and their senders keep them
+            consequence = "runs it cannot deliver at once are refused until that is fixed"
+        else:
+            consequence = "undelivered runs wait in memory instead and are lost if the process ends"
+        _logger.log(
+            logging.DEBUG if quiet else logging.WARNING,
+            "The Dynamiq exporter cannot use its disk spool (%s); %s",
             self.problem,
+            consequence,
         )
 
     @property

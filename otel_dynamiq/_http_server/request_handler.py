@@ -38,9 +38,12 @@ class RequestHandler(BoundedHandler):
     def send_body(
         self, status: int, body: bytes, content_type: str, *, close: bool = False, headers: dict[str, str] | None = None
     ) -> None:
-        """One whole answer; ``close`` when what the client sent after this request will not be read."""
-        if close:
-            self.close_connection = True
+        """One whole answer; ``close`` when what the client sent after this request will not be read.
+
+        An answer after which the connection closes anyway (``close_if_body_unread``, HTTP/1.0) says so.
+        """
+        if close or self.close_connection:
+            close = self.close_connection = True
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -70,6 +73,16 @@ class RequestHandler(BoundedHandler):
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.refuse(HTTPStatus.INTERNAL_SERVER_ERROR, f"the {self.server_role} could not handle this request")
+
+    def close_if_body_unread(self) -> bool:
+        """A request whose body is never read (GET, HEAD, OPTIONS) closes its connection after the answer.
+
+        Otherwise the body, whatever it holds, would be read as the next request on that connection.
+        """
+        unread = self.headers.get("Content-Length", "0").strip() != "0" or "Transfer-Encoding" in self.headers
+        if unread:
+            self.close_connection = True
+        return unread
 
     def handle_expect_100(self) -> bool:
         """Not yet: ``100 Continue`` goes out only once the key and the headers are checked (``read_body``)."""

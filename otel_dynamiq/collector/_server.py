@@ -56,14 +56,17 @@ class _Handler(RequestHandler):
         self.guarded(self._post)
 
     def do_GET(self) -> None:
+        self.close_if_body_unread()
         self.guarded(self._get)
 
     def do_HEAD(self) -> None:
         """What a GET would answer, without its body (``_reply`` and the viewer's sends skip it)."""
+        self.close_if_body_unread()
         self.guarded(self._get)
 
     def do_OPTIONS(self) -> None:
         """No CORS: a web page's preflight is refused, so its scripts can neither post nor read."""
+        self.close_if_body_unread()
         self._reply(HTTPStatus.METHOD_NOT_ALLOWED, {"detail": "GET, HEAD or POST"}, headers={"Allow": ALLOWED})
 
     def _cross_site(self) -> str | None:

@@ -102,11 +102,7 @@ class _Handler(RequestHandler):
             self._error(refused.status, refused.detail, kind)
 
     def do_GET(self) -> None:
-        # A GET's body is never read: a connection that sent one closes after the answer, or its body
-        # would be read as the next request.
-        unread = self.headers.get("Content-Length", "0").strip() != "0" or "Transfer-Encoding" in self.headers
-        if unread:
-            self.close_connection = True
+        unread = self.close_if_body_unread()
         if self.request_path() not in HEALTH_PATHS:
             self._send(HTTPStatus.NOT_FOUND, b'{"detail": "GET /healthz"}', "application/json", close=unread)
             return

@@ -436,3 +436,23 @@ def test_100_continue_is_sent_only_once_the_key_is_checked(keyed_collector: Loca
     )
     assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 ")
     assert len(keyed_collector.store.runs()) == 1
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS"])
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_a_body_sent_where_none_is_read_closes_the_connection_instead_of_being_read_as_a_request(
+    keyed_collector: LocalCollector, method: str, framing: str
+) -> None:
+    """A refused GET (wrong key) that carries a body: the body is never read, so it must not become a request."""
+    smuggled = f"GET /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {FAKE_KEY}\r\n\r\n".encode()
+    if framing == "length":
+        head, body = f"Content-Length: {len(smuggled)}\r\n", smuggled
+    else:
+        head, body = "Transfer-Encoding: chunked\r\n", f"{len(smuggled):x}\r\n".encode() + smuggled + b"\r\n0\r\n\r\n"
+    answer = raw_request(
+        keyed_collector.url,
+        f"{method} /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer wrong\r\n{head}\r\n".encode() + body,
+    )
+    assert status_of(answer) in (401, 405)
+    assert answer.count(b"HTTP/1.1 ") == 1  # the body was not answered as a second request
+    assert b"Connection: close" in answer

@@ -290,3 +290,24 @@ def test_bodies_pack_in_order_under_the_cap() -> None:
     packed = pack(parts, max_body_bytes=64)
     assert [part for payload in packed for part in payload.parts] == parts
     assert all(len(payload.body) <= 64 for payload in packed)
+
+
+def test_an_endpoint_httpx_cannot_make_a_url_of_is_a_transport_drop_not_a_crash(tmp_path: Path) -> None:
+    """httpx raises ``InvalidURL`` (not a ``TransportError``) for a host it cannot encode, such as a
+    non-IDNA name that passed the start-up check: the runs are dropped for ``transport``, said once,
+    and nothing is left to an "unexpected" failure or a crashed resender."""
+    harness = Harness(tmp_path, Service(status(200)))
+    harness.config = load_config(
+        endpoint="https://\u2603.invalid", access_key=KEY, timeout=5.0, spool=True, spool_dir=str(tmp_path)
+    )
+    harness.delivery = Delivery(
+        harness.config,
+        harness.stats,
+        open_spool=harness._open_spool,
+        transport=httpx.MockTransport(harness.service),
+        backoff=lambda attempt: 0.0,
+    )
+    assert not harness.deliver(payloads("a", "b"))
+    assert harness.stats.snapshot().runs_dropped == {stats.DROP_TRANSPORT: 2}
+    assert harness.spooled_runs() == 0
+    assert harness.service.requests == []

@@ -8,6 +8,7 @@ full, a mode only the gateway gets: the public constructor has no such argument.
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from otel_dynamiq import DynamiqSpanExporter
 from otel_dynamiq import environment_variables as env
 from otel_dynamiq.collector import LocalCollector
 from otel_dynamiq.gateway import Gateway
+from tests.support.processes import BIN, ROOT, clean_env
 
 
 @pytest.fixture
@@ -70,6 +72,25 @@ def test_a_spool_that_cannot_be_on_disk_stops_the_gateway_saying_what_to_set(
     assert "the disk spool cannot be used" in message and problem in message
     assert "OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR" in message
     assert exporter_threads(settle_seconds=5) <= before  # its exporter was shut down, not left running
+
+
+def test_the_command_refuses_an_unusable_spool_in_one_line_and_promises_no_memory_spool(tmp_path: Path) -> None:
+    """The gateway's spool never falls back to memory (it refuses instead), so nothing may say runs wait there."""
+    environment = clean_env(
+        **{env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR: str(opened_to_others(tmp_path / "base")), env.DYNAMIQ_ACCESS_KEY: "k"}
+    )
+    done = subprocess.run(
+        [str(BIN / "otel-dynamiq"), "gateway", "--port", "0", "--grpc-port", "0"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("otel-dynamiq: the gateway answers 200 only for runs delivered or on disk")
+    assert "in memory" not in done.stderr
 
 
 def test_the_exporter_says_whether_its_spool_is_on_disk(
