@@ -12,11 +12,12 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 
 .PHONY: demo test lint typecheck pytest matrix compat fleet browser bench clean
 
+# pip installs uv, and uv the rest: the same packages from the same index, in seconds instead of minutes.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,instruments]'
-	$(BIN)/python -m pip install --quiet --no-deps --upgrade --target $(STOCK_DISTRO) opentelemetry-distro
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev,instruments]'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps --upgrade --target $(STOCK_DISTRO) opentelemetry-distro
 	touch $(STAMP)
 
 # Waits for Enter only at a terminal, so the viewer stays open; DEMO_ARGS=--no-wait (or --wait) decides.
