@@ -34,8 +34,9 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # Two workers (pytest-xdist): most tests wait on subprocesses and sockets, so the suite keeps both cores busy.
-# PYTEST_ARGS="-n 0 tests/delivery" runs a part in one process.
-PYTEST_ARGS ?= -n 2
+# A worker that runs out of tests takes half of what the other has left (worksteal), so the slowest tests,
+# scheduled first, end together. PYTEST_ARGS="-n 0 tests/delivery" runs a part in one process.
+PYTEST_ARGS ?= -n 2 --dist worksteal
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
