@@ -74,15 +74,13 @@ class RequestHandler(BoundedHandler):
             with contextlib.suppress(OSError):
                 self.refuse(HTTPStatus.INTERNAL_SERVER_ERROR, f"the {self.server_role} could not handle this request")
 
-    def close_if_body_unread(self) -> bool:
+    def close_if_body_unread(self) -> None:
         """A request whose body is never read (GET, HEAD, OPTIONS) closes its connection after the answer.
 
         Otherwise the body, whatever it holds, would be read as the next request on that connection.
         """
-        unread = self.headers.get("Content-Length", "0").strip() != "0" or "Transfer-Encoding" in self.headers
-        if unread:
+        if self.headers.get("Content-Length", "0").strip() != "0" or "Transfer-Encoding" in self.headers:
             self.close_connection = True
-        return unread
 
     def handle_expect_100(self) -> bool:
         """Not yet: ``100 Continue`` goes out only once the key and the headers are checked (``read_body``)."""

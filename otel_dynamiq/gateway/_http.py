@@ -47,16 +47,16 @@ class _Handler(RequestHandler):
         self.send_body(status, body, content_type, close=close, headers=headers)
 
     def refuse(self, status: int, detail: str) -> None:
-        self._error(status, detail, self._kind)
+        self._error(status, detail)
 
-    def _error(self, status: int, message: str, kind: str, *, close: bool = True, retry: bool = False) -> None:
+    def _error(self, status: int, message: str, *, close: bool = True, retry: bool = False) -> None:
         """An OTLP error answer: a ``google.rpc.Status`` in the request's own encoding."""
-        if kind == JSON:
-            body = orjson.dumps({"code": int(status), "message": message})
+        if self._kind == JSON:
+            body, content_type = orjson.dumps({"code": int(status), "message": message}), JSON
         else:
             body = status_pb2.Status(code=int(status), message=message).SerializeToString()
-            kind = "application/x-protobuf"
-        self._send(status, body, kind, close=close, retry=retry)
+            content_type = "application/x-protobuf"
+        self._send(status, body, content_type, close=close, retry=retry)
 
     def do_POST(self) -> None:
         self._kind = JSON if "json" in self.headers.get("Content-Type", "").lower() else "application/x-protobuf"
@@ -64,47 +64,44 @@ class _Handler(RequestHandler):
 
     def _post(self) -> None:
         core = self.server.core
-        kind = self._kind
         try:
             if self.request_path() != TRACES_PATH:
-                self._error(HTTPStatus.NOT_FOUND, f"POST goes to {TRACES_PATH}", kind)
+                self._error(HTTPStatus.NOT_FOUND, f"POST goes to {TRACES_PATH}")
                 return
             if not core.authorized(self.headers.get("Authorization")):
                 core.refused("unauthorized")
-                self._error(HTTPStatus.UNAUTHORIZED, "missing or wrong gateway token (Authorization: Bearer)", kind)
+                self._error(HTTPStatus.UNAUTHORIZED, "missing or wrong gateway token (Authorization: Bearer)")
                 return
-            kind = self._kind = media_type(self.headers.get("Content-Type"))
+            self._kind = media_type(self.headers.get("Content-Type"))
             core.check_taking()  # before the body: a refusal then closes the connection, never reads it
             raw = self.read_body(chunked=True)  # outside the drain's count: a slow sender cannot hold a SIGTERM
             with core.request():
                 with core.decoding():
                     body = decompressed(raw, self.headers.get("Content-Encoding"))
                     del raw
-                    request, refused = parse_request(body, kind)
+                    request, refused = parse_request(body, self._kind)
                     del body
                     decoded = spans_of(request, refused)
                     del request
                 if not core.export(decoded):
                     core.refused("not_delivered")
-                    self._error(
-                        HTTPStatus.SERVICE_UNAVAILABLE, "cannot deliver or spool now", kind, close=False, retry=True
-                    )
+                    self._error(HTTPStatus.SERVICE_UNAVAILABLE, "cannot deliver or spool now", close=False, retry=True)
                     return
-            self._send(HTTPStatus.OK, encode_response(decoded, kind), kind)
+            self._send(HTTPStatus.OK, encode_response(decoded, self._kind), self._kind)
         except Draining:
             core.refused("draining")
-            self._error(HTTPStatus.SERVICE_UNAVAILABLE, "the gateway is shutting down", kind, retry=True)
+            self._error(HTTPStatus.SERVICE_UNAVAILABLE, "the gateway is shutting down", retry=True)
         except SpoolFull:  # the body, if any, is unread: the connection closes rather than read it as a request
             core.refused("spool_full")
-            self._error(HTTPStatus.TOO_MANY_REQUESTS, "Dynamiq is out and the spool is full", kind, retry=True)
+            self._error(HTTPStatus.TOO_MANY_REQUESTS, "Dynamiq is out and the spool is full", retry=True)
         except (BodyError, OtlpError) as refused:
             core.refused(f"http_{int(refused.status)}")
-            self._error(refused.status, refused.detail, kind)
+            self._error(refused.status, refused.detail)
 
     def do_GET(self) -> None:
-        unread = self.close_if_body_unread()
+        self.close_if_body_unread()
         if self.request_path() not in HEALTH_PATHS:
-            self._send(HTTPStatus.NOT_FOUND, b'{"detail": "GET /healthz"}', "application/json", close=unread)
+            self._send(HTTPStatus.NOT_FOUND, b'{"detail": "GET /healthz"}', "application/json")
             return
         core = self.server.core
         counts = core.counts()
@@ -112,7 +109,7 @@ class _Handler(RequestHandler):
         body = orjson.dumps({"status": status, **counts.__dict__})
         # A full spool is not unhealthy: the replica must stay up to drain it once Dynamiq answers.
         status_code = HTTPStatus.SERVICE_UNAVAILABLE if core.draining else HTTPStatus.OK
-        self._send(status_code, body, "application/json", close=unread)
+        self._send(status_code, body, "application/json")
 
 
 class GatewayHTTPServer(BoundedHTTPServer):

@@ -25,8 +25,9 @@ from otel_dynamiq._delivery import stats
 from otel_dynamiq._delivery.answers import Outcome, read_answer, read_failure
 from otel_dynamiq._delivery.bodies import Payload, body_of, pack
 from otel_dynamiq._delivery.delivery import Delivery
-from otel_dynamiq._delivery.spool import Spool, spool_directory
+from otel_dynamiq._delivery.spool import Spool
 from otel_dynamiq._delivery.stats import StatsRecorder
+from otel_dynamiq.exporter import _open_spool as open_spool
 
 KEY = "dq-key-for-the-seam-tests-91c3"
 Answer = Callable[[httpx.Request], httpx.Response]
@@ -91,10 +92,8 @@ class Harness:
         self.spool: Spool | None = None
 
     def _open_spool(self) -> Spool | None:
-        directory = spool_directory(self.config)
-        if self.config.spool is None or directory is None:
-            return None
-        self.spool = Spool(self.config.spool, directory, 15.0, self.stats.dropped)
+        """The exporter's own way to open its spool, kept at hand so a test can read what it holds."""
+        self.spool = open_spool(self.config, self.stats)
         return self.spool
 
     def run(self, work: Callable[[Delivery], Coroutine[Any, Any, Any]]) -> Any:
