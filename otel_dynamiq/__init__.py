@@ -14,6 +14,7 @@ Manual setup::
 
 from otel_dynamiq._config import ExporterConfig
 from otel_dynamiq._delivery.stats import ExporterStats
+from otel_dynamiq._process_end import force_flush
 from otel_dynamiq._translation.call_nesting import NestedCallMarker
 from otel_dynamiq._translation.content_events import GenAIContentEventProcessor
 from otel_dynamiq.exporter import DynamiqSpanExporter
@@ -26,4 +27,5 @@ __all__ = [
     "GenAIContentEventProcessor",
     "NestedCallMarker",
     "__version__",
+    "force_flush",
 ]

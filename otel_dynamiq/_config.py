@@ -59,6 +59,8 @@ class ExporterConfig:
     """Where undelivered bodies wait for the service; None when the spool is off."""
     certificate_file: Path | None = None
     """The CA certificates to trust for https (PEM); None trusts ``SSL_CERT_FILE``/``SSL_CERT_DIR`` or certifi's."""
+    flush_on_exit: bool = True
+    """Flush the spans a process made when a signal or a multiprocessing child's exit ends it (``_process_end``)."""
 
     @property
     def traces_url(self) -> str:
@@ -320,6 +322,7 @@ def load_config(
     spool_max_age: float | None = None,
     spool_refuse_when_full: bool = False,
     certificate_file: str | os.PathLike[str] | None = None,
+    flush_on_exit: bool | None = None,
 ) -> ExporterConfig:
     """Merge keyword arguments over the environment over the defaults."""
     resolved_endpoint = _check_endpoint(endpoint or _env(env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT) or DEFAULT_ENDPOINT)
@@ -407,4 +410,7 @@ def load_config(
         ),
         spool=resolved_spool,
         certificate_file=resolved_certificate,
+        flush_on_exit=_setting(
+            flush_on_exit, "flush_on_exit", env.OTEL_EXPORTER_DYNAMIQ_FLUSH_ON_EXIT, parse_bool, True
+        ),
     )

@@ -30,3 +30,5 @@ OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_BYTES: Final = "OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_
 """The most the spool holds for one endpoint and key; the oldest bodies go first."""
 OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_AGE: Final = "OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_AGE"
 """Seconds a spooled body is kept before it is dropped as too old."""
+OTEL_EXPORTER_DYNAMIQ_FLUSH_ON_EXIT: Final = "OTEL_EXPORTER_DYNAMIQ_FLUSH_ON_EXIT"
+"""``false`` installs no flush at a process's end (SIGTERM, SIGINT, multiprocessing children)."""

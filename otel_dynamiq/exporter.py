@@ -40,6 +40,7 @@ from otel_dynamiq._delivery.metrics import publish as publish_metrics
 from otel_dynamiq._delivery.spool import Spool, SpoolState, inspect_spool, spool_directory
 from otel_dynamiq._delivery.stats import ExporterStats, StatsRecorder
 from otel_dynamiq._logging import one_line, reclaim_loggers
+from otel_dynamiq._process_end import flush_at_process_end
 from otel_dynamiq._translation.call_nesting import MARKED
 from otel_dynamiq._translation.content_events import (
     LOST_EVENTS_WARNING,
@@ -98,6 +99,7 @@ class DynamiqSpanExporter(SpanExporter):
         spool_max_bytes: int | None = None,
         spool_max_age: float | None = None,
         certificate_file: str | os.PathLike[str] | None = None,
+        flush_on_exit: bool | None = None,
         meter_provider: MeterProvider | None = None,
     ) -> None:
         """Read the settings (keywords over the environment over the defaults), then start in the background.
@@ -151,6 +153,12 @@ class DynamiqSpanExporter(SpanExporter):
                 for an ``https://`` endpoint, instead of the default ones (which
                 honour ``SSL_CERT_FILE`` and ``SSL_CERT_DIR``). Verification is
                 never turned off. Default: ``OTEL_EXPORTER_DYNAMIQ_CERTIFICATE``, else none.
+            flush_on_exit: False installs nothing to flush the spans a process
+                made when it ends without ``atexit``: a SIGTERM (or SIGINT) left
+                at its default action, a ``multiprocessing`` child's exit. Each
+                flush is bounded by ``timeout``, and the process then ends with
+                the same signal and status as without it (docs/delivery.md).
+                Default: ``OTEL_EXPORTER_DYNAMIQ_FLUSH_ON_EXIT``, else True.
             meter_provider: Where the counters of ``stats`` are published as
                 OpenTelemetry metrics. No variable: default, the global
                 MeterProvider (a no-op unless the application set one).
@@ -171,8 +179,11 @@ class DynamiqSpanExporter(SpanExporter):
             spool_max_bytes=spool_max_bytes,
             spool_max_age=spool_max_age,
             certificate_file=certificate_file,
+            flush_on_exit=flush_on_exit,
         )
         self._start(config, meter_provider)
+        if config.flush_on_exit:
+            flush_at_process_end(config.timeout)
 
     @classmethod
     def _from_config(cls, config: ExporterConfig, meter_provider: MeterProvider | None = None) -> DynamiqSpanExporter:
@@ -378,7 +389,13 @@ class DynamiqSpanExporter(SpanExporter):
             self._runtime_for_this_process()
 
     def force_flush(self, timeout_millis: int = _DEFAULT_TIMEOUT_MILLIS) -> bool:
-        """Wait for the requests in flight; ``export()`` holds no queue of its own."""
+        """Wait for the exports in flight, and return; it cannot reach the spans a processor still holds.
+
+        The spans wait in the BatchSpanProcessor, above the exporter, so this
+        alone sends nothing new: before a serverless handler returns, flush the
+        provider (``provider.force_flush()``, or ``otel_dynamiq.force_flush()``
+        for the global one), which empties its processors into ``export()``.
+        """
         with self._lock:
             pending = set(self._inflight)
         if not pending:

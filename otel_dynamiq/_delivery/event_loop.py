@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import os
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -24,13 +25,39 @@ from otel_dynamiq._delivery.resolver import ResolverThread, ResolvingEventLoop
 T = TypeVar("T")
 
 
-def interpreter_exiting() -> bool:
-    """True once the interpreter shuts down: ``atexit`` handlers (a provider's shutdown among them) are running.
+_process_ending = threading.Event()
+"""Set when the process is known to end soon although the interpreter has not begun to shut down."""
 
-    The main thread counts as stopped from the moment its code ends, on every
-    supported Python; the non-daemon threads still running then are the
-    application's, which goes on until they end too.
+
+def mark_process_ending() -> None:
+    """A termination signal arrived, or a multiprocessing child finished its work: no time is left to retry."""
+    _process_ending.set()
+
+
+def _after_fork_in_child() -> None:
+    global _process_ending  # a new Event: the parent's may have been locked by a thread the child lacks
+    _process_ending = threading.Event()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def interpreter_exiting() -> bool:
+    """True once the process is ending: what is not delivered at the first attempt is spooled, not retried.
+
+    The interpreter shuts down once the main thread's code has ended (on
+    every supported Python; the main thread counts as stopped from then on)
+    and no non-daemon thread of the application is left: ``atexit``
+    handlers, a provider's shutdown among them, run then. A termination
+    signal or a multiprocessing child's last finalizers mark the end earlier
+    (``mark_process_ending``).
     """
+    return _process_ending.is_set() or interpreter_shutting_down()
+
+
+def interpreter_shutting_down() -> bool:
+    """True once the main thread's code has ended and no non-daemon thread of the application is left."""
     if threading.main_thread().is_alive():
         return False
     return not any(thread.is_alive() and not thread.daemon for thread in threading.enumerate())

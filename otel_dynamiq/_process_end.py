@@ -1,0 +1,220 @@
+"""Deliver what a process made, however it ends: signals, multiprocessing children, serverless handlers.
+
+A BatchSpanProcessor holds the last spans for up to its schedule delay, and
+the SDK flushes them from ``atexit``. Many processes never get there:
+
+- a ``multiprocessing`` child ends with ``os._exit`` right after its target
+  (fork, forkserver and spawn alike), so ``atexit`` never runs in a pool
+  worker, a ``ProcessPoolExecutor`` worker or a ``Process``;
+- Python leaves SIGTERM at the operating system's default, which ends the
+  process on the spot: how Kubernetes, Docker, systemd, ``Pool.terminate()``
+  and server supervisors stop a process;
+- a server that handles SIGTERM itself (uvicorn) puts back the handler it
+  found and raises the signal again once it has shut down gracefully.
+
+So the exporter, when it is built, arms two standard mechanisms, each at most
+once per process and each bounded by the exporter's timeout:
+
+- ``multiprocessing``'s own finalizers, which a child runs just before its
+  ``os._exit``: armed in every child as it starts (``register_after_fork``)
+  and at once when the exporter is built inside a child;
+- a handler for SIGTERM (and SIGINT, when it too is left at the default),
+  installed only from the main thread and only where no one else handles the
+  signal. It flushes, puts the default back and raises the same signal again,
+  so the exit status, and what a supervisor sees, are what they would have
+  been without it. An application or server that installs its own handler
+  keeps it; one that later puts ours back (uvicorn does) gets the flush too.
+  A process the signal does not end (PID 1 in a container ignores SIGTERM
+  unless it handles it) goes on exporting each span within moments of its end
+  until the SIGKILL that follows.
+
+What is flushed is the global tracer provider's processors, where the spans
+wait, not only this exporter; then the exporter spools at once whatever the
+service does not take on the first attempt, since the process will not be
+there to retry. ``OTEL_EXPORTER_DYNAMIQ_FLUSH_ON_EXIT=false`` (or
+``flush_on_exit=False``) installs none of it. A process that calls
+``os._exit`` itself is the one end no hook can see: call
+``otel_dynamiq.force_flush()`` just before it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+from opentelemetry import trace
+
+from otel_dynamiq._delivery.event_loop import interpreter_shutting_down, mark_process_ending
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_FLUSH_TIMEOUT_MILLIS = 30_000
+"""The SDK's own default for ``force_flush``."""
+_PROMPT_FLUSH_INTERVAL_SECONDS = 0.05
+"""After a termination signal that did not end the process: how often the processors are emptied."""
+_HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def force_flush(timeout_millis: int = DEFAULT_FLUSH_TIMEOUT_MILLIS) -> bool:
+    """Export every span the global tracer provider's processors still hold, and wait for it.
+
+    The call a serverless handler makes before it returns (the platform may
+    freeze or end the process right after), and the one a process makes
+    before it calls ``os._exit``. ``DynamiqSpanExporter.force_flush()`` alone
+    is not enough: the spans wait in the processor, which the exporter cannot
+    reach. True when everything was exported (or kept in the spool) in time;
+    a provider that is not the SDK's has nothing to flush, and gives True.
+    """
+    provider: Any = trace.get_tracer_provider()
+    flush: Callable[[int], bool] | None = getattr(provider, "force_flush", None)
+    if flush is None:
+        return True
+    return bool(flush(timeout_millis))
+
+
+class _ProcessEnd:
+    """What this process has armed; one per process (a forked child inherits the parent's and re-arms)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.timeout_seconds = 0.0
+        self.multiprocessing_armed = False
+        self.child_finalizer_armed = False
+        self.child_finishing = False
+        """A multiprocessing child's finalizers have begun: it is ending on its own, and flushing."""
+        self.handlers: dict[int, Callable[[int, FrameType | None], Any]] = {}
+        self.prompt_flusher: threading.Thread | None = None
+
+
+_STATE = _ProcessEnd()
+
+
+def flush_at_process_end(timeout_seconds: float) -> None:
+    """Arm the hooks of the module docstring (idempotent); the longest timeout asked for bounds each flush."""
+    with _STATE.lock:
+        _STATE.timeout_seconds = max(_STATE.timeout_seconds, timeout_seconds)
+        _arm_multiprocessing()
+        if threading.current_thread() is threading.main_thread():
+            for signum in _HANDLED_SIGNALS:
+                _install_handler(signum)
+
+
+def _arm_multiprocessing() -> None:
+    """Every multiprocessing child flushes before its ``os._exit``, whichever way it was started."""
+    import multiprocessing
+    import multiprocessing.util
+
+    if not _STATE.multiprocessing_armed:
+        _STATE.multiprocessing_armed = True
+        # Run in each child after multiprocessing clears the finalizers it inherited, before the target runs.
+        multiprocessing.util.register_after_fork(_STATE, _arm_child)
+    if multiprocessing.parent_process() is not None:  # built inside a child that has already started
+        _arm_child(_STATE)
+
+
+def _arm_child(state: _ProcessEnd) -> None:
+    import multiprocessing.util
+
+    if state.child_finalizer_armed:
+        return
+    state.child_finalizer_armed = True
+    # Priority above 0: run in the child's first round of finalizers, before it terminates children of its own.
+    multiprocessing.util.Finalize(None, _flush_before_child_exit, exitpriority=100)
+
+
+def _after_fork_in_child() -> None:
+    """A forked child's finalizers are its own to arm; what the parent set up for a signal is still in place."""
+    _STATE.lock = threading.Lock()
+    _STATE.child_finalizer_armed = False
+    _STATE.child_finishing = False
+    _STATE.prompt_flusher = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _flush_before_child_exit() -> None:
+    _STATE.child_finishing = True
+    mark_process_ending()
+    _flush_within(_STATE.timeout_seconds)
+
+
+def _install_handler(signum: int) -> None:
+    """Handle the signal only where nothing does: the default action, which would end the process unflushed."""
+    with contextlib.suppress(ValueError, OSError):  # a signal this platform cannot handle
+        if signum in _STATE.handlers or signal.getsignal(signum) is not signal.SIG_DFL:
+            return
+        handler = _handler_for(signum)
+        signal.signal(signum, handler)
+        _STATE.handlers[signum] = handler
+
+
+def _handler_for(signum: int) -> Callable[[int, FrameType | None], None]:
+    def flush_then_default(received: int, frame: FrameType | None) -> None:
+        if signal.getsignal(received) is flush_then_default:
+            signal.signal(received, signal.SIG_DFL)  # a second signal takes the default action at once
+        _STATE.handlers.pop(received, None)
+        if _STATE.child_finishing or interpreter_shutting_down():
+            # Already exiting on its own, and flushing as it goes (the provider's atexit shutdown, a
+            # child's finalizers): ending it now would cut that flush short. A pool's terminate() after
+            # its workers took their sentinels is one such race. Let the exit finish, bounded as it is.
+            return
+        mark_process_ending()
+        _flush_within(_STATE.timeout_seconds)
+        # The default action again, and the same signal: the process ends as it would have without us.
+        signal.raise_signal(received)
+        # Still running: the default action ignores this signal here (PID 1 in a container does).
+        _keep_flushing_promptly()
+
+    flush_then_default.__qualname__ = f"otel_dynamiq.flush_then_default[{signal.Signals(signum).name}]"
+    return flush_then_default
+
+
+def _flush_within(seconds: float) -> None:
+    """Flush on a helper thread, waiting at most ``seconds``.
+
+    The signal may have interrupted the main thread while it held a lock the
+    flush needs (a processor's, a logger's): flushing on that thread could
+    wait forever, and a bounded wait on another one never does.
+    """
+    done = threading.Event()
+
+    def flush() -> None:
+        try:
+            force_flush(max(int(seconds * 1000), 1))
+        except Exception as exc:  # a hook must never turn an exit into a traceback
+            _logger.debug("Flushing spans as the process ends failed: %s", exc)
+        finally:
+            done.set()
+
+    try:
+        threading.Thread(target=flush, name="otel-dynamiq-flush-at-exit", daemon=True).start()
+    except RuntimeError:  # the interpreter is shutting down and starts no thread: flush here
+        flush()
+        return
+    done.wait(seconds)
+
+
+def _keep_flushing_promptly() -> None:
+    """Empty the processors every few tens of milliseconds until the process is killed."""
+    if _STATE.prompt_flusher is not None:
+        return
+
+    def flush_forever() -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                force_flush(max(int(_STATE.timeout_seconds * 1000), 1))
+            time.sleep(_PROMPT_FLUSH_INTERVAL_SECONDS)
+
+    with contextlib.suppress(RuntimeError):
+        thread = threading.Thread(target=flush_forever, name="otel-dynamiq-prompt-flush", daemon=True)
+        thread.start()
+        _STATE.prompt_flusher = thread

@@ -1,0 +1,140 @@
+"""Processes that end the ways real ones do: worker pools, termination signals, PID 1 in a container.
+
+    python -m tests.apps.process_ends SCENARIO [START_METHOD]
+
+``APP_SETUP=manual`` builds its own TracerProvider with a BatchSpanProcessor
+(the README's manual setup) at import, so spawned children set it up too;
+``APP_SETUP=api`` uses only the OpenTelemetry API, for ``opentelemetry-instrument``.
+``APP_SETUP=stock`` is the manual setup with the stock OTLP/HTTP exporter
+(``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``), for the benchmark's comparison.
+
+Every span the app makes is a trace of two spans; the trace id is appended to
+``MADE_FILE`` (one line each, written after both spans ended), so whoever
+started the app knows what it made even when the app is killed.
+
+Scenarios: ``pool-close``, ``pool-with`` (the with-block terminates the
+workers), ``pool-terminate``, ``executor``, ``process``: 20 tasks in 2 workers, then exit.
+``loop``: make a trace every 20 ms until a signal ends the process. ``own-handler``: the
+same with the application's own SIGTERM handler, which exits with status 3.
+``os-exit``: a forked child makes traces, calls ``otel_dynamiq.force_flush()`` and ``os._exit(0)``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from types import FrameType
+
+from opentelemetry import trace
+
+TASKS = 20
+WORKERS = 2
+
+
+def set_up(setup: str) -> None:
+    if setup in ("manual", "stock"):
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+        exporter: SpanExporter
+        if setup == "manual":
+            from otel_dynamiq import DynamiqSpanExporter
+
+            exporter = DynamiqSpanExporter()
+        else:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            exporter = OTLPSpanExporter()
+        provider = TracerProvider(resource=Resource.create({"service.name": "process-ends"}))
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+    elif setup != "api":
+        sys.exit(f"unknown APP_SETUP {setup!r}")
+
+
+def make_trace(label: str) -> str:
+    tracer = trace.get_tracer("process-ends")
+    with tracer.start_as_current_span(f"task {label}") as root:
+        with tracer.start_as_current_span("step", attributes={"input.value": label}):
+            pass
+    trace_id = format(root.get_span_context().trace_id, "032x")
+    with open(os.environ["MADE_FILE"], "a") as made:
+        made.write(trace_id + "\n")
+    return trace_id
+
+
+def task(number: int) -> str:
+    time.sleep(0.01)
+    return make_trace(f"{os.getpid()}-{number}")
+
+
+def run_pool(scenario: str, context: multiprocessing.context.BaseContext) -> None:
+    if scenario == "pool-with":
+        with context.Pool(WORKERS) as pool:  # type: ignore[attr-defined]
+            pool.map(task, range(TASKS))
+    else:
+        pool = context.Pool(WORKERS)  # type: ignore[attr-defined]
+        pool.map(task, range(TASKS))
+        if scenario == "pool-close":
+            pool.close()
+        else:
+            pool.terminate()
+        pool.join()
+
+
+def run_loop() -> None:
+    print("ready", flush=True)
+    number = 0
+    while True:
+        make_trace(f"loop-{number}")
+        number += 1
+        time.sleep(0.02)
+
+
+def exit_three(signum: int, frame: FrameType | None) -> None:
+    sys.exit(3)
+
+
+def main() -> None:
+    scenario = sys.argv[1]
+    context = multiprocessing.get_context(sys.argv[2] if len(sys.argv) > 2 else None)
+    make_trace("parent")
+    if scenario.startswith("pool"):
+        run_pool(scenario, context)
+    elif scenario == "executor":
+        with concurrent.futures.ProcessPoolExecutor(WORKERS, mp_context=context) as executor:
+            list(executor.map(task, range(TASKS)))
+    elif scenario == "process":
+        workers = [context.Process(target=task, args=(number,)) for number in range(WORKERS)]  # type: ignore[attr-defined]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    elif scenario == "loop":
+        run_loop()
+    elif scenario == "own-handler":
+        signal.signal(signal.SIGTERM, exit_three)
+        run_loop()
+    elif scenario == "os-exit":
+        pid = os.fork()
+        if pid == 0:
+            for number in range(5):
+                make_trace(f"forked-{number}")
+            import otel_dynamiq
+
+            otel_dynamiq.force_flush()
+            os._exit(0)
+        os.waitpid(pid, 0)
+    else:
+        sys.exit(f"unknown scenario {scenario!r}")
+
+
+set_up(os.environ.get("APP_SETUP", "api"))
+
+if __name__ == "__main__":
+    main()

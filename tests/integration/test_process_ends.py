@@ -1,0 +1,323 @@
+"""Every way a process ends delivers what it made: pools, signals, servers' workers, PID 1.
+
+Each test runs a real program (``tests/apps/process_ends.py``, ``tests/apps/web_apps.py``
+under real uvicorn and gunicorn) against the local collector, reads the trace ids
+the program wrote down as it made them, and checks that every one arrived, each
+span once. ``OTEL_EXPORTER_DYNAMIQ_FLUSH_ON_EXIT=false`` shows what is lost without
+the hooks, and the exit statuses show that they change nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from otel_dynamiq import environment_variables as env
+from otel_dynamiq.collector import LocalCollector
+from tests.support.common import wait_for
+from tests.support.processes import BIN, ROOT, clean_env
+from tests.support.servers import free_port
+
+METHODS = ["fork", "forkserver", "spawn"]
+POOL_ENDS = ["pool-close", "pool-with", "pool-terminate", "executor", "process"]
+SPANS_PER_TRACE = 2
+EXIT_LIMIT_SECONDS = 60
+
+
+@pytest.fixture
+def made_file(tmp_path: Path) -> Path:
+    return tmp_path / "made.txt"
+
+
+def app_environment(collector: LocalCollector, made_file: Path, setup: str, **extra: str) -> dict[str, str]:
+    return clean_env(
+        MADE_FILE=str(made_file),
+        APP_SETUP=setup,
+        OTEL_SERVICE_NAME="process-ends",
+        OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="*",  # none is needed here, and each costs seconds of start-up
+        **{env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT: collector.url},
+        **extra,
+    )
+
+
+def app_command(setup: str, *arguments: str) -> list[str]:
+    command = [sys.executable, "-m", "tests.apps.process_ends", *arguments]
+    if setup == "api":
+        return [str(BIN / "opentelemetry-instrument"), "--traces_exporter", "dynamiq", *command]
+    return command
+
+
+def made(made_file: Path) -> list[str]:
+    return made_file.read_text().split() if made_file.exists() else []
+
+
+def arrived(collector: LocalCollector) -> Counter[str]:
+    """Runs per trace (hex); a run delivered twice fails the test."""
+    runs = collector.store.runs()
+    deliveries = collector.store.delivery_counts()
+    assert all(deliveries[run["id"]] == 1 for run in runs), "a run arrived twice"
+    return Counter(run["trace_id"].replace("-", "") for run in runs)
+
+
+def assert_all_arrived(collector: LocalCollector, traces: list[str]) -> None:
+    assert traces, "the app made nothing"
+    wait_for(lambda: all(arrived(collector)[trace] >= SPANS_PER_TRACE for trace in traces), timeout=15)
+    counts = arrived(collector)
+    assert all(counts[trace] == SPANS_PER_TRACE for trace in traces), counts
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("scenario", POOL_ENDS)
+def test_multiprocessing_children_deliver_every_run(
+    scenario: str, method: str, collector: LocalCollector, made_file: Path
+) -> None:
+    done = subprocess.run(
+        app_command("manual", scenario, method),
+        env=app_environment(collector, made_file, "manual"),
+        capture_output=True,
+        text=True,
+        timeout=EXIT_LIMIT_SECONDS,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    traces = made(made_file)
+    assert len(traces) == (3 if scenario == "process" else 21)  # the parent's trace and the workers'
+    assert_all_arrived(collector, traces)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_pool_workers_deliver_under_opentelemetry_instrument(
+    method: str, collector: LocalCollector, made_file: Path
+) -> None:
+    done = subprocess.run(
+        app_command("api", "pool-with", method),
+        env=app_environment(collector, made_file, "api"),
+        capture_output=True,
+        text=True,
+        timeout=EXIT_LIMIT_SECONDS,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert_all_arrived(collector, made(made_file))
+
+
+def test_without_the_hooks_pool_workers_lose_their_runs(collector: LocalCollector, made_file: Path) -> None:
+    """The setting turns them off, and what they are for shows: only the parent's trace arrives."""
+    done = subprocess.run(
+        app_command("manual", "pool-close", "fork"),
+        env=app_environment(collector, made_file, "manual", **{env.OTEL_EXPORTER_DYNAMIQ_FLUSH_ON_EXIT: "false"}),
+        capture_output=True,
+        text=True,
+        timeout=EXIT_LIMIT_SECONDS,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    traces = made(made_file)
+    wait_for(lambda: arrived(collector)[traces[0]] == SPANS_PER_TRACE)
+    time.sleep(0.5)
+    assert sum(arrived(collector).values()) == SPANS_PER_TRACE
+
+
+def start_loop(command: list[str], environment: dict[str, str]) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "ready"
+    time.sleep(0.5)  # a few traces made, the last ones still in the processor's queue
+    return process
+
+
+@pytest.mark.parametrize("setup", ["manual", "api"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_delivers_then_ends_the_process_as_it_would_have(
+    setup: str, signum: signal.Signals, collector: LocalCollector, made_file: Path
+) -> None:
+    """SIGTERM at its default action, and SIGINT's KeyboardInterrupt: same end, same status, every run."""
+    process = start_loop(app_command(setup, "loop"), app_environment(collector, made_file, setup))
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=EXIT_LIMIT_SECONDS)
+    if signum == signal.SIGTERM:
+        assert process.returncode == -signum, stderr  # killed by the signal, as at its default action
+    else:  # Python's own handler: KeyboardInterrupt and its traceback, then Python's own exit status
+        assert process.returncode in (1, -signum) and stderr.rstrip().endswith("KeyboardInterrupt"), stderr
+    assert_all_arrived(collector, made(made_file))
+
+
+def test_without_the_hooks_sigterm_loses_the_last_runs(collector: LocalCollector, made_file: Path) -> None:
+    environment = app_environment(collector, made_file, "manual", **{env.OTEL_EXPORTER_DYNAMIQ_FLUSH_ON_EXIT: "false"})
+    process = start_loop(app_command("manual", "loop"), environment)
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=EXIT_LIMIT_SECONDS)
+    assert process.returncode == -signal.SIGTERM
+    time.sleep(0.5)
+    assert not any(arrived(collector)[trace] for trace in made(made_file))  # the processor's delay is 5 s
+
+
+def test_the_applications_own_handler_is_kept(collector: LocalCollector, made_file: Path) -> None:
+    """It exits with status 3 through SystemExit; the provider's atexit hook delivers, as without us."""
+    process = start_loop(app_command("manual", "own-handler"), app_environment(collector, made_file, "manual"))
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=EXIT_LIMIT_SECONDS)
+    assert process.returncode == 3, stderr
+    assert_all_arrived(collector, made(made_file))
+
+
+def test_the_hooks_are_installed_only_where_the_default_action_was(tmp_path: Path) -> None:
+    probe = (
+        "import signal, otel_dynamiq\n"
+        "def mine(*_): pass\n"
+        "signal.signal(signal.SIGINT, mine)\n"
+        "before = signal.getsignal(signal.SIGTERM)\n"
+        "otel_dynamiq.DynamiqSpanExporter(endpoint='http://127.0.0.1:9')\n"
+        "print(before is signal.SIG_DFL, signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL,"
+        " signal.getsignal(signal.SIGINT) is mine)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], env=clean_env(), capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["True", "True", "True"], done.stderr
+    off = clean_env(**{env.OTEL_EXPORTER_DYNAMIQ_FLUSH_ON_EXIT: "false"})
+    done = subprocess.run([sys.executable, "-c", probe], env=off, capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["True", "False", "True"], done.stderr
+
+
+def test_a_process_that_calls_os_exit_itself_delivers_after_force_flush(
+    collector: LocalCollector, made_file: Path
+) -> None:
+    """The one end no hook sees; the documented one-line fix, ``otel_dynamiq.force_flush()``, works."""
+    done = subprocess.run(
+        app_command("manual", "os-exit"),
+        env=app_environment(collector, made_file, "manual"),
+        capture_output=True,
+        text=True,
+        timeout=EXIT_LIMIT_SECONDS,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    traces = made(made_file)
+    assert len(traces) == 6
+    assert_all_arrived(collector, traces)
+
+
+def can_unshare_pid() -> bool:
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"], capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not can_unshare_pid(), reason="needs root and unshare(1) for a PID namespace")
+@pytest.mark.parametrize("setup", ["manual", "api"])
+def test_as_pid_1_runs_keep_arriving_after_sigterm_until_sigkill(
+    setup: str, collector: LocalCollector, made_file: Path
+) -> None:
+    """PID 1 ignores a signal it does not handle: the app runs on until the container's SIGKILL.
+
+    After the SIGTERM, each span arrives within moments of its end (the processor
+    would otherwise hold it for up to 5 s), so the SIGKILL loses nothing made before it.
+    """
+    command = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", *app_command(setup, "loop")]
+    process = start_loop(command, app_environment(collector, made_file, setup))
+    try:
+        init = wait_for(lambda: pid_one_of(process.pid))
+        os.kill(init, signal.SIGTERM)
+        time.sleep(1.0)
+        assert process.poll() is None, "PID 1 ended on a SIGTERM it does not handle"
+        before_kill = made(made_file)
+        # Three seconds, below the processor's five: only prompt exporting gets them there in time.
+        wait_for(lambda: all(arrived(collector)[trace] == SPANS_PER_TRACE for trace in before_kill), timeout=3)
+    finally:
+        process.kill()
+        process.communicate(timeout=EXIT_LIMIT_SECONDS)
+    assert len(before_kill) > 30
+
+
+def pid_one_of(unshare_pid: int) -> int | None:
+    """The host's pid of the program unshare started as PID 1 of its namespace."""
+    children = Path(f"/proc/{unshare_pid}/task/{unshare_pid}/children")
+    found = children.read_text().split() if children.exists() else []
+    return int(found[0]) if found else None
+
+
+@pytest.fixture
+def server_port() -> int:
+    return free_port()
+
+
+def fetch_traces(port: int, count: int) -> list[str]:
+    wait_for(lambda: responds(port), timeout=30)
+    traces = []
+    for number in range(count):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/item/{number}", timeout=10) as response:
+            traces.append(response.read().decode())
+    return traces
+
+
+def responds(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def serve(command: list[str], collector: LocalCollector, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    environment = clean_env(
+        OTEL_SERVICE_NAME="web-app",
+        OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="*",
+        **{env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT: collector.url},
+    )
+    process = subprocess.Popen(
+        [str(BIN / "opentelemetry-instrument"), "--traces_exporter", "dynamiq", *command],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "server.log").open("w"),
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=EXIT_LIMIT_SECONDS)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_uvicorn_workers_deliver_when_the_supervisor_is_stopped(
+    signum: signal.Signals, collector: LocalCollector, server_port: int, tmp_path: Path
+) -> None:
+    """Every deploy: the supervisor terminates its two workers, which shut down, then re-raise SIGTERM."""
+    command = [
+        str(BIN / "uvicorn"), "tests.apps.web_apps:asgi_app", "--workers", "2",
+        "--port", str(server_port), "--log-level", "warning", "--lifespan", "on", "--timeout-worker-healthcheck", "60",
+    ]  # fmt: skip
+    for process in serve(command, collector, tmp_path):
+        traces = fetch_traces(server_port, 40)
+        process.send_signal(signum)
+        process.wait(timeout=EXIT_LIMIT_SECONDS)
+    assert_all_arrived(collector, traces)
+
+
+def test_gunicorn_workers_deliver_when_the_arbiter_is_stopped(
+    collector: LocalCollector, server_port: int, tmp_path: Path
+) -> None:
+    command = [
+        str(BIN / "gunicorn"), "tests.apps.web_apps:wsgi_app", "--workers", "2",
+        "--bind", f"127.0.0.1:{server_port}", "--log-level", "warning",
+    ]  # fmt: skip
+    for process in serve(command, collector, tmp_path):
+        traces = fetch_traces(server_port, 40)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=EXIT_LIMIT_SECONDS) == 0
+    assert_all_arrived(collector, traces)
