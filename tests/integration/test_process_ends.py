@@ -24,6 +24,7 @@ import pytest
 
 from otel_dynamiq import environment_variables as env
 from otel_dynamiq.collector import LocalCollector
+from tests.apps.celery_app import TASK_NAME, make_app
 from tests.support.common import wait_for
 from tests.support.processes import BIN, ROOT, clean_env
 from tests.support.servers import free_port
@@ -271,11 +272,15 @@ def responds(port: int) -> bool:
         return False
 
 
-def serve(command: list[str], collector: LocalCollector, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+def serve(
+    command: list[str], collector: LocalCollector, tmp_path: Path, **extra: str
+) -> Iterator[subprocess.Popen[str]]:
+    """A server under ``opentelemetry-instrument``; the test stops it, or it is killed at the end."""
     environment = clean_env(
         OTEL_SERVICE_NAME="web-app",
         OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="*",
         **{env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT: collector.url},
+        **extra,
     )
     process = subprocess.Popen(
         [str(BIN / "opentelemetry-instrument"), "--traces_exporter", "dynamiq", *command],
@@ -318,6 +323,25 @@ def test_gunicorn_workers_deliver_when_the_arbiter_is_stopped(
     ]  # fmt: skip
     for process in serve(command, collector, tmp_path):
         traces = fetch_traces(server_port, 40)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=EXIT_LIMIT_SECONDS) == 0
+    assert_all_arrived(collector, traces)
+
+
+@pytest.mark.parametrize("pool", ["prefork", "threads"])
+def test_celery_workers_deliver_when_the_worker_is_stopped(
+    pool: str, collector: LocalCollector, tmp_path: Path
+) -> None:
+    """Celery's warm shutdown on SIGTERM, with its pool of forked children or of threads."""
+    client = make_app(tmp_path / "celery")
+
+    command = [
+        str(BIN / "celery"), "-A", "tests.apps.celery_app", "worker", "--pool", pool,
+        "--concurrency", "2", "--loglevel", "warning", "--without-heartbeat", "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
+    for process in serve(command, collector, tmp_path, CELERY_DIR=str(tmp_path / "celery")):
+        results = [client.send_task(TASK_NAME, args=(number,)) for number in range(20)]
+        traces = [result.get(timeout=60) for result in results]
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=EXIT_LIMIT_SECONDS) == 0
     assert_all_arrived(collector, traces)
