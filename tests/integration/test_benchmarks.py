@@ -23,6 +23,7 @@ BENCHMARKS = {
     "gateway": "gateway/in-process",
     "short_lived": "exit, service slow",
     "gateway_limits": "most memory one attack added",
+    "process_ends": "arrived, ours",
 }
 
 

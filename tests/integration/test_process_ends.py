@@ -130,9 +130,20 @@ def test_without_the_hooks_pool_workers_lose_their_runs(collector: LocalCollecto
     assert sum(arrived(collector).values()) == SPANS_PER_TRACE
 
 
+def default_sigint() -> None:
+    """A shell's background job (CI's, a developer's ``&``) ignores SIGINT, and its children inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_loop(command: list[str], environment: dict[str, str]) -> subprocess.Popen[str]:
     process = subprocess.Popen(
-        command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        command,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        preexec_fn=default_sigint,
     )
     assert process.stdout is not None
     assert process.stdout.readline().strip() == "ready"
