@@ -149,13 +149,21 @@ _parse_request_bytes = _byte_count(MIN_MAX_REQUEST_BYTES, DEFAULT_MAX_REQUEST_BY
 _parse_spool_bytes = _byte_count(MIN_SPOOL_MAX_BYTES, DEFAULT_SPOOL_MAX_BYTES)
 
 
-def _parse_path(name: str, raw: str) -> Path:
-    return Path(raw).expanduser()
+def _expand_home(name: str, raw: str) -> Path:
+    """The path with ``~`` expanded, or a ValueError naming the setting when there is no home to expand it to
+    (HOME unset and no passwd entry, as for a container run with a random ``--user``)."""
+    try:
+        return Path(raw).expanduser()
+    except RuntimeError:
+        raise ValueError(
+            f"{name}={raw!r} starts with '~', but no home directory can be found for it (HOME is unset and "
+            "the user has no passwd entry, or there is no such user); give an absolute path"
+        ) from None
 
 
 def _parse_certificate_file(name: str, raw: str) -> Path:
     """A PEM file of CA certificates, loaded once now so that a wrong one fails at start-up, not at export."""
-    path = Path(raw).expanduser()
+    path = _expand_home(name, raw)
     if path.exists() and not path.is_file():  # a FIFO would block the read, a directory is not a file
         raise ValueError(f"{name}={raw!r} is not a regular file; set it to a PEM file of CA certificates")
     try:
@@ -366,7 +374,7 @@ def load_config(
     if _setting(spool, "spool", env.OTEL_EXPORTER_DYNAMIQ_SPOOL, parse_bool, True):
         resolved_spool = SpoolConfig(
             directory=_setting(
-                spool_dir, "spool_dir", env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR, _parse_path, default_spool_directory()
+                spool_dir, "spool_dir", env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR, _expand_home, default_spool_directory()
             ),
             max_bytes=_setting(
                 spool_max_bytes,
