@@ -445,12 +445,11 @@ async def _call(function: Callable[[], T]) -> T:
 
 
 def _open_spool(config: ExporterConfig, stats: StatsRecorder) -> Spool | None:
-    directory = spool_directory(config)
-    if config.spool is None or directory is None:
+    if config.spool is None:
         return None
     # A lease outlives any one request with all its retries, so a live sender never loses its lease.
     lease_seconds = 3 * config.timeout
-    return Spool(config.spool, directory, lease_seconds, stats.dropped)
+    return Spool(config.spool, spool_directory(config), lease_seconds, stats.dropped)
 
 
 def _follow_forks(exporter: DynamiqSpanExporter) -> None:

@@ -34,8 +34,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from otel_dynamiq._config import ExporterConfig, SpoolConfig
+from otel_dynamiq._config import SPOOL_LOCATIONS, ExporterConfig, SpoolConfig
 from otel_dynamiq._delivery import stats as _stats
+from otel_dynamiq.environment_variables import OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR as SPOOL_DIR_VARIABLE
 
 _logger = logging.getLogger(__name__)
 
@@ -93,8 +94,8 @@ def identity_directory(base: Path, endpoint: str, access_key: str | None) -> Pat
 
 
 def spool_directory(config: ExporterConfig) -> Path | None:
-    """Where this configuration's bodies wait; None when the spool is off."""
-    if config.spool is None:
+    """Where this configuration's bodies wait; None when the spool is off or has no directory (memory only)."""
+    if config.spool is None or config.spool.directory is None:
         return None
     return identity_directory(config.spool.directory, config.endpoint, config.access_key)
 
@@ -464,11 +465,24 @@ class Spool:
     process; across processes the disk's renames do the locking.
     """
 
-    def __init__(self, config: SpoolConfig, directory: Path, lease_seconds: float, count_drop: DropCounter) -> None:
+    def __init__(
+        self, config: SpoolConfig, directory: Path | None, lease_seconds: float, count_drop: DropCounter
+    ) -> None:
         self._memory = MemorySpool(config, count_drop)
         self._disk: DiskSpool | None = None
         self._refuse_when_full = config.refuse_when_full
         self.problem: str | None = None
+        if directory is None:
+            self.problem = f"no writable directory for the spool: {SPOOL_LOCATIONS} are missing or read-only"
+            _logger.log(
+                logging.DEBUG if self._refuse_when_full else logging.WARNING,
+                "The Dynamiq exporter found no writable directory for its spool (%s are missing or read-only); "
+                "undelivered runs wait in memory instead and are lost if the process ends; set %s to a writable "
+                "directory",
+                SPOOL_LOCATIONS,
+                SPOOL_DIR_VARIABLE,
+            )
+            return
         try:
             self._disk = DiskSpool(directory, config, lease_seconds, count_drop)
         except OSError as exc:
@@ -565,9 +579,11 @@ def _problem(exc: OSError) -> str:
 
 def inspect_spool(config: ExporterConfig) -> SpoolState | None:
     """The spool's state for this configuration, without resending or dropping anything; None when off."""
-    directory = spool_directory(config)
-    if config.spool is None or directory is None:
+    if config.spool is None:
         return None
+    directory = spool_directory(config)
+    if directory is None:
+        return SpoolState(MEMORY, 0, 0, 0, 0, None, problem=f"no writable directory for the spool: {SPOOL_LOCATIONS}")
     try:
         return DiskSpool(directory, config.spool, MIN_LEASE_SECONDS, lambda _reason, _runs: None).state()
     except OSError as exc:
