@@ -1,13 +1,15 @@
 """Read-only and full disks, as containers have them: the application starts, and no run is lost or sent twice.
 
 Each program runs in a private mount namespace (see ``tests/support/mounts.py``): ``/tmp`` and
-``/var/tmp`` read-only, as with a read-only root filesystem. Every test counts, by run id, what the
-local collector received.
+``/var/tmp`` read-only, as with a read-only root filesystem, or a tmpfs of 2 MiB as the spool that
+fills up and is freed again while the program runs. Every test counts, by run id, what the local
+collector received.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +25,7 @@ from tests.support.mounts import (
     in_private_mounts,
     read_only_temporary_directories,
     require_private_mounts,
+    small_disk,
 )
 from tests.support.processes import ROOT, clean_env
 from tests.support.servers import free_port
@@ -189,3 +192,79 @@ def test_with_no_writable_location_runs_are_delivered_and_nothing_is_made_in_the
         delivered_once(collector, exported["run_ids"])
     assert list(writable_cwd.iterdir()) == []
     assert errors.count(NO_LOCATION) == 1, errors
+
+
+# A spool on a small disk that fills up and is freed again
+
+
+SMALL_DISK_KIB = 2048
+PAYLOAD = 10_000
+SPANS = 60
+LEFT_KIB = 256
+"""About 650 KiB of bodies (60 of 10 kB): more than the room the ballast leaves, far less than the memory cap."""
+
+
+def ballast(disk: Path) -> str:
+    """A shell line filling the disk but for ``LEFT_KIB``, as another program's files would."""
+    return f"head -c {(SMALL_DISK_KIB - LEFT_KIB) * 1024} /dev/zero > {shlex.quote(str(disk / 'ballast'))}"
+
+
+def test_a_spool_that_fills_up_goes_back_to_disk_when_freed_and_loses_nothing(apps: list[App], tmp_path: Path) -> None:
+    disk = tmp_path / "small-disk"
+    disk.mkdir(mode=0o700)
+    port = free_port()
+    script = "\n".join(
+        [
+            small_disk(disk, SMALL_DISK_KIB),
+            ballast(disk),
+            f"exec {app_command(['export', str(SPANS), '--payload', str(PAYLOAD), '--hold'])}",
+        ]
+    )
+    app = start(apps, script, app_environment(f"http://127.0.0.1:{port}", disk))
+    exported = app.read()
+    assert exported["spool_runs"] == SPANS
+    assert 0 < exported["on_disk_runs"] < SPANS  # the disk filled up: the others wait in memory
+    seen = app.own_view(disk)
+
+    (seen / "ballast").unlink()  # space comes back while the service is still out
+    wait_for(lambda: sum(bodies(seen).values()) == SPANS, timeout=60)  # what memory held went back to disk
+
+    with LocalCollector(port=port, access_key=FAKE_KEY) as collector:
+        app.tell()
+        assert app.read() == {"sent": SPANS, "spooled": SPANS, "resent": SPANS, "dropped": {}}
+        delivered_once(collector, exported["run_ids"])
+        assert bodies(seen) == {}  # nothing stranded on disk
+        app.tell()
+        assert app.read()["dropped"] == {}
+        errors = app.finish()
+    assert errors.count("cannot use its disk spool") == 1, errors
+    assert "No space left on device" in errors
+
+
+def test_runs_held_in_memory_are_written_to_disk_at_exit_once_it_has_room(apps: list[App], tmp_path: Path) -> None:
+    """The disk fills while the service is out, then is freed; the process exits before it looked again."""
+    disk = tmp_path / "small-disk"
+    disk.mkdir(mode=0o700)
+    port = free_port()
+    environment = app_environment(f"http://127.0.0.1:{port}", disk)
+    script = "\n".join(
+        [
+            small_disk(disk, SMALL_DISK_KIB),
+            ballast(disk),
+            app_command(["export", str(SPANS), "--payload", str(PAYLOAD), "--then-exit"]),
+            "read line",  # the next process starts once the service is up
+            f"exec {app_command(['resend'])}",
+        ]
+    )
+    app = start(apps, script, environment)
+    exported = app.read()
+    assert 0 < exported["on_disk_runs"] < SPANS
+    (app.own_view(disk) / "ballast").unlink()
+    app.tell()
+    assert app.read() == {"sent": 0, "spooled": SPANS, "resent": 0, "dropped": {}}  # none lost at exit
+
+    with LocalCollector(port=port, access_key=FAKE_KEY) as collector:
+        app.tell()
+        assert app.read()["resent"] == SPANS
+        app.finish()
+        delivered_once(collector, exported["run_ids"])
