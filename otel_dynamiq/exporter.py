@@ -139,9 +139,12 @@ class DynamiqSpanExporter(SpanExporter):
                 Default: ``OTEL_EXPORTER_DYNAMIQ_SPOOL``, else True.
             spool_dir: The spool's base directory, with one subdirectory per
                 endpoint and key, used only if it belongs to this user and no
-                one else can write it (else bodies wait in memory). Default:
-                ``OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR``, else ``otel-dynamiq-<uid>``
-                in the temporary directory.
+                one else can write it (else bodies wait in memory). Given, it
+                is used as it is; the temporary directory is not looked at.
+                Default: ``OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR``, else
+                ``otel-dynamiq-<uid>`` in the first writable of ``$TMPDIR``,
+                ``/tmp`` and ``/var/tmp`` (never the working directory); with
+                none writable, bodies wait in memory only, said in one line.
             spool_max_bytes: The most the spool holds for one endpoint and key;
                 the oldest bodies go first. Default:
                 ``OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_BYTES``, else 100 MiB; at least 1 MiB.
