@@ -263,3 +263,22 @@ def test_a_home_path_for_a_user_without_a_home_fails_at_start_naming_the_setting
     assert done.stdout.startswith(f"ValueError: {named}='~/otel'"), done.stdout
     assert "home directory" in done.stdout
     assert "dq-secret-in-the-key" not in done.stdout + done.stderr
+
+
+@pytest.mark.skipif(not os.access("/tmp", os.W_OK | os.X_OK), reason="needs a writable /tmp")
+def test_the_default_spool_is_in_the_first_writable_temporary_directory_never_the_working_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv(env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR)
+    own = f"otel-dynamiq-{os.getuid()}"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "relative").mkdir()
+    (tmp_path / "absolute").mkdir()
+    for tmpdir, expected in [
+        ("relative", Path("/tmp") / own),
+        (str(tmp_path / "missing"), Path("/tmp") / own),
+        (str(tmp_path / "absolute"), tmp_path / "absolute" / own),
+    ]:
+        monkeypatch.setenv("TMPDIR", tmpdir)
+        spool = load_config(endpoint="http://127.0.0.1:9").spool
+        assert spool is not None and spool.directory == expected, tmpdir
