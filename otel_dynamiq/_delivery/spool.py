@@ -52,6 +52,8 @@ _MEMORY_MAX_BYTES = 32 * 1024 * 1024
 """Bodies kept in memory when the disk fails: a bound on what the application lends us."""
 MIN_LEASE_SECONDS = 60.0
 MEMORY = "memory"
+NO_LOCATION = f"no writable directory for the spool: {SPOOL_LOCATIONS} are missing or read-only"
+"""``SpoolState.problem`` when no spool directory was set and none of the temporary directories is writable."""
 """``SpoolState.where`` when bodies wait in memory; otherwise it names their directory."""
 
 
@@ -521,7 +523,7 @@ class Spool:
         quiet = self._refuse_when_full
         if directory is None:
             self._never_disk = True
-            self.problem = f"no writable directory for the spool: {SPOOL_LOCATIONS} are missing or read-only"
+            self.problem = NO_LOCATION
             _logger.log(
                 logging.DEBUG if quiet else logging.WARNING,
                 "The Dynamiq exporter found no writable directory for its spool (%s are missing or read-only); "
@@ -689,7 +691,7 @@ def inspect_spool(config: ExporterConfig) -> SpoolState | None:
         return None
     directory = spool_directory(config)
     if directory is None:
-        return SpoolState(MEMORY, 0, 0, 0, 0, None, problem=f"no writable directory for the spool: {SPOOL_LOCATIONS}")
+        return SpoolState(MEMORY, 0, 0, 0, 0, None, problem=NO_LOCATION)
     try:
         return DiskSpool(directory, config.spool, MIN_LEASE_SECONDS, lambda _reason, _runs: None).state()
     except OSError as exc:
