@@ -9,7 +9,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import ssl
-import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -80,7 +79,8 @@ class ExporterConfig:
 class SpoolConfig:
     """The disk spool: its base directory and its caps."""
 
-    directory: Path
+    directory: Path | None
+    """None when no setting names one and no temporary directory is writable: bodies then wait in memory."""
     max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
     max_age_seconds: float = DEFAULT_SPOOL_MAX_AGE_SECONDS
     refuse_when_full: bool = False
@@ -90,14 +90,37 @@ class SpoolConfig:
     sender it refuses keeps its spans and retries."""
 
 
-def default_spool_directory() -> Path:
-    """Per user, in the temporary directory, because that is writable in most containers.
+SPOOL_LOCATIONS = "$TMPDIR, /tmp and /var/tmp"
+"""Where the default spool directory may go, in the order tried: said in the line logged when none is writable."""
 
-    The spool checks ownership and mode before using it, so a directory
-    another user planted there is refused rather than trusted.
+
+def spool_location_candidates() -> list[Path]:
+    """The temporary directories the default spool may go in, in a fixed order.
+
+    Not ``tempfile.gettempdir()``: it raises when none is writable, and falls back to the working
+    directory, where the next process, started elsewhere, would never find the spool. A relative
+    ``$TMPDIR`` is skipped for the same reason.
+    """
+    named = [os.environ.get("TMPDIR", "")]
+    if os.name == "nt":  # pragma: no cover - where the platform keeps them
+        named += [os.environ.get("TEMP", ""), os.environ.get("TMP", "")]
+    else:
+        named += ["/tmp", "/var/tmp"]  # noqa: S108 - per user and checked before use (see spool.py)
+    return [Path(name) for name in named if name and os.path.isabs(name)]
+
+
+def default_spool_directory() -> Path | None:
+    """``otel-dynamiq-<uid>`` in the first writable of ``spool_location_candidates()``; None when none is.
+
+    The first writable one, always in the same order, so every process of the same user in the same
+    container picks the same directory and resends what another left. The spool checks ownership and
+    mode before using it, so a directory another user planted there is refused rather than trusted.
     """
     owner = str(os.getuid()) if hasattr(os, "getuid") else (os.environ.get("USERNAME") or "user")
-    return Path(tempfile.gettempdir()) / f"otel-dynamiq-{owner}"
+    for candidate in spool_location_candidates():
+        if candidate.is_dir() and os.access(candidate, os.W_OK | os.X_OK):  # False on a read-only filesystem
+            return candidate / f"otel-dynamiq-{owner}"
+    return None
 
 
 def is_loopback_host(host: str) -> bool:
@@ -151,13 +174,21 @@ _parse_request_bytes = _byte_count(MIN_MAX_REQUEST_BYTES, DEFAULT_MAX_REQUEST_BY
 _parse_spool_bytes = _byte_count(MIN_SPOOL_MAX_BYTES, DEFAULT_SPOOL_MAX_BYTES)
 
 
-def _parse_path(name: str, raw: str) -> Path:
-    return Path(raw).expanduser()
+def _expand_home(name: str, raw: str) -> Path:
+    """The path with ``~`` expanded, or a ValueError naming the setting when there is no home to expand it to
+    (HOME unset and no passwd entry, as for a container run with a random ``--user``)."""
+    try:
+        return Path(raw).expanduser()
+    except RuntimeError:
+        raise ValueError(
+            f"{name}={raw!r} starts with '~', but no home directory can be found for it (HOME is unset and "
+            "the user has no passwd entry, or there is no such user); give an absolute path"
+        ) from None
 
 
 def _parse_certificate_file(name: str, raw: str) -> Path:
     """A PEM file of CA certificates, loaded once now so that a wrong one fails at start-up, not at export."""
-    path = Path(raw).expanduser()
+    path = _expand_home(name, raw)
     if path.exists() and not path.is_file():  # a FIFO would block the read, a directory is not a file
         raise ValueError(f"{name}={raw!r} is not a regular file; set it to a PEM file of CA certificates")
     try:
@@ -367,10 +398,10 @@ def load_config(
 
     resolved_spool = None
     if _setting(spool, "spool", env.OTEL_EXPORTER_DYNAMIQ_SPOOL, parse_bool, True):
+        # The default is looked for only when no setting names a directory: a given one is used as it is.
+        given_directory = _setting(spool_dir, "spool_dir", env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR, _expand_home, None)
         resolved_spool = SpoolConfig(
-            directory=_setting(
-                spool_dir, "spool_dir", env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR, _parse_path, default_spool_directory()
-            ),
+            directory=given_directory if given_directory is not None else default_spool_directory(),
             max_bytes=_setting(
                 spool_max_bytes,
                 "spool_max_bytes",

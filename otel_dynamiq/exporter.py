@@ -141,9 +141,12 @@ class DynamiqSpanExporter(SpanExporter):
                 Default: ``OTEL_EXPORTER_DYNAMIQ_SPOOL``, else True.
             spool_dir: The spool's base directory, with one subdirectory per
                 endpoint and key, used only if it belongs to this user and no
-                one else can write it (else bodies wait in memory). Default:
-                ``OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR``, else ``otel-dynamiq-<uid>``
-                in the temporary directory.
+                one else can write it (else bodies wait in memory). Given, it
+                is used as it is; the temporary directory is not looked at.
+                Default: ``OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR``, else
+                ``otel-dynamiq-<uid>`` in the first writable of ``$TMPDIR``,
+                ``/tmp`` and ``/var/tmp`` (never the working directory); with
+                none writable, bodies wait in memory only, said in one line.
             spool_max_bytes: The most the spool holds for one endpoint and key;
                 the oldest bodies go first. Default:
                 ``OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_BYTES``, else 100 MiB; at least 1 MiB.
@@ -462,12 +465,11 @@ async def _call(function: Callable[[], T]) -> T:
 
 
 def _open_spool(config: ExporterConfig, stats: StatsRecorder) -> Spool | None:
-    directory = spool_directory(config)
-    if config.spool is None or directory is None:
+    if config.spool is None:
         return None
     # A lease outlives any one request with all its retries, so a live sender never loses its lease.
     lease_seconds = 3 * config.timeout
-    return Spool(config.spool, directory, lease_seconds, stats.dropped)
+    return Spool(config.spool, spool_directory(config), lease_seconds, stats.dropped)
 
 
 def _follow_forks(exporter: DynamiqSpanExporter) -> None:

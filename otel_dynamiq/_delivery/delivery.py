@@ -137,9 +137,11 @@ class Delivery:
             resender.cancel()
             await asyncio.gather(resender, return_exceptions=True)
         if self._spool is not None:
-            lost = self._spool.forget_memory()
+            lost = self._spool.settle_memory()
             if lost:
-                self._drop(lost, _stats.DROP_SHUTDOWN, "they were waiting in memory because the disk spool failed")
+                self._drop(
+                    lost, _stats.DROP_SHUTDOWN, "they were waiting in memory and the disk spool could not take them"
+                )
         if self._client is not None:
             await self._client.aclose()
             self._client = None

@@ -14,8 +14,11 @@ process that exports there:
   expires, or at once on the same host when its pid is gone.
 
 Files hold the body only: never the key or a header. When the disk cannot be
-used (not creatable, writable by others, read-only, full), bodies wait in
-memory instead, with one warning, for as long as this process lives.
+used (not creatable, read-only, full), bodies wait in memory instead, with one
+warning, and go back to disk when it takes them again (it is tried every few
+seconds, and at exit). A directory that cannot be trusted (another user's, or
+writable by others), or none at all, leaves memory alone for as long as this
+process lives.
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from otel_dynamiq._config import ExporterConfig, SpoolConfig
+from otel_dynamiq._config import SPOOL_LOCATIONS, ExporterConfig, SpoolConfig
 from otel_dynamiq._delivery import stats as _stats
+from otel_dynamiq.environment_variables import OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR as SPOOL_DIR_VARIABLE
 
 _logger = logging.getLogger(__name__)
 
@@ -48,6 +52,8 @@ _MEMORY_MAX_BYTES = 32 * 1024 * 1024
 """Bodies kept in memory when the disk fails: a bound on what the application lends us."""
 MIN_LEASE_SECONDS = 60.0
 MEMORY = "memory"
+NO_LOCATION = f"no writable directory for the spool: {SPOOL_LOCATIONS} are missing or read-only"
+"""``SpoolState.problem`` when no spool directory was set and none of the temporary directories is writable."""
 """``SpoolState.where`` when bodies wait in memory; otherwise it names their directory."""
 
 
@@ -93,8 +99,8 @@ def identity_directory(base: Path, endpoint: str, access_key: str | None) -> Pat
 
 
 def spool_directory(config: ExporterConfig) -> Path | None:
-    """Where this configuration's bodies wait; None when the spool is off."""
-    if config.spool is None:
+    """Where this configuration's bodies wait; None when the spool is off or has no directory (memory only)."""
+    if config.spool is None or config.spool.directory is None:
         return None
     return identity_directory(config.spool.directory, config.endpoint, config.access_key)
 
@@ -269,15 +275,16 @@ class DiskSpool:
             return  # another process took it first
         self._count_drop(reason, entry.runs)
 
-    def put(self, body: bytes, runs: int) -> None:
+    def put(self, body: bytes, runs: int, created_ns: int | None = None) -> None:
         """Write the body, then make room by dropping the oldest bodies beyond the size cap.
 
-        Raises OSError when the disk refuses; the caller falls back to memory.
+        ``created_ns`` is when a body first waited (held in memory before): its age and its place in
+        the order go with it. Raises OSError when the disk refuses; the caller falls back to memory.
         """
         self._check_location()
         if self._refuse_when_full:
             self._make_sure_it_fits(len(body))
-        created = time.time_ns()
+        created = created_ns if created_ns is not None else time.time_ns()
         name = f"{created:020d}-{runs}-{os.getpid()}-{secrets.token_hex(4)}{_READY_SUFFIX}"
         temporary = self.directory / f"{_TEMPORARY_PREFIX}{name}"
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -410,6 +417,23 @@ class MemorySpool:
         self._size += len(body)
         self._enforce_caps()
 
+    def has_waiting(self) -> bool:
+        return bool(self._waiting)
+
+    def take_oldest(self) -> tuple[int, SpooledBody] | None:
+        """The oldest body not being sent, with when it was put, taken out (to move it to disk)."""
+        self._enforce_caps()
+        if not self._waiting:
+            return None
+        created, item = self._waiting.popleft()
+        self._size -= len(item.body)
+        return created, item
+
+    def put_back_oldest(self, created_ns: int, item: SpooledBody) -> None:
+        """A body ``take_oldest`` gave that could not be moved goes back in its place."""
+        self._waiting.appendleft((created_ns, item))
+        self._size += len(item.body)
+
     def _enforce_caps(self) -> None:
         now = time.time_ns()
         while self._waiting and (self._size > self._max_bytes or now - self._waiting[0][0] > self._max_age_ns):
@@ -456,66 +480,158 @@ class MemorySpool:
         )
 
 
+_DISK_RETRY_SECONDS = 5.0
+"""While the disk refuses bodies (full, read-only, gone), how often it is tried again: a failed write costs
+little, and bodies held in memory go back to disk within seconds of the space returning."""
+_MOVE_BATCH = 64
+"""Bodies moved from memory back to disk at one look: writes are synchronous on the exporter's loop, where
+exports wait, so a large backlog moves a batch at a time (all of it at exit)."""
+
+
 class Spool:
-    """The disk when it can be used, memory when it cannot; never an exception to the caller,
+    """The disk when it can be used, memory while it cannot; never an exception to the caller,
     unless it refuses when full (the gateway's spool), which raises instead of dropping or forgetting.
+
+    A disk that refuses a write (full, read-only, removed) is tried again every few seconds, on the way
+    in and on the resend path; once it takes a body again, what memory held goes back to it, and at exit
+    what is still in memory is written there if it has room. Bodies on disk are resent all along: taking
+    and removing them needs no room. A directory that cannot be trusted (another user's, or open to
+    others), or no directory at all, is never used again by this process.
 
     Used from the exporter's event loop only, so it needs no lock within a
     process; across processes the disk's renames do the locking.
     """
 
-    def __init__(self, config: SpoolConfig, directory: Path, lease_seconds: float, count_drop: DropCounter) -> None:
+    def __init__(
+        self, config: SpoolConfig, directory: Path | None, lease_seconds: float, count_drop: DropCounter
+    ) -> None:
+        self._config = config
+        self._directory = directory
+        self._lease_seconds = lease_seconds
+        self._count_drop = count_drop
         self._memory = MemorySpool(config, count_drop)
         self._disk: DiskSpool | None = None
         self._refuse_when_full = config.refuse_when_full
+        self._never_disk = False
+        """No directory, or one that cannot be trusted: memory only, for as long as this process lives."""
+        self._retry_at = 0.0
+        """While ``problem`` is set (and the disk may come back), when the disk may be tried again."""
+        self._said = False
         self.problem: str | None = None
-        try:
-            self._disk = DiskSpool(directory, config, lease_seconds, count_drop)
-        except OSError as exc:
-            # The owner of a spool that refuses when full (the gateway) will not start without the disk,
-            # and says why in its own error: a warning here would be a second, contradicting line.
-            self._fall_back(exc, quiet=self._refuse_when_full)
+        # The owner of a spool that refuses when full (the gateway) will not start without the disk,
+        # and says why in its own error: a warning here would be a second, contradicting line.
+        quiet = self._refuse_when_full
+        if directory is None:
+            self._never_disk = True
+            self.problem = NO_LOCATION
+            _logger.log(
+                logging.DEBUG if quiet else logging.WARNING,
+                "The Dynamiq exporter found no writable directory for its spool (%s are missing or read-only); "
+                "undelivered runs wait in memory instead and are lost if the process ends; set %s to a writable "
+                "directory",
+                SPOOL_LOCATIONS,
+                SPOOL_DIR_VARIABLE,
+            )
+        else:
+            self._open_disk(quiet)
 
-    def _fall_back(self, exc: OSError, quiet: bool = False) -> None:
+    def _open_disk(self, quiet: bool = False) -> DiskSpool | None:
+        assert self._directory is not None
+        try:
+            self._disk = DiskSpool(self._directory, self._config, self._lease_seconds, self._count_drop)
+        except OSError as exc:
+            self._failed(exc, quiet)
+        return self._disk
+
+    def _failed(self, exc: OSError, quiet: bool = False) -> None:
+        """Say why (a warning the first time only), and use memory until the disk is tried again."""
         self.problem = _problem(exc)
-        self._disk = None
+        if isinstance(exc, SpoolUnavailableError):  # swapped or opened up: never read from it or write to it again
+            self._never_disk = True
+            self._disk = None
+        self._retry_at = time.monotonic() + _DISK_RETRY_SECONDS
         if self._refuse_when_full:  # no memory to fall back on: bodies are refused, and their senders keep them
             consequence = "runs it cannot deliver at once are refused until that is fixed"
-        else:
+        elif self._never_disk:
             consequence = "undelivered runs wait in memory instead and are lost if the process ends"
+        else:
+            consequence = (
+                "undelivered runs wait in memory and go back to disk when it takes them again; "
+                "they are lost if the process ends first"
+            )
+        first = not self._said and not quiet
+        self._said = self._said or first
         _logger.log(
-            logging.DEBUG if quiet else logging.WARNING,
+            logging.WARNING if first else logging.DEBUG,
             "The Dynamiq exporter cannot use its disk spool (%s); %s",
             self.problem,
             consequence,
         )
 
-    @property
-    def on_disk(self) -> bool:
-        return self._disk is not None
+    def _writable_disk(self) -> DiskSpool | None:
+        """The disk spool if a body may be written to it now: it works, or it failed and is due a new try."""
+        if self._never_disk:
+            return None
+        if self.problem is not None:
+            now = time.monotonic()
+            if now < self._retry_at:
+                return None
+            self._retry_at = now + _DISK_RETRY_SECONDS
+            if self._disk is None:
+                return self._open_disk()
+        return self._disk
+
+    def _write(self, disk: DiskSpool, body: bytes, runs: int, created_ns: int | None = None) -> bool:
+        """Put a body on disk; False when the disk refused it (said, and tried again later)."""
+        try:
+            disk.put(body, runs, created_ns)
+        except OSError as exc:
+            if self._refuse_when_full:
+                raise
+            self._failed(exc)
+            return False
+        if self.problem is not None:
+            self.problem = None
+            _logger.info("The Dynamiq exporter's disk spool takes bodies again; runs held in memory go back to it")
+        return True
+
+    def _move_memory_to(self, disk: DiskSpool, limit: int | None) -> None:
+        """Bodies memory holds go to disk, oldest first, keeping their age, until it refuses one."""
+        moved = 0
+        while limit is None or moved < limit:
+            oldest = self._memory.take_oldest()
+            if oldest is None:
+                return
+            created_ns, item = oldest
+            if not self._write(disk, item.body, item.runs, created_ns):
+                self._memory.put_back_oldest(created_ns, item)
+                return
+            moved += 1
 
     def put(self, body: bytes, runs: int) -> None:
         """Raises SpoolFullError or OSError when the spool refuses when full; falls back to memory otherwise."""
-        if self._disk is not None:
-            try:
-                self._disk.put(body, runs)
+        disk = self._writable_disk()
+        if disk is not None:
+            if self._write(disk, body, runs):
+                if self._memory.has_waiting():  # the disk came back: what memory held follows
+                    self._move_memory_to(disk, _MOVE_BATCH)
                 return
-            except OSError as exc:
-                if self._refuse_when_full:
-                    raise
-                self._fall_back(exc)
         elif self._refuse_when_full:
             raise SpoolUnavailableError(f"the disk spool cannot be used: {self.problem}")
         self._memory.put(body, runs)
 
     def claim(self) -> SpooledBody | None:
+        if self._memory.has_waiting():
+            disk = self._writable_disk()
+            if disk is not None:
+                self._move_memory_to(disk, _MOVE_BATCH)
         item = self._memory.claim()
         if item is not None or self._disk is None:
             return item
         try:
-            return self._disk.claim()
+            return self._disk.claim()  # while writes fail too: taking a body needs no room
         except SpoolUnavailableError as exc:  # swapped or opened up since start: never read from it again
-            self._fall_back(exc)
+            self._failed(exc)
             return None
         except OSError as exc:
             _logger.debug("Could not take a body from the spool: %s", exc)
@@ -536,7 +652,14 @@ class Spool:
         except OSError as exc:
             _logger.debug("Could not return a body to the spool: %s", exc)
 
-    def forget_memory(self) -> int:
+    def settle_memory(self) -> int:
+        """The process is ending: what memory holds goes to disk if it takes it now, however recently it
+        refused; the rest is forgotten. The number of runs forgotten."""
+        if self._memory.has_waiting():
+            self._retry_at = 0.0
+            disk = self._writable_disk()
+            if disk is not None:
+                self._move_memory_to(disk, limit=None)
         return self._memory.drain()
 
     def state(self) -> SpoolState:
@@ -547,8 +670,6 @@ class Spool:
         except OSError as exc:
             return SpoolState(str(self._disk.directory), 0, 0, 0, 0, None, f"{type(exc).__name__}: {exc}")
         memory = self._memory.state()
-        if not memory.bodies:
-            return disk
         return SpoolState(
             where=disk.where,
             bodies=disk.bodies + memory.bodies,
@@ -556,6 +677,7 @@ class Spool:
             size_bytes=disk.size_bytes + memory.size_bytes,
             leased=disk.leased + memory.leased,
             oldest_age_seconds=max(filter(None, (disk.oldest_age_seconds, memory.oldest_age_seconds)), default=None),
+            problem=self.problem,
         )
 
 
@@ -565,9 +687,11 @@ def _problem(exc: OSError) -> str:
 
 def inspect_spool(config: ExporterConfig) -> SpoolState | None:
     """The spool's state for this configuration, without resending or dropping anything; None when off."""
-    directory = spool_directory(config)
-    if config.spool is None or directory is None:
+    if config.spool is None:
         return None
+    directory = spool_directory(config)
+    if directory is None:
+        return SpoolState(MEMORY, 0, 0, 0, 0, None, problem=NO_LOCATION)
     try:
         return DiskSpool(directory, config.spool, MIN_LEASE_SECONDS, lambda _reason, _runs: None).state()
     except OSError as exc:

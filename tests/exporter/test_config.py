@@ -1,13 +1,18 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from otel_dynamiq import DynamiqSpanExporter
+from otel_dynamiq import environment_variables as env
 from otel_dynamiq._config import DEFAULT_ENDPOINT, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_TIMEOUT_SECONDS, load_config
 from tests.support.common import FAKE_KEY
+from tests.support.processes import ROOT, clean_env
 
 
 def test_defaults_with_only_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -206,3 +211,74 @@ def test_standard_trust_variables_naming_nothing_fail_at_start(
 def test_an_endpoint_whose_port_is_not_a_number_fails_at_start() -> None:
     with pytest.raises(ValueError, match="is not an http"):
         load_config(endpoint="http://127.0.0.1:4319x")
+
+
+HOMELESS_UID = 54321
+"""A user with no passwd entry and no HOME, as a container run with a random ``--user`` is."""
+TRY_A_HOME_PATH = """
+import sys
+from otel_dynamiq import DynamiqSpanExporter
+keywords = {sys.argv[1]: sys.argv[2]} if len(sys.argv) > 2 else {}
+try:
+    DynamiqSpanExporter(endpoint="https://localhost:4319", access_key="dq-secret-in-the-key", **keywords).shutdown()
+except ValueError as exc:
+    print(f"ValueError: {exc}")
+"""
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "getuid") or os.getuid() != 0 or shutil.which("setpriv") is None,
+    reason="running as a user with no home needs root and setpriv (util-linux)",
+)
+@pytest.mark.parametrize(
+    ("keyword", "variable"),
+    [("spool_dir", "OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR"), ("certificate_file", "OTEL_EXPORTER_DYNAMIQ_CERTIFICATE")],
+)
+@pytest.mark.parametrize("given_as", ["keyword", "variable"])
+def test_a_home_path_for_a_user_without_a_home_fails_at_start_naming_the_setting(
+    keyword: str, variable: str, given_as: str
+) -> None:
+    import pwd
+
+    with pytest.raises(KeyError):
+        pwd.getpwuid(HOMELESS_UID)
+    environment = clean_env(PYTHONPATH=str(ROOT))
+    environment.pop("HOME", None)
+    environment.pop(env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR, None)
+    arguments = [keyword, "~/otel"] if given_as == "keyword" else []
+    if given_as == "variable":
+        environment[variable] = "~/otel"
+    as_homeless = ["setpriv", f"--reuid={HOMELESS_UID}", f"--regid={HOMELESS_UID}", "--clear-groups"]
+    done = subprocess.run(
+        [*as_homeless, sys.executable, "-c", TRY_A_HOME_PATH, *arguments],
+        env=environment,
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    named = keyword if given_as == "keyword" else variable
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout.startswith(f"ValueError: {named}='~/otel'"), done.stdout
+    assert "home directory" in done.stdout
+    assert "dq-secret-in-the-key" not in done.stdout + done.stderr
+
+
+@pytest.mark.skipif(not os.access("/tmp", os.W_OK | os.X_OK), reason="needs a writable /tmp")
+def test_the_default_spool_is_in_the_first_writable_temporary_directory_never_the_working_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv(env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR)
+    own = f"otel-dynamiq-{os.getuid()}"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "relative").mkdir()
+    (tmp_path / "absolute").mkdir()
+    for tmpdir, expected in [
+        ("relative", Path("/tmp") / own),
+        (str(tmp_path / "missing"), Path("/tmp") / own),
+        (str(tmp_path / "absolute"), tmp_path / "absolute" / own),
+    ]:
+        monkeypatch.setenv("TMPDIR", tmpdir)
+        spool = load_config(endpoint="http://127.0.0.1:9").spool
+        assert spool is not None and spool.directory == expected, tmpdir
