@@ -28,6 +28,9 @@ from tests.support.common import FAKE_KEY, wait_for
 from tests.support.processes import ROOT, clean_env
 from tests.support.servers import CutOff, Hang, Reply, Reset, ScriptedServer, forward_to, free_port
 
+# Not on the Python matrix: kill -9, a full disk, leases between processes: the operating system's part.
+pytestmark = pytest.mark.same_on_every_python
+
 
 class SteadyLoad:
     """An application thread ending spans at a steady pace, through a BatchSpanProcessor to the exporter."""

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from otel_dynamiq import DynamiqSpanExporter
 from otel_dynamiq import environment_variables as env
 from otel_dynamiq._delivery.spool import inspect_spool
@@ -16,6 +18,8 @@ from tests.support.common import FAKE_KEY
 from tests.support.processes import ROOT, clean_env
 from tests.support.runs import make_spans
 from tests.support.servers import free_port
+
+pytestmark = pytest.mark.same_on_every_python  # the doctor's wording; its checks run in the other tests
 
 
 def doctor(**environment: str) -> subprocess.CompletedProcess[str]:

@@ -39,6 +39,9 @@ from otel_dynamiq.gateway._limits import MAX_ATTRIBUTES, MAX_MESSAGES, MAX_SPANS
 from tests.support.common import wait_for_runs
 from tests.support.servers import Recorded, Reply, ScriptedServer
 
+# Not on the Python matrix: deadlines measured in seconds; the gateway's parsers run in tests/gateway/test_gateway.py.
+pytestmark = pytest.mark.same_on_every_python
+
 START = 1_764_316_800_000_000_000
 TRACE = bytes.fromhex("5b8efff798038103d269b633813fc60c")
 

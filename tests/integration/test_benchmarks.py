@@ -9,6 +9,8 @@ import pytest
 
 from tests.support.processes import ROOT, clean_env
 
+pytestmark = pytest.mark.same_on_every_python  # the benchmark scripts at a tiny size run the code the other tests run
+
 BENCHMARKS = {
     "encoder_choice": "json / orjson",
     "caller_latency": "otel/untraced",

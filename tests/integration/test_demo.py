@@ -8,7 +8,11 @@ import subprocess
 import sys
 import urllib.request
 
+import pytest
+
 from tests.support.processes import ROOT, clean_env
+
+pytestmark = pytest.mark.same_on_every_python  # the demo runs the code the other tests run
 
 VIEWER_LINK = re.compile(r"^See it in the trace viewer: (http://127\.0\.0\.1:\d+)/#/trace/([0-9a-f-]{36})$")
 

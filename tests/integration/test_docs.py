@@ -20,6 +20,8 @@ from opentelemetry.instrumentation.dynamiq import environment_variables as instr
 
 from otel_dynamiq import environment_variables as exporter_variables
 
+pytestmark = pytest.mark.same_on_every_python  # the documents are the same on every Python
+
 
 def _repository_root() -> Path:
     here = Path(__file__).resolve().parent

@@ -325,6 +325,7 @@ def test_uvicorn_workers_deliver_when_the_supervisor_is_stopped(
     assert_all_arrived(collector, traces)
 
 
+@pytest.mark.same_on_every_python  # gunicorn's own exit path (sys.exit and atexit); nothing of ours is needed
 def test_gunicorn_workers_deliver_when_the_arbiter_is_stopped(
     collector: LocalCollector, server_port: int, tmp_path: Path
 ) -> None:
@@ -339,6 +340,7 @@ def test_gunicorn_workers_deliver_when_the_arbiter_is_stopped(
     assert_all_arrived(collector, traces)
 
 
+@pytest.mark.same_on_every_python  # Celery's own exit path (sys.exit and atexit); nothing of ours is needed
 @pytest.mark.parametrize("pool", ["prefork", "threads"])
 def test_celery_workers_deliver_when_the_worker_is_stopped(
     pool: str, collector: LocalCollector, tmp_path: Path

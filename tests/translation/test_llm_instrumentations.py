@@ -30,6 +30,10 @@ from tests.support.common import wait_for
 from tests.support.dynamiq_apps import KeepRuns, LocalLLM
 from tests.support.processes import BIN, ROOT, clean_env
 
+# Not on the Python matrix: the same pinned releases everywhere, and their spans' translation is
+# pure code tested on every Python.
+pytestmark = pytest.mark.same_on_every_python
+
 APP = "tests.apps.llm_app"
 Runs = dict[str, list[dict[str, Any]]]
 """The runs under each scenario's span, by scenario name."""
