@@ -21,12 +21,15 @@ import contextlib
 import functools
 import importlib
 import logging
+import os
 import random
 import ssl
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from urllib.parse import urlsplit
 
+import certifi
 import httpx
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
@@ -110,8 +113,11 @@ class Delivery:
                 headers=self._config.request_headers(),
                 timeout=self._config.timeout,
                 follow_redirects=False,
-                trust_env=True,  # proxies, and SSL_CERT_FILE/SSL_CERT_DIR when no certificate file is set
+                # The environment was read at start-up (see _tls_context and _delivery/proxy.py): httpx reading
+                # it again would build a transport for every proxy variable, even one no request uses.
+                trust_env=False,
                 verify=_tls_context(self._config),
+                proxy=self._config.proxy if self._transport is None else None,  # a proxy would bypass the seam
                 transport=self._transport,
             )
         return self._client
@@ -403,8 +409,21 @@ def _import_what_sending_imports() -> None:
         importlib.import_module("anyio._backends._asyncio")
 
 
-def _tls_context(config: ExporterConfig) -> ssl.SSLContext | bool:
-    """Verification is never turned off: a certificate file narrows trust to its CAs, else httpx's defaults."""
-    if config.certificate_file is None:
-        return True
-    return ssl.create_default_context(cafile=str(config.certificate_file))
+def _tls_context(config: ExporterConfig) -> ssl.SSLContext:
+    """Verification is never turned off: a certificate file narrows trust to its CAs, else httpx's defaults.
+
+    httpx's defaults are followed by hand, since the client does not read the environment itself:
+    ``SSL_CERT_FILE``, else ``SSL_CERT_DIR``, else certifi's bundle. A plain http:// endpoint never
+    uses the context (an https:// proxy has its own), so it gets one that trusts nothing rather than
+    spending some 20 ms of CPU loading certifi's bundle for no request.
+    """
+    if config.certificate_file is not None:
+        return ssl.create_default_context(cafile=str(config.certificate_file))
+    if urlsplit(config.endpoint).scheme != "https":
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, and trusts no one
+    cert_file, cert_dir = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    if cert_file:
+        return ssl.create_default_context(cafile=cert_file)
+    if cert_dir:
+        return ssl.create_default_context(capath=cert_dir)
+    return ssl.create_default_context(cafile=certifi.where())
