@@ -378,7 +378,14 @@ class DynamiqSpanExporter(SpanExporter):
             self._runtime_for_this_process()
 
     def force_flush(self, timeout_millis: int = _DEFAULT_TIMEOUT_MILLIS) -> bool:
-        """Wait for the requests in flight; ``export()`` holds no queue of its own."""
+        """Wait for the exports already in progress; True at once when there are none. Sends nothing.
+
+        ``export()`` holds no queue of its own: finished spans wait in the span
+        processor's queue, so this cannot send them. ``provider.force_flush()``
+        does (each processor hands its queue to ``export()`` and waits), and is
+        what a serverless handler must call before returning; this only lets a
+        caller that already handed spans over wait for their outcome.
+        """
         with self._lock:
             pending = set(self._inflight)
         if not pending:
