@@ -90,10 +90,11 @@ class Delivery:
     def start(self) -> None:
         """Open the spool, make the client (and its TLS context), and resend what the spool holds.
 
-        The exporter asks for this shortly after it is built, off the
-        application's start-up path, so that in all but the shortest processes
-        none of it is made for the first time while the interpreter shuts down.
-        Every entry point calls it too, so the order never matters. Idempotent.
+        The exporter asks for this on its loop as soon as it is built, off the
+        application's thread, so that the first export finds the client ready
+        and nothing of it is made for the first time while the interpreter
+        shuts down. Every entry point calls it too, so the order never matters.
+        Idempotent.
         """
         if self._started:
             return
@@ -101,7 +102,7 @@ class Delivery:
         with self._hold_forks:  # nothing below may be half imported or half built in a forked child
             self._spool = self._open_spool()
             try:
-                _import_what_sending_imports()
+                import_what_sending_imports()
                 self._http_client()
             except Exception as exc:  # the first request meets it again, and says so in its own line
                 _logger.warning("The Dynamiq exporter could not make its HTTP client: %s", one_line(exc))
@@ -401,7 +402,7 @@ class Delivery:
         return True
 
 
-def _import_what_sending_imports() -> None:
+def import_what_sending_imports() -> None:
     """httpx imports httpcore, and anyio its asyncio backend, on first use: here, under the fork guard, instead."""
     import httpcore  # noqa: F401
 
