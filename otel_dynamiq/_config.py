@@ -17,6 +17,7 @@ from typing import Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from otel_dynamiq import environment_variables as env
+from otel_dynamiq._delivery.proxy import proxy_for
 from otel_dynamiq.version import __version__
 
 DEFAULT_ENDPOINT = "https://collector.getdynamiq.ai"
@@ -58,6 +59,10 @@ class ExporterConfig:
     """Where undelivered bodies wait for the service; None when the spool is off."""
     certificate_file: Path | None = None
     """The CA certificates to trust for https (PEM); None trusts ``SSL_CERT_FILE``/``SSL_CERT_DIR`` or certifi's."""
+    proxy: str | None = field(default=None, repr=False)
+    """The one proxy requests to the endpoint go through (from the environment, by httpx's rules), or None.
+
+    Not in the repr: the URL may hold the proxy's password."""
     flush_on_exit: bool = True
     """Flush the spans a process made when a signal or a multiprocessing child's exit ends it (``_process_end``)."""
 
@@ -425,6 +430,8 @@ def load_config(
     if resolved_certificate is None and urlsplit(resolved_endpoint).scheme == "https":
         _check_standard_trust_variables()
 
+    chosen_proxy = proxy_for(resolved_endpoint + TRACES_PATH)
+
     return ExporterConfig(
         endpoint=resolved_endpoint,
         access_key=key,
@@ -444,4 +451,5 @@ def load_config(
         flush_on_exit=_setting(
             flush_on_exit, "flush_on_exit", env.OTEL_EXPORTER_DYNAMIQ_FLUSH_ON_EXIT, parse_bool, True
         ),
+        proxy=chosen_proxy.url if chosen_proxy is not None else None,
     )

@@ -34,7 +34,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from otel_dynamiq._config import ExporterConfig, load_config
 from otel_dynamiq._delivery import stats as _stats
 from otel_dynamiq._delivery.bodies import ENVELOPE_BYTES, Payload, RunTooLargeError, encode_run, pack
-from otel_dynamiq._delivery.delivery import Delivery
+from otel_dynamiq._delivery.delivery import Delivery, import_what_sending_imports
 from otel_dynamiq._delivery.event_loop import ForkGuard, LoopThread, interpreter_exiting
 from otel_dynamiq._delivery.metrics import publish as publish_metrics
 from otel_dynamiq._delivery.spool import Spool, SpoolState, inspect_spool, spool_directory
@@ -58,8 +58,6 @@ T = TypeVar("T")
 _RESULT_GRACE_SECONDS = 1.0
 """How long past the deadline ``export()`` waits for the loop to report, before cancelling."""
 _DEFAULT_TIMEOUT_MILLIS = 30_000
-_START_DELAY_SECONDS = 0.05
-"""How long after it is built the exporter readies its spool and client; the first export readies them sooner."""
 
 
 @dataclass
@@ -223,6 +221,12 @@ class DynamiqSpanExporter(SpanExporter):
         """When the first export after the interpreter began to shut down started: exit is bounded from there."""
         self._fork_guard = ForkGuard()
         _follow_forks(self)
+        # The HTTP stack's modules (httpcore, anyio's asyncio backend: some 45 ms) are imported here, on the
+        # application's thread: on the loop thread they would land on the first flush whenever it comes
+        # soon after start-up (a serverless function's first invocation), as the GIL lets one thread
+        # import at a time. Building the exporter then costs what the stock OTLP exporter's does.
+        with self._fork_guard:
+            import_what_sending_imports()
         # Started now, not at the first export: in a short-lived process that export happens while the
         # interpreter shuts down, when no thread may start (3.12) and no executor takes work.
         self._runtime_for_this_process()
@@ -376,10 +380,10 @@ class DynamiqSpanExporter(SpanExporter):
                 self._runtime = runtime
                 # An exporter dropped without shutdown() takes its threads with it; nothing here refers to it.
                 weakref.finalize(self, runtime.loop.stop, 0.0).atexit = False
-                # The spool, the client and its TLS context are made on the loop, a moment after start-up
-                # (their few milliseconds of CPU would otherwise compete with the application's own start),
-                # and what an earlier process left in the spool is resent.
-                runtime.loop.call_later(_START_DELAY_SECONDS, runtime.delivery.start)
+                # The spool, the client and its TLS context are made on the loop at once, off the
+                # application's thread and before the first export needs them, and what an earlier
+                # process left in the spool is resent.
+                runtime.loop.call_soon(runtime.delivery.start)
             return runtime
 
     def _after_fork_in_child(self) -> None:
@@ -392,12 +396,14 @@ class DynamiqSpanExporter(SpanExporter):
             self._runtime_for_this_process()
 
     def force_flush(self, timeout_millis: int = _DEFAULT_TIMEOUT_MILLIS) -> bool:
-        """Wait for the exports in flight, and return; it cannot reach the spans a processor still holds.
+        """Wait for the exports already in progress; True at once when there are none. Sends nothing.
 
-        The spans wait in the BatchSpanProcessor, above the exporter, so this
-        alone sends nothing new: before a serverless handler returns, flush the
-        provider (``provider.force_flush()``, or ``otel_dynamiq.force_flush()``
-        for the global one), which empties its processors into ``export()``.
+        ``export()`` holds no queue of its own: finished spans wait in the span
+        processor's queue, so this cannot send them. ``provider.force_flush()``
+        (or ``otel_dynamiq.force_flush()`` for the global provider) does: each processor
+        hands its queue to ``export()`` and waits. That is
+        what a serverless handler must call before returning; this only lets a
+        caller that already handed spans over wait for their outcome.
         """
         with self._lock:
             pending = set(self._inflight)

@@ -21,12 +21,15 @@ import contextlib
 import functools
 import importlib
 import logging
+import os
 import random
 import ssl
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from urllib.parse import urlsplit
 
+import certifi
 import httpx
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
@@ -87,10 +90,11 @@ class Delivery:
     def start(self) -> None:
         """Open the spool, make the client (and its TLS context), and resend what the spool holds.
 
-        The exporter asks for this shortly after it is built, off the
-        application's start-up path, so that in all but the shortest processes
-        none of it is made for the first time while the interpreter shuts down.
-        Every entry point calls it too, so the order never matters. Idempotent.
+        The exporter asks for this on its loop as soon as it is built, off the
+        application's thread, so that the first export finds the client ready
+        and nothing of it is made for the first time while the interpreter
+        shuts down. Every entry point calls it too, so the order never matters.
+        Idempotent.
         """
         if self._started:
             return
@@ -98,7 +102,7 @@ class Delivery:
         with self._hold_forks:  # nothing below may be half imported or half built in a forked child
             self._spool = self._open_spool()
             try:
-                _import_what_sending_imports()
+                import_what_sending_imports()
                 self._http_client()
             except Exception as exc:  # the first request meets it again, and says so in its own line
                 _logger.warning("The Dynamiq exporter could not make its HTTP client: %s", one_line(exc))
@@ -110,8 +114,11 @@ class Delivery:
                 headers=self._config.request_headers(),
                 timeout=self._config.timeout,
                 follow_redirects=False,
-                trust_env=True,  # proxies, and SSL_CERT_FILE/SSL_CERT_DIR when no certificate file is set
+                # The environment was read at start-up (see _tls_context and _delivery/proxy.py): httpx reading
+                # it again would build a transport for every proxy variable, even one no request uses.
+                trust_env=False,
                 verify=_tls_context(self._config),
+                proxy=self._config.proxy if self._transport is None else None,  # a proxy would bypass the seam
                 transport=self._transport,
             )
         return self._client
@@ -397,7 +404,7 @@ class Delivery:
         return True
 
 
-def _import_what_sending_imports() -> None:
+def import_what_sending_imports() -> None:
     """httpx imports httpcore, and anyio its asyncio backend, on first use: here, under the fork guard, instead."""
     import httpcore  # noqa: F401
 
@@ -405,8 +412,21 @@ def _import_what_sending_imports() -> None:
         importlib.import_module("anyio._backends._asyncio")
 
 
-def _tls_context(config: ExporterConfig) -> ssl.SSLContext | bool:
-    """Verification is never turned off: a certificate file narrows trust to its CAs, else httpx's defaults."""
-    if config.certificate_file is None:
-        return True
-    return ssl.create_default_context(cafile=str(config.certificate_file))
+def _tls_context(config: ExporterConfig) -> ssl.SSLContext:
+    """Verification is never turned off: a certificate file narrows trust to its CAs, else httpx's defaults.
+
+    httpx's defaults are followed by hand, since the client does not read the environment itself:
+    ``SSL_CERT_FILE``, else ``SSL_CERT_DIR``, else certifi's bundle. A plain http:// endpoint never
+    uses the context (an https:// proxy has its own), so it gets one that trusts nothing rather than
+    spending some 20 ms of CPU loading certifi's bundle for no request.
+    """
+    if config.certificate_file is not None:
+        return ssl.create_default_context(cafile=str(config.certificate_file))
+    if urlsplit(config.endpoint).scheme != "https":
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, and trusts no one
+    cert_file, cert_dir = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    if cert_file:
+        return ssl.create_default_context(cafile=cert_file)
+    if cert_dir:
+        return ssl.create_default_context(capath=cert_dir)
+    return ssl.create_default_context(cafile=certifi.where())

@@ -24,6 +24,7 @@ BENCHMARKS = {
     "collector_limits": "runs stored",
     "gateway": "gateway/in-process",
     "short_lived": "exit, service slow",
+    "first_flush": "ours/stock",
     "gateway_limits": "most memory one attack added",
     "process_ends": "arrived, ours",
 }

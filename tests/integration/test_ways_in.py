@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -123,3 +124,20 @@ def test_forked_child_delivers_its_own_spans(collector: LocalCollector) -> None:
     child_pid = done.stdout.strip()
     names = {run["name"] for run in wait_for_runs(collector, 3)}
     assert names == {"parent-before-fork", "parent-after-fork", f"child-{child_pid}"}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("socksio") is not None, reason="socksio is installed: SOCKS proxies work")
+def test_a_socks_proxy_httpx_cannot_use_is_refused_at_start_up_like_any_bad_setting(collector: LocalCollector) -> None:
+    """Under ``opentelemetry-instrument`` the exporter's ValueError goes where every bad setting's goes: the
+    SDK's configurator logs it and the application runs untraced. It names the variable and what to install,
+    never the proxy's credentials."""
+    environment = {key: value for key, value in clean_env().items() if not key.lower().endswith("_proxy")} | {
+        "OTEL_EXPORTER_DYNAMIQ_ENDPOINT": collector.url,
+        "ALL_PROXY": "socks5://proxy-user-3c9d:proxy-secret-81fa@127.0.0.1:1080",
+    }
+    done = run([str(BIN / "opentelemetry-instrument"), sys.executable, "tests/apps/short_lived.py", "api"], environment)
+    assert len(done.stdout.split()[0]) == 32  # the application ran, and printed its trace id
+    assert "ValueError: ALL_PROXY names a SOCKS proxy (socks5://), which needs the socksio package" in done.stderr
+    assert "httpx[socks]" in done.stderr
+    assert "proxy-user-3c9d" not in done.stderr and "proxy-secret-81fa" not in done.stderr
+    assert collector.store.runs() == []
