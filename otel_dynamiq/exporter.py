@@ -58,6 +58,8 @@ T = TypeVar("T")
 _RESULT_GRACE_SECONDS = 1.0
 """How long past the deadline ``export()`` waits for the loop to report, before cancelling."""
 _DEFAULT_TIMEOUT_MILLIS = 30_000
+_SPOOL_MARGIN_SECONDS = 0.5
+"""At a process's end, how much sooner than its timeout an export gives up, to spool what is left in time."""
 
 
 @dataclass
@@ -283,10 +285,14 @@ class DynamiqSpanExporter(SpanExporter):
             return SpanExportResult.FAILURE
         now = time.monotonic()
         deadline = now + self._config.timeout
-        if self._exit_began is None and interpreter_exiting():
-            with self._lock:  # the first of concurrent exports at exit sets it
-                if self._exit_began is None:
-                    self._exit_began = now
+        if interpreter_exiting():
+            # What waits on this export at a process's end (a signal's flush) waits one timeout at most:
+            # give up a little sooner, so what the service has not taken is in the spool by then.
+            deadline -= min(_SPOOL_MARGIN_SECONDS, self._config.timeout / 4)
+            if self._exit_began is None:
+                with self._lock:  # the first of concurrent exports at exit sets it
+                    if self._exit_began is None:
+                        self._exit_began = now
         if not self._loggers_reclaimed:  # by now the application has imported Dynamiq, if it uses it
             self._loggers_reclaimed = True
             reclaim_loggers()

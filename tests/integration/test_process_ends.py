@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -27,7 +28,7 @@ from otel_dynamiq.collector import LocalCollector
 from tests.apps.celery_app import TASK_NAME, make_app
 from tests.support.common import wait_for
 from tests.support.processes import BIN, ROOT, clean_env
-from tests.support.servers import free_port
+from tests.support.servers import Hang, ScriptedServer, forward_to, free_port
 
 METHODS = ["fork", "forkserver", "spawn"]
 POOL_ENDS = ["pool-close", "pool-with", "pool-terminate", "executor", "process"]
@@ -165,6 +166,38 @@ def test_a_signal_delivers_then_ends_the_process_as_it_would_have(
     else:  # Python's own handler: KeyboardInterrupt and its traceback, then Python's own exit status
         assert process.returncode in (1, -signum) and stderr.rstrip().endswith("KeyboardInterrupt"), stderr
     assert_all_arrived(collector, made(made_file))
+
+
+def test_sigterm_while_the_service_hangs_spools_within_the_timeout_and_the_next_process_delivers(
+    collector: LocalCollector, made_file: Path
+) -> None:
+    """Bounded: the flush gives up at the exporter's timeout, spools, and the signal still ends the process."""
+    hanging = threading.Event()
+    hanging.set()
+    forward = forward_to(collector.url)
+    with ScriptedServer(lambda record: Hang() if hanging.is_set() else forward(record)) as service:
+        environment = app_environment(collector, made_file, "manual", **{env.OTEL_EXPORTER_DYNAMIQ_TIMEOUT: "2"})
+        environment[env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT] = service.url
+        process = start_loop(app_command("manual", "loop"), environment)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=EXIT_LIMIT_SECONDS)
+        held = time.monotonic() - started
+        assert process.returncode == -signal.SIGTERM, stderr
+        assert held < EXIT_LIMIT_SECONDS / 2, held  # a hang would reach the limit; the bound is the 2 s timeout
+        assert not collector.store.runs()
+        # The service answers again: the next process to the same endpoint resends what the spool holds.
+        hanging.clear()
+        later = subprocess.run(
+            app_command("manual", "process", "fork"),
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=EXIT_LIMIT_SECONDS,
+            cwd=ROOT,
+        )
+        assert later.returncode == 0, later.stderr
+        assert_all_arrived(collector, made(made_file))
 
 
 def test_without_the_hooks_sigterm_loses_the_last_runs(collector: LocalCollector, made_file: Path) -> None:
