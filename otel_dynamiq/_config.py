@@ -191,6 +191,14 @@ def _expand_home(name: str, raw: str) -> Path:
         ) from None
 
 
+def _parse_spool_dir(name: str, raw: str) -> Path:
+    """An absolute directory: a relative one would follow the application's later ``chdir()`` calls, and an
+    empty one would be the working directory, where the next process started elsewhere never looks."""
+    if not raw.strip():
+        raise ValueError(f"{name} is empty; give the spool's directory, or leave it unset for the default")
+    return _expand_home(name, raw).absolute()
+
+
 def _parse_certificate_file(name: str, raw: str) -> Path:
     """A PEM file of CA certificates, loaded once now so that a wrong one fails at start-up, not at export."""
     path = _expand_home(name, raw)
@@ -404,7 +412,7 @@ def load_config(
     resolved_spool = None
     if _setting(spool, "spool", env.OTEL_EXPORTER_DYNAMIQ_SPOOL, parse_bool, True):
         # The default is looked for only when no setting names a directory: a given one is used as it is.
-        given_directory = _setting(spool_dir, "spool_dir", env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR, _expand_home, None)
+        given_directory = _setting(spool_dir, "spool_dir", env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR, _parse_spool_dir, None)
         resolved_spool = SpoolConfig(
             directory=given_directory if given_directory is not None else default_spool_directory(),
             max_bytes=_setting(

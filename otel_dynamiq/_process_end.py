@@ -43,8 +43,10 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -91,15 +93,24 @@ class _ProcessEnd:
         """A multiprocessing child's finalizers have begun: it is ending on its own, and flushing."""
         self.handlers: dict[int, Callable[[int, FrameType | None], Any]] = {}
         self.prompt_flusher: threading.Thread | None = None
+        self.finishers: list[weakref.WeakMethod[Callable[[float], None]]] = []
+        """Each exporter's last step once the processors are empty (exports in flight, memory to disk)."""
 
 
 _STATE = _ProcessEnd()
 
 
-def flush_at_process_end(timeout_seconds: float) -> None:
-    """Arm the hooks of the module docstring (idempotent); the longest timeout asked for bounds each flush."""
+def flush_at_process_end(
+    timeout_seconds: float, finish: weakref.WeakMethod[Callable[[float], None]] | None = None
+) -> None:
+    """Arm the hooks of the module docstring (idempotent); the longest timeout asked for bounds each flush.
+
+    ``finish`` (held weakly: an exporter dropped is forgotten) runs after the processors are flushed.
+    """
     with _STATE.lock:
         _STATE.timeout_seconds = max(_STATE.timeout_seconds, timeout_seconds)
+        if finish is not None:
+            _STATE.finishers = [alive for alive in _STATE.finishers if alive() is not None] + [finish]
         _arm_multiprocessing()
         if threading.current_thread() is threading.main_thread():
             for signum in _HANDLED_SIGNALS:
@@ -127,6 +138,15 @@ def _arm_child(state: _ProcessEnd) -> None:
     state.child_finalizer_armed = True
     # Priority above 0: run in the child's first round of finalizers, before it terminates children of its own.
     multiprocessing.util.Finalize(None, _flush_before_child_exit, exitpriority=100)
+    # Celery's prefork workers (billiard, which shares multiprocessing's registries and so ran this) end with
+    # os._exit inside their loop, before any finalizer; Celery says so first, by its own public signal.
+    celery_signals = sys.modules.get("celery.signals")
+    if celery_signals is not None:
+        celery_signals.worker_process_shutdown.connect(_flush_before_celery_worker_exit, weak=False)
+
+
+def _flush_before_celery_worker_exit(*args: object, **kwargs: object) -> None:
+    _flush_before_child_exit()
 
 
 def _after_fork_in_child() -> None:
@@ -152,14 +172,33 @@ def _install_handler(signum: int) -> None:
     with contextlib.suppress(ValueError, OSError):  # a signal this platform cannot handle
         if signum in _STATE.handlers or signal.getsignal(signum) is not signal.SIG_DFL:
             return
+        if _caught_below_python(signum):
+            return
         handler = _handler_for(signum)
         signal.signal(signum, handler)
         _STATE.handlers[signum] = handler
 
 
+def _caught_below_python(signum: int) -> bool:
+    """A handler installed from C (``faulthandler.register``, an embedded runtime) that Python reports as SIG_DFL.
+
+    Linux lists the signals the process catches in ``/proc/self/status``; elsewhere there is no way to tell,
+    and none is assumed.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
 def _handler_for(signum: int) -> Callable[[int, FrameType | None], None]:
     def flush_then_default(received: int, frame: FrameType | None) -> None:
-        if signal.getsignal(received) is flush_then_default:
+        installed = signal.getsignal(received)
+        if installed is flush_then_default:
             signal.signal(received, signal.SIG_DFL)  # a second signal takes the default action at once
         _STATE.handlers.pop(received, None)
         if _STATE.child_finishing or interpreter_shutting_down():
@@ -169,8 +208,18 @@ def _handler_for(signum: int) -> Callable[[int, FrameType | None], None]:
             return
         mark_process_ending()
         _flush_within(_STATE.timeout_seconds)
-        # The default action again, and the same signal: the process ends as it would have without us.
-        signal.raise_signal(received)
+        if installed is flush_then_default:
+            # The default action again, and the same signal: the process ends as it would have without us.
+            signal.raise_signal(received)
+        else:
+            # Called by a handler installed after ours that chains to the one it found: what it asks for is
+            # the default action. Raising the signal would call that handler again, so take the default
+            # action directly, and put its handler back if the process lives on (PID 1).
+            signal.signal(received, signal.SIG_DFL)
+            try:
+                signal.raise_signal(received)
+            finally:
+                signal.signal(received, installed)
         # Still running: the default action ignores this signal here (PID 1 in a container does).
         _keep_flushing_promptly()
 
@@ -188,8 +237,13 @@ def _flush_within(seconds: float) -> None:
     done = threading.Event()
 
     def flush() -> None:
+        deadline = time.monotonic() + seconds
         try:
             force_flush(max(int(seconds * 1000), 1))
+            for finisher in list(_STATE.finishers):
+                finish = finisher()
+                if finish is not None:
+                    finish(max(deadline - time.monotonic(), 0.0))
         except Exception as exc:  # a hook must never turn an exit into a traceback
             _logger.debug("Flushing spans as the process ends failed: %s", exc)
         finally:

@@ -186,7 +186,7 @@ class DynamiqSpanExporter(SpanExporter):
         )
         self._start(config, meter_provider)
         if config.flush_on_exit:
-            flush_at_process_end(config.timeout)
+            flush_at_process_end(config.timeout, weakref.WeakMethod(self._finish_at_process_end))
 
     @classmethod
     def _from_config(cls, config: ExporterConfig, meter_provider: MeterProvider | None = None) -> DynamiqSpanExporter:
@@ -417,6 +417,21 @@ class DynamiqSpanExporter(SpanExporter):
             return True
         _, not_done = concurrent.futures.wait(pending, timeout=timeout_millis / 1000)
         return not not_done
+
+    def _finish_at_process_end(self, timeout: float) -> None:
+        """Once the processors are flushed at a process's end: exports in flight finish (a SimpleSpanProcessor's
+        are not waited for by anyone else), and bodies held in memory go to disk if it takes them now."""
+        deadline = time.monotonic() + timeout
+        self.force_flush(int(timeout * 1000))
+        with self._lock:
+            runtime = self._runtime if self._runtime is not None and self._runtime.pid == os.getpid() else None
+        if runtime is None or self._shutdown:
+            return
+        writing = runtime.loop.submit(_call(runtime.delivery.write_memory_to_disk))
+        try:
+            writing.result(timeout=max(deadline - time.monotonic(), 0.0))
+        except Exception:  # the loop is gone or too slow: the process ends all the same
+            writing.cancel()
 
     def shutdown(self, timeout_millis: float = _DEFAULT_TIMEOUT_MILLIS) -> None:
         """Stop retrying at once, give requests in flight until the timeout, then close.

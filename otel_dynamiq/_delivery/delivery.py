@@ -153,6 +153,11 @@ class Delivery:
             await self._client.aclose()
             self._client = None
 
+    def write_memory_to_disk(self) -> None:
+        """Call on the loop when the process may end without shutting the exporter down (a signal)."""
+        if self._spool is not None:
+            self._spool.write_memory_to_disk()
+
     def spool_state(self) -> SpoolState | None:
         self.start()
         return self._spool.state() if self._spool is not None else None

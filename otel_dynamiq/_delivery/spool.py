@@ -652,14 +652,19 @@ class Spool:
         except OSError as exc:
             _logger.debug("Could not return a body to the spool: %s", exc)
 
-    def settle_memory(self) -> int:
-        """The process is ending: what memory holds goes to disk if it takes it now, however recently it
-        refused; the rest is forgotten. The number of runs forgotten."""
+    def write_memory_to_disk(self) -> None:
+        """The process may end at any moment (a signal, a worker's exit): what memory holds goes to disk now
+        if the disk takes it, however recently it refused."""
         if self._memory.has_waiting():
             self._retry_at = 0.0
             disk = self._writable_disk()
             if disk is not None:
                 self._move_memory_to(disk, limit=None)
+
+    def settle_memory(self) -> int:
+        """The process is ending: what memory holds goes to disk if it takes it now; the rest is forgotten.
+        The number of runs forgotten."""
+        self.write_memory_to_disk()
         return self._memory.drain()
 
     def state(self) -> SpoolState:

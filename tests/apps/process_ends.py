@@ -15,7 +15,8 @@ started the app knows what it made even when the app is killed.
 Scenarios: ``pool-close``, ``pool-with`` (the with-block terminates the
 workers), ``pool-terminate``, ``executor``, ``process``: 20 tasks in 2 workers, then exit.
 ``loop``: make a trace every 20 ms until a signal ends the process. ``own-handler``: the
-same with the application's own SIGTERM handler, which exits with status 3.
+same with the application's own SIGTERM handler, which exits with status 3. ``chained-handler``:
+a handler installed after the exporter's that cleans up, then calls the handler it found.
 ``os-exit``: a forked child makes traces, calls ``otel_dynamiq.force_flush()`` and ``os._exit(0)``.
 """
 
@@ -100,6 +101,20 @@ def exit_three(signum: int, frame: FrameType | None) -> None:
     sys.exit(3)
 
 
+def chain_to_the_handler_found() -> None:
+    """The pattern of libraries that clean up on SIGTERM and then defer to whatever was there (litellm does)."""
+    found = signal.getsignal(signal.SIGTERM)
+
+    def clean_up_then_chain(signum: int, frame: FrameType | None) -> None:
+        print("cleaned up", flush=True)
+        if callable(found):
+            found(signum, frame)
+        else:
+            sys.exit(143)
+
+    signal.signal(signal.SIGTERM, clean_up_then_chain)
+
+
 def main() -> None:
     scenario = sys.argv[1]
     context = multiprocessing.get_context(sys.argv[2] if len(sys.argv) > 2 else None)
@@ -119,6 +134,9 @@ def main() -> None:
         run_loop()
     elif scenario == "own-handler":
         signal.signal(signal.SIGTERM, exit_three)
+        run_loop()
+    elif scenario == "chained-handler":
+        chain_to_the_handler_found()
         run_loop()
     elif scenario == "os-exit":
         pid = os.fork()

@@ -282,3 +282,13 @@ def test_the_default_spool_is_in_the_first_writable_temporary_directory_never_th
         monkeypatch.setenv("TMPDIR", tmpdir)
         spool = load_config(endpoint="http://127.0.0.1:9").spool
         assert spool is not None and spool.directory == expected, tmpdir
+
+
+def test_an_empty_spool_dir_is_refused_and_a_relative_one_made_absolute(monkeypatch, tmp_path):
+    """An empty one would be the working directory, and a relative one would follow the application's chdir()."""
+    with pytest.raises(ValueError, match="spool_dir is empty"):
+        load_config(endpoint="http://127.0.0.1:9", spool_dir="")
+    monkeypatch.chdir(tmp_path)
+    config = load_config(endpoint="http://127.0.0.1:9", spool_dir="relative/spool")
+    assert config.spool is not None
+    assert config.spool.directory == tmp_path / "relative" / "spool"

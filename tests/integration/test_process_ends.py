@@ -47,6 +47,7 @@ def app_environment(collector: LocalCollector, made_file: Path, setup: str, **ex
         APP_SETUP=setup,
         OTEL_SERVICE_NAME="process-ends",
         OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="*",  # none is needed here, and each costs seconds of start-up
+        OTEL_BSP_SCHEDULE_DELAY="60000",  # the processor never exports on its own in time: only the hooks do
         **{env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT: collector.url},
         **extra,
     )
@@ -219,6 +220,30 @@ def test_the_applications_own_handler_is_kept(collector: LocalCollector, made_fi
     assert_all_arrived(collector, made(made_file))
 
 
+def test_a_handler_that_chains_to_ours_runs_once_and_the_process_ends_by_the_signal(
+    collector: LocalCollector, made_file: Path
+) -> None:
+    process = start_loop(app_command("manual", "chained-handler"), app_environment(collector, made_file, "manual"))
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=EXIT_LIMIT_SECONDS)
+    assert process.returncode == -signal.SIGTERM, stderr
+    assert stdout.split().count("cleaned") == 1, stdout
+    assert "Traceback" not in stderr, stderr
+    assert_all_arrived(collector, made(made_file))
+
+
+def test_a_handler_installed_from_c_is_left_alone() -> None:
+    """faulthandler's (an embedded runtime's) handler shows as SIG_DFL to Python; replacing it would lose it."""
+    probe = (
+        "import faulthandler, signal, otel_dynamiq\n"
+        "faulthandler.register(signal.SIGTERM, chain=True)\n"
+        "otel_dynamiq.DynamiqSpanExporter(endpoint='http://127.0.0.1:9')\n"
+        "print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, signal.getsignal(signal.SIGINT) is not None)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], env=clean_env(), capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["True", "True"], done.stderr
+
+
 def test_the_hooks_are_installed_only_where_the_default_action_was(tmp_path: Path) -> None:
     probe = (
         "import signal, otel_dynamiq\n"
@@ -323,6 +348,7 @@ def serve(
     environment = clean_env(
         OTEL_SERVICE_NAME="web-app",
         OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="*",
+        OTEL_BSP_SCHEDULE_DELAY="60000",
         **{env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT: collector.url},
         **extra,
     )
@@ -373,12 +399,15 @@ def test_gunicorn_workers_deliver_when_the_arbiter_is_stopped(
     assert_all_arrived(collector, traces)
 
 
-@pytest.mark.same_on_every_python  # Celery's own exit path (sys.exit and atexit); nothing of ours is needed
 @pytest.mark.parametrize("pool", ["prefork", "threads"])
 def test_celery_workers_deliver_when_the_worker_is_stopped(
     pool: str, collector: LocalCollector, tmp_path: Path
 ) -> None:
-    """Celery's warm shutdown on SIGTERM, with its pool of forked children or of threads."""
+    """Celery's warm shutdown on SIGTERM, with its pool of forked children or of threads.
+
+    Prefork children end with os._exit inside their loop, before any finalizer: they flush when Celery
+    announces the end (``worker_process_shutdown``). The thread pool ends through atexit.
+    """
     client = make_app(tmp_path / "celery")
 
     command = [
