@@ -406,7 +406,17 @@ def _import_what_sending_imports() -> None:
 
 
 def _tls_context(config: ExporterConfig) -> ssl.SSLContext | bool:
-    """Verification is never turned off: a certificate file narrows trust to its CAs, else httpx's defaults."""
-    if config.certificate_file is None:
+    """Verification is never turned off: a certificate file narrows trust to its CAs, else httpx's defaults.
+
+    A client certificate needs a context of our own even without a certificate file: httpx's own
+    (``SSL_CERT_FILE``, else ``SSL_CERT_DIR``, else certifi) is made the same way, and the certificate loaded in it.
+    """
+    if config.certificate_file is None and config.client_certificate is None:
         return True
-    return ssl.create_default_context(cafile=str(config.certificate_file))
+    if config.certificate_file is not None:
+        context = ssl.create_default_context(cafile=str(config.certificate_file))
+    else:
+        context = httpx.create_ssl_context(verify=True, trust_env=True)
+    if config.client_certificate is not None:
+        config.client_certificate.load_into(context)
+    return context
