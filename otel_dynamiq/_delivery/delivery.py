@@ -43,8 +43,9 @@ from otel_dynamiq._logging import one_line
 _logger = logging.getLogger(__name__)
 
 _BODY_SNIPPET_CHARS = 200
-_NO_ANSWER = (httpx.TransportError, httpx.InvalidURL)
-"""Every way a request gets no answer; ``InvalidURL`` (a host httpx cannot encode) is not a ``TransportError``."""
+_NO_ANSWER = (httpx.TransportError, httpx.InvalidURL, ssl.SSLError)
+"""Every way a request gets no answer; ``InvalidURL`` (a host httpx cannot encode) is not a ``TransportError``,
+and an ``SSLError`` read after the handshake (TLS 1.3's refusal of the client's certificate) reaches us unwrapped."""
 _SPOOLABLE_REASONS = frozenset({_stats.DROP_TIMEOUT, _stats.DROP_SHUTDOWN})
 """Retryable causes: the service may take these runs later. Final refusals are never spooled."""
 
@@ -189,6 +190,7 @@ class Delivery:
     async def _send_with_retries(self, payload: Payload, deadline: float, refused: list[str] | None) -> bool:
         content = compress(payload.body) if self._config.compression == "gzip" else payload.body
         attempt = 0
+        client_refusal: Verdict | None = None
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -213,6 +215,10 @@ class Delivery:
                 if verdict.splittable:
                     return await self._split_refused(payload, response, verdict, deadline, refused)
                 return self._refused(payload.run_count, response, verdict)
+            if verdict.client_refused:
+                client_refusal = verdict
+            elif client_refusal is not None and response is None:
+                verdict = client_refusal  # the cause a person can act on, not the closed connection after it
             cause, kind = verdict.why, verdict.kind
             wait = verdict.retry_after if verdict.retry_after is not None else self._backoff(attempt)
 
