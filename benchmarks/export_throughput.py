@@ -22,6 +22,7 @@ Target: otel-dynamiq's CPU per span at most 1/3 of the OTLP exporter's, on each 
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -199,6 +200,47 @@ def main() -> None:
     print(f"Export cost, {count:,} spans per mix in batches of {BATCH} ({machine()})")
     headers = ["span mix", "CPU µs/span otel-dynamiq", "CPU µs/span OTLP", "CPU ratio", "spans/s otel", "spans/s OTLP"]
     print(table(headers, rows))
+    print()
+    print(mask_costs(count))
+
+
+CUSTOMER_ID = re.compile(r"cust-\d+|[\w.+-]+@[\w-]+\.[\w.]+")
+
+
+def mask_everywhere(value: Any) -> Any:
+    """The regex mask of docs/configuration.md: every string at any depth of the run."""
+    if isinstance(value, str):
+        return CUSTOMER_ID.sub("[masked]", value)
+    if isinstance(value, dict):
+        return {key: mask_everywhere(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask_everywhere(item) for item in value]
+    return value
+
+
+def mask_costs(count: int) -> str:
+    """Export CPU per run on the GenAI mix: without a mask, with one that returns the run, with the regex mask."""
+    from otel_dynamiq import DynamiqSpanExporter
+
+    name, attributes = MIXES["GenAI spans"]
+    spans = make_spans(count, name, attributes)
+    masks: dict[str, Callable[[dict[str, Any]], Any] | None] = {
+        "no mask": None,
+        "trivial mask (returns the run)": lambda run: run,
+        "regex mask, every string": mask_everywhere,
+    }
+    rows: list[list[Any]] = []
+    with sink_server() as url:
+        baseline = 0.0
+        for label, mask in masks.items():
+            exporter = DynamiqSpanExporter(endpoint=url, mask=mask)
+            cost = Cost(spans, exporter.export)
+            assert exporter.stats.runs_dropped_total == 0, exporter.stats
+            exporter.shutdown()
+            baseline = baseline or cost.cpu_us_per_span
+            rows.append([label, cost.cpu_us_per_span, cost.cpu_us_per_span - baseline])
+    heading = f"The mask hook's cost, {count:,} GenAI spans in batches of {BATCH} ({machine()})"
+    return heading + "\n" + table(["mask", "CPU µs/run", "added µs/run"], rows)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ rather than surfacing later as a mysterious export failure.
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import os
 import ssl
@@ -13,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from otel_dynamiq import environment_variables as env
@@ -37,6 +38,9 @@ DEFAULT_SPOOL_MAX_AGE_SECONDS = 7 * 24 * 3600.0
 MIN_SPOOL_MAX_BYTES = 1024 * 1024
 
 T = TypeVar("T")
+Run = dict[str, Any]
+Mask = Callable[[Run], "Run | None"]
+"""A run as the service would get it (built-in redaction done) in; the run to send, or None to drop it, out."""
 Compression = Literal["none", "gzip"]
 _COMPRESSIONS: tuple[Compression, ...] = ("none", "gzip")
 
@@ -65,6 +69,10 @@ class ExporterConfig:
     Not in the repr: the URL may hold the proxy's password."""
     flush_on_exit: bool = True
     """Flush the spans a process made when a signal or a multiprocessing child's exit ends it (``_process_end``)."""
+    client_certificate: ClientCertificate | None = None
+    """This client's certificate for an endpoint that demands one (mutual TLS); None presents none."""
+    mask: Mask | None = None
+    """The user's hook, called with every run before it is encoded; None sends runs as translated."""
 
     @property
     def traces_url(self) -> str:
@@ -93,6 +101,30 @@ class SpoolConfig:
 
     The gateway's choice: it has answered 200 for every body in the spool, and a
     sender it refuses keeps its spans and retries."""
+
+
+@dataclass(frozen=True)
+class ClientCertificate:
+    """A client certificate and its key, checked at start-up; the password never shows in a repr."""
+
+    certificate_file: Path
+    key_file: Path | None
+    """None when the certificate's file holds the key too."""
+    key_password: str | None = field(default=None, repr=False)
+
+    def load_into(self, context: ssl.SSLContext) -> None:
+        """Present this certificate from ``context``. Never prompts on a terminal for a missing password:
+        OpenSSL would, when a key is encrypted and no password is given."""
+        password = self.key_password if self.key_password is not None else _no_password
+        context.load_cert_chain(str(self.certificate_file), str(self.key_file) if self.key_file else None, password)
+
+
+class _PasswordNeededError(Exception):
+    """Raised from the password callback: the key is encrypted and no password was given."""
+
+
+def _no_password() -> str:
+    raise _PasswordNeededError
 
 
 SPOOL_LOCATIONS = "$TMPDIR, /tmp and /var/tmp"
@@ -213,6 +245,70 @@ def _parse_certificate_file(name: str, raw: str) -> Path:
             f"{name}={raw!r} cannot be read ({exc.strerror}); set it to a PEM file of CA certificates"
         ) from None
     return path
+
+
+def _check_client_certificate(
+    certificate_name: str, key_name: str, password_name: str, client: ClientCertificate
+) -> ClientCertificate:
+    """Load the certificate and key into a throwaway context now, so a wrong file fails at start-up.
+
+    Errors name the setting and the path, never the password, and never the key's text.
+    """
+    for name, path in ((certificate_name, client.certificate_file), (key_name, client.key_file)):
+        if path is not None and not path.is_file():
+            what = "does not exist" if not path.exists() else "is not a regular file"
+            raise ValueError(f"{name}={str(path)!r} {what}; set it to a PEM file")
+    try:
+        client.load_into(ssl.create_default_context())
+    except _PasswordNeededError:
+        raise ValueError(
+            f"{key_name if client.key_file else certificate_name}={str(client.key_file or client.certificate_file)!r} "
+            f"holds an encrypted private key and no password was given; set {password_name}"
+        ) from None
+    except ssl.SSLError as exc:
+        if exc.reason == "KEY_VALUES_MISMATCH":
+            raise ValueError(
+                f"{key_name}={str(client.key_file)!r} is not the private key of the certificate in "
+                f"{certificate_name}={str(client.certificate_file)!r}"
+            ) from None
+        if client.key_password is not None:
+            reason = f"not a PEM certificate and private key, or {password_name} is not the key's password"
+        else:
+            reason = "not a PEM certificate and an unencrypted private key"
+        raise ValueError(
+            f"{certificate_name}={str(client.certificate_file)!r} with "
+            f"{key_name}={str(client.key_file) if client.key_file else '(the same file)'!r}: {reason}"
+        ) from None
+    except OSError as exc:
+        raise ValueError(
+            f"{certificate_name} or {key_name} cannot be read ({exc.strerror}); set them to readable PEM files"
+        ) from None
+    return client
+
+
+def _import_mask(name: str, raw: str) -> Mask:
+    """``package.module:function`` (the function may be ``Class.attribute``), imported now, checked callable."""
+    module_name, sep, attribute = raw.strip().partition(":")
+    if not sep or not module_name or not attribute:
+        raise ValueError(f"{name}={raw!r} is not of the form package.module:function")
+    try:
+        found: object = importlib.import_module(module_name)
+    except Exception as exc:  # an ImportError, or whatever the module raised when imported
+        raise ValueError(
+            f"{name}={raw!r}: module {module_name!r} cannot be imported ({type(exc).__name__}: {exc})"
+        ) from None
+    for part in attribute.split("."):
+        try:
+            found = getattr(found, part)
+        except AttributeError:
+            raise ValueError(f"{name}={raw!r}: {module_name!r} has no attribute {attribute!r}") from None
+    return _check_mask(name, found)
+
+
+def _check_mask(name: str, mask: object) -> Mask:
+    if not callable(mask):
+        raise ValueError(f"{name} must be callable (a function taking a run dict), not {type(mask).__name__}")
+    return mask
 
 
 def parse_bool(name: str, raw: str) -> bool:
@@ -367,6 +463,10 @@ def load_config(
     spool_refuse_when_full: bool = False,
     certificate_file: str | os.PathLike[str] | None = None,
     flush_on_exit: bool | None = None,
+    client_certificate_file: str | os.PathLike[str] | None = None,
+    client_key_file: str | os.PathLike[str] | None = None,
+    client_key_password: str | None = None,
+    mask: Mask | str | None = None,
 ) -> ExporterConfig:
     """Merge keyword arguments over the environment over the defaults."""
     resolved_endpoint = _check_endpoint(endpoint or _env(env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT) or DEFAULT_ENDPOINT)
@@ -441,6 +541,8 @@ def load_config(
     chosen_proxy = proxy_for(resolved_endpoint + TRACES_PATH)
 
     return ExporterConfig(
+        client_certificate=_client_certificate(client_certificate_file, client_key_file, client_key_password),
+        mask=_mask(mask),
         endpoint=resolved_endpoint,
         access_key=key,
         timeout=resolved_timeout,
@@ -461,3 +563,44 @@ def load_config(
         ),
         proxy=chosen_proxy.url if chosen_proxy is not None else None,
     )
+
+
+def _mask(given: Mask | str | None) -> Mask | None:
+    """The keyword (a callable, or a ``module:function`` string as a configuration file gives it), else the
+    variable; imported and checked now, so a wrong name fails at start-up, not at the first export."""
+    if isinstance(given, str):
+        return _import_mask("mask", given)
+    if given is not None:
+        return _check_mask("mask", given)
+    raw = _env(env.OTEL_EXPORTER_DYNAMIQ_MASK)
+    return _import_mask(env.OTEL_EXPORTER_DYNAMIQ_MASK, raw) if raw is not None else None
+
+
+def _client_certificate(
+    certificate_file: str | os.PathLike[str] | None,
+    key_file: str | os.PathLike[str] | None,
+    key_password: str | None,
+) -> ClientCertificate | None:
+    """Keywords over variables, each on its own; the names in errors are those of where each value came from."""
+    from_keywords = certificate_file is not None or key_file is not None
+    certificate_name = "client_certificate_file" if from_keywords else env.OTEL_EXPORTER_DYNAMIQ_CLIENT_CERTIFICATE
+    key_name = "client_key_file" if from_keywords else env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY
+    password_name = "client_key_password" if key_password is not None else env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY_PASSWORD
+    certificate_raw = os.fspath(certificate_file) if certificate_file is not None else None
+    key_raw = os.fspath(key_file) if key_file is not None else None
+    if not from_keywords:
+        certificate_raw = _env(env.OTEL_EXPORTER_DYNAMIQ_CLIENT_CERTIFICATE)
+        key_raw = _env(env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY)
+    password = (
+        key_password if key_password is not None else os.environ.get(env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY_PASSWORD)
+    )
+    if certificate_raw is None:
+        if key_raw is not None:
+            raise ValueError(f"{key_name} is set without {certificate_name}; set both, or neither")
+        return None
+    client = ClientCertificate(
+        certificate_file=_expand_home(certificate_name, certificate_raw),
+        key_file=_expand_home(key_name, key_raw) if key_raw is not None else None,
+        key_password=password or None,
+    )
+    return _check_client_certificate(certificate_name, key_name, password_name, client)

@@ -20,6 +20,7 @@ from opentelemetry.environment_variables import (
 # The module is marked `type: ignore` upstream, so mypy sees it as untyped.
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
+from opentelemetry.sdk.environment_variables import OTEL_CONFIG_FILE
 
 from otel_dynamiq._translation.call_nesting import mark_nested_calls
 from otel_dynamiq._translation.content_events import attach_content_events, content_comes_as_events, sdk_configuration
@@ -44,6 +45,11 @@ class DynamiqConfigurator(_OTelSDKConfigurator):
     """
 
     def _configure(self, **kwargs: Any) -> None:
+        if os.environ.get(OTEL_CONFIG_FILE):
+            # The file decides everything, and the SDK applies it. The one keyword opentelemetry-instrument
+            # passes (auto_instrumentation_version) means nothing there, and the SDK would warn about it in
+            # every process: it is not passed on.
+            kwargs = {}
         with sdk_configuration():
             super()._configure(**kwargs)  # type: ignore[no-untyped-call]
         mark_nested_calls(None)  # two instrumentations of one LLM client: the call's usage counted once

@@ -33,3 +33,11 @@ OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_AGE: Final = "OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_AG
 """Seconds a spooled body is kept before it is dropped as too old."""
 OTEL_EXPORTER_DYNAMIQ_FLUSH_ON_EXIT: Final = "OTEL_EXPORTER_DYNAMIQ_FLUSH_ON_EXIT"
 """``false`` installs no flush at a process's end (SIGTERM, SIGINT, multiprocessing children)."""
+OTEL_EXPORTER_DYNAMIQ_CLIENT_CERTIFICATE: Final = "OTEL_EXPORTER_DYNAMIQ_CLIENT_CERTIFICATE"
+"""A PEM file with this client's TLS certificate (and its chain), for an endpoint that demands one (mTLS)."""
+OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY: Final = "OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY"
+"""The PEM private key of the client certificate, when the certificate's file does not hold it too."""
+OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY_PASSWORD: Final = "OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY_PASSWORD"  # noqa: S105 - a name
+"""The password of an encrypted client key; never logged or echoed."""
+OTEL_EXPORTER_DYNAMIQ_MASK: Final = "OTEL_EXPORTER_DYNAMIQ_MASK"
+"""``package.module:function``: called with each run before it is sent; returns the run to send, or None to drop it."""

@@ -31,7 +31,7 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from otel_dynamiq._config import ExporterConfig, load_config
+from otel_dynamiq._config import ExporterConfig, Mask, Run, load_config
 from otel_dynamiq._delivery import stats as _stats
 from otel_dynamiq._delivery.bodies import ENVELOPE_BYTES, Payload, RunTooLargeError, encode_run, pack
 from otel_dynamiq._delivery.delivery import Delivery, import_what_sending_imports
@@ -100,6 +100,10 @@ class DynamiqSpanExporter(SpanExporter):
         spool_max_age: float | None = None,
         certificate_file: str | os.PathLike[str] | None = None,
         flush_on_exit: bool | None = None,
+        client_certificate_file: str | os.PathLike[str] | None = None,
+        client_key_file: str | os.PathLike[str] | None = None,
+        client_key_password: str | None = None,
+        mask: Mask | str | None = None,
         meter_provider: MeterProvider | None = None,
     ) -> None:
         """Read the settings (keywords over the environment over the defaults), then start in the background.
@@ -162,6 +166,24 @@ class DynamiqSpanExporter(SpanExporter):
                 flush is bounded by ``timeout``, and the process then ends with
                 the same signal and status as without it (docs/delivery.md).
                 Default: ``OTEL_EXPORTER_DYNAMIQ_FLUSH_ON_EXIT``, else True.
+            client_certificate_file: A PEM file with this client's certificate
+                (and its chain, and the key if ``client_key_file`` is not
+                given), for an endpoint that demands one (mutual TLS). Loaded
+                at start-up: a wrong path, a key that does not match or an
+                encrypted key without its password fails there. Default:
+                ``OTEL_EXPORTER_DYNAMIQ_CLIENT_CERTIFICATE``, else none.
+            client_key_file: The certificate's PEM private key. Default:
+                ``OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY``, else the certificate's file.
+            client_key_password: The password of an encrypted key; never
+                logged or echoed. Default:
+                ``OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY_PASSWORD``, else none.
+            mask: Called with each run (a dict, after the built-in redaction),
+                on the thread that exports, never the application's; it returns
+                the run to send, changed as it likes, or None to drop it
+                (counted as ``masked``). A run whose mask raises is dropped
+                alone (``mask_failed``), never sent unmasked. A callable, or
+                ``"package.module:function"``, imported at start-up. Default:
+                ``OTEL_EXPORTER_DYNAMIQ_MASK``, else none.
             meter_provider: Where the counters of ``stats`` are published as
                 OpenTelemetry metrics. No variable: default, the global
                 MeterProvider (a no-op unless the application set one).
@@ -183,6 +205,10 @@ class DynamiqSpanExporter(SpanExporter):
             spool_max_age=spool_max_age,
             certificate_file=certificate_file,
             flush_on_exit=flush_on_exit,
+            client_certificate_file=client_certificate_file,
+            client_key_file=client_key_file,
+            client_key_password=client_key_password,
+            mask=mask,
         )
         self._start(config, meter_provider)
         if config.flush_on_exit:
@@ -221,6 +247,8 @@ class DynamiqSpanExporter(SpanExporter):
         self._loggers_reclaimed = False
         self._exit_began: float | None = None
         """When the first export after the interpreter began to shut down started: exit is bounded from there."""
+        self._mask_failures_logged: set[type[BaseException]] = set()
+        """The exception types of a failing mask already logged: one line each, not one per run."""
         self._fork_guard = ForkGuard()
         _follow_forks(self)
         # The HTTP stack's modules (httpcore, anyio's asyncio backend: some 45 ms) are imported here, on the
@@ -322,7 +350,10 @@ class DynamiqSpanExporter(SpanExporter):
                 run = span_to_run(span, self._defaults, events, counted_in_parent=marked)
                 if self._content_may_be_lost and content_sent_as_unrouted_events(run) and self._first_sign_of_lost():
                     _logger.warning(LOST_EVENTS_WARNING)
-                parts.append(encode_run(run, max_run_bytes))
+                if self._config.mask is None:
+                    parts.append(encode_run(run, max_run_bytes))
+                elif (encoded := self._masked(self._config.mask, run, span.name, max_run_bytes)) is not None:
+                    parts.append(encoded)
             except RunTooLargeError as exc:
                 self._stats.dropped(_stats.DROP_TOO_LARGE, 1)
                 _logger.warning("Dropped a Dynamiq run: %s", exc)
@@ -333,6 +364,39 @@ class DynamiqSpanExporter(SpanExporter):
                 _logger.error("Could not translate span %r into a Dynamiq run: %s", span.name, one_line(exc))
                 _logger.debug("The translation failure", exc_info=True)
         return pack(parts, self._config.max_request_bytes)
+
+    def _masked(self, mask: Mask, run: Run, span_name: str, max_run_bytes: int) -> bytes | None:
+        """The encoded run the user's mask returns; None when it drops the run, or fails (each counted apart).
+
+        The whole run goes in (input, output, metadata and all), so what the mask does not let through
+        cannot leave by another field. A run whose mask fails is dropped: sending it unmasked could leak
+        what the mask was there to hide. A value the mask put in that JSON cannot hold is the mask's
+        failure too, not a translation bug; a run too large is cut or refused as any run is.
+        """
+        try:
+            result = mask(run)
+            if result is None:
+                self._stats.dropped(_stats.DROP_MASKED, 1)
+                return None
+            if not isinstance(result, dict):
+                raise TypeError(f"the mask returned {type(result).__name__}, not a run dict or None")
+            return encode_run(result, max_run_bytes)
+        except RunTooLargeError:
+            raise
+        except Exception as exc:
+            self._stats.dropped(_stats.DROP_MASK_FAILED, 1)
+            with self._lock:
+                first = type(exc) not in self._mask_failures_logged
+                self._mask_failures_logged.add(type(exc))
+            if first:
+                _logger.warning(
+                    "Dropped a Dynamiq run (span %r): the mask hook failed with %s; runs it fails on are dropped "
+                    "and counted as %r (said once per exception type)",
+                    span_name[:60],
+                    one_line(exc)[:300],
+                    _stats.DROP_MASK_FAILED,
+                )
+            return None
 
     def _first_sign_of_lost(self) -> bool:
         """True for one caller only, however many threads export at once: the warning is given once."""

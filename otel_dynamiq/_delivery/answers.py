@@ -31,6 +31,22 @@ _UNKNOWN_ISSUER_CODES = frozenset({2, 18, 19, 20, 21})
 self-signed, self-signed in the chain, no local issuer, unable to verify the leaf)."""
 
 
+_CLIENT_REFUSED_ALERTS = frozenset(
+    {
+        "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+        "TLSV1_ALERT_UNKNOWN_CA",
+        "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+        "SSLV3_ALERT_CERTIFICATE_REVOKED",
+    }
+)
+"""The server's TLS alerts about the client's certificate: none was presented, or the server does not take it."""
+
+
+_CLIENT_REFUSED = "the server refused this client's TLS certificate"
+
+
 class Outcome(enum.Enum):
     ARRIVED = "arrived"
     RETRY = "retry"
@@ -50,6 +66,9 @@ class Verdict:
     """For ``RETRY``: the seconds the service asked for, or None to back off by policy."""
     splittable: bool = False
     """For ``FINAL``: the service refused what the body holds, so its halves may still be taken."""
+    client_refused: bool = False
+    """The server refused the client's TLS certificate: the cause to say, even when a later attempt sees only
+    the connection it closed (a bare ``ReadError``)."""
 
 
 ARRIVED = Verdict(Outcome.ARRIVED)
@@ -73,17 +92,31 @@ def read_answer(response: httpx.Response) -> Verdict:
     )
 
 
-def read_failure(exc: httpx.TransportError | httpx.InvalidURL) -> Verdict:
+def read_failure(exc: httpx.TransportError | httpx.InvalidURL | ssl.SSLError) -> Verdict:
     """No answer at all: a URL no request can reach is final; the network, the service or TLS may recover."""
     kind = type(exc).__name__
     if isinstance(exc, _NOT_RETRYABLE_TRANSPORT_ERRORS):
         return Verdict(Outcome.FINAL, stats.DROP_TRANSPORT, kind, kind=kind)
-    return Verdict(Outcome.RETRY, why=_transport_cause(exc), kind=kind)
+    why = _transport_cause(exc)
+    return Verdict(Outcome.RETRY, why=why, kind=kind, client_refused=why.startswith(f"{kind}: {_CLIENT_REFUSED}"))
 
 
-def _transport_cause(exc: httpx.TransportError | httpx.InvalidURL) -> str:
-    """One line that says what failed, and for an untrusted certificate what to set."""
+def _transport_cause(exc: httpx.TransportError | httpx.InvalidURL | ssl.SSLError) -> str:
+    """One line that says what failed, and for an untrusted certificate, ours or the server's, what to set.
+
+    A refused client certificate is retried and spooled like any TLS failure: the runs are kept until
+    the setting is fixed, and the next process with the right one resends them.
+    """
     kind = type(exc).__name__
+    alert: BaseException | None = exc
+    while alert is not None and not (isinstance(alert, ssl.SSLError) and alert.reason in _CLIENT_REFUSED_ALERTS):
+        alert = alert.__cause__ or alert.__context__
+    if isinstance(alert, ssl.SSLError):
+        return (
+            f"{kind}: {_CLIENT_REFUSED} ({alert.reason}: none was presented, or it "
+            f"is not one the server trusts); set {env.OTEL_EXPORTER_DYNAMIQ_CLIENT_CERTIFICATE} and "
+            f"{env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY} to a certificate it accepts"
+        )
     reason: BaseException | None = exc
     while reason is not None and not isinstance(reason, ssl.SSLCertVerificationError):
         reason = reason.__cause__ or reason.__context__

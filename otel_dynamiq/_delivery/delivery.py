@@ -46,8 +46,9 @@ from otel_dynamiq._logging import one_line
 _logger = logging.getLogger(__name__)
 
 _BODY_SNIPPET_CHARS = 200
-_NO_ANSWER = (httpx.TransportError, httpx.InvalidURL)
-"""Every way a request gets no answer; ``InvalidURL`` (a host httpx cannot encode) is not a ``TransportError``."""
+_NO_ANSWER = (httpx.TransportError, httpx.InvalidURL, ssl.SSLError)
+"""Every way a request gets no answer; ``InvalidURL`` (a host httpx cannot encode) is not a ``TransportError``,
+and an ``SSLError`` read after the handshake (TLS 1.3's refusal of the client's certificate) reaches us unwrapped."""
 _SPOOLABLE_REASONS = frozenset({_stats.DROP_TIMEOUT, _stats.DROP_SHUTDOWN})
 """Retryable causes: the service may take these runs later. Final refusals are never spooled."""
 
@@ -201,6 +202,7 @@ class Delivery:
     async def _send_with_retries(self, payload: Payload, deadline: float, refused: list[str] | None) -> bool:
         content = compress(payload.body) if self._config.compression == "gzip" else payload.body
         attempt = 0
+        client_refusal: Verdict | None = None
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -225,6 +227,10 @@ class Delivery:
                 if verdict.splittable:
                     return await self._split_refused(payload, response, verdict, deadline, refused)
                 return self._refused(payload.run_count, response, verdict)
+            if verdict.client_refused:
+                client_refusal = verdict
+            elif client_refusal is not None and response is None:
+                verdict = client_refusal  # the cause a person can act on, not the closed connection after it
             cause, kind = verdict.why, verdict.kind
             wait = verdict.retry_after if verdict.retry_after is not None else self._backoff(attempt)
 
@@ -423,8 +429,16 @@ def _tls_context(config: ExporterConfig) -> ssl.SSLContext:
     httpx's defaults are followed by hand, since the client does not read the environment itself:
     ``SSL_CERT_FILE``, else ``SSL_CERT_DIR``, else certifi's bundle. A plain http:// endpoint never
     uses the context (an https:// proxy has its own), so it gets one that trusts nothing rather than
-    spending some 20 ms of CPU loading certifi's bundle for no request.
+    spending some 20 ms of CPU loading certifi's bundle for no request. A client certificate (mutual
+    TLS) is loaded into whichever context the endpoint gets.
     """
+    context = _trust(config)
+    if config.client_certificate is not None:
+        config.client_certificate.load_into(context)
+    return context
+
+
+def _trust(config: ExporterConfig) -> ssl.SSLContext:
     if config.certificate_file is not None:
         return ssl.create_default_context(cafile=str(config.certificate_file))
     if urlsplit(config.endpoint).scheme != "https":

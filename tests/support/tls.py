@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import trustme
+from cryptography.hazmat.primitives import serialization
 
 
 class CertificateAuthority:
@@ -26,10 +27,31 @@ class CertificateAuthority:
         self.ca_file = directory / "test-ca.pem"
         self.ca.cert_pem.write_to_path(str(self.ca_file))
 
-    def server_context(self) -> ssl.SSLContext:
+    def server_context(self, *, require_client_certificate: bool = False) -> ssl.SSLContext:
+        """The front's context; ``require_client_certificate`` makes it refuse a client without one from this CA."""
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.certificate.configure_cert(context)
+        if require_client_certificate:
+            context.verify_mode = ssl.CERT_REQUIRED
+            self.ca.configure_trust(context)
         return context
+
+    def client_certificate(self, directory: Path, *, password: bytes | None = None) -> tuple[Path, Path]:
+        """A client certificate this CA signed, and its key (encrypted with ``password`` if given), as files."""
+        issued = self.ca.issue_cert("otel-dynamiq-client@example.com")
+        certificate_file, key_file = directory / "client.pem", directory / "client-key.pem"
+        for blob in issued.cert_chain_pems:
+            with certificate_file.open("ab") as out:
+                out.write(blob.bytes())
+        if password is None:
+            issued.private_key_pem.write_to_path(str(key_file))
+        else:
+            key = serialization.load_pem_private_key(issued.private_key_pem.bytes(), None)
+            encryption = serialization.BestAvailableEncryption(password)
+            key_file.write_bytes(
+                key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+            )
+        return certificate_file, key_file
 
 
 class TlsFront:
@@ -83,12 +105,27 @@ class TlsFront:
         try:
             secure = self._context.wrap_socket(client, server_side=True)
         except (ssl.SSLError, OSError):
-            self.handshake_failures += 1  # the client did not trust us, or went away
-            client.close()
+            self.handshake_failures += 1  # the client did not trust us, or went away, or had no certificate for us
+            _linger_close(client)
             return
         with secure, socket.create_connection(self._target, timeout=10) as upstream:
             self._spawn(_pump, upstream, secure)
             _pump(secure, upstream)
+
+
+def _linger_close(client: socket.socket) -> None:
+    """Close as web servers do (nginx's lingering close): read what the client still sends, then close.
+
+    Closed at once with the client's request unread, the kernel answers with a reset, which can
+    destroy the TLS alert before the client reads it (under TLS 1.3 the client sends its request
+    before learning that its certificate was refused); a real server lets the alert arrive.
+    """
+    with contextlib.suppress(OSError):
+        client.shutdown(socket.SHUT_WR)
+        client.settimeout(2)
+        while client.recv(65536):
+            pass
+    client.close()
 
 
 def _pump(source: socket.socket, sink: socket.socket) -> None:

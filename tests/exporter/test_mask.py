@@ -1,0 +1,129 @@
+"""The mask hook: each run as the service would get it goes through the user's function before it is sent."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+
+from otel_dynamiq import DynamiqSpanExporter
+from otel_dynamiq import environment_variables as env
+from otel_dynamiq.collector import LocalCollector
+from tests.support.common import SpanRecorder, wait_for_runs
+
+
+def spans_with_customer_ids() -> list[ReadableSpan]:
+    """An LLM span and a plain one, with a customer id in the input, the output and an invocation parameter."""
+    recorder = SpanRecorder()
+    llm_attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": "tiny-model",
+        "gen_ai.system": "openai",
+        "input.value": "refund for cust-1234",
+        "output.value": "done for cust-1234",
+        "llm.invocation_parameters": '{"user": "cust-1234", "temperature": 0}',
+        "password": "hunter2",
+    }
+    with recorder.tracer.start_as_current_span("chat tiny-model", attributes=llm_attributes):
+        pass
+    with recorder.tracer.start_as_current_span("lookup", attributes={"input.value": "cust-99"}):
+        pass
+    spans = recorder.spans()
+    recorder.provider.shutdown()
+    return spans
+
+
+def test_a_mask_from_the_variable_changes_every_field_of_the_runs_the_collector_stores(
+    collector: LocalCollector, exporters: list[DynamiqSpanExporter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(env.OTEL_EXPORTER_DYNAMIQ_MASK, "tests.apps.masks:mask_customer_ids")
+    exporter = DynamiqSpanExporter(endpoint=collector.url)
+    exporters.append(exporter)
+    exporter.export(spans_with_customer_ids())
+    runs = wait_for_runs(collector, 2)
+    stored = str(runs)
+    assert "cust-" not in stored  # input, output and metadata (the invocation parameters) alike
+    assert stored.count("[customer]") >= 4
+    assert "hunter2" not in stored  # the built-in redaction ran before the mask, and still holds
+
+
+def test_a_mask_returning_none_drops_the_run_counted_as_masked(
+    collector: LocalCollector, exporters: list[DynamiqSpanExporter]
+) -> None:
+    seen: list[dict[str, Any]] = []
+    threads: set[str] = set()
+
+    def only_llm_runs(run: dict[str, Any]) -> dict[str, Any] | None:
+        seen.append(run)
+        threads.add(threading.current_thread().name)
+        return run if run["metadata"].get("node", {}).get("group") == "llms" else None
+
+    exporter = DynamiqSpanExporter(endpoint=collector.url, mask=only_llm_runs)
+    exporters.append(exporter)
+    spans = spans_with_customer_ids()
+    exporting = threading.Thread(target=exporter.export, args=(spans,), name="the-exporting-thread")
+    exporting.start()
+    exporting.join()
+    runs = wait_for_runs(collector, 1)
+    assert [run["name"] for run in runs] == ["chat tiny-model"]
+    assert exporter.stats.runs_dropped == {"masked": 1}
+    assert threads == {"the-exporting-thread"}  # the thread that called export(), not the one that ended the span
+    assert seen[0]["metadata"]["otel"]["attributes"]["password"] == "[redacted]"  # after the built-in redaction
+
+
+def test_a_failing_mask_drops_only_its_runs_and_is_logged_once_per_exception_type(
+    collector: LocalCollector, exporters: list[DynamiqSpanExporter], caplog: pytest.LogCaptureFixture
+) -> None:
+    def fails_on_lookups(run: dict[str, Any]) -> dict[str, Any] | None:
+        if run["name"] == "lookup":
+            raise KeyError("customer_id")
+        return run
+
+    exporter = DynamiqSpanExporter(endpoint=collector.url, mask=fails_on_lookups)
+    exporters.append(exporter)
+    with caplog.at_level(logging.WARNING, logger="otel_dynamiq"):
+        exporter.export(spans_with_customer_ids())
+        exporter.export(spans_with_customer_ids())
+    runs = wait_for_runs(collector, 2)
+    assert sorted(run["name"] for run in runs) == ["chat tiny-model", "chat tiny-model"]
+    assert exporter.stats.runs_dropped == {"mask_failed": 2}
+    lines = [record for record in caplog.records if "mask hook" in record.getMessage()]
+    assert len(lines) == 1
+    assert "KeyError" in lines[0].getMessage() and "\n" not in lines[0].getMessage()
+    assert lines[0].exc_info is None  # no traceback at WARNING
+
+
+def test_a_mask_returning_something_else_than_a_run_is_a_failure_not_a_leak(
+    collector: LocalCollector, exporters: list[DynamiqSpanExporter]
+) -> None:
+    exporter = DynamiqSpanExporter(endpoint=collector.url, mask=lambda run: "not a run")  # type: ignore[arg-type,return-value]
+    exporters.append(exporter)
+    exporter.export(spans_with_customer_ids())
+    assert exporter.stats.runs_dropped == {"mask_failed": 2}
+    assert collector.store.runs() == []
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("tests.apps.masks", "not of the form package.module:function"),
+        ("tests.apps.no_such_module:mask", "cannot be imported"),
+        ("tests.apps.masks:no_such_function", "has no attribute 'no_such_function'"),
+        ("tests.apps.masks:NOT_A_FUNCTION", "must be callable"),
+    ],
+)
+def test_a_bad_mask_variable_fails_at_start_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    monkeypatch.setenv(env.OTEL_EXPORTER_DYNAMIQ_MASK, value)
+    with pytest.raises(ValueError, match=env.OTEL_EXPORTER_DYNAMIQ_MASK) as raised:
+        DynamiqSpanExporter(endpoint="http://127.0.0.1:9")
+    assert message in str(raised.value)
+
+
+def test_a_mask_keyword_that_is_not_callable_fails_at_start() -> None:
+    with pytest.raises(ValueError, match="mask must be callable"):
+        DynamiqSpanExporter(endpoint="http://127.0.0.1:9", mask=42)  # type: ignore[arg-type]
