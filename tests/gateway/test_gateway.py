@@ -385,3 +385,15 @@ def test_a_port_in_use_is_said_in_one_line_and_nothing_is_left_running(collector
         )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("otel-dynamiq: a port on 127.0.0.1 is in use")
+
+
+def test_the_gateway_applies_the_mask_named_by_the_variable(
+    collector_behind: LocalCollector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One setting for every way in: the gateway masks the runs of any sender as the exporter does."""
+    monkeypatch.setenv(env.OTEL_EXPORTER_DYNAMIQ_MASK, "tests.apps.masks:tag_run")
+    with Gateway(port=0, grpc_port=0) as masking:
+        trace_hex = send_trace(HttpSpanExporter(endpoint=f"{masking.http_url}/v1/traces"))
+        runs = wait_for_runs(collector_behind, 2)
+    assert {run["trace_id"].replace("-", "") for run in runs} == {trace_hex}
+    assert all(run["metadata"]["masked_by"] == "tests.apps.masks:tag_run" for run in runs)
