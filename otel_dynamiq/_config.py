@@ -582,21 +582,28 @@ def _client_certificate(
     key_password: str | None,
 ) -> ClientCertificate | None:
     """Keywords over variables, each on its own; the names in errors are those of where each value came from."""
-    from_keywords = certificate_file is not None or key_file is not None
-    certificate_name = "client_certificate_file" if from_keywords else env.OTEL_EXPORTER_DYNAMIQ_CLIENT_CERTIFICATE
-    key_name = "client_key_file" if from_keywords else env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY
+    certificate_name = (
+        "client_certificate_file" if certificate_file is not None else env.OTEL_EXPORTER_DYNAMIQ_CLIENT_CERTIFICATE
+    )
+    key_name = "client_key_file" if key_file is not None else env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY
     password_name = "client_key_password" if key_password is not None else env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY_PASSWORD
-    certificate_raw = os.fspath(certificate_file) if certificate_file is not None else None
-    key_raw = os.fspath(key_file) if key_file is not None else None
-    if not from_keywords:
-        certificate_raw = _env(env.OTEL_EXPORTER_DYNAMIQ_CLIENT_CERTIFICATE)
-        key_raw = _env(env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY)
+    certificate_raw = (
+        os.fspath(certificate_file)
+        if certificate_file is not None
+        else _env(env.OTEL_EXPORTER_DYNAMIQ_CLIENT_CERTIFICATE)
+    )
+    key_raw = os.fspath(key_file) if key_file is not None else _env(env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY)
+    if key_password is not None and not isinstance(key_password, str):
+        raise ValueError(f"{password_name} must be a string (quote it in a configuration file)")
     password = (
         key_password if key_password is not None else os.environ.get(env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY_PASSWORD)
     )
     if certificate_raw is None:
         if key_raw is not None:
-            raise ValueError(f"{key_name} is set without {certificate_name}; set both, or neither")
+            raise ValueError(
+                f"{key_name} is set without a client certificate; set client_certificate_file= or "
+                f"{env.OTEL_EXPORTER_DYNAMIQ_CLIENT_CERTIFICATE} too, or neither"
+            )
         return None
     client = ClientCertificate(
         certificate_file=_expand_home(certificate_name, certificate_raw),

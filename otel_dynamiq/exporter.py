@@ -27,13 +27,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+import orjson
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_dynamiq._config import ExporterConfig, Mask, Run, load_config
 from otel_dynamiq._delivery import stats as _stats
-from otel_dynamiq._delivery.bodies import ENVELOPE_BYTES, Payload, RunTooLargeError, encode_run, pack
+from otel_dynamiq._delivery.bodies import ENVELOPE_BYTES, Payload, RunTooLargeError, encode, encode_run, pack
 from otel_dynamiq._delivery.delivery import Delivery, import_what_sending_imports
 from otel_dynamiq._delivery.event_loop import ForkGuard, LoopThread, interpreter_exiting
 from otel_dynamiq._delivery.metrics import publish as publish_metrics
@@ -58,6 +59,8 @@ T = TypeVar("T")
 _RESULT_GRACE_SECONDS = 1.0
 """How long past the deadline ``export()`` waits for the loop to report, before cancelling."""
 _DEFAULT_TIMEOUT_MILLIS = 30_000
+_MASKED_AWAY = object()
+"""What ``_masked`` returns for a run the user's mask dropped on purpose."""
 _SPOOL_MARGIN_SECONDS = 0.5
 """At a process's end, how much sooner than its timeout an export gives up, to spool what is left in time."""
 
@@ -325,10 +328,12 @@ class DynamiqSpanExporter(SpanExporter):
             self._loggers_reclaimed = True
             reclaim_loggers()
         try:
-            payloads = self._payloads(spans, reasons)
+            payloads, masked = self._payloads(spans, reasons)
             if not payloads:
-                all_refused = refused is not None and len(reasons) == len(spans)
-                return SpanExportResult.FAILURE if spans and not all_refused else SpanExportResult.SUCCESS
+                # Runs the mask dropped on purpose are handled; so are those refused for good, where the
+                # caller asked to be told (the gateway's partial_success): nothing is left to retry.
+                handled = masked + (len(reasons) if refused is not None else 0)
+                return SpanExportResult.FAILURE if handled < len(spans) else SpanExportResult.SUCCESS
             delivered = self._deliver(payloads, deadline, refused)
         except Exception as exc:  # export() must never raise into the processor, nor a traceback into stderr
             self._stats.dropped(_stats.DROP_UNEXPECTED, len(spans))
@@ -337,10 +342,15 @@ class DynamiqSpanExporter(SpanExporter):
             return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS if delivered else SpanExportResult.FAILURE
 
-    def _payloads(self, spans: Sequence[ReadableSpan], refused: list[str]) -> list[Payload]:
-        """Translate and encode each span on its own, so one bad span costs only itself."""
+    def _payloads(self, spans: Sequence[ReadableSpan], refused: list[str]) -> tuple[list[Payload], int]:
+        """Translate and encode each span on its own, so one bad span costs only itself.
+
+        Also says how many runs the mask dropped on purpose. With a mask set, spans are named in logs
+        and refusals by their ids only: their names may hold what the mask is there to hide.
+        """
         max_run_bytes = self._config.max_request_bytes - ENVELOPE_BYTES
         parts: list[bytes] = []
+        masked = 0
         content_events = CONTENT_EVENTS
         for span in spans:
             try:
@@ -352,51 +362,69 @@ class DynamiqSpanExporter(SpanExporter):
                     _logger.warning(LOST_EVENTS_WARNING)
                 if self._config.mask is None:
                     parts.append(encode_run(run, max_run_bytes))
-                elif (encoded := self._masked(self._config.mask, run, span.name, max_run_bytes)) is not None:
-                    parts.append(encoded)
+                else:
+                    outcome = self._masked(self._config.mask, run, max_run_bytes)
+                    if isinstance(outcome, bytes):
+                        parts.append(outcome)
+                    elif outcome is _MASKED_AWAY:
+                        masked += 1
+                    else:
+                        refused.append(f"{self._span_label(span)}: the mask hook failed on its run ({outcome})")
             except RunTooLargeError as exc:
                 self._stats.dropped(_stats.DROP_TOO_LARGE, 1)
                 _logger.warning("Dropped a Dynamiq run: %s", exc)
-                refused.append(f"span {span.name[:60]!r}: {exc}")
+                refused.append(f"{self._span_label(span)}: {exc}")
             except Exception as exc:
                 self._stats.dropped(_stats.DROP_TRANSLATION, 1)
-                refused.append(f"span {span.name[:60]!r}: could not become a Dynamiq run: {one_line(exc)[:200]}")
-                _logger.error("Could not translate span %r into a Dynamiq run: %s", span.name, one_line(exc))
+                label = self._span_label(span)
+                refused.append(f"{label}: could not become a Dynamiq run: {one_line(exc)[:200]}")
+                _logger.error("Could not translate %s into a Dynamiq run: %s", label, one_line(exc))
                 _logger.debug("The translation failure", exc_info=True)
-        return pack(parts, self._config.max_request_bytes)
+        return pack(parts, self._config.max_request_bytes), masked
 
-    def _masked(self, mask: Mask, run: Run, span_name: str, max_run_bytes: int) -> bytes | None:
-        """The encoded run the user's mask returns; None when it drops the run, or fails (each counted apart).
+    def _span_label(self, span: ReadableSpan) -> str:
+        if self._config.mask is not None:
+            return f"span {span.context.span_id:016x}"
+        return f"span {span.name[:60]!r}"
 
+    def _masked(self, mask: Mask, run: Run, max_run_bytes: int) -> bytes | object | str:
+        """The encoded run the user's mask returns; ``_MASKED_AWAY`` when it drops the run on purpose, or the
+        name of what it raised when it fails (each counted apart).
+
+        The mask gets the run as the service would: decoded from its JSON, so every container is its own
+        (the run's resource and scope are shared with other runs until then) and every value a JSON one.
         The whole run goes in (input, output, metadata and all), so what the mask does not let through
         cannot leave by another field. A run whose mask fails is dropped: sending it unmasked could leak
-        what the mask was there to hide. A value the mask put in that JSON cannot hold is the mask's
-        failure too, not a translation bug; a run too large is cut or refused as any run is.
+        what the mask was there to hide; and nothing the mask failed on is logged, since its exception
+        may quote it. A run too large is cut or refused as any run is.
         """
         try:
-            result = mask(run)
+            result = mask(orjson.loads(encode(run)))
             if result is None:
                 self._stats.dropped(_stats.DROP_MASKED, 1)
-                return None
+                return _MASKED_AWAY
             if not isinstance(result, dict):
                 raise TypeError(f"the mask returned {type(result).__name__}, not a run dict or None")
             return encode_run(result, max_run_bytes)
         except RunTooLargeError:
             raise
-        except Exception as exc:
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
+                raise  # a real Ctrl-C that arrived while the mask ran (a SimpleSpanProcessor's export)
             self._stats.dropped(_stats.DROP_MASK_FAILED, 1)
+            failure = type(exc).__name__
             with self._lock:
                 first = type(exc) not in self._mask_failures_logged
                 self._mask_failures_logged.add(type(exc))
             if first:
                 _logger.warning(
-                    "Dropped a Dynamiq run (span %r): the mask hook failed with %s; runs it fails on are dropped "
-                    "and counted as %r (said once per exception type)",
-                    span_name[:60],
-                    one_line(exc)[:300],
+                    "Dropped a Dynamiq run: the mask hook raised %s (its message is not logged: it may quote "
+                    "what the mask hides); runs it fails on are dropped and counted as %r (said once per "
+                    "exception type)",
+                    failure,
                     _stats.DROP_MASK_FAILED,
                 )
-            return None
+            return failure
 
     def _first_sign_of_lost(self) -> bool:
         """True for one caller only, however many threads export at once: the warning is given once."""

@@ -111,6 +111,13 @@ class Delivery:
 
     def _http_client(self) -> httpx.AsyncClient:
         if self._client is None:
+            try:
+                verify = _tls_context(self._config)
+            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                # Files read at start-up can be gone or changed when a forked child makes its own client
+                # (a rotated client certificate): a failure the next attempt may not meet, so the body
+                # waits in the spool rather than being dropped.
+                raise httpx.TransportError(f"could not make the HTTP client: {type(exc).__name__}: {exc}") from exc
             self._client = httpx.AsyncClient(
                 headers=self._config.request_headers(),
                 timeout=self._config.timeout,
@@ -118,7 +125,7 @@ class Delivery:
                 # The environment was read at start-up (see _tls_context and _delivery/proxy.py): httpx reading
                 # it again would build a transport for every proxy variable, even one no request uses.
                 trust_env=False,
-                verify=_tls_context(self._config),
+                verify=verify,
                 proxy=self._config.proxy if self._transport is None else None,  # a proxy would bypass the seam
                 transport=self._transport,
             )

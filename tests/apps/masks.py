@@ -32,3 +32,26 @@ def tag_run(run: dict[str, Any]) -> dict[str, Any]:
     """Leaves a mark a test can read in the collector: the mask named in a configuration file ran."""
     run["metadata"]["masked_by"] = "tests.apps.masks:tag_run"
     return run
+
+
+def drop_all(run: dict[str, Any]) -> None:
+    return None
+
+
+def hide_the_service_of_secret_runs(run: dict[str, Any]) -> dict[str, Any]:
+    """Changes the run in place, shared-looking parts included: no other run may see the change."""
+    if run["name"] == "secret":
+        run["metadata"]["otel"]["resource"]["service.name"] = "[hidden]"
+        run["metadata"]["otel"]["scope"]["name"] += "+masked"
+    return run
+
+
+def exit_on_secret_runs(run: dict[str, Any]) -> dict[str, Any]:
+    if run["name"] == "secret":
+        raise SystemExit(7)
+    return run
+
+
+def fail_quoting_the_input(run: dict[str, Any]) -> dict[str, Any]:
+    """Fails the way common code does: with the value it could not handle in its message."""
+    raise ValueError(f"cannot parse {run['input']!r}")

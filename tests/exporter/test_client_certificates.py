@@ -122,7 +122,7 @@ def test_a_client_certificate_that_cannot_serve_fails_at_start_naming_the_settin
         "missing certificate": "client_certificate_file=",
         "missing key": "client_key_file=",
         "key of another certificate": "is not the private key of the certificate",
-        "key alone": "client_key_file is set without client_certificate_file",
+        "key alone": "client_key_file is set without a client certificate",
     }[case]
     if case == "missing certificate":
         keywords["client_certificate_file"] = tmp_path / "nowhere.pem"
@@ -157,3 +157,39 @@ def test_a_wrong_password_fails_at_start_without_echoing_it(authority: Certifica
             client_key_password="wrong-" + PASSWORD,
         )
     assert PASSWORD not in str(raised.value)
+
+
+def test_the_certificate_by_keyword_and_its_key_from_the_variable(
+    collector: LocalCollector,
+    mtls_front: TlsFront,
+    authority: CertificateAuthority,
+    exporters: list[DynamiqSpanExporter],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each setting falls back to its own variable (a configuration file naming only the certificate)."""
+    certificate, key = authority.client_certificate(tmp_path)
+    monkeypatch.setenv(env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY, str(key))
+    exporter = DynamiqSpanExporter(
+        endpoint=mtls_front.url,
+        access_key="dq-test",
+        certificate_file=authority.ca_file,
+        client_certificate_file=certificate,
+    )
+    exporters.append(exporter)
+    exporter.export(make_spans(1))
+    assert [run["name"] for run in wait_for_runs(collector, 1)] == ["span-0"]
+
+
+def test_a_password_that_is_not_text_fails_at_start_naming_the_setting(
+    authority: CertificateAuthority, tmp_path: Path
+) -> None:
+    certificate, key = authority.client_certificate(tmp_path, password=b"123456")
+    with pytest.raises(ValueError, match="client_key_password must be a string"):
+        DynamiqSpanExporter(
+            endpoint="https://127.0.0.1:9",
+            access_key="dq-test",
+            client_certificate_file=certificate,
+            client_key_file=key,
+            client_key_password=123456,  # type: ignore[arg-type] - as a YAML file gives an unquoted number
+        )

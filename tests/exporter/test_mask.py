@@ -127,3 +127,57 @@ def test_a_bad_mask_variable_fails_at_start_naming_the_variable(
 def test_a_mask_keyword_that_is_not_callable_fails_at_start() -> None:
     with pytest.raises(ValueError, match="mask must be callable"):
         DynamiqSpanExporter(endpoint="http://127.0.0.1:9", mask=42)  # type: ignore[arg-type]
+
+
+def named_spans(*names: str) -> list[ReadableSpan]:
+    recorder = SpanRecorder()
+    for name in names:
+        with recorder.tracer.start_as_current_span(name, attributes={"input.value": f"input of {name}"}):
+            pass
+    spans = recorder.spans()
+    recorder.provider.shutdown()
+    return spans
+
+
+def test_a_mask_changing_its_run_in_place_changes_no_other_run(
+    collector: LocalCollector, exporters: list[DynamiqSpanExporter]
+) -> None:
+    """The runs of one process share their resource and scope until the mask gets its own copy."""
+    from tests.apps.masks import hide_the_service_of_secret_runs
+
+    exporter = DynamiqSpanExporter(endpoint=collector.url, mask=hide_the_service_of_secret_runs)
+    exporters.append(exporter)
+    exporter.export(named_spans("before", "secret", "after"))
+    exporter.export(named_spans("later"))
+    runs = {run["name"]: run for run in wait_for_runs(collector, 4)}
+    assert runs["secret"]["metadata"]["otel"]["resource"]["service.name"] == "[hidden]"
+    for name in ("before", "after", "later"):
+        assert runs[name]["metadata"]["otel"]["resource"]["service.name"] != "[hidden]"
+        assert not runs[name]["metadata"]["otel"]["scope"]["name"].endswith("+masked")
+
+
+def test_a_mask_raising_system_exit_drops_its_run_only(
+    collector: LocalCollector, exporters: list[DynamiqSpanExporter]
+) -> None:
+    from tests.apps.masks import exit_on_secret_runs
+
+    exporter = DynamiqSpanExporter(endpoint=collector.url, mask=exit_on_secret_runs)
+    exporters.append(exporter)
+    exporter.export(named_spans("before", "secret", "after"))
+    assert sorted(run["name"] for run in wait_for_runs(collector, 2)) == ["after", "before"]
+    assert exporter.stats.runs_dropped == {"mask_failed": 1}
+
+
+def test_what_the_mask_failed_on_is_not_logged(
+    collector: LocalCollector, exporters: list[DynamiqSpanExporter], caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.apps.masks import fail_quoting_the_input
+
+    exporter = DynamiqSpanExporter(endpoint=collector.url, mask=fail_quoting_the_input)
+    exporters.append(exporter)
+    with caplog.at_level(logging.DEBUG, logger="otel_dynamiq"):
+        exporter.export(named_spans("refund for alice@example.com"))
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "ValueError" in logged
+    assert "alice@example.com" not in logged
+    assert exporter.stats.runs_dropped == {"mask_failed": 1}

@@ -31,13 +31,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
 from otel_dynamiq import environment_variables as env
 from otel_dynamiq._http_server.request_body import MAX_BODY_BYTES, MAX_DECOMPRESSED_BYTES
 from otel_dynamiq.collector import LocalCollector
 from otel_dynamiq.gateway import Gateway
-from tests.support.common import FAKE_KEY, wait_for, wait_for_runs
+from tests.support.common import FAKE_KEY, SpanRecorder, wait_for, wait_for_runs
 from tests.support.gateways import assert_agent_trace, healthy
 from tests.support.processes import BIN, ROOT, clean_env
 from tests.support.servers import free_port
@@ -397,3 +397,18 @@ def test_the_gateway_applies_the_mask_named_by_the_variable(
         runs = wait_for_runs(collector_behind, 2)
     assert {run["trace_id"].replace("-", "") for run in runs} == {trace_hex}
     assert all(run["metadata"]["masked_by"] == "tests.apps.masks:tag_run" for run in runs)
+
+
+def test_spans_the_mask_drops_are_answered_as_handled(
+    collector_behind: LocalCollector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dropped on purpose is not a failure: a sender told to retry would resend them forever."""
+    monkeypatch.setenv(env.OTEL_EXPORTER_DYNAMIQ_MASK, "tests.apps.masks:drop_all")
+    recorder = SpanRecorder()
+    with recorder.tracer.start_as_current_span("dropped by the mask"):
+        pass
+    with Gateway(port=0, grpc_port=0) as masking:
+        result = HttpSpanExporter(endpoint=f"{masking.http_url}/v1/traces").export(recorder.spans())
+    recorder.provider.shutdown()
+    assert result is SpanExportResult.SUCCESS
+    assert collector_behind.store.runs() == []
