@@ -226,9 +226,19 @@ except ValueError as exc:
 """
 
 
+def runs_as_a_user_without_a_home() -> bool:
+    """Root, setpriv (util-linux), and an interpreter that user may run (pyenv's shared libpython under a
+    0700 /root is not)."""
+    if not hasattr(os, "getuid") or os.getuid() != 0 or shutil.which("setpriv") is None:
+        return False
+    as_homeless = ["setpriv", f"--reuid={HOMELESS_UID}", f"--regid={HOMELESS_UID}", "--clear-groups"]
+    probe = subprocess.run([*as_homeless, sys.executable, "-c", "pass"], capture_output=True, timeout=60, cwd="/")
+    return probe.returncode == 0
+
+
 @pytest.mark.skipif(
-    not hasattr(os, "getuid") or os.getuid() != 0 or shutil.which("setpriv") is None,
-    reason="running as a user with no home needs root and setpriv (util-linux)",
+    not runs_as_a_user_without_a_home(),
+    reason="running as a user with no home needs root, setpriv (util-linux) and an interpreter that user can run",
 )
 @pytest.mark.parametrize(
     ("keyword", "variable"),
