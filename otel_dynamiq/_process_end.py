@@ -26,7 +26,8 @@ once per process and each bounded by the exporter's timeout:
   keeps it; one that later puts ours back (uvicorn does) gets the flush too.
   A process the signal does not end (PID 1 in a container ignores SIGTERM
   unless it handles it) goes on exporting each span within moments of its end
-  until the SIGKILL that follows.
+  until the SIGKILL that follows. A signal that arrives while the process is
+  already exiting lets that exit, and its flush, finish.
 
 What is flushed is the global tracer provider's processors, where the spans
 wait, not only this exporter; then the exporter spools at once whatever the
@@ -220,8 +221,9 @@ def _handler_for(signum: int) -> Callable[[int, FrameType | None], None]:
                 signal.raise_signal(received)
             finally:
                 signal.signal(received, installed)
-        # Still running: the default action ignores this signal here (PID 1 in a container does).
-        _keep_flushing_promptly()
+        # Still running: the default action ignores this signal here, as it does for PID 1 in a container.
+        if os.getpid() == 1:
+            _keep_flushing_promptly()
 
     flush_then_default.__qualname__ = f"otel_dynamiq.flush_then_default[{signal.Signals(signum).name}]"
     return flush_then_default

@@ -60,6 +60,16 @@ def app_command(setup: str, *arguments: str) -> list[str]:
     return command
 
 
+def run_to_the_end(command: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the app until it ends by itself; it must end cleanly, with no traceback."""
+    done = subprocess.run(
+        command, env=environment, capture_output=True, text=True, timeout=EXIT_LIMIT_SECONDS, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    return done
+
+
 def made(made_file: Path) -> list[str]:
     return made_file.read_text().split() if made_file.exists() else []
 
@@ -84,16 +94,7 @@ def assert_all_arrived(collector: LocalCollector, traces: list[str]) -> None:
 def test_multiprocessing_children_deliver_every_run(
     scenario: str, method: str, collector: LocalCollector, made_file: Path
 ) -> None:
-    done = subprocess.run(
-        app_command("manual", scenario, method),
-        env=app_environment(collector, made_file, "manual"),
-        capture_output=True,
-        text=True,
-        timeout=EXIT_LIMIT_SECONDS,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr, done.stderr
+    run_to_the_end(app_command("manual", scenario, method), app_environment(collector, made_file, "manual"))
     traces = made(made_file)
     assert len(traces) == (3 if scenario == "process" else 21)  # the parent's trace and the workers'
     assert_all_arrived(collector, traces)
@@ -103,29 +104,16 @@ def test_multiprocessing_children_deliver_every_run(
 def test_pool_workers_deliver_under_opentelemetry_instrument(
     method: str, collector: LocalCollector, made_file: Path
 ) -> None:
-    done = subprocess.run(
-        app_command("api", "pool-with", method),
-        env=app_environment(collector, made_file, "api"),
-        capture_output=True,
-        text=True,
-        timeout=EXIT_LIMIT_SECONDS,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr
+    run_to_the_end(app_command("api", "pool-with", method), app_environment(collector, made_file, "api"))
     assert_all_arrived(collector, made(made_file))
 
 
 def test_without_the_hooks_pool_workers_lose_their_runs(collector: LocalCollector, made_file: Path) -> None:
     """The setting turns them off, and what they are for shows: only the parent's trace arrives."""
-    done = subprocess.run(
+    run_to_the_end(
         app_command("manual", "pool-close", "fork"),
-        env=app_environment(collector, made_file, "manual", **{env.OTEL_EXPORTER_DYNAMIQ_FLUSH_ON_EXIT: "false"}),
-        capture_output=True,
-        text=True,
-        timeout=EXIT_LIMIT_SECONDS,
-        cwd=ROOT,
+        app_environment(collector, made_file, "manual", **{env.OTEL_EXPORTER_DYNAMIQ_FLUSH_ON_EXIT: "false"}),
     )
-    assert done.returncode == 0, done.stderr
     traces = made(made_file)
     wait_for(lambda: arrived(collector)[traces[0]] == SPANS_PER_TRACE)
     time.sleep(0.5)
@@ -189,15 +177,7 @@ def test_sigterm_while_the_service_hangs_spools_within_the_timeout_and_the_next_
         assert not collector.store.runs()
         # The service answers again: the next process to the same endpoint resends what the spool holds.
         hanging.clear()
-        later = subprocess.run(
-            app_command("manual", "process", "fork"),
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=EXIT_LIMIT_SECONDS,
-            cwd=ROOT,
-        )
-        assert later.returncode == 0, later.stderr
+        run_to_the_end(app_command("manual", "process", "fork"), environment)
         assert_all_arrived(collector, made(made_file))
 
 
@@ -265,15 +245,7 @@ def test_a_process_that_calls_os_exit_itself_delivers_after_force_flush(
     collector: LocalCollector, made_file: Path
 ) -> None:
     """The one end no hook sees; the documented one-line fix, ``otel_dynamiq.force_flush()``, works."""
-    done = subprocess.run(
-        app_command("manual", "os-exit"),
-        env=app_environment(collector, made_file, "manual"),
-        capture_output=True,
-        text=True,
-        timeout=EXIT_LIMIT_SECONDS,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr
+    run_to_the_end(app_command("manual", "os-exit"), app_environment(collector, made_file, "manual"))
     traces = made(made_file)
     assert len(traces) == 6
     assert_all_arrived(collector, traces)
