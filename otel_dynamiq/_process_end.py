@@ -113,7 +113,8 @@ def flush_at_process_end(
         if finish is not None:
             _STATE.finishers = [alive for alive in _STATE.finishers if alive() is not None] + [finish]
         _arm_multiprocessing()
-        if threading.current_thread() is threading.main_thread():
+        # Not in a multiprocessing child: its finalizer covers its end (see _arm_child for why no handler).
+        if threading.current_thread() is threading.main_thread() and not _STATE.child_finalizer_armed:
             for signum in _HANDLED_SIGNALS:
                 _install_handler(signum)
 
@@ -137,6 +138,15 @@ def _arm_child(state: _ProcessEnd) -> None:
     if state.child_finalizer_armed:
         return
     state.child_finalizer_armed = True
+    # A child's own end is covered by the finalizer below. A SIGTERM to it (a pool's terminate(), the
+    # with-block's exit) must keep its default action: a handler in Python runs only on the main thread,
+    # which in a pool worker may wait on the pool's lock, held by the parent until the worker dies, while
+    # the signal lands on another thread: the worker would never die, and terminate() would wait forever.
+    for signum, handler in list(state.handlers.items()):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread: nothing was installed here
+            if signal.getsignal(signum) is handler:
+                signal.signal(signum, signal.SIG_DFL)
+        state.handlers.pop(signum, None)
     # Priority above 0: run in the child's first round of finalizers, before it terminates children of its own.
     multiprocessing.util.Finalize(None, _flush_before_child_exit, exitpriority=100)
     # Celery's prefork workers (billiard, which shares multiprocessing's registries and so ran this) end with
