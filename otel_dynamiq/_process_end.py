@@ -90,8 +90,6 @@ class _ProcessEnd:
         self.timeout_seconds = 0.0
         self.multiprocessing_armed = False
         self.child_finalizer_armed = False
-        self.child_finishing = False
-        """A multiprocessing child's finalizers have begun: it is ending on its own, and flushing."""
         self.handlers: dict[int, Callable[[int, FrameType | None], Any]] = {}
         self.prompt_flusher: threading.Thread | None = None
         self.finishers: list[weakref.WeakMethod[Callable[[float], None]]] = []
@@ -164,7 +162,6 @@ def _after_fork_in_child() -> None:
     """A forked child's finalizers are its own to arm; what the parent set up for a signal is still in place."""
     _STATE.lock = threading.Lock()
     _STATE.child_finalizer_armed = False
-    _STATE.child_finishing = False
     _STATE.prompt_flusher = None
 
 
@@ -173,7 +170,6 @@ if hasattr(os, "register_at_fork"):
 
 
 def _flush_before_child_exit() -> None:
-    _STATE.child_finishing = True
     mark_process_ending()
     _flush_within(_STATE.timeout_seconds)
 
@@ -212,10 +208,9 @@ def _handler_for(signum: int) -> Callable[[int, FrameType | None], None]:
         if installed is flush_then_default:
             signal.signal(received, signal.SIG_DFL)  # a second signal takes the default action at once
         _STATE.handlers.pop(received, None)
-        if _STATE.child_finishing or interpreter_shutting_down():
-            # Already exiting on its own, and flushing as it goes (the provider's atexit shutdown, a
-            # child's finalizers): ending it now would cut that flush short. A pool's terminate() after
-            # its workers took their sentinels is one such race. Let the exit finish, bounded as it is.
+        if interpreter_shutting_down():
+            # Already exiting on its own, and flushing as it goes (the provider's atexit shutdown): ending
+            # it now would cut that flush short. Let the exit finish, bounded as it is.
             return
         mark_process_ending()
         _flush_within(_STATE.timeout_seconds)
