@@ -36,6 +36,21 @@ def spool_files(base: Path) -> list[Path]:
     return sorted(path for path in base.rglob("*") if path.is_file())
 
 
+def only_spooled_file(base: Path) -> tuple[Path, os.stat_result, bytes]:
+    """The one spooled file, its stat and its bytes, read between the loop's resend attempts: an attempt
+    renames the file to lease it and back when the service still does not answer."""
+    files: list[Path] = []
+    for _ in range(200):
+        files = spool_files(base)
+        if len(files) != 1:  # a listing taken while a lease was renamed may miss the file
+            continue
+        try:
+            return files[0], files[0].stat(), files[0].read_bytes()
+        except FileNotFoundError:
+            continue
+    raise AssertionError(f"no single spooled file stayed put long enough to be read: {files}")
+
+
 @pytest.fixture
 def spool_base() -> Path:
     return Path(os.environ[env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR])
@@ -62,18 +77,14 @@ def test_runs_the_service_cannot_take_wait_on_disk_then_arrive_once(
     assert exporter.export(spans) is SpanExportResult.SUCCESS  # kept, not lost
     assert exporter.stats.runs_spooled == 3 and exporter.stats.runs_dropped_total == 0
 
-    files = spool_files(spool_base)
-    assert len(files) == 1
+    spooled, file_stat, content = only_spooled_file(spool_base)
     # What the loop says and what a monitor reads from the disk (the gateway's, every second) agree.
     from_loop, from_disk = exporter.spool_state(), exporter.spool_state(from_disk=True)
     assert from_loop is not None and from_disk is not None
-    assert (
-        (from_loop.runs, from_loop.size_bytes) == (from_disk.runs, from_disk.size_bytes) == (3, files[0].stat().st_size)
-    )
-    assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
-    assert stat.S_IMODE(files[0].parent.stat().st_mode) == 0o700
+    assert (from_loop.runs, from_loop.size_bytes) == (from_disk.runs, from_disk.size_bytes) == (3, file_stat.st_size)
+    assert stat.S_IMODE(file_stat.st_mode) == 0o600
+    assert stat.S_IMODE(spooled.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE((spool_base / "made-by-the-exporter").stat().st_mode) == 0o700
-    content = files[0].read_bytes()
     assert b"kept for later" in content
     assert FAKE_KEY.encode() not in content and b"Bearer" not in content  # the body only, never the key
 
