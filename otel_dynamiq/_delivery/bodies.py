@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from otel_dynamiq._delivery.cutting import CONTENT_FIELDS, cut_to_fit
 from otel_dynamiq._translation.span_to_run import Run
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS
@@ -29,7 +30,6 @@ ENVELOPE_BYTES = len(_BODY_PREFIX) + len(_BODY_SUFFIX)
 MAX_DEPTH = 200
 """orjson refuses deeper nesting; deeper values are replaced by a marker."""
 TRUNCATION_MARKER = "…[truncated by otel-dynamiq: {dropped} of {total} bytes dropped]"
-_TRUNCATABLE_FIELDS = ("input", "output", "metadata", "executions", "error")
 _INT64_RANGE = range(-(2**63), 2**64)
 _MARKER_ROOM = len(TRUNCATION_MARKER) + 40
 """Bytes a cut field needs besides its kept text: the marker with its numbers, and quotes."""
@@ -87,6 +87,10 @@ def encode(value: Any) -> bytes:
         return orjson.dumps(_sanitize(value), option=_OPTIONS)
 
 
+def _marker(dropped: int, total: int) -> str:
+    return TRUNCATION_MARKER.format(dropped=dropped, total=total)
+
+
 def _truncate_text(encoded: bytes, keep: int) -> str:
     kept = encoded[: max(keep, 0)].decode("utf-8", "ignore")
     return kept + TRUNCATION_MARKER.format(dropped=len(encoded) - len(kept.encode()), total=len(encoded))
@@ -121,15 +125,20 @@ def _fair_shares(budget: int, sizes: dict[str, int]) -> dict[str, int]:
 
 
 def encode_run(run: Run, max_bytes: int) -> bytes:
-    """Encode one run in at most ``max_bytes``, truncating its payloads if needed.
+    """Encode one run in at most ``max_bytes``, cutting its largest values if needed (see ``cutting``).
 
-    Identifying fields are never cut. Payload fields small enough to fit stay
-    whole; the large ones share what is left, each cut with a visible marker.
+    Identifying fields are never cut. Only when values alone cannot be cut
+    enough are whole payload fields cut: small ones stay whole, the large ones
+    share what is left, each cut with a visible marker.
     """
     encoded = encode(run)
     if len(encoded) <= max_bytes:
         return encoded
-    fields = {field: encode(run[field]) for field in _TRUNCATABLE_FIELDS if run.get(field)}
+    values_cut = cut_to_fit(run, max_bytes, encode, _marker)
+    if values_cut is not None:
+        return values_cut
+    # Too many values to cut each (a million small ones): cut whole fields, which always fits.
+    fields = {field: encode(run[field]) for field in CONTENT_FIELDS if run.get(field)}
     fixed = len(encoded) - sum(len(value) for value in fields.values())
     shares = _fair_shares(max_bytes - fixed - len(fields) * _MARKER_ROOM, {f: len(v) for f, v in fields.items()})
     truncated = dict(run)

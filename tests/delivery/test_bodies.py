@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -37,23 +38,60 @@ def test_deep_nesting_is_cut_with_a_marker() -> None:
     json.loads(text)
 
 
-def test_oversized_run_is_truncated_with_a_visible_marker_not_dropped() -> None:
-    run = sample_run(input="x" * 100_000, output={"answer": "y" * 50_000})
+MARKER = "truncated by otel-dynamiq"
+
+
+def test_oversized_run_cuts_its_largest_values_and_keeps_its_shape() -> None:
+    run = sample_run(
+        input={"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "x" * 100_000}]},
+        output={"answer": "y" * 50_000, "finish_reason": "stop"},
+    )
+    snapshot = copy.deepcopy(run)
     encoded = encode_run(run, max_bytes=20_000)
     assert len(encoded) <= 20_000
+    assert run == snapshot  # the run given is never changed: the spool and the mask see it whole
     decoded = orjson.loads(encoded)
     assert decoded["id"] == run["id"]
-    assert decoded["input"].startswith("xxxx")
-    assert decoded["output"].startswith('{"answer":"yyy')
-    assert "truncated by otel-dynamiq" in decoded["input"]
+    system, user = decoded["input"]["messages"]
+    assert system == {"role": "system", "content": "Be brief."}  # small values stay whole
+    assert user["role"] == "user" and user["content"].startswith("xxxx") and MARKER in user["content"]
+    assert decoded["output"]["finish_reason"] == "stop"
+    assert decoded["output"]["answer"].startswith("yyyy") and MARKER in decoded["output"]["answer"]
     assert validate_body({"runs": [decoded]}) == []
 
 
-def test_oversized_metadata_keeps_its_type() -> None:
-    run = sample_run(metadata={"blob": "z" * 50_000}, executions=[{"id": "x"}] * 1)
-    decoded = orjson.loads(encode_run(run, max_bytes=10_000))
-    assert isinstance(decoded["metadata"], dict)
-    assert "truncated by otel-dynamiq" in decoded["metadata"]["truncated"]
+def test_a_huge_metadata_value_never_costs_the_runs_group_model_or_usage() -> None:
+    usage = {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}
+    node = {"name": "chat gpt-4o", "group": "llms", "model": "gpt-4o", "provider": "openai"}
+    image = "data:image/png;base64," + "A" * 6_000_000
+    run = sample_run(metadata={"node": node, "usage": usage, "otel": {"attributes": {"image": image, "small": 1}}})
+    decoded = orjson.loads(encode_run(run, max_bytes=4 * 1024 * 1024))
+    assert decoded["metadata"]["node"] == node
+    assert decoded["metadata"]["usage"] == usage
+    attributes = decoded["metadata"]["otel"]["attributes"]
+    assert attributes["small"] == 1
+    assert attributes["image"].startswith("data:image/png;base64,AAAA") and MARKER in attributes["image"]
+    assert validate_body({"runs": [decoded]}) == []
+
+
+def test_an_array_of_numbers_keeps_its_first_items() -> None:
+    """An embedding, or an image as the AI SDK records it: a JSON array of byte values."""
+    run = sample_run(output={"embedding": list(range(200_000))})
+    decoded = orjson.loads(encode_run(run, max_bytes=30_000))
+    kept = decoded["output"]["embedding"]
+    assert kept[:5] == [0, 1, 2, 3, 4] and all(isinstance(item, int) for item in kept[:-1])
+    assert MARKER in kept[-1]
+    assert validate_body({"runs": [decoded]}) == []
+
+
+def test_a_run_of_countless_small_values_is_cut_by_whole_fields() -> None:
+    """Too many values to mark each: the fields themselves are cut (keeping their JSON type), and it fits."""
+    run = sample_run(metadata={f"key-{index}": "v" * 80 for index in range(5_000)}, input="i" * 10)
+    encoded = encode_run(run, max_bytes=20_000)
+    assert len(encoded) <= 20_000
+    decoded = orjson.loads(encoded)
+    assert isinstance(decoded["metadata"], dict) and MARKER in decoded["metadata"]["truncated"]
+    assert decoded["input"] == "i" * 10
 
 
 def test_pack_respects_the_cap_and_keeps_order() -> None:
