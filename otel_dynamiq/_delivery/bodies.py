@@ -93,7 +93,7 @@ def _marker(dropped: int, total: int) -> str:
 
 def _truncate_text(encoded: bytes, keep: int) -> str:
     kept = encoded[: max(keep, 0)].decode("utf-8", "ignore")
-    return kept + TRUNCATION_MARKER.format(dropped=len(encoded) - len(kept.encode()), total=len(encoded))
+    return kept + _marker(len(encoded) - len(kept.encode()), len(encoded))
 
 
 def _truncated_field(field: str, value: Any, encoded: bytes, keep: int) -> Any:
@@ -134,7 +134,7 @@ def encode_run(run: Run, max_bytes: int) -> bytes:
     encoded = encode(run)
     if len(encoded) <= max_bytes:
         return encoded
-    values_cut = cut_to_fit(run, max_bytes, encode, _marker)
+    values_cut = cut_to_fit(run, len(encoded), max_bytes, encode, _marker)
     if values_cut is not None:
         return values_cut
     # Too many values to cut each (a million small ones): cut whole fields, which always fits.

@@ -48,18 +48,22 @@ class _Leaf:
 
 
 def cut_to_fit(
-    run: dict[str, Any], max_bytes: int, encode: Callable[[Any], bytes], marker: Callable[[int, int], str]
+    run: dict[str, Any],
+    encoded_size: int,
+    max_bytes: int,
+    encode: Callable[[Any], bytes],
+    marker: Callable[[int, int], str],
 ) -> bytes | None:
     """The run encoded in at most ``max_bytes`` with its largest values cut, or None when cutting values
     cannot get there (too many small ones): the caller then cuts whole fields.
 
+    ``encoded_size`` is the length of the run's JSON, which the caller has already encoded;
     ``marker(dropped, total)`` is the text appended to each cut value; ``run`` is never changed.
     """
-    encoded = encode(run)
     leaves = sorted(_cuttable_leaves(run, encode), key=lambda leaf: leaf.size)
     if not leaves:
         return None
-    fixed = len(encoded) - sum(leaf.size for leaf in leaves)
+    fixed = encoded_size - sum(leaf.size for leaf in leaves)
     marker_room = len(marker(10**9, 10**9)) + 8  # the marker with the widest numbers, its quotes and a comma
     room = max_bytes - fixed
     for _ in range(6):
