@@ -50,11 +50,16 @@ import time
 import weakref
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 
 from otel_dynamiq._delivery.event_loop import interpreter_shutting_down, mark_process_ending
+from otel_dynamiq._delivery.signal_free_threads import start_signal_free
+from otel_dynamiq._main_thread_wakeup import MainThreadWakeup
+
+if TYPE_CHECKING:
+    import multiprocessing.util
 
 _logger = logging.getLogger(__name__)
 
@@ -89,9 +94,12 @@ class _ProcessEnd:
         self.lock = threading.Lock()
         self.timeout_seconds = 0.0
         self.multiprocessing_armed = False
-        self.child_finalizer_armed = False
+        self.in_multiprocessing_child = False
+        self.child_finalizer: multiprocessing.util.Finalize | None = None
         self.handlers: dict[int, Callable[[int, FrameType | None], Any]] = {}
         self.prompt_flusher: threading.Thread | None = None
+        self.wakeup: MainThreadWakeup | None = None
+        """In a multiprocessing child: brings a caught signal to its main thread (see _main_thread_wakeup)."""
         self.finishers: list[weakref.WeakMethod[Callable[[float], None]]] = []
         """Each exporter's last step once the processors are empty (exports in flight, memory to disk)."""
 
@@ -111,10 +119,11 @@ def flush_at_process_end(
         if finish is not None:
             _STATE.finishers = [alive for alive in _STATE.finishers if alive() is not None] + [finish]
         _arm_multiprocessing()
-        # Not in a multiprocessing child: its finalizer covers its end (see _arm_child for why no handler).
-        if threading.current_thread() is threading.main_thread() and not _STATE.child_finalizer_armed:
+        if threading.current_thread() is threading.main_thread():
             for signum in _HANDLED_SIGNALS:
                 _install_handler(signum)
+            if _STATE.in_multiprocessing_child:
+                _watch_for_signals_the_main_thread_misses()
 
 
 def _arm_multiprocessing() -> None:
@@ -126,32 +135,50 @@ def _arm_multiprocessing() -> None:
         _STATE.multiprocessing_armed = True
         # Run in each child after multiprocessing clears the finalizers it inherited, before the target runs.
         multiprocessing.util.register_after_fork(_STATE, _arm_child)
-    if multiprocessing.parent_process() is not None:  # built inside a child that has already started
+    if multiprocessing.parent_process() is not None or _spawned_child_starting():  # built inside a child
         _arm_child(_STATE)
+
+
+def _spawned_child_starting() -> bool:
+    """A spawn or forkserver child importing its main module (or run by ``opentelemetry-instrument``).
+
+    Its after-fork hooks never run (a spawned process has nothing to re-arm, so
+    multiprocessing skips them), and ``parent_process()`` is set only once it starts its target.
+    """
+    import multiprocessing.spawn
+
+    return multiprocessing.spawn.is_forking(sys.argv) or bool(
+        getattr(multiprocessing.current_process(), "_inheriting", False)
+    )
 
 
 def _arm_child(state: _ProcessEnd) -> None:
     import multiprocessing.util
 
-    if state.child_finalizer_armed:
-        return
-    state.child_finalizer_armed = True
-    # A child's own end is covered by the finalizer below. A SIGTERM to it (a pool's terminate(), the
-    # with-block's exit) must keep its default action: a handler in Python runs only on the main thread,
-    # which in a pool worker may wait on the pool's lock, held by the parent until the worker dies, while
-    # the signal lands on another thread: the worker would never die, and terminate() would wait forever.
-    for signum, handler in list(state.handlers.items()):
-        with contextlib.suppress(ValueError, OSError):  # not the main thread: nothing was installed here
-            if signal.getsignal(signum) is handler:
-                signal.signal(signum, signal.SIG_DFL)
-        state.handlers.pop(signum, None)
-    # Priority above 0: run in the child's first round of finalizers, before it terminates children of its own.
-    multiprocessing.util.Finalize(None, _flush_before_child_exit, exitpriority=100)
+    state.in_multiprocessing_child = True
+    _watch_for_signals_the_main_thread_misses()
+    # A child that built its exporter while it started (a spawn or forkserver child importing its main module)
+    # sees its finalizers cleared once more just before its target runs (forkserver), and arms again then.
+    if state.child_finalizer is None or not state.child_finalizer.still_active():
+        # Priority above 0: run in the child's first round of finalizers, before it ends children of its own.
+        state.child_finalizer = multiprocessing.util.Finalize(None, _flush_before_child_exit, exitpriority=100)
     # Celery's prefork workers (billiard, which shares multiprocessing's registries and so ran this) end with
     # os._exit inside their loop, before any finalizer; Celery says so first, by its own public signal.
     celery_signals = sys.modules.get("celery.signals")
     if celery_signals is not None:
         celery_signals.worker_process_shutdown.connect(_flush_before_celery_worker_exit, weak=False)
+
+
+def _watch_for_signals_the_main_thread_misses() -> None:
+    """Where a pool's ``terminate()`` sends SIGTERM to idle workers, our handler must reach their main thread.
+
+    Only in multiprocessing children, where the main thread waits on the
+    pool's lock: it takes Python's wakeup descriptor, process-wide, which a
+    main process may need for its own event loop (Trio warns when it finds one
+    taken). Called on the child's main thread, where our handler is installed.
+    """
+    if _STATE.wakeup is None and any(_our_handler_installed(signum) for signum in _HANDLED_SIGNALS):
+        _STATE.wakeup = MainThreadWakeup.start(_our_handler_installed)
 
 
 def _flush_before_celery_worker_exit(*args: object, **kwargs: object) -> None:
@@ -161,8 +188,12 @@ def _flush_before_celery_worker_exit(*args: object, **kwargs: object) -> None:
 def _after_fork_in_child() -> None:
     """A forked child's finalizers are its own to arm; what the parent set up for a signal is still in place."""
     _STATE.lock = threading.Lock()
-    _STATE.child_finalizer_armed = False
+    _STATE.in_multiprocessing_child = False
+    _STATE.child_finalizer = None
     _STATE.prompt_flusher = None
+    if _STATE.wakeup is not None:  # its thread stayed in the parent, with the pipe it reads
+        _STATE.wakeup.drop_in_forked_child()
+        _STATE.wakeup = None
 
 
 if hasattr(os, "register_at_fork"):
@@ -186,6 +217,11 @@ def _install_handler(signum: int) -> None:
         _STATE.handlers[signum] = handler
 
 
+def _our_handler_installed(signum: int) -> bool:
+    handler = _STATE.handlers.get(signum)
+    return handler is not None and signal.getsignal(signum) is handler
+
+
 def _caught_below_python(signum: int) -> bool:
     """A handler installed from C (``faulthandler.register``, an embedded runtime) that Python reports as SIG_DFL.
 
@@ -204,6 +240,8 @@ def _caught_below_python(signum: int) -> bool:
 
 def _handler_for(signum: int) -> Callable[[int, FrameType | None], None]:
     def flush_then_default(received: int, frame: FrameType | None) -> None:
+        if _STATE.wakeup is not None:
+            _STATE.wakeup.handler_began(received)
         installed = signal.getsignal(received)
         if installed is flush_then_default:
             signal.signal(received, signal.SIG_DFL)  # a second signal takes the default action at once
@@ -257,7 +295,7 @@ def _flush_within(seconds: float) -> None:
             done.set()
 
     try:
-        threading.Thread(target=flush, name="otel-dynamiq-flush-at-exit", daemon=True).start()
+        start_signal_free(threading.Thread(target=flush, name="otel-dynamiq-flush-at-exit", daemon=True))
     except RuntimeError:  # the interpreter is shutting down and starts no thread: flush here
         flush()
         return
@@ -277,5 +315,5 @@ def _keep_flushing_promptly() -> None:
 
     with contextlib.suppress(RuntimeError):
         thread = threading.Thread(target=flush_forever, name="otel-dynamiq-prompt-flush", daemon=True)
-        thread.start()
+        start_signal_free(thread)
         _STATE.prompt_flusher = thread

@@ -21,6 +21,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from otel_dynamiq._delivery.resolver import ResolverThread, ResolvingEventLoop
+from otel_dynamiq._delivery.signal_free_threads import start_signal_free
 
 T = TypeVar("T")
 
@@ -105,7 +106,7 @@ class LoopThread:
         self._name = name
         self._loop = ResolvingEventLoop()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+        start_signal_free(self._thread)  # its resolver thread, started from it, inherits the mask
 
     def _run(self) -> None:
         # Started here rather than by the caller, so the application's start-up waits for one thread, not two.

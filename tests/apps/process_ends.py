@@ -14,6 +14,7 @@ started the app knows what it made even when the app is killed.
 
 Scenarios: ``pool-close``, ``pool-with`` (the with-block terminates the
 workers), ``pool-terminate``, ``executor``, ``process``: 20 tasks in 2 workers, then exit.
+``signal-to-a-thread``: SIGTERM to a thread other than the main one of each of 2 waiting workers.
 ``loop``: make a trace every 20 ms until a signal ends the process. ``own-handler``: the
 same with the application's own SIGTERM handler, which exits with status 3. ``chained-handler``:
 a handler installed after the exporter's that cleans up, then calls the handler it found.
@@ -29,6 +30,7 @@ import signal
 import sys
 import time
 from types import FrameType
+from typing import Any
 
 from opentelemetry import trace
 
@@ -88,6 +90,39 @@ def run_pool(scenario: str, context: multiprocessing.context.BaseContext) -> Non
         pool.join()
 
 
+def make_traces_then_wait(held: Any, ready: Any) -> None:
+    """A worker that waits, as an idle pool worker does, on a lock its parent holds."""
+    for number in range(TASKS // WORKERS):
+        make_trace(f"{os.getpid()}-{number}")
+    ready.set()
+    held.acquire()  # never released
+
+
+def signal_a_thread_of_each_worker(context: multiprocessing.context.BaseContext) -> None:
+    """SIGTERM sent, while the worker's main thread waits, to the one thread of the worker besides the main one
+    that does not block it (the SDK's processor's): prints how each worker ended."""
+    held = context.Lock()  # type: ignore[attr-defined]
+    held.acquire()
+    for _ in range(WORKERS):
+        ready = context.Event()  # type: ignore[attr-defined]
+        worker = context.Process(target=make_traces_then_wait, args=(held, ready))  # type: ignore[attr-defined]
+        worker.start()
+        ready.wait(30)
+        threads = [int(tid) for tid in os.listdir(f"/proc/{worker.pid}/task") if int(tid) != worker.pid]
+        open_to_it = [tid for tid in threads if not _blocks_sigterm(worker.pid, tid)]
+        os.kill(open_to_it[0], signal.SIGTERM)  # a thread id: Linux delivers to that thread if it can
+        worker.join(30)
+        print("ended-by-SIGTERM" if worker.exitcode == -signal.SIGTERM else f"exit {worker.exitcode}", flush=True)
+        if worker.exitcode is None:
+            worker.kill()
+
+
+def _blocks_sigterm(pid: int, tid: int) -> bool:
+    with open(f"/proc/{pid}/task/{tid}/status") as status:
+        blocked = next(line for line in status if line.startswith("SigBlk:"))
+    return bool(int(blocked.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+
+
 def run_loop() -> None:
     print("ready", flush=True)
     number = 0
@@ -119,7 +154,9 @@ def main() -> None:
     scenario = sys.argv[1]
     context = multiprocessing.get_context(sys.argv[2] if len(sys.argv) > 2 else None)
     make_trace("parent")
-    if scenario.startswith("pool"):
+    if scenario == "signal-to-a-thread":
+        signal_a_thread_of_each_worker(context)
+    elif scenario.startswith("pool"):
         run_pool(scenario, context)
     elif scenario == "executor":
         with concurrent.futures.ProcessPoolExecutor(WORKERS, mp_context=context) as executor:
