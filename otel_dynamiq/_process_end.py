@@ -27,7 +27,9 @@ once per process and each bounded by the exporter's timeout:
   A process the signal does not end (PID 1 in a container ignores SIGTERM
   unless it handles it) goes on exporting each span within moments of its end
   until the SIGKILL that follows. A signal that arrives while the process is
-  already exiting lets that exit, and its flush, finish.
+  already exiting lets that exit, and its flush, finish. The handler may have
+  interrupted code holding any lock, so it takes none and starts no thread:
+  the flush runs on a thread started with the handler (``_signal_flusher``).
 
 What is flushed is the global tracer provider's processors, where the spans
 wait, not only this exporter; then the exporter spools at once whatever the
@@ -57,6 +59,7 @@ from opentelemetry import trace
 from otel_dynamiq._delivery.event_loop import interpreter_shutting_down, mark_process_ending
 from otel_dynamiq._delivery.signal_free_threads import start_signal_free
 from otel_dynamiq._main_thread_wakeup import MainThreadWakeup
+from otel_dynamiq._signal_flusher import SignalFlusher
 
 if TYPE_CHECKING:
     import multiprocessing.util
@@ -97,7 +100,8 @@ class _ProcessEnd:
         self.in_multiprocessing_child = False
         self.child_finalizer: multiprocessing.util.Finalize | None = None
         self.handlers: dict[int, Callable[[int, FrameType | None], Any]] = {}
-        self.prompt_flusher: threading.Thread | None = None
+        self.signal_flusher: SignalFlusher | None = None
+        """The handler's flushes run there: a handler must take no lock and start no thread."""
         self.wakeup: MainThreadWakeup | None = None
         """In a multiprocessing child: brings a caught signal to its main thread (see _main_thread_wakeup)."""
         self.finishers: list[weakref.WeakMethod[Callable[[float], None]]] = []
@@ -122,6 +126,8 @@ def flush_at_process_end(
         if threading.current_thread() is threading.main_thread():
             for signum in _HANDLED_SIGNALS:
                 _install_handler(signum)
+            if _STATE.handlers and _STATE.signal_flusher is None:
+                _STATE.signal_flusher = _start_signal_flusher()
             if _STATE.in_multiprocessing_child:
                 _watch_for_signals_the_main_thread_misses()
 
@@ -175,10 +181,21 @@ def _watch_for_signals_the_main_thread_misses() -> None:
     Only in multiprocessing children, where the main thread waits on the
     pool's lock: it takes Python's wakeup descriptor, process-wide, which a
     main process may need for its own event loop (Trio warns when it finds one
-    taken). Called on the child's main thread, where our handler is installed.
+    taken). Where no watcher can run (the descriptor is someone else's, or the
+    platform cannot tell which process wrote to it), the child keeps the
+    signals' default action instead: a handler that might never run could
+    leave ``terminate()`` waiting forever, and the default never does.
+    Called on the child's main thread, where our handler is installed.
     """
-    if _STATE.wakeup is None and any(_our_handler_installed(signum) for signum in _HANDLED_SIGNALS):
-        _STATE.wakeup = MainThreadWakeup.start(_our_handler_installed)
+    if _STATE.wakeup is not None or not any(_our_handler_installed(signum) for signum in _HANDLED_SIGNALS):
+        return
+    _STATE.wakeup = MainThreadWakeup.start(_our_handler_installed)
+    if _STATE.wakeup is None:
+        for signum, handler in list(_STATE.handlers.items()):
+            with contextlib.suppress(ValueError, OSError):
+                if signal.getsignal(signum) is handler:
+                    signal.signal(signum, signal.SIG_DFL)
+            del _STATE.handlers[signum]
 
 
 def _flush_before_celery_worker_exit(*args: object, **kwargs: object) -> None:
@@ -190,7 +207,9 @@ def _after_fork_in_child() -> None:
     _STATE.lock = threading.Lock()
     _STATE.in_multiprocessing_child = False
     _STATE.child_finalizer = None
-    _STATE.prompt_flusher = None
+    if _STATE.signal_flusher is not None:  # its thread stayed in the parent: start this child's own
+        _STATE.signal_flusher.close()
+        _STATE.signal_flusher = _start_signal_flusher()
     if _STATE.wakeup is not None:  # its thread stayed in the parent, with the pipe it reads
         _STATE.wakeup.drop_in_forked_child()
         _STATE.wakeup = None
@@ -215,6 +234,10 @@ def _install_handler(signum: int) -> None:
         handler = _handler_for(signum)
         signal.signal(signum, handler)
         _STATE.handlers[signum] = handler
+
+
+def _start_signal_flusher() -> SignalFlusher | None:
+    return SignalFlusher.start(_flush_and_finish, _flush_promptly, _PROMPT_FLUSH_INTERVAL_SECONDS)
 
 
 def _our_handler_installed(signum: int) -> bool:
@@ -251,7 +274,9 @@ def _handler_for(signum: int) -> Callable[[int, FrameType | None], None]:
             # it now would cut that flush short. Let the exit finish, bounded as it is.
             return
         mark_process_ending()
-        _flush_within(_STATE.timeout_seconds)
+        flusher = _STATE.signal_flusher
+        if flusher is not None:
+            flusher.flush_and_wait(_STATE.timeout_seconds)
         if installed is flush_then_default:
             # The default action again, and the same signal: the process ends as it would have without us.
             signal.raise_signal(received)
@@ -265,55 +290,41 @@ def _handler_for(signum: int) -> Callable[[int, FrameType | None], None]:
             finally:
                 signal.signal(received, installed)
         # Still running: the default action ignores this signal here, as it does for PID 1 in a container.
-        if os.getpid() == 1:
-            _keep_flushing_promptly()
+        if os.getpid() == 1 and flusher is not None:
+            flusher.keep_flushing()
 
     flush_then_default.__qualname__ = f"otel_dynamiq.flush_then_default[{signal.Signals(signum).name}]"
     return flush_then_default
 
 
 def _flush_within(seconds: float) -> None:
-    """Flush on a helper thread, waiting at most ``seconds``.
+    """Flush on a helper thread, waiting at most ``seconds`` (a multiprocessing child's last finalizer).
 
-    The signal may have interrupted the main thread while it held a lock the
-    flush needs (a processor's, a logger's): flushing on that thread could
-    wait forever, and a bounded wait on another one never does.
+    The flush may need a lock its caller's thread holds; a bounded wait on another thread never hangs.
     """
-    done = threading.Event()
-
-    def flush() -> None:
-        deadline = time.monotonic() + seconds
-        try:
-            force_flush(max(int(seconds * 1000), 1))
-            for finisher in list(_STATE.finishers):
-                finish = finisher()
-                if finish is not None:
-                    finish(max(deadline - time.monotonic(), 0.0))
-        except Exception as exc:  # a hook must never turn an exit into a traceback
-            _logger.debug("Flushing spans as the process ends failed: %s", exc)
-        finally:
-            done.set()
-
     try:
-        start_signal_free(threading.Thread(target=flush, name="otel-dynamiq-flush-at-exit", daemon=True))
-    except RuntimeError:  # the interpreter is shutting down and starts no thread: flush here
-        flush()
-        return
-    done.wait(seconds)
-
-
-def _keep_flushing_promptly() -> None:
-    """Empty the processors every few tens of milliseconds until the process is killed."""
-    if _STATE.prompt_flusher is not None:
-        return
-
-    def flush_forever() -> None:
-        while True:
-            with contextlib.suppress(Exception):
-                force_flush(max(int(_STATE.timeout_seconds * 1000), 1))
-            time.sleep(_PROMPT_FLUSH_INTERVAL_SECONDS)
-
-    with contextlib.suppress(RuntimeError):
-        thread = threading.Thread(target=flush_forever, name="otel-dynamiq-prompt-flush", daemon=True)
+        thread = threading.Thread(target=_flush_and_finish, name="otel-dynamiq-flush-at-exit", daemon=True)
         start_signal_free(thread)
-        _STATE.prompt_flusher = thread
+    except RuntimeError:  # the interpreter is shutting down and starts no thread: flush here
+        _flush_and_finish()
+        return
+    thread.join(seconds)
+
+
+def _flush_and_finish() -> None:
+    """Empty the processors, then let each exporter finish (exports in flight, memory to disk), in time."""
+    seconds = _STATE.timeout_seconds
+    deadline = time.monotonic() + seconds
+    try:
+        force_flush(max(int(seconds * 1000), 1))
+        for finisher in list(_STATE.finishers):
+            finish = finisher()
+            if finish is not None:
+                finish(max(deadline - time.monotonic(), 0.0))
+    except Exception as exc:  # a hook must never turn an exit into a traceback
+        _logger.debug("Flushing spans as the process ends failed: %s", exc)
+
+
+def _flush_promptly() -> None:
+    with contextlib.suppress(Exception):
+        force_flush(max(int(_STATE.timeout_seconds * 1000), 1))

@@ -26,18 +26,22 @@ from otel_dynamiq._delivery.signal_free_threads import start_signal_free
 T = TypeVar("T")
 
 
-_process_ending = threading.Event()
-"""Set when the process is known to end soon although the interpreter has not begun to shut down."""
+_process_ending = False
+"""True when the process is known to end soon although the interpreter has not begun to shut down."""
 
 
 def mark_process_ending() -> None:
-    """A termination signal arrived, or a multiprocessing child finished its work: no time is left to retry."""
-    _process_ending.set()
+    """A termination signal arrived, or a multiprocessing child finished its work: no time is left to retry.
+
+    A plain assignment, no lock: a signal handler calls this, and may have interrupted anything.
+    """
+    global _process_ending
+    _process_ending = True
 
 
 def _after_fork_in_child() -> None:
-    global _process_ending  # a new Event: the parent's may have been locked by a thread the child lacks
-    _process_ending = threading.Event()
+    global _process_ending
+    _process_ending = False
 
 
 if hasattr(os, "register_at_fork"):
@@ -54,7 +58,7 @@ def interpreter_exiting() -> bool:
     signal or a multiprocessing child's last finalizers mark the end earlier
     (``mark_process_ending``).
     """
-    return _process_ending.is_set() or interpreter_shutting_down()
+    return _process_ending or interpreter_shutting_down()
 
 
 def interpreter_shutting_down() -> bool:

@@ -15,6 +15,9 @@ started the app knows what it made even when the app is killed.
 Scenarios: ``pool-close``, ``pool-with`` (the with-block terminates the
 workers), ``pool-terminate``, ``executor``, ``process``: 20 tasks in 2 workers, then exit.
 ``signal-to-a-thread``: SIGTERM to a thread other than the main one of each of 2 waiting workers.
+``terminate-grandchildren``: a child terminates 30 forked children of its own.
+``pool-wakeup-held``: a pool whose parent holds Python's wakeup descriptor, terminated.
+``holding-a-lock``: make 5 traces, then wait holding the lock ``Thread.start()`` takes.
 ``loop``: make a trace every 20 ms until a signal ends the process. ``own-handler``: the
 same with the application's own SIGTERM handler, which exits with status 3. ``chained-handler``:
 a handler installed after the exporter's that cleans up, then calls the handler it found.
@@ -28,6 +31,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from types import FrameType
 from typing import Any
@@ -123,6 +127,47 @@ def _blocks_sigterm(pid: int, tid: int) -> bool:
     return bool(int(blocked.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
 
 
+def terminate_children_of_a_child(context: multiprocessing.context.BaseContext) -> None:
+    """A multiprocessing child that starts and terminates forked children of its own: prints whether it lived."""
+    worker = context.Process(target=start_and_terminate_children)  # type: ignore[attr-defined]
+    worker.start()
+    worker.join(60)
+    print(f"child exit {worker.exitcode}", flush=True)
+
+
+def start_and_terminate_children() -> None:
+    make_trace(f"{os.getpid()}-outer")
+    forked = multiprocessing.get_context("fork")
+    for _ in range(30):  # each SIGTERM lands while the grandchild may still hold its parent's wakeup descriptor
+        grandchild = forked.Process(target=time.sleep, args=(1,))
+        grandchild.start()
+        grandchild.terminate()
+        grandchild.join()
+
+
+def describe_sigterm(_: object) -> str:
+    handler = signal.getsignal(signal.SIGTERM)
+    return "default" if handler is signal.SIG_DFL else "handled"
+
+
+def pool_with_the_wakeup_descriptor_held(context: multiprocessing.context.BaseContext) -> None:
+    """The parent holds Python's wakeup descriptor (as asyncio's ``add_signal_handler`` does): workers print
+    what SIGTERM does in them, then the pool is terminated."""
+    import socket
+
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno())
+    pool = context.Pool(WORKERS)  # type: ignore[attr-defined]
+    print(*sorted(set(pool.map(describe_sigterm, range(TASKS)))), flush=True)
+    pool.map(task, range(TASKS))
+    pool.terminate()
+    pool.join()
+    signal.set_wakeup_fd(-1)
+    reader.close()
+    writer.close()
+
+
 def run_loop() -> None:
     print("ready", flush=True)
     number = 0
@@ -154,7 +199,11 @@ def main() -> None:
     scenario = sys.argv[1]
     context = multiprocessing.get_context(sys.argv[2] if len(sys.argv) > 2 else None)
     make_trace("parent")
-    if scenario == "signal-to-a-thread":
+    if scenario == "terminate-grandchildren":
+        terminate_children_of_a_child(context)
+    elif scenario == "pool-wakeup-held":
+        pool_with_the_wakeup_descriptor_held(context)
+    elif scenario == "signal-to-a-thread":
         signal_a_thread_of_each_worker(context)
     elif scenario.startswith("pool"):
         run_pool(scenario, context)
@@ -169,6 +218,14 @@ def main() -> None:
             worker.join()
     elif scenario == "loop":
         run_loop()
+    elif scenario == "holding-a-lock":
+        for number in range(5):
+            make_trace(f"held-{number}")
+        print("ready", flush=True)
+        # The lock every Thread.start() takes, held as an application's thread start holds it for a moment:
+        # a handler that started a thread, or took any lock, would wait here forever.
+        with threading._active_limbo_lock:  # type: ignore[attr-defined]
+            time.sleep(60)
     elif scenario == "own-handler":
         signal.signal(signal.SIGTERM, exit_three)
         run_loop()

@@ -158,6 +158,14 @@ def start_loop(command: list[str], environment: dict[str, str]) -> subprocess.Po
     return process
 
 
+def sigterm_to_a_manual_app(scenario: str, collector: LocalCollector, made_file: Path) -> tuple[int, str, str]:
+    """Start the app, send SIGTERM once it is ready, and wait for its end: its status, stdout and stderr."""
+    process = start_loop(app_command("manual", scenario), app_environment(collector, made_file, "manual"))
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=EXIT_LIMIT_SECONDS)
+    return process.returncode, stdout, stderr
+
+
 @pytest.mark.parametrize("setup", ["manual", "api"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_delivers_then_ends_the_process_as_it_would_have(
@@ -171,6 +179,44 @@ def test_a_signal_delivers_then_ends_the_process_as_it_would_have(
         assert process.returncode == -signum, stderr  # killed by the signal, as at its default action
     else:  # Python's own handler: KeyboardInterrupt and its traceback, then Python's own exit status
         assert process.returncode in (1, -signum) and stderr.rstrip().endswith("KeyboardInterrupt"), stderr
+    assert_all_arrived(collector, made(made_file))
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_child_that_terminates_its_own_children_is_not_ended_with_them(
+    method: str, collector: LocalCollector, made_file: Path
+) -> None:
+    """A grandchild holds its parent's wakeup descriptor until its after-fork hook gives it up; a SIGTERM that
+    lands in that moment is written to the parent's watcher, which must know it is not the parent's signal."""
+    done = run_to_the_end(
+        app_command("manual", "terminate-grandchildren", method), app_environment(collector, made_file, "manual")
+    )
+    assert done.stdout.split() == ["child", "exit", "0"]
+    assert_all_arrived(collector, made(made_file))
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_a_worker_that_cannot_watch_for_signals_keeps_the_default_action(
+    method: str, collector: LocalCollector, made_file: Path
+) -> None:
+    """Where the wakeup descriptor is someone else's (an asyncio parent's, inherited), a handler might never
+    run in an idle worker: the worker keeps SIGTERM's default, so terminate() ends at once (its runs are lost,
+    as without us); the parent's arrive. With forkserver the descriptor is not inherited: the handler stays."""
+    done = run_to_the_end(
+        app_command("manual", "pool-wakeup-held", method), app_environment(collector, made_file, "manual")
+    )
+    assert done.stdout.split() == (["default"] if method == "fork" else ["handled"])
+    traces = made(made_file)
+    assert len(traces) == 21
+    assert_all_arrived(collector, traces if method == "forkserver" else traces[:1])
+
+
+def test_a_signal_that_interrupts_code_holding_a_lock_still_delivers_and_ends_the_process(
+    collector: LocalCollector, made_file: Path
+) -> None:
+    """The handler takes no lock and starts no thread: the interrupted code may hold the one it would need."""
+    returncode, _, stderr = sigterm_to_a_manual_app("holding-a-lock", collector, made_file)
+    assert returncode == -signal.SIGTERM, stderr
     assert_all_arrived(collector, made(made_file))
 
 
@@ -220,10 +266,8 @@ def test_the_applications_own_handler_is_kept(collector: LocalCollector, made_fi
 def test_a_handler_that_chains_to_ours_runs_once_and_the_process_ends_by_the_signal(
     collector: LocalCollector, made_file: Path
 ) -> None:
-    process = start_loop(app_command("manual", "chained-handler"), app_environment(collector, made_file, "manual"))
-    process.send_signal(signal.SIGTERM)
-    stdout, stderr = process.communicate(timeout=EXIT_LIMIT_SECONDS)
-    assert process.returncode == -signal.SIGTERM, stderr
+    returncode, stdout, stderr = sigterm_to_a_manual_app("chained-handler", collector, made_file)
+    assert returncode == -signal.SIGTERM, stderr
     assert stdout.split().count("cleaned") == 1, stdout
     assert "Traceback" not in stderr, stderr
     assert_all_arrived(collector, made(made_file))

@@ -1,0 +1,110 @@
+"""A thread, started before any signal, that flushes when a signal handler asks.
+
+A signal handler runs on the main thread between two bytecodes of whatever
+it interrupted, which may hold any lock: a ``threading.Event``'s, the lock
+``Thread.start()`` takes, a logger's. A handler that takes one of those locks
+itself waits forever (a pool worker finishing its own exit flush when
+``terminate()`` signalled it did exactly that). So the handler takes no lock
+and starts no thread: it writes one byte to a pipe this thread reads, and
+waits for its answer with ``select`` and a timeout, both of which are
+lock-free system calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import threading
+import time
+from collections.abc import Callable
+
+from otel_dynamiq._delivery.signal_free_threads import start_signal_free
+
+_FLUSH_ONCE = b"f"
+_KEEP_FLUSHING = b"k"
+
+
+class SignalFlusher:
+    """One per process; a forked child starts its own (the thread stays in the parent)."""
+
+    def __init__(
+        self, flush_once: Callable[[], None], flush_promptly: Callable[[], None], interval_seconds: float
+    ) -> None:
+        self._flush_once = flush_once
+        self._flush_promptly = flush_promptly
+        self._interval_seconds = interval_seconds
+        self._flushing_promptly = False
+        self._requests_read, self._requests_write = os.pipe()
+        self._done_read, self._done_write = os.pipe()
+        for fd in (self._requests_read, self._requests_write, self._done_read, self._done_write):
+            os.set_inheritable(fd, False)
+        os.set_blocking(self._done_read, False)
+        try:
+            start_signal_free(threading.Thread(target=self._serve, name="otel-dynamiq-signal-flush", daemon=True))
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def start(
+        cls, flush_once: Callable[[], None], flush_promptly: Callable[[], None], interval_seconds: float
+    ) -> SignalFlusher | None:
+        """None when no thread can start (the interpreter is shutting down).
+
+        ``flush_once`` runs for each ``flush_and_wait``; after ``keep_flushing``,
+        ``flush_promptly`` runs every ``interval_seconds`` until the process ends.
+        Neither may raise.
+        """
+        try:
+            return cls(flush_once, flush_promptly, interval_seconds)
+        except (RuntimeError, OSError):
+            return None
+
+    def flush_and_wait(self, seconds: float) -> None:
+        """From a signal handler: ask for one flush and wait at most ``seconds`` for it."""
+        if self._flushing_promptly:  # nothing waits long in the processors any more
+            return
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.read(self._done_read, 64)  # an answer to an earlier request that timed out
+        try:
+            os.write(self._requests_write, _FLUSH_ONCE)
+        except OSError:
+            return
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([self._done_read], [], [], left)
+            if ready:
+                with contextlib.suppress(BlockingIOError, OSError):
+                    if os.read(self._done_read, 64):
+                        return
+
+    def keep_flushing(self) -> None:
+        """From a signal handler that did not end the process (PID 1): flush every few tens of ms, forever."""
+        self._flushing_promptly = True
+        with contextlib.suppress(OSError):
+            os.write(self._requests_write, _KEEP_FLUSHING)
+
+    def close(self) -> None:
+        """In a forked child, whose copy of the thread does not exist: close the child's copies of the pipes."""
+        for fd in (self._requests_read, self._requests_write, self._done_read, self._done_write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                request = os.read(self._requests_read, 1)
+            except OSError:
+                return
+            if not request:
+                return
+            if request == _KEEP_FLUSHING:
+                while True:
+                    self._flush_promptly()
+                    time.sleep(self._interval_seconds)
+            try:
+                self._flush_once()
+            finally:
+                with contextlib.suppress(OSError):
+                    os.write(self._done_write, b"d")
