@@ -50,6 +50,7 @@ class MainThreadWakeup:
         self._main_thread_id = threading.get_ident()  # built on the main thread
         self._lock = threading.RLock()  # our handler may interrupt itself (SIGINT during SIGTERM's)
         self._begun: set[int] = set()
+        self._pid = os.getpid()
         thread = threading.Thread(target=self._watch, name="otel-dynamiq-signal-wakeup", daemon=True)
         start_signal_free(thread)
 
@@ -90,6 +91,10 @@ class MainThreadWakeup:
             signal.set_wakeup_fd(-1)
             _close(reader, writer)
             return None
+
+    def started_in_this_process(self) -> bool:
+        """False in a child forked a moment ago: its lock may be held by a watcher the child does not have."""
+        return self._pid == os.getpid()
 
     def handler_began(self, signum: int) -> None:
         """Called first by our handler: from now on, interrupting the main thread with the signal is not ours

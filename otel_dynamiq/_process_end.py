@@ -263,8 +263,13 @@ def _caught_below_python(signum: int) -> bool:
 
 def _handler_for(signum: int) -> Callable[[int, FrameType | None], None]:
     def flush_then_default(received: int, frame: FrameType | None) -> None:
-        if _STATE.wakeup is not None:
-            _STATE.wakeup.handler_began(received)
+        # A child just forked may run this before its after-fork hook: what the parent started is not its own.
+        wakeup = _STATE.wakeup if _STATE.wakeup is not None and _STATE.wakeup.started_in_this_process() else None
+        flusher = _STATE.signal_flusher
+        if flusher is not None and not flusher.started_in_this_process():
+            flusher = None
+        if wakeup is not None:
+            wakeup.handler_began(received)
         installed = signal.getsignal(received)
         if installed is flush_then_default:
             signal.signal(received, signal.SIG_DFL)  # a second signal takes the default action at once
@@ -274,27 +279,36 @@ def _handler_for(signum: int) -> Callable[[int, FrameType | None], None]:
             # it now would cut that flush short. Let the exit finish, bounded as it is.
             return
         mark_process_ending()
-        flusher = _STATE.signal_flusher
-        if flusher is not None:
-            flusher.flush_and_wait(_STATE.timeout_seconds)
-        if installed is flush_then_default:
-            # The default action again, and the same signal: the process ends as it would have without us.
-            signal.raise_signal(received)
-        else:
-            # Called by a handler installed after ours that chains to the one it found: what it asks for is
-            # the default action. Raising the signal would call that handler again, so take the default
-            # action directly, and put its handler back if the process lives on (PID 1).
-            signal.signal(received, signal.SIG_DFL)
-            try:
-                signal.raise_signal(received)
-            finally:
-                signal.signal(received, installed)
-        # Still running: the default action ignores this signal here, as it does for PID 1 in a container.
-        if os.getpid() == 1 and flusher is not None:
-            flusher.keep_flushing()
+        try:
+            if flusher is not None:
+                flusher.flush_and_wait(_STATE.timeout_seconds)
+        finally:
+            # Even when another handler raised while this one waited (a SIGALRM timeout, a SIGINT): the
+            # process ends by this signal, as it would have without us.
+            _take_the_default_action(received, installed, flush_then_default, flusher)
 
     flush_then_default.__qualname__ = f"otel_dynamiq.flush_then_default[{signal.Signals(signum).name}]"
     return flush_then_default
+
+
+def _take_the_default_action(
+    received: int, installed: Any, ours: Callable[[int, FrameType | None], None], flusher: SignalFlusher | None
+) -> None:
+    if installed is ours:
+        # The default action again, and the same signal: the process ends as it would have without us.
+        signal.raise_signal(received)
+    else:
+        # Called by a handler installed after ours that chains to the one it found: what it asks for is
+        # the default action. Raising the signal would call that handler again, so take the default
+        # action directly, and put its handler back if the process lives on (PID 1).
+        signal.signal(received, signal.SIG_DFL)
+        try:
+            signal.raise_signal(received)
+        finally:
+            signal.signal(received, installed)
+    # Still running: the default action ignores this signal here, as it does for PID 1 in a container.
+    if os.getpid() == 1 and flusher is not None:
+        flusher.keep_flushing()
 
 
 def _flush_within(seconds: float) -> None:

@@ -35,6 +35,7 @@ class SignalFlusher:
         self._flush_promptly = flush_promptly
         self._interval_seconds = interval_seconds
         self._flushing_promptly = False
+        self._pid = os.getpid()
         self._requests_read, self._requests_write = os.pipe()
         self._done_read, self._done_write = os.pipe()
         for fd in (self._requests_read, self._requests_write, self._done_read, self._done_write):
@@ -60,6 +61,10 @@ class SignalFlusher:
             return cls(flush_once, flush_promptly, interval_seconds)
         except (RuntimeError, OSError):
             return None
+
+    def started_in_this_process(self) -> bool:
+        """False in a child forked a moment ago whose after-fork hook has not yet started its own."""
+        return self._pid == os.getpid()
 
     def flush_and_wait(self, seconds: float) -> None:
         """From a signal handler: ask for one flush and wait at most ``seconds`` for it."""

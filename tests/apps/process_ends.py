@@ -17,6 +17,7 @@ workers), ``pool-terminate``, ``executor``, ``process``: 20 tasks in 2 workers, 
 ``signal-to-a-thread``: SIGTERM to a thread other than the main one of each of 2 waiting workers.
 ``terminate-grandchildren``: a child terminates 30 forked children of its own.
 ``pool-wakeup-held``: a pool whose parent holds Python's wakeup descriptor, terminated.
+``alarm-timeouts``: a loop whose SIGALRM handler raises every 0.2 s, caught by the loop.
 ``holding-a-lock``: make 5 traces, then wait holding the lock ``Thread.start()`` takes.
 ``loop``: make a trace every 20 ms until a signal ends the process. ``own-handler``: the
 same with the application's own SIGTERM handler, which exits with status 3. ``chained-handler``:
@@ -168,6 +169,25 @@ def pool_with_the_wakeup_descriptor_held(context: multiprocessing.context.BaseCo
     writer.close()
 
 
+def raise_timeout(signum: int, frame: FrameType | None) -> None:
+    raise TimeoutError("the item took too long")
+
+
+def run_with_alarm_timeouts() -> None:
+    """Work items bounded by SIGALRM, whose handler raises (the usual per-item timeout), every 0.2 s."""
+    signal.signal(signal.SIGALRM, raise_timeout)
+    print("ready", flush=True)
+    signal.setitimer(signal.ITIMER_REAL, 0.2, 0.2)
+    number = 0
+    while True:
+        try:
+            make_trace(f"alarm-{number}")
+            number += 1
+            time.sleep(1)
+        except TimeoutError:
+            continue
+
+
 def run_loop() -> None:
     print("ready", flush=True)
     number = 0
@@ -226,6 +246,8 @@ def main() -> None:
         # a handler that started a thread, or took any lock, would wait here forever.
         with threading._active_limbo_lock:  # type: ignore[attr-defined]
             time.sleep(60)
+    elif scenario == "alarm-timeouts":
+        run_with_alarm_timeouts()
     elif scenario == "own-handler":
         signal.signal(signal.SIGTERM, exit_three)
         run_loop()

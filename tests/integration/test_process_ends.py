@@ -244,6 +244,19 @@ def test_sigterm_while_the_service_hangs_spools_within_the_timeout_and_the_next_
         assert_all_arrived(collector, made(made_file))
 
 
+def test_sigterm_ends_the_process_even_when_another_handler_raises_while_ours_waits(
+    collector: LocalCollector, made_file: Path
+) -> None:
+    """The app's SIGALRM handler raises every 0.2 s while our handler waits on a service that never answers."""
+    with ScriptedServer(lambda record: Hang()) as service:
+        environment = app_environment(collector, made_file, "manual", **{env.OTEL_EXPORTER_DYNAMIQ_TIMEOUT: "2"})
+        environment[env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT] = service.url
+        process = start_loop(app_command("manual", "alarm-timeouts"), environment)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=EXIT_LIMIT_SECONDS)
+        assert process.returncode == -signal.SIGTERM, stderr
+
+
 def test_without_the_hooks_sigterm_loses_the_last_runs(collector: LocalCollector, made_file: Path) -> None:
     environment = app_environment(collector, made_file, "manual", **{env.OTEL_EXPORTER_DYNAMIQ_FLUSH_ON_EXIT: "false"})
     process = start_loop(app_command("manual", "loop"), environment)
