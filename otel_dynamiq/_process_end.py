@@ -274,9 +274,11 @@ def _handler_for(signum: int) -> Callable[[int, FrameType | None], None]:
         if installed is flush_then_default:
             signal.signal(received, signal.SIG_DFL)  # a second signal takes the default action at once
         _STATE.handlers.pop(received, None)
-        if interpreter_shutting_down():
+        if interpreter_shutting_down() and not _STATE.in_multiprocessing_child:
             # Already exiting on its own, and flushing as it goes (the provider's atexit shutdown): ending
-            # it now would cut that flush short. Let the exit finish, bounded as it is.
+            # it now would cut that flush short. Let the exit finish, bounded as it is. Not in a
+            # multiprocessing child: Python 3.13 counts its main thread as ended while its finalizers run,
+            # and the flush below is the one that delivers before the signal ends it.
             return
         mark_process_ending()
         try:
