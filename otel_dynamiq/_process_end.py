@@ -98,6 +98,9 @@ class _ProcessEnd:
         self.timeout_seconds = 0.0
         self.multiprocessing_armed = False
         self.in_multiprocessing_child = False
+        self.fork_setup_pending = False
+        """A multiprocessing child between ``fork()`` and the end of its after-fork hooks: nothing of its own
+        to flush yet, and what a processor inherited may not be cleared yet (see ``_after_fork_in_child``)."""
         self.child_finalizer: multiprocessing.util.Finalize | None = None
         self.handlers: dict[int, Callable[[int, FrameType | None], Any]] = {}
         self.signal_flusher: SignalFlusher | None = None
@@ -162,6 +165,7 @@ def _arm_child(state: _ProcessEnd) -> None:
     import multiprocessing.util
 
     state.in_multiprocessing_child = True
+    state.fork_setup_pending = False
     _watch_for_signals_the_main_thread_misses()
     # A child that built its exporter while it started (a spawn or forkserver child importing its main module)
     # sees its finalizers cleared once more just before its target runs (forkserver), and arms again then.
@@ -203,8 +207,16 @@ def _flush_before_celery_worker_exit(*args: object, **kwargs: object) -> None:
 
 
 def _after_fork_in_child() -> None:
-    """A forked child's finalizers are its own to arm; what the parent set up for a signal is still in place."""
+    """A forked child's finalizers are its own to arm; what the parent set up for a signal is still in place.
+
+    This hook runs before the span processors' own (registered after it), which clear the spans they
+    inherited: a signal handled between the two (a ``terminate()`` right after ``start()``) would flush
+    the parent's spans from the child too, and they would arrive twice. A multiprocessing child is known
+    to be set up when multiprocessing's own after-fork hooks run, just before its target; until then a
+    signal takes its default action, as the child has made nothing yet.
+    """
     _STATE.lock = threading.Lock()
+    _STATE.fork_setup_pending = _forked_by_multiprocessing()
     _STATE.in_multiprocessing_child = False
     _STATE.child_finalizer = None
     if _STATE.signal_flusher is not None:  # its thread stayed in the parent: start this child's own
@@ -213,6 +225,18 @@ def _after_fork_in_child() -> None:
     if _STATE.wakeup is not None:  # its thread stayed in the parent, with the pipe it reads
         _STATE.wakeup.drop_in_forked_child()
         _STATE.wakeup = None
+
+
+def _forked_by_multiprocessing() -> bool:
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "_launch" and frame.f_code.co_filename.endswith(_MULTIPROCESSING_POPEN_FORK):
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+_MULTIPROCESSING_POPEN_FORK = os.path.join("multiprocessing", "popen_fork.py")
 
 
 if hasattr(os, "register_at_fork"):
@@ -266,7 +290,7 @@ def _handler_for(signum: int) -> Callable[[int, FrameType | None], None]:
         # A child just forked may run this before its after-fork hook: what the parent started is not its own.
         wakeup = _STATE.wakeup if _STATE.wakeup is not None and _STATE.wakeup.started_in_this_process() else None
         flusher = _STATE.signal_flusher
-        if flusher is not None and not flusher.started_in_this_process():
+        if flusher is not None and (not flusher.started_in_this_process() or _STATE.fork_setup_pending):
             flusher = None
         if wakeup is not None:
             wakeup.handler_began(received)
@@ -281,13 +305,20 @@ def _handler_for(signum: int) -> Callable[[int, FrameType | None], None]:
             # and the flush below is the one that delivers before the signal ends it.
             return
         mark_process_ending()
+        exit_already_flushing = False
         try:
             if flusher is not None:
-                flusher.flush_and_wait(_STATE.timeout_seconds)
+                flushed = flusher.flush_and_wait(_STATE.timeout_seconds)
+                # The processors refused at once: the exit's own shutdown of the provider (atexit, which
+                # spawn and forkserver children run too) had begun, and its worker is exporting what they
+                # held, waited for by the very code this signal interrupted. Ending the process now would
+                # lose that; the exit goes on, bounded by the shutdown's own timeout.
+                exit_already_flushing = flushed is False and interpreter_shutting_down()
         finally:
             # Even when another handler raised while this one waited (a SIGALRM timeout, a SIGINT): the
             # process ends by this signal, as it would have without us.
-            _take_the_default_action(received, installed, flush_then_default, flusher)
+            if not exit_already_flushing:
+                _take_the_default_action(received, installed, flush_then_default, flusher)
 
     flush_then_default.__qualname__ = f"otel_dynamiq.flush_then_default[{signal.Signals(signum).name}]"
     return flush_then_default
@@ -327,18 +358,23 @@ def _flush_within(seconds: float) -> None:
     thread.join(seconds)
 
 
-def _flush_and_finish() -> None:
-    """Empty the processors, then let each exporter finish (exports in flight, memory to disk), in time."""
+def _flush_and_finish() -> bool:
+    """Empty the processors, then let each exporter finish (exports in flight, memory to disk), in time.
+
+    False when a processor did not take the flush (already shut down) or it did not end in time.
+    """
     seconds = _STATE.timeout_seconds
     deadline = time.monotonic() + seconds
     try:
-        force_flush(max(int(seconds * 1000), 1))
+        flushed = force_flush(max(int(seconds * 1000), 1))
         for finisher in list(_STATE.finishers):
             finish = finisher()
             if finish is not None:
                 finish(max(deadline - time.monotonic(), 0.0))
+        return flushed
     except Exception as exc:  # a hook must never turn an exit into a traceback
         _logger.debug("Flushing spans as the process ends failed: %s", exc)
+        return False
 
 
 def _flush_promptly() -> None:

@@ -23,13 +23,15 @@ from otel_dynamiq._delivery.signal_free_threads import start_signal_free
 
 _FLUSH_ONCE = b"f"
 _KEEP_FLUSHING = b"k"
+_FLUSHED = b"d"
+_NOT_ALL_FLUSHED = b"n"
 
 
 class SignalFlusher:
     """One per process; a forked child starts its own (the thread stays in the parent)."""
 
     def __init__(
-        self, flush_once: Callable[[], None], flush_promptly: Callable[[], None], interval_seconds: float
+        self, flush_once: Callable[[], bool], flush_promptly: Callable[[], None], interval_seconds: float
     ) -> None:
         self._flush_once = flush_once
         self._flush_promptly = flush_promptly
@@ -49,11 +51,12 @@ class SignalFlusher:
 
     @classmethod
     def start(
-        cls, flush_once: Callable[[], None], flush_promptly: Callable[[], None], interval_seconds: float
+        cls, flush_once: Callable[[], bool], flush_promptly: Callable[[], None], interval_seconds: float
     ) -> SignalFlusher | None:
         """None when no thread can start (the interpreter is shutting down).
 
-        ``flush_once`` runs for each ``flush_and_wait``; after ``keep_flushing``,
+        ``flush_once`` runs for each ``flush_and_wait`` and says whether everything was flushed; after
+        ``keep_flushing``,
         ``flush_promptly`` runs every ``interval_seconds`` until the process ends.
         Neither may raise.
         """
@@ -66,23 +69,27 @@ class SignalFlusher:
         """False in a child forked a moment ago whose after-fork hook has not yet started its own."""
         return self._pid == os.getpid()
 
-    def flush_and_wait(self, seconds: float) -> None:
-        """From a signal handler: ask for one flush and wait at most ``seconds`` for it."""
+    def flush_and_wait(self, seconds: float) -> bool | None:
+        """From a signal handler: ask for one flush and wait at most ``seconds`` for it.
+
+        What the flush said (True when everything was flushed), or None when it did not answer in time.
+        """
         if self._flushing_promptly:  # nothing waits long in the processors any more
-            return
+            return True
         with contextlib.suppress(BlockingIOError, OSError):
             os.read(self._done_read, 64)  # an answer to an earlier request that timed out
         try:
             os.write(self._requests_write, _FLUSH_ONCE)
         except OSError:
-            return
+            return None
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
             ready, _, _ = select.select([self._done_read], [], [], left)
             if ready:
                 with contextlib.suppress(BlockingIOError, OSError):
-                    if os.read(self._done_read, 64):
-                        return
+                    if answer := os.read(self._done_read, 64):
+                        return answer[-1:] == _FLUSHED
+        return None
 
     def keep_flushing(self) -> None:
         """From a signal handler that did not end the process (PID 1): flush every few tens of ms, forever."""
@@ -108,8 +115,9 @@ class SignalFlusher:
                 while True:
                     self._flush_promptly()
                     time.sleep(self._interval_seconds)
+            flushed = False
             try:
-                self._flush_once()
+                flushed = self._flush_once()
             finally:
                 with contextlib.suppress(OSError):
-                    os.write(self._done_write, b"d")
+                    os.write(self._done_write, _FLUSHED if flushed else _NOT_ALL_FLUSHED)

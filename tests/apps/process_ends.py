@@ -17,6 +17,8 @@ workers), ``pool-terminate``, ``executor``, ``process``: 20 tasks in 2 workers, 
 ``signal-to-a-thread``: SIGTERM to a thread other than the main one of each of 2 waiting workers.
 ``terminate-grandchildren``: a child terminates 30 forked children of its own.
 ``pool-wakeup-held``: a pool whose parent holds Python's wakeup descriptor, terminated.
+``signalled-in-fork-hooks``: a fork child signalled among its after-fork hooks (``SIGTERM_IN_FORK_HOOKS=1``).
+``signalled-while-exiting``: a child makes traces, returns, and sends itself SIGTERM 0.2 s into its exit.
 ``alarm-timeouts``: a loop whose SIGALRM handler raises every 0.2 s, caught by the loop.
 ``holding-a-lock``: make 5 traces, then wait holding the lock ``Thread.start()`` takes.
 ``loop``: make a trace every 20 ms until a signal ends the process. ``own-handler``: the
@@ -27,6 +29,7 @@ a handler installed after the exporter's that cleans up, then calls the handler 
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import multiprocessing
 import os
@@ -54,6 +57,9 @@ def set_up(setup: str) -> None:
             from otel_dynamiq import DynamiqSpanExporter
 
             exporter = DynamiqSpanExporter()
+            if os.environ.get("SIGTERM_IN_FORK_HOOKS"):
+                # Between the exporter's after-fork hook and the processor's, which are registered around it.
+                os.register_at_fork(after_in_child=lambda: os.kill(os.getpid(), signal.SIGTERM))
         else:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -146,6 +152,41 @@ def start_and_terminate_children() -> None:
         grandchild.join()
 
 
+def signalled_while_it_exits(context: multiprocessing.context.BaseContext) -> None:
+    """A child makes traces and returns; 0.2 s into its exit it sends itself SIGTERM (as a ``terminate()``
+    that lands late would), while the provider's shutdown exports what the processor held."""
+    worker = context.Process(target=make_traces_then_return_and_be_signalled)  # type: ignore[attr-defined]
+    worker.start()
+    worker.join(60)
+    print(f"child exit {worker.exitcode}", flush=True)
+
+
+def make_traces_then_return_and_be_signalled() -> None:
+    exiting = threading.Event()
+
+    def signal_this_process_once_its_exit_has_begun() -> None:
+        exiting.wait()
+        time.sleep(0.2)
+        print("signalled", flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    # Started now: a thread may not start once the interpreter is exiting.
+    threading.Thread(target=signal_this_process_once_its_exit_has_begun, daemon=True).start()
+    # Registered after the provider's own shutdown, so it runs just before it.
+    atexit.register(exiting.set)
+    for number in range(TASKS // WORKERS):
+        make_trace(f"{os.getpid()}-{number}")
+
+
+def fork_a_child_that_is_signalled_in_its_fork_hooks() -> None:
+    """With ``SIGTERM_IN_FORK_HOOKS`` set, a forked child signals itself as its after-fork hooks run, before
+    the processor's has cleared the spans it inherited: prints how the child ended."""
+    worker = multiprocessing.get_context("fork").Process(target=time.sleep, args=(5,))
+    worker.start()
+    worker.join(60)
+    print(f"child exit {worker.exitcode}", flush=True)
+
+
 def describe_sigterm(_: object) -> str:
     handler = signal.getsignal(signal.SIGTERM)
     return "default" if handler is signal.SIG_DFL else "handled"
@@ -221,6 +262,10 @@ def main() -> None:
     make_trace("parent")
     if scenario == "terminate-grandchildren":
         terminate_children_of_a_child(context)
+    elif scenario == "signalled-in-fork-hooks":
+        fork_a_child_that_is_signalled_in_its_fork_hooks()
+    elif scenario == "signalled-while-exiting":
+        signalled_while_it_exits(context)
     elif scenario == "pool-wakeup-held":
         pool_with_the_wakeup_descriptor_held(context)
     elif scenario == "signal-to-a-thread":

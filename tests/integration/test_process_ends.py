@@ -28,11 +28,12 @@ from otel_dynamiq.collector import LocalCollector
 from tests.apps.celery_app import TASK_NAME, make_app
 from tests.support.common import wait_for
 from tests.support.processes import BIN, ROOT, clean_env
-from tests.support.servers import Hang, ScriptedServer, forward_to, free_port
+from tests.support.servers import Hang, Recorded, Reply, ScriptedServer, forward_to, free_port
 
 METHODS = ["fork", "forkserver", "spawn"]
 POOL_ENDS = ["pool-close", "pool-with", "pool-terminate", "executor", "process"]
 SPANS_PER_TRACE = 2
+TASKS_PER_CHILD = 10
 EXIT_LIMIT_SECONDS = 60
 
 
@@ -212,6 +213,45 @@ def test_a_worker_that_cannot_watch_for_signals_keeps_the_default_action(
     traces = made(made_file)
     assert len(traces) == 21
     assert_all_arrived(collector, traces[:1] if inherited else traces)
+
+
+def test_a_child_signalled_before_its_processor_forgot_the_parents_spans_does_not_send_them(
+    collector: LocalCollector, made_file: Path
+) -> None:
+    """A terminate() right after start() can land while the child's after-fork hooks run, before the span
+    processor's has cleared the spans the child inherited: flushing then sent the parent's runs a second
+    time. The child has made nothing yet; it takes the default action."""
+    environment = app_environment(collector, made_file, "manual", SIGTERM_IN_FORK_HOOKS="1")
+    done = run_to_the_end(app_command("manual", "signalled-in-fork-hooks"), environment)
+    assert done.stdout.split() == ["child", "exit", str(-signal.SIGTERM)]
+    assert_all_arrived(collector, made(made_file))  # the parent's trace, each run once
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_a_signal_that_lands_while_a_child_exits_lets_its_exit_deliver(
+    method: str, collector: LocalCollector, made_file: Path
+) -> None:
+    """From Python 3.13, spawn and forkserver children shut the provider down at exit (atexit) before
+    multiprocessing's finalizers run; a terminate() that lands while that shutdown exports finds the
+    processors closed to a flush. Ending the child then lost the batches the shutdown had yet to send; the
+    exit goes on instead. Earlier Pythons flush in the finalizers first, and the signal then ends the child."""
+    forward = forward_to(collector.url)
+
+    def slowly(record: Recorded) -> Reply:
+        time.sleep(0.3)  # batches of 4 spans, each answered slowly: the signal lands with batches left
+        return forward(record)
+
+    with ScriptedServer(slowly) as service:
+        environment = app_environment(collector, made_file, "manual", OTEL_BSP_MAX_EXPORT_BATCH_SIZE="4")
+        environment[env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT] = service.url
+        done = run_to_the_end(app_command("manual", "signalled-while-exiting", method), environment)
+    said = done.stdout.split()
+    if sys.version_info >= (3, 13):  # before, the finalizers' flush leaves the shutdown nothing to wait for
+        assert said[0] == "signalled", said
+    assert said[-3:] in (["child", "exit", "0"], ["child", "exit", str(-signal.SIGTERM)]), said
+    traces = made(made_file)
+    assert len(traces) == 1 + TASKS_PER_CHILD
+    assert_all_arrived(collector, traces)
 
 
 def test_a_signal_that_interrupts_code_holding_a_lock_still_delivers_and_ends_the_process(
