@@ -228,15 +228,19 @@ def _after_fork_in_child() -> None:
 
 
 def _forked_by_multiprocessing() -> bool:
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_name == "_launch" and frame.f_code.co_filename.endswith(_MULTIPROCESSING_POPEN_FORK):
-            return True
-        frame = frame.f_back  # type: ignore[assignment]
-    return False
+    """Whether ``os.fork()`` was called by multiprocessing's (or billiard's) fork launcher itself.
+
+    Only the frame that called ``os.fork()`` counts: a child running inside that launcher that forks on its
+    own (a daemon, ``pty.fork``) has the launcher further up its stack, and no multiprocessing hook to come.
+    """
+    try:
+        caller = sys._getframe(2)  # past this and the after-fork hook: the caller of os.fork() (a C function)
+    except ValueError:
+        return False
+    return caller.f_code.co_name == "_launch" and caller.f_code.co_filename.endswith(_POOL_FORK_LAUNCHERS)
 
 
-_MULTIPROCESSING_POPEN_FORK = os.path.join("multiprocessing", "popen_fork.py")
+_POOL_FORK_LAUNCHERS = (os.path.join("multiprocessing", "popen_fork.py"), os.path.join("billiard", "popen_fork.py"))
 
 
 if hasattr(os, "register_at_fork"):
@@ -312,12 +316,17 @@ def _handler_for(signum: int) -> Callable[[int, FrameType | None], None]:
                 # The processors refused at once: the exit's own shutdown of the provider (atexit, which
                 # spawn and forkserver children run too) had begun, and its worker is exporting what they
                 # held, waited for by the very code this signal interrupted. Ending the process now would
-                # lose that; the exit goes on, bounded by the shutdown's own timeout.
-                exit_already_flushing = flushed is False and interpreter_shutting_down()
+                # lose that: the exit goes on, for one more timeout at most (it may be stuck, and this
+                # signal was sent to end it). Only where the default action is back in place for it.
+                exit_already_flushing = (
+                    flushed is False and interpreter_shutting_down() and installed is flush_then_default
+                )
         finally:
             # Even when another handler raised while this one waited (a SIGALRM timeout, a SIGINT): the
             # process ends by this signal, as it would have without us.
-            if not exit_already_flushing:
+            if exit_already_flushing and flusher is not None:
+                flusher.end_by_signal_after(_STATE.timeout_seconds, received)
+            else:
                 _take_the_default_action(received, installed, flush_then_default, flusher)
 
     flush_then_default.__qualname__ = f"otel_dynamiq.flush_then_default[{signal.Signals(signum).name}]"

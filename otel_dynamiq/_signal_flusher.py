@@ -23,6 +23,7 @@ from otel_dynamiq._delivery.signal_free_threads import start_signal_free
 
 _FLUSH_ONCE = b"f"
 _KEEP_FLUSHING = b"k"
+_END_LATER = b"e"
 _FLUSHED = b"d"
 _NOT_ALL_FLUSHED = b"n"
 
@@ -37,6 +38,7 @@ class SignalFlusher:
         self._flush_promptly = flush_promptly
         self._interval_seconds = interval_seconds
         self._flushing_promptly = False
+        self._end_later_seconds = 0.0
         self._pid = os.getpid()
         self._requests_read, self._requests_write = os.pipe()
         self._done_read, self._done_write = os.pipe()
@@ -97,6 +99,14 @@ class SignalFlusher:
         with contextlib.suppress(OSError):
             os.write(self._requests_write, _KEEP_FLUSHING)
 
+    def end_by_signal_after(self, seconds: float, signum: int) -> None:
+        """From a signal handler that let an exit already under way go on: should that exit still be
+        running in ``seconds`` (stuck, or waiting on a service), the signal is sent again then, to a process
+        whose handler for it is the default action by now, and ends it as it would have ended at first."""
+        self._end_later_seconds = seconds  # read by the thread once the request below reaches it
+        with contextlib.suppress(OSError):
+            os.write(self._requests_write, _END_LATER + bytes([signum]))
+
     def close(self) -> None:
         """In a forked child, whose copy of the thread does not exist: close the child's copies of the pipes."""
         for fd in (self._requests_read, self._requests_write, self._done_read, self._done_write):
@@ -110,6 +120,11 @@ class SignalFlusher:
             except OSError:
                 return
             if not request:
+                return
+            if request == _END_LATER:
+                signum = os.read(self._requests_read, 1)
+                time.sleep(self._end_later_seconds)
+                os.kill(os.getpid(), signum[0])
                 return
             if request == _KEEP_FLUSHING:
                 while True:

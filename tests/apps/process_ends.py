@@ -17,7 +17,9 @@ workers), ``pool-terminate``, ``executor``, ``process``: 20 tasks in 2 workers, 
 ``signal-to-a-thread``: SIGTERM to a thread other than the main one of each of 2 waiting workers.
 ``terminate-grandchildren``: a child terminates 30 forked children of its own.
 ``pool-wakeup-held``: a pool whose parent holds Python's wakeup descriptor, terminated.
-``signalled-in-fork-hooks``: a fork child signalled among its after-fork hooks (``SIGTERM_IN_FORK_HOOKS=1``).
+``signalled-in-fork-hooks fork LIBRARY``: a fork child (multiprocessing or billiard) signalled among its
+after-fork hooks (``SIGTERM_IN_FORK_HOOKS=1``). ``stuck-in-exit``: a child whose exit hangs, terminated.
+``fork-in-a-worker``: a worker's own ``os.fork()`` child, made traces, ended by SIGTERM.
 ``signalled-while-exiting``: a child makes traces, returns, and sends itself SIGTERM 0.2 s into its exit.
 ``alarm-timeouts``: a loop whose SIGALRM handler raises every 0.2 s, caught by the loop.
 ``holding-a-lock``: make 5 traces, then wait holding the lock ``Thread.start()`` takes.
@@ -178,13 +180,55 @@ def make_traces_then_return_and_be_signalled() -> None:
         make_trace(f"{os.getpid()}-{number}")
 
 
-def fork_a_child_that_is_signalled_in_its_fork_hooks() -> None:
+def fork_a_child_that_is_signalled_in_its_fork_hooks(library: str) -> None:
     """With ``SIGTERM_IN_FORK_HOOKS`` set, a forked child signals itself as its after-fork hooks run, before
-    the processor's has cleared the spans it inherited: prints how the child ended."""
-    worker = multiprocessing.get_context("fork").Process(target=time.sleep, args=(5,))
+    the processor's has cleared the spans it inherited: prints how the child ended. ``library``:
+    multiprocessing, or billiard (Celery's fork of it)."""
+    processes: Any = multiprocessing if library == "multiprocessing" else __import__("billiard")
+    worker = processes.get_context("fork").Process(target=time.sleep, args=(5,))
     worker.start()
     worker.join(60)
     print(f"child exit {worker.exitcode}", flush=True)
+
+
+def terminate_a_child_stuck_in_its_exit(context: multiprocessing.context.BaseContext) -> None:
+    """A child whose exit never ends (it put more on a queue than the pipe holds, and nobody reads: the
+    deadlock multiprocessing's docs describe), ended the usual way, by ``terminate()``: prints its status."""
+    queue = context.Queue()  # type: ignore[attr-defined]
+    returned = context.Event()  # type: ignore[attr-defined]
+    worker = context.Process(target=make_traces_then_fill_a_queue, args=(queue, returned))  # type: ignore[attr-defined]
+    worker.start()
+    returned.wait(60)
+    time.sleep(0.5)  # into its exit, waiting on the queue's feeder thread
+    worker.terminate()
+    worker.join(60)
+    print(f"child exit {worker.exitcode}", flush=True)
+    if worker.exitcode is None:
+        worker.kill()
+
+
+def make_traces_then_fill_a_queue(queue: Any, returned: Any) -> None:
+    for number in range(TASKS // WORKERS):
+        make_trace(f"{os.getpid()}-{number}")
+    queue.put(b"x" * 5_000_000)
+    returned.set()
+
+
+def fork_then_terminate_the_fork() -> None:
+    """In a multiprocessing worker, a plain ``os.fork()`` (a daemon, ``pty.fork``): the fork makes traces
+    and waits; the worker ends it with SIGTERM and prints how it ended."""
+    ready_read, ready_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        for number in range(TASKS // WORKERS):
+            make_trace(f"fork-{number}")
+        os.write(ready_write, b"r")
+        while True:
+            time.sleep(0.1)
+    os.read(ready_read, 1)
+    os.kill(pid, signal.SIGTERM)
+    _, status = os.waitpid(pid, 0)
+    print(f"fork ended by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else "fork exited", flush=True)
 
 
 def describe_sigterm(_: object) -> str:
@@ -263,7 +307,13 @@ def main() -> None:
     if scenario == "terminate-grandchildren":
         terminate_children_of_a_child(context)
     elif scenario == "signalled-in-fork-hooks":
-        fork_a_child_that_is_signalled_in_its_fork_hooks()
+        fork_a_child_that_is_signalled_in_its_fork_hooks(sys.argv[3])
+    elif scenario == "stuck-in-exit":
+        terminate_a_child_stuck_in_its_exit(context)
+    elif scenario == "fork-in-a-worker":
+        worker = context.Process(target=fork_then_terminate_the_fork)  # type: ignore[attr-defined]
+        worker.start()
+        worker.join(60)
     elif scenario == "signalled-while-exiting":
         signalled_while_it_exits(context)
     elif scenario == "pool-wakeup-held":

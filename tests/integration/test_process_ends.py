@@ -215,16 +215,47 @@ def test_a_worker_that_cannot_watch_for_signals_keeps_the_default_action(
     assert_all_arrived(collector, traces[:1] if inherited else traces)
 
 
+@pytest.mark.parametrize("library", ["multiprocessing", "billiard"])
 def test_a_child_signalled_before_its_processor_forgot_the_parents_spans_does_not_send_them(
-    collector: LocalCollector, made_file: Path
+    library: str, collector: LocalCollector, made_file: Path
 ) -> None:
     """A terminate() right after start() can land while the child's after-fork hooks run, before the span
     processor's has cleared the spans the child inherited: flushing then sent the parent's runs a second
     time. The child has made nothing yet; it takes the default action."""
     environment = app_environment(collector, made_file, "manual", SIGTERM_IN_FORK_HOOKS="1")
-    done = run_to_the_end(app_command("manual", "signalled-in-fork-hooks"), environment)
+    done = run_to_the_end(app_command("manual", "signalled-in-fork-hooks", "fork", library), environment)
     assert done.stdout.split() == ["child", "exit", str(-signal.SIGTERM)]
     assert_all_arrived(collector, made(made_file))  # the parent's trace, each run once
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_fork_made_inside_a_worker_delivers_when_signalled(
+    method: str, collector: LocalCollector, made_file: Path
+) -> None:
+    """Only a fork made by multiprocessing waits for multiprocessing's hooks; a worker's own ``os.fork()``
+    child (a daemon, ``pty.fork``) is set up when ``fork()`` returns, and flushes on SIGTERM."""
+    done = run_to_the_end(
+        app_command("manual", "fork-in-a-worker", method), app_environment(collector, made_file, "manual")
+    )
+    assert done.stdout.split() == ["fork", "ended", "by", "signal", str(int(signal.SIGTERM))]
+    traces = made(made_file)
+    assert len(traces) == 1 + TASKS_PER_CHILD
+    assert_all_arrived(collector, traces)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_child_stuck_in_its_exit_is_still_ended_by_terminate(
+    method: str, collector: LocalCollector, made_file: Path
+) -> None:
+    """A child whose exit hangs (a queue nobody reads) is ended by terminate(), within the exporter's
+    timeout at most: on Python 3.13, where the signal lands after the exit's shutdown of the provider,
+    the exit is let go on for one timeout, then the signal ends it."""
+    environment = app_environment(collector, made_file, "manual", **{env.OTEL_EXPORTER_DYNAMIQ_TIMEOUT: "2"})
+    done = run_to_the_end(app_command("manual", "stuck-in-exit", method), environment)
+    assert done.stdout.split() == ["child", "exit", str(-signal.SIGTERM)]
+    traces = made(made_file)
+    assert len(traces) == 1 + TASKS_PER_CHILD
+    assert_all_arrived(collector, traces)
 
 
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
