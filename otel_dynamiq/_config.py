@@ -7,6 +7,7 @@ rather than surfacing later as a mysterious export failure.
 from __future__ import annotations
 
 import importlib
+import inspect
 import ipaddress
 import os
 import ssl
@@ -248,7 +249,7 @@ def _parse_certificate_file(name: str, raw: str) -> Path:
 
 
 def _check_client_certificate(
-    certificate_name: str, key_name: str, password_name: str, client: ClientCertificate
+    certificate_name: str, key_name: str, key_password_origin: str, client: ClientCertificate
 ) -> ClientCertificate:
     """Load the certificate and key into a throwaway context now, so a wrong file fails at start-up.
 
@@ -263,7 +264,7 @@ def _check_client_certificate(
     except _PasswordNeededError:
         raise ValueError(
             f"{key_name if client.key_file else certificate_name}={str(client.key_file or client.certificate_file)!r} "
-            f"holds an encrypted private key and no password was given; set {password_name}"
+            f"holds an encrypted private key and no password was given; set {key_password_origin}"
         ) from None
     except ssl.SSLError as exc:
         if exc.reason == "KEY_VALUES_MISMATCH":
@@ -272,12 +273,17 @@ def _check_client_certificate(
                 f"{certificate_name}={str(client.certificate_file)!r}"
             ) from None
         if client.key_password is not None:
-            reason = f"not a PEM certificate and private key, or {password_name} is not the key's password"
+            reason = f"not a PEM certificate and private key, or {key_password_origin} is not the key's password"
         else:
             reason = "not a PEM certificate and an unencrypted private key"
         raise ValueError(
-            f"{certificate_name}={str(client.certificate_file)!r} with "
-            f"{key_name}={str(client.key_file) if client.key_file else '(the same file)'!r}: {reason}"
+            f"{certificate_name}={str(client.certificate_file)!r}"
+            + (
+                f" with {key_name}={str(client.key_file)!r}"
+                if client.key_file
+                else f" (no {key_name}: the key in the same file)"
+            )
+            + f": {reason}"
         ) from None
     except OSError as exc:
         raise ValueError(
@@ -294,9 +300,8 @@ def _import_mask(name: str, raw: str) -> Mask:
     try:
         found: object = importlib.import_module(module_name)
     except Exception as exc:  # an ImportError, or whatever the module raised when imported
-        raise ValueError(
-            f"{name}={raw!r}: module {module_name!r} cannot be imported ({type(exc).__name__}: {exc})"
-        ) from None
+        # Only the exception's type: its message may quote the module's own settings.
+        raise ValueError(f"{name}={raw!r}: module {module_name!r} cannot be imported ({type(exc).__name__})") from None
     for part in attribute.split("."):
         try:
             found = getattr(found, part)
@@ -306,9 +311,73 @@ def _import_mask(name: str, raw: str) -> Mask:
 
 
 def _check_mask(name: str, mask: object) -> Mask:
+    """A function of one run: what would fail on every run fails here, at start-up, instead."""
     if not callable(mask):
         raise ValueError(f"{name} must be callable (a function taking a run dict), not {type(mask).__name__}")
+    if isinstance(mask, type):
+        raise ValueError(f"{name} names the class {mask.__name__}, not a function taking a run dict")
+    if inspect.iscoroutinefunction(mask) or inspect.isasyncgenfunction(mask) or inspect.isgeneratorfunction(mask):
+        raise ValueError(f"{name} must be a plain function returning the run (or None), not an async or generator one")
+    try:
+        signature = inspect.signature(mask)
+    except (TypeError, ValueError):  # a builtin that does not describe itself: trusted
+        return mask
+    try:
+        signature.bind({})
+    except TypeError:
+        raise ValueError(f"{name} must take exactly one argument, the run; its signature is {signature}") from None
     return mask
+
+
+def _text(keyword: str, value: object, digits: bool = True) -> str | None:
+    """A keyword that is text. A configuration file types bare digits (``source_id: 42``, an access key put in
+    by ``${VAR}``) as numbers: those are taken as written where digits can be the value."""
+    if value is None or isinstance(value, str):
+        return value
+    if digits and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"{keyword} must be a string, not {type(value).__name__}")
+
+
+def _path(keyword: str, value: object) -> str | os.PathLike[str] | None:
+    if value is None or isinstance(value, (str, os.PathLike)):
+        return value
+    raise ValueError(f"{keyword} must be a file path (a string), not {type(value).__name__}")
+
+
+def _headers_keyword(value: object) -> Mapping[str, str] | None:
+    """A mapping, or the list of ``{name, value}`` pairs the SDK's configuration file uses for OTLP headers;
+    numbers as values are taken as written."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        pairs = list(value.items())
+    elif isinstance(value, (list, tuple)) and all(
+        isinstance(item, Mapping) and set(item) == {"name", "value"} for item in value
+    ):
+        pairs = [(item["name"], item["value"]) for item in value]
+    else:
+        raise ValueError("headers must be a mapping of names to values, or a list of {name: ..., value: ...}")
+    return {
+        name: str(text) if isinstance(text, (int, float)) and not isinstance(text, bool) else text
+        for name, text in pairs
+    }
+
+
+def _redact_keys_keyword(value: object) -> tuple[str, ...] | None:
+    """Key names: a list, or one string of comma-separated names as the variable takes (never its letters)."""
+    if value is None:
+        return None
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, Iterable) or isinstance(names, (bytes, Mapping)):
+        raise ValueError(f"redact_keys must be a list of key names, not {type(value).__name__}")
+    checked = []
+    for name in names:
+        if not isinstance(name, str):
+            raise ValueError(f"redact_keys must hold key names (strings), not {type(name).__name__}")
+        if name.strip():
+            checked.append(name.strip())
+    return tuple(checked)
 
 
 def parse_bool(name: str, raw: str) -> bool:
@@ -468,7 +537,21 @@ def load_config(
     client_key_password: str | None = None,
     mask: Mask | str | None = None,
 ) -> ExporterConfig:
-    """Merge keyword arguments over the environment over the defaults."""
+    """Merge keyword arguments over the environment over the defaults.
+
+    Keywords may come from the SDK's configuration file, typed as YAML types them: each is checked, and a
+    value of the wrong type fails here naming its keyword.
+    """
+    endpoint = _text("endpoint", endpoint, digits=False)
+    access_key = _text("access_key", access_key)
+    source_id = _text("source_id", source_id)
+    session_id = _text("session_id", session_id)
+    headers = _headers_keyword(headers)
+    checked_redact_keys = _redact_keys_keyword(redact_keys)
+    spool_dir = _path("spool_dir", spool_dir)
+    certificate_file = _path("certificate_file", certificate_file)
+    client_certificate_file = _path("client_certificate_file", client_certificate_file)
+    client_key_file = _path("client_key_file", client_key_file)
     resolved_endpoint = _check_endpoint(endpoint or _env(env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT) or DEFAULT_ENDPOINT)
     allow_insecure = _setting(insecure, "insecure", env.OTEL_EXPORTER_DYNAMIQ_INSECURE, parse_bool, False)
     if urlsplit(resolved_endpoint).scheme == "http" and not is_loopback_url(resolved_endpoint) and not allow_insecure:
@@ -551,8 +634,8 @@ def load_config(
         max_request_bytes=resolved_max,
         source_id=source_id or _env(env.OTEL_EXPORTER_DYNAMIQ_SOURCE_ID) or str(uuid.uuid4()),
         session_id=session_id or str(uuid.uuid4()),
-        redact_keys=tuple(redact_keys)
-        if redact_keys is not None
+        redact_keys=checked_redact_keys
+        if checked_redact_keys is not None
         else tuple(
             name.strip() for name in (_env(env.OTEL_EXPORTER_DYNAMIQ_REDACT_KEYS) or "").split(",") if name.strip()
         ),
@@ -586,7 +669,14 @@ def _client_certificate(
         "client_certificate_file" if certificate_file is not None else env.OTEL_EXPORTER_DYNAMIQ_CLIENT_CERTIFICATE
     )
     key_name = "client_key_file" if key_file is not None else env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY
-    password_name = "client_key_password" if key_password is not None else env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY_PASSWORD
+    key_password_origin = (
+        "client_key_password"
+        if key_password is not None
+        # Files given as keywords: say both ways of giving the password.
+        else f"client_key_password (or {env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY_PASSWORD})"
+        if certificate_file is not None or key_file is not None
+        else env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY_PASSWORD
+    )
     certificate_raw = (
         os.fspath(certificate_file)
         if certificate_file is not None
@@ -594,7 +684,7 @@ def _client_certificate(
     )
     key_raw = os.fspath(key_file) if key_file is not None else _env(env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY)
     if key_password is not None and not isinstance(key_password, str):
-        raise ValueError(f"{password_name} must be a string (quote it in a configuration file)")
+        raise ValueError(f"{key_password_origin} must be a string (quote it in a configuration file)")
     password = (
         key_password if key_password is not None else os.environ.get(env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY_PASSWORD)
     )
@@ -610,4 +700,4 @@ def _client_certificate(
         key_file=_expand_home(key_name, key_raw) if key_raw is not None else None,
         key_password=password or None,
     )
-    return _check_client_certificate(certificate_name, key_name, password_name, client)
+    return _check_client_certificate(certificate_name, key_name, key_password_origin, client)

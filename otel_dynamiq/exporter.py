@@ -51,6 +51,7 @@ from otel_dynamiq._translation.content_events import (
 )
 from otel_dynamiq._translation.content_events import STORE as CONTENT_EVENTS
 from otel_dynamiq._translation.redaction import Redactor
+from otel_dynamiq._translation.run_identity import identity_problem
 from otel_dynamiq._translation.span_to_run import RunDefaults, span_to_run
 
 _logger = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ class DynamiqSpanExporter(SpanExporter):
                 logged or echoed. Default:
                 ``OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY_PASSWORD``, else none.
             mask: Called with each run (a dict, after the built-in redaction),
-                on the thread that exports, never the application's; it returns
+                on the thread that exports (a BatchSpanProcessor's worker); it returns
                 the run to send, changed as it likes, or None to drop it
                 (counted as ``masked``). A run whose mask raises is dropped
                 alone (``mask_failed``), never sent unmasked. A callable, or
@@ -250,8 +251,8 @@ class DynamiqSpanExporter(SpanExporter):
         self._loggers_reclaimed = False
         self._exit_began: float | None = None
         """When the first export after the interpreter began to shut down started: exit is bounded from there."""
-        self._mask_failures_logged: set[type[BaseException]] = set()
-        """The exception types of a failing mask already logged: one line each, not one per run."""
+        self._mask_failures_logged: set[str] = set()
+        """The kinds of mask failure already logged (an exception type, a wrong result): one line each."""
         self._fork_guard = ForkGuard()
         _follow_forks(self)
         # The HTTP stack's modules (httpcore, anyio's asyncio backend: some 45 ms) are imported here, on the
@@ -369,7 +370,7 @@ class DynamiqSpanExporter(SpanExporter):
                     elif outcome is _MASKED_AWAY:
                         masked += 1
                     else:
-                        refused.append(f"{self._span_label(span)}: the mask hook failed on its run ({outcome})")
+                        refused.append(f"{self._span_label(span)}: the mask hook {outcome}")
             except RunTooLargeError as exc:
                 self._stats.dropped(_stats.DROP_TOO_LARGE, 1)
                 _logger.warning("Dropped a Dynamiq run: %s", exc)
@@ -400,31 +401,37 @@ class DynamiqSpanExporter(SpanExporter):
         """
         try:
             result = mask(orjson.loads(encode(run)))
-            if result is None:
-                self._stats.dropped(_stats.DROP_MASKED, 1)
-                return _MASKED_AWAY
-            if not isinstance(result, dict):
-                raise TypeError(f"the mask returned {type(result).__name__}, not a run dict or None")
-            return encode_run(result, max_run_bytes)
-        except RunTooLargeError:
-            raise
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
                 raise  # a real Ctrl-C that arrived while the mask ran (a SimpleSpanProcessor's export)
-            self._stats.dropped(_stats.DROP_MASK_FAILED, 1)
-            failure = type(exc).__name__
-            with self._lock:
-                first = type(exc) not in self._mask_failures_logged
-                self._mask_failures_logged.add(type(exc))
-            if first:
-                _logger.warning(
-                    "Dropped a Dynamiq run: the mask hook raised %s (its message is not logged: it may quote "
-                    "what the mask hides); runs it fails on are dropped and counted as %r (said once per "
-                    "exception type)",
-                    failure,
-                    _stats.DROP_MASK_FAILED,
-                )
-            return failure
+            return self._mask_failed(f"raised {type(exc).__name__}")
+        if result is None:
+            self._stats.dropped(_stats.DROP_MASKED, 1)
+            return _MASKED_AWAY
+        wrong = identity_problem(result)
+        if wrong is not None:
+            return self._mask_failed(f"returned {wrong}")
+        try:
+            return encode_run(result, max_run_bytes)
+        except RunTooLargeError:
+            raise
+        except Exception as exc:
+            return self._mask_failed(f"returned a run that cannot be encoded ({type(exc).__name__})")
+
+    def _mask_failed(self, failure: str) -> str:
+        """Count a run the mask failed on, and say so once per kind of failure (its message is never logged)."""
+        self._stats.dropped(_stats.DROP_MASK_FAILED, 1)
+        with self._lock:
+            first = failure not in self._mask_failures_logged
+            self._mask_failures_logged.add(failure)
+        if first:
+            _logger.warning(
+                "Dropped a Dynamiq run: the mask hook %s (no message is logged: it may quote what the mask "
+                "hides); runs it fails on are dropped and counted as %r (said once per kind of failure)",
+                failure,
+                _stats.DROP_MASK_FAILED,
+            )
+        return failure
 
     def _first_sign_of_lost(self) -> bool:
         """True for one caller only, however many threads export at once: the warning is given once."""

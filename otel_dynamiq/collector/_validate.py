@@ -12,18 +12,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from otel_dynamiq._translation.run_identity import is_uuid
+
 RUN_TYPES = frozenset({"workflow", "flow", "node"})
 RUN_STATUSES = frozenset({"succeeded", "failed", "skipped", "canceled"})
-
-
-def _is_uuid(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _is_datetime(value: Any) -> bool:
@@ -56,7 +48,7 @@ def _is_trace_id(value: Any) -> bool:
 Check = Callable[[Any], bool]
 # field: (required, nullable, check, what it must be)
 _RUN_FIELDS: dict[str, tuple[bool, bool, Check, str]] = {
-    "id": (True, False, _is_uuid, "a UUID string"),
+    "id": (True, False, is_uuid, "a UUID string"),
     "name": (True, False, _is_str, "a string"),
     "type": (True, False, lambda v: v in RUN_TYPES, "one of workflow, flow, node"),
     "trace_id": (True, False, _is_trace_id, f"a non-empty string of at most {MAX_TRACE_ID_CHARS} characters"),
@@ -64,7 +56,7 @@ _RUN_FIELDS: dict[str, tuple[bool, bool, Check, str]] = {
     "session_id": (True, False, _is_id, "a non-empty string"),
     "start_time": (True, False, _is_datetime, "an ISO 8601 time with a UTC offset"),
     "end_time": (False, True, _is_datetime, "an ISO 8601 time with a UTC offset"),
-    "parent_run_id": (False, True, _is_uuid, "a UUID string"),
+    "parent_run_id": (False, True, is_uuid, "a UUID string"),
     "status": (False, True, lambda v: v in RUN_STATUSES, "one of succeeded, failed, skipped, canceled"),
     "metadata": (False, True, lambda v: isinstance(v, dict), "an object"),
     "error": (
@@ -78,7 +70,7 @@ _RUN_FIELDS: dict[str, tuple[bool, bool, Check, str]] = {
 }
 
 _EXECUTION_FIELDS: dict[str, tuple[bool, bool, Check, str]] = {
-    "id": (True, False, _is_uuid, "a UUID string"),
+    "id": (True, False, is_uuid, "a UUID string"),
     "start_time": (True, False, _is_datetime, "an ISO 8601 time with a UTC offset"),
     "end_time": (False, True, _is_datetime, "an ISO 8601 time with a UTC offset"),
     "status": (False, True, lambda v: v in RUN_STATUSES, "one of succeeded, failed, skipped, canceled"),

@@ -302,3 +302,39 @@ def test_an_empty_spool_dir_is_refused_and_a_relative_one_made_absolute(monkeypa
     config = load_config(endpoint="http://127.0.0.1:9", spool_dir="relative/spool")
     assert config.spool is not None
     assert config.spool.directory == tmp_path / "relative" / "spool"
+
+
+def test_redact_keys_given_as_one_string_are_names_separated_by_commas_never_letters() -> None:
+    config = load_config(endpoint="http://127.0.0.1:9", redact_keys="customer_ref, account")
+    assert config.redact_keys == ("customer_ref", "account")
+
+
+def test_keywords_typed_as_a_configuration_file_types_them_are_taken_as_written() -> None:
+    """YAML makes bare digits numbers (an access key put in by ``${VAR}``, a numeric source id), and the
+    SDK's file gives headers as a list of name/value pairs."""
+    config = load_config(
+        endpoint="http://127.0.0.1:9",
+        access_key=123456789,  # type: ignore[arg-type]
+        source_id=42,  # type: ignore[arg-type]
+        session_id=7,  # type: ignore[arg-type]
+        headers=[{"name": "x-team", "value": "ai-ops"}, {"name": "x-shard", "value": 3}],  # type: ignore[arg-type]
+    )
+    assert (config.access_key, config.source_id, config.session_id) == ("123456789", "42", "7")
+    assert config.headers == {"x-team": "ai-ops", "x-shard": "3"}
+
+
+@pytest.mark.parametrize(
+    ("keywords", "named"),
+    [
+        ({"endpoint": 5}, "endpoint must be a string"),
+        ({"access_key": ["a"]}, "access_key must be a string"),
+        ({"client_certificate_file": 5}, "client_certificate_file must be a file path"),
+        ({"spool_dir": True}, "spool_dir must be a file path"),
+        ({"redact_keys": ["a", 5]}, "redact_keys must hold key names"),
+        ({"redact_keys": 5}, "redact_keys must be a list"),
+        ({"headers": ["x-team: ai-ops"]}, "headers must be a mapping"),
+    ],
+)
+def test_keywords_of_the_wrong_type_fail_at_start_naming_the_keyword(keywords: dict[str, object], named: str) -> None:
+    with pytest.raises(ValueError, match=named):
+        load_config(**{"endpoint": "http://127.0.0.1:9", **keywords})  # type: ignore[arg-type]

@@ -113,6 +113,10 @@ def test_a_mask_returning_something_else_than_a_run_is_a_failure_not_a_leak(
         ("tests.apps.no_such_module:mask", "cannot be imported"),
         ("tests.apps.masks:no_such_function", "has no attribute 'no_such_function'"),
         ("tests.apps.masks:NOT_A_FUNCTION", "must be callable"),
+        ("tests.apps.masks:Masker", "names the class Masker"),
+        ("tests.apps.masks:mask_later", "not an async or generator one"),
+        ("tests.apps.masks:mask_with_options", "must take exactly one argument"),
+        ("tests.apps.mask_that_fails_to_import:mask", "cannot be imported (RuntimeError)"),
     ],
 )
 def test_a_bad_mask_variable_fails_at_start_naming_the_variable(
@@ -122,6 +126,48 @@ def test_a_bad_mask_variable_fails_at_start_naming_the_variable(
     with pytest.raises(ValueError, match=env.OTEL_EXPORTER_DYNAMIQ_MASK) as raised:
         DynamiqSpanExporter(endpoint="http://127.0.0.1:9")
     assert message in str(raised.value)
+    assert "s3cr3t" not in str(raised.value)  # what a failing import said may quote the module's settings
+
+
+RUN = "5f0c7c43-0d1e-4b8e-9a52-6a3f1f0f7a11"
+TRACE = "0f3c2a5e-8b7d-4c1e-9f6a-2d4b8c0e1a33"
+
+
+class Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no text for this value")
+
+
+@pytest.mark.parametrize(
+    ("returned", "failure"),
+    [
+        ({}, "returned a run without its id (a UUID string)"),
+        ({"id": 12, "trace_id": TRACE}, "returned a run without its id (a UUID string)"),
+        ({"id": RUN, "trace_id": "t"}, "returned a run without its trace_id (a UUID string)"),
+        ({"id": RUN, "trace_id": TRACE, "parent_run_id": 5}, "returned a run whose parent_run_id is not a UUID"),
+        (["a", "list"], "returned a list, not a run dict or None"),
+        ({"id": RUN, "trace_id": TRACE, "input": Unprintable()}, "a run that cannot be encoded (RuntimeError)"),
+    ],
+)
+def test_a_mask_returning_a_run_without_its_identity_is_refused_here_and_named_as_it_is(
+    collector: LocalCollector,
+    exporters: list[DynamiqSpanExporter],
+    caplog: pytest.LogCaptureFixture,
+    returned: Any,
+    failure: str,
+) -> None:
+    """Sent, such a run would make the service refuse the whole request, again at every retry; and the log
+    says what the mask returned, not that it raised."""
+    exporter = DynamiqSpanExporter(endpoint=collector.url, mask=lambda run: returned)
+    exporters.append(exporter)
+    with caplog.at_level(logging.WARNING, logger="otel_dynamiq"):
+        exporter.export(named_spans("one", "two"))
+    assert exporter.stats.runs_dropped == {"mask_failed": 2}
+    assert collector.store.runs() == []
+    assert exporter.stats.requests == 0
+    lines = [record.getMessage() for record in caplog.records if "mask hook" in record.getMessage()]
+    assert len(lines) == 1 and failure in lines[0], lines
+    assert "raised" not in lines[0]
 
 
 def test_a_mask_keyword_that_is_not_callable_fails_at_start() -> None:

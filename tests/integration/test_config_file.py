@@ -21,7 +21,10 @@ from tests.support.tls import CertificateAuthority
 pytest.importorskip("opentelemetry.configuration", reason="the test extra installs opentelemetry-configuration")
 
 
-def config_file(directory: Path, collector: LocalCollector, authority: CertificateAuthority) -> Path:
+def config_file(
+    directory: Path, collector: LocalCollector, authority: CertificateAuthority, other_shapes: bool = False
+) -> Path:
+    """``other_shapes``: headers as the file's list of name/value pairs, redact_keys as one string."""
     certificate, key = authority.client_certificate(directory)
     exporter = {
         "endpoint": collector.url,
@@ -44,6 +47,9 @@ def config_file(directory: Path, collector: LocalCollector, authority: Certifica
         "client_key_file": str(key),
         "mask": "tests.apps.masks:tag_run",
     }
+    if other_shapes:
+        exporter["headers"] = [{"name": "x-team", "value": "ai-ops"}, {"name": "x-shard", "value": 3}]
+        exporter["redact_keys"] = "operation.name, customer_ref"
     document = {
         "file_format": "1.0",
         "resource": {"attributes": [{"name": "service.name", "value": "config-file-test"}]},
@@ -59,7 +65,7 @@ def test_opentelemetry_instrument_builds_the_exporter_from_the_config_file(
     keyed_collector: LocalCollector, tmp_path: Path, distro: str
 ) -> None:
     authority = CertificateAuthority(tmp_path)
-    path = config_file(tmp_path, keyed_collector, authority)
+    path = config_file(tmp_path, keyed_collector, authority, other_shapes=distro != "ours")
     python_path = [str(ROOT), str(ROOT / "instrumentation")]
     if distro != "ours":
         python_path.append(str(ROOT / ".venv" / "stock-distro"))
