@@ -281,7 +281,7 @@ def _check_client_certificate(
             + (
                 f" with {key_name}={str(client.key_file)!r}"
                 if client.key_file
-                else f" (no {key_name}: the key in the same file)"
+                else " (no key file given, so the key was looked for in this one)"
             )
             + f": {reason}"
         ) from None

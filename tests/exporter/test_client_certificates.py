@@ -146,6 +146,29 @@ def test_an_encrypted_key_without_its_password_fails_at_start_without_prompting(
         DynamiqSpanExporter(endpoint="https://localhost:9", access_key="dq-test")
 
 
+def test_an_encrypted_key_given_by_keyword_names_the_keyword_for_its_password(
+    authority: CertificateAuthority, tmp_path: Path
+) -> None:
+    certificate, key = authority.client_certificate(tmp_path, password=PASSWORD.encode())
+    with pytest.raises(ValueError, match="set client_key_password ") as raised:
+        DynamiqSpanExporter(
+            endpoint="https://localhost:9",
+            access_key="dq-test",
+            client_certificate_file=certificate,
+            client_key_file=key,
+        )
+    assert env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY_PASSWORD in str(raised.value)  # the other way, said second
+
+
+def test_a_certificate_file_without_its_key_names_no_variable_that_is_not_set(
+    authority: CertificateAuthority, tmp_path: Path
+) -> None:
+    certificate, _ = authority.client_certificate(tmp_path)  # the certificate alone: no key in the file
+    with pytest.raises(ValueError, match="no key file given, so the key was looked for in this one") as raised:
+        DynamiqSpanExporter(endpoint="https://localhost:9", access_key="dq-test", client_certificate_file=certificate)
+    assert "(the same file)" not in str(raised.value)
+
+
 def test_a_wrong_password_fails_at_start_without_echoing_it(authority: CertificateAuthority, tmp_path: Path) -> None:
     certificate, key = authority.client_certificate(tmp_path, password=PASSWORD.encode())
     with pytest.raises(ValueError, match="client_key_password is not the key's password") as raised:
