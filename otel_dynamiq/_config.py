@@ -6,6 +6,7 @@ rather than surfacing later as a mysterious export failure.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import ipaddress
@@ -316,7 +317,10 @@ def _check_mask(name: str, mask: object) -> Mask:
         raise ValueError(f"{name} must be callable (a function taking a run dict), not {type(mask).__name__}")
     if isinstance(mask, type):
         raise ValueError(f"{name} names the class {mask.__name__}, not a function taking a run dict")
-    if inspect.iscoroutinefunction(mask) or inspect.isasyncgenfunction(mask) or inspect.isgeneratorfunction(mask):
+    call = mask if inspect.isroutine(mask) or isinstance(mask, functools.partial) else type(mask).__call__
+    if any(
+        check(call) for check in (inspect.iscoroutinefunction, inspect.isasyncgenfunction, inspect.isgeneratorfunction)
+    ):
         raise ValueError(f"{name} must be a plain function returning the run (or None), not an async or generator one")
     try:
         signature = inspect.signature(mask)
@@ -325,18 +329,27 @@ def _check_mask(name: str, mask: object) -> Mask:
     try:
         signature.bind({})
     except TypeError:
-        raise ValueError(f"{name} must take exactly one argument, the run; its signature is {signature}") from None
+        # The parameters' names only: a default value may be a token.
+        raise ValueError(
+            f"{name} must take exactly one argument, the run; it takes ({', '.join(signature.parameters)})"
+        ) from None
     return mask
 
 
-def _text(keyword: str, value: object, digits: bool = True) -> str | None:
-    """A keyword that is text. A configuration file types bare digits (``source_id: 42``, an access key put in
-    by ``${VAR}``) as numbers: those are taken as written where digits can be the value."""
+def _text(keyword: str, value: object) -> str | None:
+    """A keyword that is text. A configuration file's YAML makes unquoted digits a number, and may change
+    them on the way (``0755`` becomes 493, ``1_000`` 1000): a number is refused, with how to quote it."""
     if value is None or isinstance(value, str):
         return value
-    if digits and isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    raise ValueError(f"{keyword} must be a string, not {type(value).__name__}")
+    raise ValueError(
+        f"{keyword} must be a string, not {type(value).__name__}"
+        + (
+            ' (in a configuration file, quote it, "${VAR}" too: YAML reads unquoted digits as a number, '
+            "and may change them)"
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+            else ""
+        )
+    )
 
 
 def _path(keyword: str, value: object) -> str | os.PathLike[str] | None:
@@ -346,8 +359,7 @@ def _path(keyword: str, value: object) -> str | os.PathLike[str] | None:
 
 
 def _headers_keyword(value: object) -> Mapping[str, str] | None:
-    """A mapping, or the list of ``{name, value}`` pairs the SDK's configuration file uses for OTLP headers;
-    numbers as values are taken as written."""
+    """A mapping, or the list of ``{name, value}`` pairs the SDK's configuration file uses for OTLP headers."""
     if value is None:
         return None
     if isinstance(value, Mapping):
@@ -358,10 +370,13 @@ def _headers_keyword(value: object) -> Mapping[str, str] | None:
         pairs = [(item["name"], item["value"]) for item in value]
     else:
         raise ValueError("headers must be a mapping of names to values, or a list of {name: ..., value: ...}")
-    return {
-        name: str(text) if isinstance(text, (int, float)) and not isinstance(text, bool) else text
-        for name, text in pairs
-    }
+    for name, text in pairs:
+        if not isinstance(text, str):
+            raise ValueError(
+                f"headers: the value of header {name!r} must be a string, not {type(text).__name__} "
+                "(in a configuration file, quote it)"
+            )
+    return dict(pairs)
 
 
 def _redact_keys_keyword(value: object) -> tuple[str, ...] | None:
@@ -542,7 +557,7 @@ def load_config(
     Keywords may come from the SDK's configuration file, typed as YAML types them: each is checked, and a
     value of the wrong type fails here naming its keyword.
     """
-    endpoint = _text("endpoint", endpoint, digits=False)
+    endpoint = _text("endpoint", endpoint)
     access_key = _text("access_key", access_key)
     source_id = _text("source_id", source_id)
     session_id = _text("session_id", session_id)

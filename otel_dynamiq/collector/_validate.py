@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from otel_dynamiq._translation.run_identity import is_uuid
+from otel_dynamiq._translation.run_identity import MAX_TRACE_ID_CHARS, is_trace_id, is_uuid
 
 RUN_TYPES = frozenset({"workflow", "flow", "node"})
 RUN_STATUSES = frozenset({"succeeded", "failed", "skipped", "canceled"})
@@ -33,16 +33,8 @@ def _is_str(value: Any) -> bool:
     return isinstance(value, str)
 
 
-MAX_TRACE_ID_CHARS = 256
-"""Trace ids are UUIDs (36 characters) in Dynamiq; a bound keeps one run from making every trace listing huge."""
-
-
 def _is_id(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
-
-
-def _is_trace_id(value: Any) -> bool:
-    return _is_id(value) and len(value) <= MAX_TRACE_ID_CHARS
 
 
 Check = Callable[[Any], bool]
@@ -51,7 +43,7 @@ _RUN_FIELDS: dict[str, tuple[bool, bool, Check, str]] = {
     "id": (True, False, is_uuid, "a UUID string"),
     "name": (True, False, _is_str, "a string"),
     "type": (True, False, lambda v: v in RUN_TYPES, "one of workflow, flow, node"),
-    "trace_id": (True, False, _is_trace_id, f"a non-empty string of at most {MAX_TRACE_ID_CHARS} characters"),
+    "trace_id": (True, False, is_trace_id, f"a non-empty string of at most {MAX_TRACE_ID_CHARS} characters"),
     "source_id": (True, False, _is_id, "a non-empty string"),
     "session_id": (True, False, _is_id, "a non-empty string"),
     "start_time": (True, False, _is_datetime, "an ISO 8601 time with a UTC offset"),

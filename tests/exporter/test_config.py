@@ -309,18 +309,20 @@ def test_redact_keys_given_as_one_string_are_names_separated_by_commas_never_let
     assert config.redact_keys == ("customer_ref", "account")
 
 
-def test_keywords_typed_as_a_configuration_file_types_them_are_taken_as_written() -> None:
-    """YAML makes bare digits numbers (an access key put in by ``${VAR}``, a numeric source id), and the
-    SDK's file gives headers as a list of name/value pairs."""
+def test_headers_may_be_the_configuration_files_list_of_name_value_pairs() -> None:
     config = load_config(
         endpoint="http://127.0.0.1:9",
-        access_key=123456789,  # type: ignore[arg-type]
-        source_id=42,  # type: ignore[arg-type]
-        session_id=7,  # type: ignore[arg-type]
-        headers=[{"name": "x-team", "value": "ai-ops"}, {"name": "x-shard", "value": 3}],  # type: ignore[arg-type]
+        headers=[{"name": "x-team", "value": "ai-ops"}, {"name": "x-shard", "value": "3"}],  # type: ignore[arg-type]
     )
-    assert (config.access_key, config.source_id, config.session_id) == ("123456789", "42", "7")
     assert config.headers == {"x-team": "ai-ops", "x-shard": "3"}
+
+
+@pytest.mark.parametrize("keyword", ["access_key", "source_id", "session_id"])
+def test_a_number_where_text_is_needed_fails_at_start_saying_to_quote_it(keyword: str) -> None:
+    """YAML reads an unquoted ``${VAR}`` of digits as a number, and may change it (``0755`` is 493): taking
+    the number as text would send the wrong key or id without a word."""
+    with pytest.raises(ValueError, match=f"{keyword} must be a string, not int .in a configuration file, quote it"):
+        load_config(endpoint="http://127.0.0.1:9", **{keyword: 493})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -333,6 +335,7 @@ def test_keywords_typed_as_a_configuration_file_types_them_are_taken_as_written(
         ({"redact_keys": ["a", 5]}, "redact_keys must hold key names"),
         ({"redact_keys": 5}, "redact_keys must be a list"),
         ({"headers": ["x-team: ai-ops"]}, "headers must be a mapping"),
+        ({"headers": {"x-shard": 3}}, "the value of header 'x-shard' must be a string, not int"),
     ],
 )
 def test_keywords_of_the_wrong_type_fail_at_start_naming_the_keyword(keywords: dict[str, object], named: str) -> None:

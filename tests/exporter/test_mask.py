@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from typing import Any
@@ -115,7 +116,8 @@ def test_a_mask_returning_something_else_than_a_run_is_a_failure_not_a_leak(
         ("tests.apps.masks:NOT_A_FUNCTION", "must be callable"),
         ("tests.apps.masks:Masker", "names the class Masker"),
         ("tests.apps.masks:mask_later", "not an async or generator one"),
-        ("tests.apps.masks:mask_with_options", "must take exactly one argument"),
+        ("tests.apps.masks:mask_with_options", "must take exactly one argument, the run; it takes (run, options)"),
+        ("tests.apps.masks:ASYNC_MASKER", "not an async or generator one"),
         ("tests.apps.mask_that_fails_to_import:mask", "cannot be imported (RuntimeError)"),
     ],
 )
@@ -127,6 +129,27 @@ def test_a_bad_mask_variable_fails_at_start_naming_the_variable(
         DynamiqSpanExporter(endpoint="http://127.0.0.1:9")
     assert message in str(raised.value)
     assert "s3cr3t" not in str(raised.value)  # what a failing import said may quote the module's settings
+
+
+def test_a_mask_taking_more_than_the_run_is_refused_without_showing_its_default_values() -> None:
+    def scrub(run: dict[str, Any], vault: str, *, token: str) -> dict[str, Any]:
+        return run
+
+    with pytest.raises(ValueError, match=r"it takes \(run, vault, token\)") as raised:
+        DynamiqSpanExporter(endpoint="http://127.0.0.1:9", mask=functools.partial(scrub, token="hvs.S3CR3T"))
+    assert "S3CR3T" not in str(raised.value)
+
+
+def test_a_mask_that_changes_the_trace_id_to_another_string_is_sent(
+    collector: LocalCollector, exporters: list[DynamiqSpanExporter]
+) -> None:
+    """A trace id may be any string of up to 256 characters (Dynamiq's own are UUIDs)."""
+    exporter = DynamiqSpanExporter(
+        endpoint=collector.url, mask=lambda run: {**run, "trace_id": "tenant-a:" + run["trace_id"]}
+    )
+    exporters.append(exporter)
+    exporter.export(named_spans("one"))
+    assert wait_for_runs(collector, 1)[0]["trace_id"].startswith("tenant-a:")
 
 
 RUN = "5f0c7c43-0d1e-4b8e-9a52-6a3f1f0f7a11"
@@ -143,7 +166,7 @@ class Unprintable:
     [
         ({}, "returned a run without its id (a UUID string)"),
         ({"id": 12, "trace_id": TRACE}, "returned a run without its id (a UUID string)"),
-        ({"id": RUN, "trace_id": "t"}, "returned a run without its trace_id (a UUID string)"),
+        ({"id": RUN, "trace_id": ""}, "returned a run without its trace_id (a string of 1 to 256 characters)"),
         ({"id": RUN, "trace_id": TRACE, "parent_run_id": 5}, "returned a run whose parent_run_id is not a UUID"),
         (["a", "list"], "returned a list, not a run dict or None"),
         ({"id": RUN, "trace_id": TRACE, "input": Unprintable()}, "a run that cannot be encoded (RuntimeError)"),

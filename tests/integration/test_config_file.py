@@ -48,7 +48,7 @@ def config_file(
         "mask": "tests.apps.masks:tag_run",
     }
     if other_shapes:
-        exporter["headers"] = [{"name": "x-team", "value": "ai-ops"}, {"name": "x-shard", "value": 3}]
+        exporter["headers"] = [{"name": "x-team", "value": "ai-ops"}, {"name": "x-shard", "value": "3"}]
         exporter["redact_keys"] = "operation.name, customer_ref"
     document = {
         "file_format": "1.0",
