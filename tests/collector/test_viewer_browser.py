@@ -34,6 +34,9 @@ HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</scrip
 FAILED_TRACE = "11111111-0000-4000-8000-000000000000"
 TOOLS_TRACE = "22222222-0000-4000-8000-000000000000"
 HOSTILE_TRACE = "33333333-0000-4000-8000-000000000000"
+QUIRKS_TRACE = "44444444-0000-4000-8000-000000000000"
+BIDI_NAME = "\u202eMLL evil"  # reads "live LLM" where the control is obeyed
+LONG_KEY = "a_metadata_key_that_goes_on_and_on_for_seventy_characters_or_so_in_all"
 TRACEBACK = 'Traceback (most recent call last):\n  File "tool.py", line 3, in run\n    return a / b\nZeroDivisionError'
 
 
@@ -119,6 +122,59 @@ def hostile_trace() -> list[dict[str, Any]]:
     return [root, child]
 
 
+def quirks_trace() -> list[dict[str, Any]]:
+    """Runs that the viewer drew wrong: a group that reads as class names, a bidi control in a name, a skipped
+    run, keys longer than the panel, a client's span whose usage is counted in its LLM node."""
+    root = sample_run(id=run_id("44444444", 1), trace_id=QUIRKS_TRACE, name="Quirks", end_time=at(1))
+    child = {"trace_id": QUIRKS_TRACE, "parent_run_id": root["id"]}
+    return [
+        root,
+        sample_run(
+            id=run_id("44444444", 2),
+            name=BIDI_NAME,
+            start_time=at(0.1),
+            end_time=at(0.2),
+            metadata={"node": {"group": "llms kind-failed"}},
+            **child,
+        ),
+        sample_run(id=run_id("44444444", 3), name="skipped step", status="skipped", start_time=at(0.2), **child),
+        sample_run(
+            id=run_id("44444444", 4),
+            name="long keys",
+            start_time=at(0.3),
+            end_time=at(0.4),
+            metadata={LONG_KEY: "the value after the long key", run_id("44444444", 9): "the value after a UUID"},
+            **child,
+        ),
+        sample_run(
+            id=run_id("44444444", 5),
+            name="LLM node",
+            start_time=at(0.5),
+            end_time=at(0.9),
+            metadata={
+                "node": {"group": "llms", "model": "gpt-4o"},
+                "usage": {"total_tokens": 30, "prompt_tokens": 20, "completion_tokens": 10},
+            },
+            **child,
+        ),
+        sample_run(
+            id=run_id("44444444", 6),
+            name="client call",
+            start_time=at(0.6),
+            end_time=at(0.8),
+            trace_id=QUIRKS_TRACE,
+            parent_run_id=run_id("44444444", 5),
+            metadata={
+                "node": {"group": "llms", "model": "gpt-4o"},
+                "otel": {
+                    "usage": {"total_tokens": 30, "prompt_tokens": 20, "completion_tokens": 10},
+                    "usage_counted_in": run_id("44444444", 5),
+                },
+            },
+        ),
+    ]
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     spool = str(tmp_path_factory.mktemp("spool"))
@@ -126,7 +182,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         done = run_application(collector.url, llm.url, clean_env(OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR=spool))
         assert done.returncode == 0, done.stderr[-3000:]
         (demo,) = collector.store.traces()
-        for runs in (failed_trace(), tools_trace(), hostile_trace()):
+        for runs in (failed_trace(), tools_trace(), hostile_trace(), quirks_trace()):
             assert post(collector.url, {"runs": runs})[0] == 200
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         yield Site(collector, demo["trace_id"])
@@ -590,3 +646,76 @@ def test_an_open_trace_a_restarted_collector_no_longer_holds_says_so(browser: Br
         context.close()
         if not stopped:
             first.stop()
+
+
+def test_a_runs_group_never_becomes_a_class_and_a_skipped_run_looks_skipped(site: Site, page: Page) -> None:
+    open_trace(page, site, QUIRKS_TRACE)
+    bar = row(page, "⟨U+202E⟩MLL evil").locator(".wf-bar")
+    expect(bar).to_have_class("wf-bar kind-node")  # "llms kind-failed" painted this succeeded run red
+    skipped = row(page, "skipped step")
+    expect(skipped).to_have_class(re.compile(r"\bskipped\b"))
+    expect(skipped.locator(".wf-bar")).to_have_class(re.compile(r"\bkind-skipped\b"))
+
+
+def test_bidirectional_controls_in_run_data_are_shown_not_obeyed(site: Site, page: Page) -> None:
+    open_trace(page, site, QUIRKS_TRACE)
+    name = row(page, "⟨U+202E⟩MLL evil")
+    expect(name).to_have_count(1)
+    name.click()
+    expect(page.locator(".panel .run-head h2")).to_have_text("⟨U+202E⟩MLL evil")
+    assert "\u202e" not in page.locator("main").inner_text()
+
+
+def test_the_arrow_keys_keep_working_after_a_click_and_fold_the_tree(site: Site, page: Page) -> None:
+    open_trace(page, site, QUIRKS_TRACE)
+    row(page, "Quirks").click()
+    page.keyboard.press("ArrowDown")
+    expect(page.locator(".wf-row.selected .run-name")).to_have_text("⟨U+202E⟩MLL evil")
+    page.keyboard.press("End")
+    expect(page.locator(".wf-row.selected .run-name")).to_have_text("client call")
+    page.keyboard.press("ArrowLeft")  # a leaf: to its parent
+    expect(page.locator(".wf-row.selected .run-name")).to_have_text("LLM node")
+    page.keyboard.press("ArrowLeft")  # a parent: folds it
+    expect(row(page, "client call")).to_have_count(0)
+    page.keyboard.press("ArrowRight")
+    expect(row(page, "client call")).to_have_count(1)
+    page.keyboard.press("Home")
+    expect(page.locator(".wf-row.selected .run-name")).to_have_text("Quirks")
+
+
+def test_a_long_key_leaves_its_value_in_the_panel(site: Site, page: Page) -> None:
+    open_trace(page, site, QUIRKS_TRACE)
+    row(page, "long keys").click()
+    page.locator(".panel details.section > summary", has_text="Metadata").click()
+    panel = page.locator(".panel").bounding_box()
+    assert panel is not None
+    for value in ("the value after the long key", "the value after a UUID"):
+        shown = page.locator(".panel .kv dd", has_text=value).bounding_box()
+        assert shown is not None and shown["width"] > 40, (value, shown)
+        assert shown["x"] + shown["width"] <= panel["x"] + panel["width"] + 1, (value, shown, panel)
+
+
+def test_a_call_whose_usage_is_counted_in_its_parent_says_so(site: Site, page: Page) -> None:
+    open_trace(page, site, QUIRKS_TRACE)
+    expect(page.locator(".totals .tokens .value")).to_have_text("30")  # once, in the LLM node
+    row(page, "client call").click()
+    note = page.locator(".panel .counted-elsewhere")
+    expect(note).to_contain_text("30 tokens")
+    expect(note).to_contain_text("counted once, in the run it was made in")
+    expect(page.locator(".panel dd.total-tokens")).to_have_text("30")
+    note.locator("a").click()
+    expect(page.locator(".panel .run-head h2")).to_have_text("LLM node")
+
+
+def test_on_a_phone_a_tapped_run_brings_its_panel_into_view(site: Site, browser: Browser) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    try:
+        narrow = context.new_page()
+        narrow.goto(f"{site.url}/#/trace/{QUIRKS_TRACE}")
+        narrow.wait_for_function("(id) => document.body.dataset.loadedTrace === id", arg=QUIRKS_TRACE)
+        row(narrow, "client call").tap()
+        expect(narrow.locator(".panel .run-head h2")).to_have_text("client call")
+        panel_top = "document.querySelector('.panel').getBoundingClientRect().top"
+        narrow.wait_for_function(f"() => {panel_top} >= -1 && {panel_top} < innerHeight / 2")
+    finally:
+        context.close()

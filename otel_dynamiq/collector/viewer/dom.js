@@ -1,5 +1,15 @@
 // Building the page from run data: every value becomes a text node or an attribute value, never markup.
 
+// Bidirectional controls reorder the text around them ("\u202eMLL evil" reads as "live LLM"): every text
+// drawn from run data shows them as what they are, so they reorder nothing.
+const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+export function visible(text) {
+  return text.replace(BIDI_CONTROLS, (control) => `⟨U+${control.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}⟩`);
+}
+
+const SHOWN_ATTRIBUTES = new Set(["title", "aria-label", "placeholder"]);
+
 export function h(tag, props, ...children) {
   const element = document.createElement(tag);
   for (const [key, value] of Object.entries(props || {})) {
@@ -8,11 +18,11 @@ export function h(tag, props, ...children) {
     else if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
     else if (key === "style") Object.assign(element.style, value);
     else if (key === "dataset") Object.assign(element.dataset, value);
-    else element.setAttribute(key, String(value));
+    else element.setAttribute(key, SHOWN_ATTRIBUTES.has(key) ? visible(String(value)) : String(value));
   }
   for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
-    element.append(child instanceof Node ? child : String(child)); // a string is appended as text
+    element.append(child instanceof Node ? child : visible(String(child))); // a string is appended as text
   }
   return element;
 }
@@ -66,7 +76,7 @@ const BLOCK_CHARS = 64 * 1024;
 
 export function setLongText(pre, text) {
   if (text.length <= BLOCK_CHARS * 2) {
-    pre.textContent = text;
+    pre.textContent = visible(text);
     return;
   }
   const blocks = [];
@@ -87,10 +97,10 @@ export function foldedText(text, options = {}) {
   const pre = h("pre", { class: `text ${options.class || ""}` });
   const shown = preview(value, options.lines || FOLD_LINES, options.chars || FOLD_CHARS);
   if (shown === null) {
-    pre.textContent = value;
+    pre.textContent = visible(value);
     return pre;
   }
-  pre.textContent = shown + " …";
+  pre.textContent = visible(shown) + " …";
   const more = h("button", { class: "more", type: "button" }, `show all (${number.format(value.length)} characters)`);
   more.addEventListener("click", () => {
     setLongText(pre, value);

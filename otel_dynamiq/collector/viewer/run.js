@@ -1,7 +1,7 @@
 // A run's panel, by what the run is: an LLM call as a chat with its usage, a tool or retriever as its
 // input and output, an error with its traceback, its executions (retries), and the raw JSON.
 import { api } from "./api.js";
-import { badge, clear, clock, cost, duration, foldedText, h, lazySection, number, pagedList, setLongText, valueView } from "./dom.js";
+import { badge, clear, clock, cost, duration, foldedText, h, lazySection, number, pagedList, setLongText, valueView, visible } from "./dom.js";
 import { statusBadge } from "./list.js";
 
 const RAW_PREVIEW_CHARS = 200000;
@@ -25,6 +25,25 @@ function nodeOf(run) {
 
 function usageOf(run) {
   return isObject(run.metadata) && isObject(run.metadata.usage) ? run.metadata.usage : null;
+}
+
+// A call described by two spans (an LLM node and the client's span inside it) is counted once, in the outer
+// run; the inner one keeps its usage under metadata.otel, with the run it is counted in.
+function usageCountedElsewhere(run) {
+  const otel = isObject(run.metadata) && isObject(run.metadata.otel) ? run.metadata.otel : null;
+  if (!otel || typeof otel.usage_counted_in !== "string") return null;
+  return { usage: isObject(otel.usage) ? otel.usage : null, countedIn: otel.usage_counted_in };
+}
+
+function countedElsewhereView(run, elsewhere) {
+  const tokens = elsewhere.usage && typeof elsewhere.usage.total_tokens === "number" ? `${number.format(elsewhere.usage.total_tokens)} tokens, ` : "";
+  return h(
+    "p",
+    { class: "counted-elsewhere" },
+    `This call's usage (${tokens}in metadata.otel.usage) is counted once, in the run it was made in: `,
+    h("a", { href: `#/trace/${encodeURIComponent(String(run.trace_id))}/run/${encodeURIComponent(elsewhere.countedIn)}` }, "the parent run"),
+    ".",
+  );
 }
 
 // Dynamiq puts an LLM node's rendered prompt in metadata.node.prompt.messages; translated spans in input.messages.
@@ -95,7 +114,8 @@ function sumOrNull(...values) {
 
 function llmView(run) {
   const node = nodeOf(run);
-  const usage = usageOf(run);
+  const elsewhere = usageCountedElsewhere(run);
+  const usage = usageOf(run) ?? (elsewhere ? elsewhere.usage : null);
   const connection = isObject(node.connection) ? node.connection : {};
   const provider = node.provider ?? (typeof connection.type === "string" ? connection.type.split(".").pop() : null);
   const facts = [
@@ -121,6 +141,7 @@ function llmView(run) {
   return [
     section(
       "LLM call",
+      elsewhere ? countedElsewhereView(run, elsewhere) : null,
       h("dl", { class: "facts-list" }, facts.map(([label, value]) => [h("dt", null, label), h("dd", { class: label.replace(/ /g, "-") }, typeof value === "number" ? number.format(value) : String(value))])),
     ),
     section("Conversation", h("div", { class: "chat" }, pagedList(h("div", { class: "messages" }), messages, (message) => messageView(message)), answer)),
@@ -167,10 +188,10 @@ function executionsView(run) {
 function rawView(text) {
   const pre = h("pre", { class: "raw" });
   if (text.length <= RAW_PREVIEW_CHARS) {
-    pre.textContent = text;
+    pre.textContent = visible(text);
     return pre;
   }
-  pre.textContent = `${text.slice(0, RAW_PREVIEW_CHARS)}\n…`;
+  pre.textContent = `${visible(text.slice(0, RAW_PREVIEW_CHARS))}\n…`;
   const more = h("button", { class: "more", type: "button" }, `show all (${number.format(text.length)} characters)`);
   more.addEventListener("click", () => {
     setLongText(pre, text);
@@ -204,7 +225,7 @@ export class RunPanel {
   render(run, deliveries) {
     const node = nodeOf(run);
     const group = typeof node.group === "string" ? node.group : null;
-    const isLLM = group === "llms" || usageOf(run) !== null || messagesOf(run) !== null;
+    const isLLM = group === "llms" || usageOf(run) !== null || usageCountedElsewhere(run) !== null || messagesOf(run) !== null;
     const body = [
       h(
         "header",

@@ -43,9 +43,15 @@ function flatten(tree, collapsed) {
   return rows;
 }
 
+// The bar's colour by what the run is. Only these names become class names: a run's group is its
+// producer's text ("llms kind-failed" would paint a succeeded run red).
+const BAR_KINDS = new Set(["llms", "tools", "agents", "retrievers", "embedders", "rankers", "workflow", "flow", "node"]);
+
 function barKind(run) {
   if (run.status === "failed") return "failed";
-  return run.grp || run.type || "node";
+  if (run.status === "skipped") return "skipped";
+  const kind = run.grp || run.type;
+  return BAR_KINDS.has(kind) ? kind : "node";
 }
 
 export class TraceView {
@@ -272,13 +278,19 @@ export class TraceView {
     return h(
       "div",
       {
-        class: `wf-row${run.id === this.selected ? " selected" : ""}${run.status === "failed" ? " failed" : ""}`,
+        class: `wf-row${run.id === this.selected ? " selected" : ""}${run.status === "failed" ? " failed" : ""}${run.status === "skipped" ? " skipped" : ""}`,
         style: { top: `${index * ROW_HEIGHT}px` },
         dataset: { runId: run.id },
         role: "button",
         tabindex: "0",
         title: tip,
-        onclick: () => this.select(run.id),
+        onclick: () => {
+          this.select(run.id);
+          // The row is drawn again: the keys go to the waterfall, which outlives every row.
+          this.scroller.focus({ preventScroll: true });
+          // A narrow window shows the panel below the timeline: bring it into view.
+          if (matchMedia("(max-width: 760px)").matches) this.panel.root.scrollIntoView({ block: "start" });
+        },
         onkeydown: (event) => {
           if (event.key !== "Enter" && event.key !== " ") return;
           event.preventDefault();
@@ -320,11 +332,32 @@ export class TraceView {
     this.draw();
   }
 
+  // Up and down move the selection, Home and End to the first and last row; left folds the selected run
+  // (or goes to its parent), right unfolds it.
   key(event) {
-    if (!this.rows || !["ArrowDown", "ArrowUp"].includes(event.key)) return;
-    event.preventDefault();
+    if (!this.rows || this.rows.length === 0) return;
     const index = this.rows.findIndex((row) => row.run.id === this.selected);
-    const next = Math.min(this.rows.length - 1, Math.max(0, index + (event.key === "ArrowDown" ? 1 : -1)));
+    const selected = index >= 0 ? this.rows[index].run : null;
+    let next = null;
+    if (event.key === "ArrowDown") next = Math.min(this.rows.length - 1, index + 1);
+    else if (event.key === "ArrowUp") next = Math.max(0, index - 1);
+    else if (event.key === "Home") next = 0;
+    else if (event.key === "End") next = this.rows.length - 1;
+    else if ((event.key === "ArrowLeft" || event.key === "ArrowRight") && selected) {
+      const folds = this.tree.children.has(selected.id);
+      if (event.key === "ArrowRight" && folds && this.collapsed.has(selected.id)) {
+        this.collapsed.delete(selected.id);
+        this.rebuild();
+      } else if (event.key === "ArrowLeft" && folds && !this.collapsed.has(selected.id)) {
+        this.collapsed.add(selected.id);
+        this.rebuild();
+      } else if (event.key === "ArrowLeft" && this.tree.byId.has(selected.parent_run_id)) {
+        this.select(selected.parent_run_id, true);
+      }
+      event.preventDefault();
+      return;
+    } else return;
+    event.preventDefault();
     this.select(this.rows[next].run.id, true);
   }
 }
