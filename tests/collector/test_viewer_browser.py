@@ -34,7 +34,7 @@ HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</scrip
 FAILED_TRACE = "11111111-0000-4000-8000-000000000000"
 TOOLS_TRACE = "22222222-0000-4000-8000-000000000000"
 HOSTILE_TRACE = "33333333-0000-4000-8000-000000000000"
-QUIRKS_TRACE = "44444444-0000-4000-8000-000000000000"
+QUIRKS_TRACE = "0e0e0e0e-0000-4000-8000-000000000000"
 BIDI_NAME = "\u202eMLL evil"  # reads "live LLM" where the control is obeyed
 LONG_KEY = "a_metadata_key_that_goes_on_and_on_for_seventy_characters_or_so_in_all"
 TRACEBACK = 'Traceback (most recent call last):\n  File "tool.py", line 3, in run\n    return a / b\nZeroDivisionError'
@@ -125,29 +125,29 @@ def hostile_trace() -> list[dict[str, Any]]:
 def quirks_trace() -> list[dict[str, Any]]:
     """Runs that the viewer drew wrong: a group that reads as class names, a bidi control in a name, a skipped
     run, keys longer than the panel, a client's span whose usage is counted in its LLM node."""
-    root = sample_run(id=run_id("44444444", 1), trace_id=QUIRKS_TRACE, name="Quirks", end_time=at(1))
+    root = sample_run(id=run_id("0e0e0e0e", 1), trace_id=QUIRKS_TRACE, name="Quirks", end_time=at(1))
     child = {"trace_id": QUIRKS_TRACE, "parent_run_id": root["id"]}
     return [
         root,
         sample_run(
-            id=run_id("44444444", 2),
+            id=run_id("0e0e0e0e", 2),
             name=BIDI_NAME,
             start_time=at(0.1),
             end_time=at(0.2),
             metadata={"node": {"group": "llms kind-failed"}},
             **child,
         ),
-        sample_run(id=run_id("44444444", 3), name="skipped step", status="skipped", start_time=at(0.2), **child),
+        sample_run(id=run_id("0e0e0e0e", 3), name="skipped step", status="skipped", start_time=at(0.2), **child),
         sample_run(
-            id=run_id("44444444", 4),
+            id=run_id("0e0e0e0e", 4),
             name="long keys",
             start_time=at(0.3),
             end_time=at(0.4),
-            metadata={LONG_KEY: "the value after the long key", run_id("44444444", 9): "the value after a UUID"},
+            metadata={LONG_KEY: "the value after the long key", run_id("0e0e0e0e", 9): "the value after a UUID"},
             **child,
         ),
         sample_run(
-            id=run_id("44444444", 5),
+            id=run_id("0e0e0e0e", 5),
             name="LLM node",
             start_time=at(0.5),
             end_time=at(0.9),
@@ -158,17 +158,17 @@ def quirks_trace() -> list[dict[str, Any]]:
             **child,
         ),
         sample_run(
-            id=run_id("44444444", 6),
+            id=run_id("0e0e0e0e", 6),
             name="client call",
             start_time=at(0.6),
             end_time=at(0.8),
             trace_id=QUIRKS_TRACE,
-            parent_run_id=run_id("44444444", 5),
+            parent_run_id=run_id("0e0e0e0e", 5),
             metadata={
                 "node": {"group": "llms", "model": "gpt-4o"},
                 "otel": {
                     "usage": {"total_tokens": 30, "prompt_tokens": 20, "completion_tokens": 10},
-                    "usage_counted_in": run_id("44444444", 5),
+                    "usage_counted_in": run_id("0e0e0e0e", 5),
                 },
             },
         ),

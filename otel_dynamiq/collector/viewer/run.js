@@ -207,7 +207,13 @@ export class RunPanel {
     clear(root, h("p", { class: "empty" }, "Select a run in the timeline to see it here."));
   }
 
-  async show(runId) {
+  // The run's panel, drawn when its run has loaded; ``shown`` settles then (a narrow window scrolls to it).
+  show(runId) {
+    this.shown = this.load(runId);
+    return this.shown;
+  }
+
+  async load(runId) {
     this.current = runId;
     clear(this.root, h("p", { class: "empty" }, "Loading the run…"));
     let answer;

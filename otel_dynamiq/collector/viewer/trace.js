@@ -288,8 +288,11 @@ export class TraceView {
           this.select(run.id);
           // The row is drawn again: the keys go to the waterfall, which outlives every row.
           this.scroller.focus({ preventScroll: true });
-          // A narrow window shows the panel below the timeline: bring it into view.
-          if (matchMedia("(max-width: 760px)").matches) this.panel.root.scrollIntoView({ block: "start" });
+          // A narrow window shows the panel below the timeline: bring it into view once it is drawn (the page
+          // may be too short to scroll until then).
+          if (matchMedia("(max-width: 760px)").matches) {
+            Promise.resolve(this.panel.shown).then(() => this.panel.root.scrollIntoView({ block: "start" }));
+          }
         },
         onkeydown: (event) => {
           if (event.key !== "Enter" && event.key !== " ") return;
