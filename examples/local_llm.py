@@ -69,17 +69,27 @@ def embedding_for(text: str, dimensions: int) -> list[float]:
     return [round(digest[index % len(digest)] / 255, 6) for index in range(dimensions)]
 
 
-def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
-    return {
+DETAILED_USAGE_MODEL = "o4-mini"
+"""Answers with OpenAI's usage details too: cached and cache-written prompt tokens, reasoning tokens."""
+
+
+def _usage(prompt_tokens: int, completion_tokens: int, model: object = None) -> dict[str, Any]:
+    usage: dict[str, Any] = {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
     }
+    if model == DETAILED_USAGE_MODEL:
+        usage["prompt_tokens_details"] = {"cached_tokens": 2, "cache_creation_input_tokens": 1}
+        usage["completion_tokens_details"] = {"reasoning_tokens": 3}
+    return usage
 
 
 class LocalLLM:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.usages: list[dict[str, Any]] = []
+        """Every usage this server answered with, in order: a trace's true total, to compare with what it shows."""
         self.authorizations: list[str | None] = []
         outer = self
 
@@ -124,7 +134,7 @@ class LocalLLM:
                         "choices": [
                             {"index": 0, "message": message, "finish_reason": "tool_calls" if tool_call else "stop"}
                         ],
-                        "usage": _usage(prompt_tokens, completion_tokens),
+                        "usage": outer._answered(_usage(prompt_tokens, completion_tokens, request.get("model"))),
                     },
                 )
 
@@ -148,7 +158,8 @@ class LocalLLM:
                 chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
                 if (request.get("stream_options") or {}).get("include_usage"):
                     prompt_tokens = sum(len(_text(m).split()) for m in messages)
-                    chunks.append({**base, "choices": [], "usage": _usage(prompt_tokens, len(words))})
+                    usage = outer._answered(_usage(prompt_tokens, len(words), request.get("model")))
+                    chunks.append({**base, "choices": [], "usage": usage})
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Transfer-Encoding", "chunked")
@@ -176,7 +187,7 @@ class LocalLLM:
                             {"object": "embedding", "index": index, "embedding": embedding_for(str(text), dimensions)}
                             for index, text in enumerate(texts)
                         ],
-                        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+                        "usage": outer._answered({"prompt_tokens": tokens, "total_tokens": tokens}),
                     },
                 )
 
@@ -196,6 +207,17 @@ class LocalLLM:
 
         self._server = Server((host, port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def _answered(self, usage: dict[str, Any]) -> dict[str, Any]:
+        self.usages.append(usage)
+        return usage
+
+    def answered_tokens(self) -> tuple[int, int]:
+        """The prompt and completion tokens of every answer so far: what a trace of them must add up to."""
+        return (
+            sum(usage.get("prompt_tokens", 0) for usage in self.usages),
+            sum(usage.get("completion_tokens", 0) for usage in self.usages),
+        )
 
     @property
     def url(self) -> str:

@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from otel_dynamiq import environment_variables as env
 from otel_dynamiq._delivery.proxy import proxy_for
+from otel_dynamiq._translation.media import DEFAULT_INLINE_LIMIT
 from otel_dynamiq.version import __version__
 
 DEFAULT_ENDPOINT = "https://collector.getdynamiq.ai"
@@ -38,6 +39,7 @@ DEFAULT_SPOOL_MAX_BYTES = 100 * 1024 * 1024
 DEFAULT_SPOOL_MAX_AGE_SECONDS = 7 * 24 * 3600.0
 """A week: long enough to outlast a weekend without the network."""
 MIN_SPOOL_MAX_BYTES = 1024 * 1024
+DEFAULT_MEDIA_INLINE_BYTES = DEFAULT_INLINE_LIMIT
 
 T = TypeVar("T")
 Run = dict[str, Any]
@@ -75,6 +77,8 @@ class ExporterConfig:
     """This client's certificate for an endpoint that demands one (mutual TLS); None presents none."""
     mask: Mask | None = None
     """The user's hook, called with every run before it is encoded; None sends runs as translated."""
+    media_inline_bytes: int = DEFAULT_MEDIA_INLINE_BYTES
+    """Media in messages up to this size travel inline as data URLs; larger ones are described, not carried."""
 
     @property
     def traces_url(self) -> str:
@@ -211,6 +215,7 @@ def _byte_count(minimum: int, example: int) -> Callable[[str, str], int]:
 
 _parse_request_bytes = _byte_count(MIN_MAX_REQUEST_BYTES, DEFAULT_MAX_REQUEST_BYTES)
 _parse_spool_bytes = _byte_count(MIN_SPOOL_MAX_BYTES, DEFAULT_SPOOL_MAX_BYTES)
+_parse_media_bytes = _byte_count(0, DEFAULT_MEDIA_INLINE_BYTES)
 
 
 def _expand_home(name: str, raw: str) -> Path:
@@ -551,6 +556,7 @@ def load_config(
     client_key_file: str | os.PathLike[str] | None = None,
     client_key_password: str | None = None,
     mask: Mask | str | None = None,
+    media_inline_bytes: int | None = None,
 ) -> ExporterConfig:
     """Merge keyword arguments over the environment over the defaults.
 
@@ -660,6 +666,13 @@ def load_config(
             flush_on_exit, "flush_on_exit", env.OTEL_EXPORTER_DYNAMIQ_FLUSH_ON_EXIT, parse_bool, True
         ),
         proxy=chosen_proxy.url if chosen_proxy is not None else None,
+        media_inline_bytes=_setting(
+            media_inline_bytes,
+            "media_inline_bytes",
+            env.OTEL_EXPORTER_DYNAMIQ_MEDIA_INLINE_BYTES,
+            _parse_media_bytes,
+            DEFAULT_MEDIA_INLINE_BYTES,
+        ),
     )
 
 

@@ -76,6 +76,7 @@ GEN_AI_TOTAL_TOKENS: Final = "gen_ai.usage.total_tokens"
 """Not in the GenAI conventions, but OpenLLMetry sets it (and the Vercel AI SDK's total is read as it)."""
 GEN_AI_CACHE_READ_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
 GEN_AI_CACHE_CREATION_TOKENS: Final = "gen_ai.usage.cache_creation.input_tokens"
+GEN_AI_REASONING_TOKENS: Final = "gen_ai.usage.reasoning.output_tokens"
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
 GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
 

@@ -33,6 +33,8 @@ OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_AGE: Final = "OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_AG
 """Seconds a spooled body is kept before it is dropped as too old."""
 OTEL_EXPORTER_DYNAMIQ_FLUSH_ON_EXIT: Final = "OTEL_EXPORTER_DYNAMIQ_FLUSH_ON_EXIT"
 """``false`` installs no flush at a process's end (SIGTERM, SIGINT, multiprocessing children)."""
+OTEL_EXPORTER_DYNAMIQ_MEDIA_INLINE_BYTES: Final = "OTEL_EXPORTER_DYNAMIQ_MEDIA_INLINE_BYTES"
+"""The largest image, audio or file kept inline (as a data URL) in a run's messages; 0 keeps none."""
 OTEL_EXPORTER_DYNAMIQ_CLIENT_CERTIFICATE: Final = "OTEL_EXPORTER_DYNAMIQ_CLIENT_CERTIFICATE"
 """A PEM file with this client's TLS certificate (and its chain), for an endpoint that demands one (mTLS)."""
 OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY: Final = "OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY"

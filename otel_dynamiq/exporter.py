@@ -108,6 +108,7 @@ class DynamiqSpanExporter(SpanExporter):
         client_key_file: str | os.PathLike[str] | None = None,
         client_key_password: str | None = None,
         mask: Mask | str | None = None,
+        media_inline_bytes: int | None = None,
         meter_provider: MeterProvider | None = None,
     ) -> None:
         """Read the settings (keywords over the environment over the defaults), then start in the background.
@@ -188,6 +189,11 @@ class DynamiqSpanExporter(SpanExporter):
                 alone (``mask_failed``), never sent unmasked. A callable, or
                 ``"package.module:function"``, imported at start-up. Default:
                 ``OTEL_EXPORTER_DYNAMIQ_MASK``, else none.
+            media_inline_bytes: Images, audio and files in messages up to this
+                many bytes stay in the run as data URLs; larger ones are kept as
+                a typed part (kind, MIME type, size) without their data.
+                Default: ``OTEL_EXPORTER_DYNAMIQ_MEDIA_INLINE_BYTES``, else 16 KiB;
+                0 keeps none inline.
             meter_provider: Where the counters of ``stats`` are published as
                 OpenTelemetry metrics. No variable: default, the global
                 MeterProvider (a no-op unless the application set one).
@@ -213,6 +219,7 @@ class DynamiqSpanExporter(SpanExporter):
             client_key_file=client_key_file,
             client_key_password=client_key_password,
             mask=mask,
+            media_inline_bytes=media_inline_bytes,
         )
         self._start(config, meter_provider)
         if config.flush_on_exit:
@@ -238,6 +245,7 @@ class DynamiqSpanExporter(SpanExporter):
             source_id=self._config.source_id,
             session_id=self._config.session_id,
             redactor=Redactor(self._config.redact_keys),
+            media_inline_bytes=self._config.media_inline_bytes,
         )
         self._stats = StatsRecorder()
         publish_metrics(self._stats.snapshot, meter_provider)

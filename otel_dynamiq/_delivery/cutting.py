@@ -32,6 +32,7 @@ _KEPT_WHOLE: frozenset[tuple[str, ...]] = frozenset(
         ("metadata", "node", "provider"),
         ("metadata", "otel", "usage"),
         ("metadata", "otel", "usage_counted_in"),
+        ("metadata", "otel", "usage_aggregate"),
     }
 )
 _SMALLEST_CUT_BYTES = 64

@@ -18,6 +18,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from otel_dynamiq._translation import media
+
 Message = dict[str, Any]
 
 LEGACY_MESSAGE_EVENTS = {
@@ -71,11 +73,16 @@ def tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
 
 
 def _text_of(content: Any) -> Any:
-    """Text parts joined into one string; anything richer (images) stays as the list it was."""
+    """Text parts joined into one string; with images or audio (OpenAI's parts), a list of typed parts."""
     if isinstance(content, (list, tuple)) and all(isinstance(part, Mapping) for part in content):
         texts = [part.get("text", part.get("content")) for part in content]
         if all(isinstance(text, str) for text in texts):
             return "".join(texts)
+        pieces: list[Any] = []
+        for part, text in zip(content, texts, strict=True):
+            described = media.from_openai_part(part)
+            pieces.append(described if described is not None else text if isinstance(text, str) else part)
+        return content_of(pieces)
     return content
 
 
@@ -90,10 +97,12 @@ def messages_from_parts(value: Any, *, system_instructions: Any = None) -> list[
     instructions = parse_json_text(system_instructions)
     if isinstance(instructions, (list, tuple)) and instructions:
         messages.append({"role": "system", "content": _parts_text(instructions)})
+    elif isinstance(instructions, str) and instructions:
+        messages.append({"role": "system", "content": instructions})
     for item in parsed:
         if not isinstance(item, Mapping):
             return None
-        messages.append(_message_from_parts(item))
+        messages.extend(_messages_from_parts(item))
     return messages
 
 
@@ -104,27 +113,57 @@ def _parts_text(parts: Sequence[Any]) -> Any:
     return list(parts)
 
 
-def _message_from_parts(item: Mapping[str, Any]) -> Message:
+def tool_result_text(result: Any) -> Any:
+    """What a tool answered, as the model reads it: text, whatever type the producer recorded.
+
+    The OpenAI API gives tools' answers to the model as strings, and producers
+    disagree on the type (``4``, ``"4"``, ``[4]``): one form for all of them.
+    """
+    if result is None or isinstance(result, str):
+        return result
+    try:
+        return orjson.dumps(result).decode()
+    except TypeError:
+        return str(result)
+
+
+def content_of(pieces: list[Any]) -> Any:
+    """Text pieces as one string; with media or other parts, a list of typed parts (text as ``{"type": "text"}``)."""
+    if all(isinstance(piece, str) for piece in pieces):
+        return "".join(pieces)
+    return [{"type": "text", "text": piece} if isinstance(piece, str) else piece for piece in pieces]
+
+
+def _messages_from_parts(item: Mapping[str, Any]) -> list[Message]:
+    """One message, or one per tool answer: an answer is a ``tool`` message, whatever role carried it.
+
+    pydantic-ai's message format 5 sends tools' answers as ``user`` messages; the OpenAI API and
+    Dynamiq's runs have a ``tool`` message per answer, so every producer's answers read the same.
+    """
     parts = item.get("parts") or []
     message: Message = {"role": item.get("role"), "content": None}
-    texts: list[Any] = []
+    pieces: list[Any] = []
     calls: list[dict[str, Any]] = []
+    answers: list[Message] = []
     for part in parts:
         kind = part.get("type") if isinstance(part, Mapping) else None
         if kind == "text":
-            texts.append(part.get("content"))
+            pieces.append(part.get("content"))
         elif kind == "tool_call":
             calls.append(tool_call(part.get("id"), part.get("name"), part.get("arguments")))
         elif kind == "tool_call_response":
-            message["tool_call_id"] = part.get("id")
-            texts.append(part.get("response", part.get("result")))
+            answer = tool_result_text(part.get("response", part.get("result")))
+            answers.append({"role": "tool", "content": answer, "tool_call_id": part.get("id")})
         else:
-            texts.append(part)
-    if texts:
-        message["content"] = "".join(texts) if all(isinstance(text, str) for text in texts) else texts
+            described = media.from_genai_part(part) if isinstance(part, Mapping) else None
+            pieces.append(described if described is not None else part)
+    if pieces:
+        message["content"] = content_of(pieces)
     if calls:
         message["tool_calls"] = calls
-    return message
+    if answers and not pieces and not calls:
+        return answers
+    return [message, *answers] if answers else [message]
 
 
 # The previous GenAI convention: one log event per message, one per choice.
@@ -234,9 +273,8 @@ def _openinference_message(fields: Mapping[str, Any]) -> Message:
     content: Any = fields.get("message.content")
     if content is None:
         contents = indexed(fields, "message.contents.")
-        texts = [part.get("message_content.text") for part in contents.values()]
-        if texts:
-            content = "".join(text for text in texts if isinstance(text, str))
+        if contents:
+            content = content_of([_openinference_part(part) for part in contents.values()])
     message: Message = {"role": fields.get("message.role"), "content": content}
     calls = indexed(fields, "message.tool_calls.")
     if calls:
@@ -251,6 +289,17 @@ def _openinference_message(fields: Mapping[str, Any]) -> Message:
     if fields.get("message.tool_call_id") is not None:
         message["tool_call_id"] = fields["message.tool_call_id"]
     return message
+
+
+def _openinference_part(part: Mapping[str, Any]) -> Any:
+    """``message_content.type`` ``text`` or ``image`` (its ``image.image.url``); other kinds as they came."""
+    kind = part.get("message_content.type")
+    if kind == "image" or (kind is None and "message_content.image.image.url" in part):
+        return media.media_part(url=part.get("message_content.image.image.url"), modality="image")
+    text = part.get("message_content.text")
+    if isinstance(text, str):
+        return text
+    return {key.removeprefix("message_content."): value for key, value in part.items()}
 
 
 def messages_from_indexed_genai(grouped: Mapping[int, Mapping[str, Any]]) -> list[Message] | None:

@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry.trace import SpanKind
+
 from otel_dynamiq import attributes as attr
 from otel_dynamiq._translation import llm_content as genai
 from otel_dynamiq._translation import vercel_ai as vercel
@@ -42,6 +44,7 @@ GENAI_OPERATION_GROUPS = {
     "execute_tool": "tools",
     "invoke_agent": "agents",
     "create_agent": "agents",
+    "agent_step": "agents",  # the Vercel AI SDK's steps of an agent's loop (``step N``)
     "retrieval": "retrievers",
     # LiteLLM's "otel" callback names the call type.
     "embedding": "embedders",
@@ -67,6 +70,7 @@ _MODEL_KEYS = {
     "llms": (attr.GEN_AI_REQUEST_MODEL, "llm.model_name"),
     "embedders": (attr.GEN_AI_REQUEST_MODEL, "embedding.model_name", "llm.model_name"),
     "rankers": ("reranker.model_name", attr.GEN_AI_REQUEST_MODEL),
+    "agents": (attr.GEN_AI_REQUEST_MODEL, "llm.model_name"),
 }
 _FLATTENED_MESSAGES = ("llm.input_messages.", "llm.output_messages.", "gen_ai.prompt.", "gen_ai.completion.")
 _PROVIDER_KEYS = (attr.GEN_AI_PROVIDER_NAME, attr.GEN_AI_SYSTEM, "llm.provider", "llm.system")
@@ -121,6 +125,25 @@ def is_model_call(attributes: Mapping[str, Any]) -> bool:
         attributes.get(attr.GEN_AI_OPERATION_NAME) in MODEL_CALL_OPERATIONS
         or attributes.get(LLM_REQUEST_TYPE) in LLM_REQUEST_TYPE_GROUPS
     )
+
+
+USAGE_COUNTING_GROUPS = frozenset({"llms", "embedders", "rankers"})
+"""The groups whose runs are model calls: their usage is what a trace's total adds up."""
+
+
+def is_usage_aggregate(group: str | None, kind: SpanKind) -> bool:
+    """Whether usage on a span of this group is the total of model calls traced under it, not a call of its own.
+
+    Agents (``invoke_agent``, OpenInference ``AGENT``), their steps, chains
+    and tools that report usage report what their model calls used, and those
+    calls are spans of their own in the same trace: counting both counts twice.
+    The conventions say which spans are calls, so this is decided from the span
+    alone, the same in-process and at the gateway, whatever the batch order.
+    A CLIENT span is the exception: the conventions make a call to a remote
+    agent a CLIENT span, and the model calls it made are in another service's
+    trace, if anywhere, so its usage is counted where it is reported.
+    """
+    return group is not None and group not in USAGE_COUNTING_GROUPS and kind is not SpanKind.CLIENT
 
 
 def _pop_first(attributes: dict[str, Any], keys: Sequence[str]) -> Any:
@@ -245,6 +268,9 @@ def _shape_llm(
     if messages is not None:
         _drop_value(attributes, *INPUT_KEYS)
         run.input = {"messages": messages}
+        tools = genai.parse_json_text(attributes.pop(_TOOL_DEFINITIONS, None))
+        if tools is not None:  # the tools the model was offered, beside the messages as in the request
+            run.input["tools"] = tools
     elif run.input is None:
         has_input, raw_input = take_value(attributes, *INPUT_KEYS)
         run.input = raw_input if has_input else None
@@ -280,6 +306,10 @@ def _shape_embedder(
 ) -> None:
     if run.input is not None:  # shaped already (the Vercel AI SDK's)
         return
+    if any(key in attributes for key in vercel.EMBEDDING_KEYS):  # AI SDK 7's GenAI spans, `embedding: true`
+        run.input, run.output = vercel.shape("embedders", attributes)
+        if run.input is not None:
+            return
     embeddings = genai.take_indexed(attributes, "embedding.embeddings.")
     texts = [fields.get("embedding.text") for fields in embeddings.values()]
     if not embeddings or any(text is None for text in texts):
@@ -365,15 +395,81 @@ def _shape_ranker(
         _shape_plain(run, attributes, span_events, content_events)
 
 
+_Messages = list[genai.Message]
+_PYDANTIC_AI_MESSAGES = "pydantic_ai.all_messages"
+_PYDANTIC_AI_NEW_MESSAGES = "pydantic_ai.new_message_index"
+_PYDANTIC_AI_RESULT = "final_result"
+_TOOL_DEFINITIONS = "gen_ai.tool.definitions"
+
+
 def _shape_agent(
     run: AiRun, attributes: dict[str, Any], span_events: Sequence[Any], content_events: Sequence[genai.ContentEvent]
 ) -> None:
+    """What the agent was asked and answered: GenAI messages, pydantic-ai's, or OpenInference's values.
+
+    Dynamiq's agent runs take ``{"input"}`` and answer ``{"content"}``; the
+    conversation behind them (system instructions, tool calls, the tools'
+    answers) is kept as ``input.messages`` and ``output.messages``.
+    """
+    system = attributes.pop(attr.GEN_AI_SYSTEM_INSTRUCTIONS, None)
+    given = attributes.pop(attr.GEN_AI_INPUT_MESSAGES, None)
+    answered = genai.messages_from_parts(attributes.pop(attr.GEN_AI_OUTPUT_MESSAGES, None))
+    everything = genai.messages_from_parts(attributes.pop(_PYDANTIC_AI_MESSAGES, None))
+    first_new = attributes.pop(_PYDANTIC_AI_NEW_MESSAGES, 0)
+    first_new = first_new if isinstance(first_new, int) and not isinstance(first_new, bool) else 0
+    asked = genai.messages_from_parts(given, system_instructions=system) if given is not None else None
+    if asked is None and everything is not None:  # pydantic-ai: the run's whole conversation in one list
+        asked, answered = _split_conversation(everything, first_new)
+        if system is not None:
+            asked = (genai.messages_from_parts([], system_instructions=system) or []) + asked
     has_input, value = take_value(attributes, *INPUT_KEYS)
-    if has_input:
-        run.input = dict(value) if isinstance(value, Mapping) else {"input": value}
     has_output, result = take_value(attributes, *OUTPUT_KEYS)
-    if has_output:
+    if asked:
+        run.input = {"input": _last_user_text(asked, value if has_input else None), "messages": asked}
+    elif has_input:
+        run.input = dict(value) if isinstance(value, Mapping) else {"input": value}
+    tools = genai.parse_json_text(attributes.pop(_TOOL_DEFINITIONS, None))
+    if tools is not None:
+        run.input = {**(run.input or {}), "tools": tools}
+    final = attributes.pop(_PYDANTIC_AI_RESULT, None)
+    if final is not None:
+        run.output = {"content": _structured(final)}
+    elif answered:
+        run.output = {"content": _final_text(answered)}
+    elif has_output:
         run.output = dict(result) if isinstance(result, Mapping) else {"content": result}
+    if answered and run.output is not None:
+        run.output["messages"] = answered
+
+
+def _split_conversation(messages: _Messages, first_new: int) -> tuple[_Messages, _Messages]:
+    """What the agent was given (history and the new request) and what it added, split at its first answer."""
+    for index in range(max(first_new, 0), len(messages)):
+        if messages[index].get("role") not in ("system", "user"):
+            return messages[:index], messages[index:]
+    return messages, []
+
+
+def _last_user_text(messages: list[genai.Message], fallback: Any) -> Any:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return message.get("content")
+    return fallback
+
+
+def _final_text(messages: list[genai.Message]) -> Any:
+    """The agent's answer: the text of its last assistant message (its tool calls are in ``messages``)."""
+    for message in reversed(messages):
+        if message.get("role") == "assistant" and message.get("content") is not None:
+            return message["content"]
+    return None
+
+
+def _structured(value: Any) -> Any:
+    """A structured result (JSON text of an object or array) parsed; a text answer stays text, even ``"4"``."""
+    if isinstance(value, str) and value.lstrip().startswith(("{", "[")):
+        return genai.parse_json_text(value)
+    return value
 
 
 def _shape_plain(

@@ -10,6 +10,7 @@ langchain instrumentations show up in Dynamiq with their inputs and usage.
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import time
@@ -26,8 +27,16 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_dynamiq import attributes as attr
 from otel_dynamiq._translation.llm_content import ContentEvent
+from otel_dynamiq._translation.media import DEFAULT_INLINE_LIMIT, limit_inline_media
 from otel_dynamiq._translation.redaction import MASK, Redactor
-from otel_dynamiq._translation.run_shapes import INPUT_KEYS, OUTPUT_KEYS, node_group, shape_ai_run, take_value
+from otel_dynamiq._translation.run_shapes import (
+    INPUT_KEYS,
+    OUTPUT_KEYS,
+    is_usage_aggregate,
+    node_group,
+    shape_ai_run,
+    take_value,
+)
 
 JsonValue = Any
 Run = dict[str, Any]
@@ -49,6 +58,8 @@ class RunDefaults:
     source_id: str
     session_id: str
     redactor: Redactor | None = None
+    media_inline_bytes: int = DEFAULT_INLINE_LIMIT
+    """Images, audio and files in messages larger than this are described, not carried."""
 
 
 def _uuid_text(hex32: str) -> str:
@@ -302,27 +313,102 @@ def _usage(attributes: dict[str, Any]) -> dict[str, int] | None:
     if total is None:
         total = min((prompt or 0) + (completion or 0), MAX_TOKEN_COUNT)
     usage = {"prompt_tokens": prompt or 0, "completion_tokens": completion or 0, "total_tokens": total}
-    cache_read = _token_count(attributes, *_CACHE_READ_TOKENS)
-    if cache_read is not None:
-        usage["cache_read_input_tokens"] = cache_read
-    cache_creation = _token_count(attributes, *_CACHE_CREATION_TOKENS)
-    if cache_creation is not None:
-        usage["cache_creation_input_tokens"] = cache_creation
+    details = _usage_object_details(attributes)
+    for field, names, detail in _USAGE_DETAILS:
+        count = _token_count(attributes, *names)
+        if count is None and detail in details:
+            count = details[detail]
+        if count is not None:
+            usage[field] = count
     return usage
 
 
 _LLM_TOTAL_TOKENS = "llm.usage.total_tokens"
 """OpenLLMetry 0.4x's total."""
-_CACHE_READ_TOKENS = (
-    attr.GEN_AI_CACHE_READ_TOKENS,
-    "gen_ai.usage.cache_read_input_tokens",  # OpenLLMetry 0.4x
-    "llm.token_count.prompt_details.cache_read",  # OpenInference
+_USAGE_DETAILS = (
+    # (the usage field, its names newest first, its name in LiteLLM's usage object)
+    (
+        "cache_read_input_tokens",
+        (
+            attr.GEN_AI_CACHE_READ_TOKENS,
+            "gen_ai.usage.cache_read_input_tokens",  # OpenLLMetry 0.4x
+            "gen_ai.usage.input_tokens.cached",
+            "llm.token_count.prompt_details.cache_read",  # OpenInference
+            "gen_ai.usage.details.cache_read_tokens",  # pydantic-ai
+        ),
+        "cache_read_input_tokens",
+    ),
+    (
+        "cache_creation_input_tokens",
+        (
+            attr.GEN_AI_CACHE_CREATION_TOKENS,
+            "gen_ai.usage.cache_creation_input_tokens",
+            "gen_ai.usage.cache_write.input_tokens",
+            "gen_ai.usage.input_tokens.cache_write",
+            "llm.token_count.prompt_details.cache_write",
+            "gen_ai.usage.details.cache_write_tokens",
+        ),
+        "cache_creation_input_tokens",
+    ),
+    (
+        "reasoning_output_tokens",
+        (
+            attr.GEN_AI_REASONING_TOKENS,
+            "gen_ai.usage.reasoning_tokens",  # OpenLLMetry
+            "llm.usage.reasoning_tokens",
+            "gen_ai.usage.output_tokens.reasoning",
+            "llm.token_count.completion_details.reasoning",
+            "gen_ai.usage.details.reasoning_tokens",
+        ),
+        "reasoning_tokens",
+    ),
 )
-_CACHE_CREATION_TOKENS = (
-    attr.GEN_AI_CACHE_CREATION_TOKENS,
-    "gen_ai.usage.cache_creation_input_tokens",
-    "llm.token_count.prompt_details.cache_write",
-)
+_LITELLM_USAGE_OBJECT = "metadata.usage_object"
+_MAX_USAGE_OBJECT_CHARS = 4096
+"""A usage object is a few hundred characters; anything longer is not read as one (parsing costs time)."""
+
+
+def _usage_object_details(attributes: Mapping[str, Any]) -> dict[str, int]:
+    """The cache and reasoning counts LiteLLM's ``otel`` callback records only inside its usage object.
+
+    It writes the object with ``str(dict)``, so it is read as a Python literal (never evaluated).
+    The attribute itself stays in ``metadata.otel``: it holds more than these counts.
+    """
+    text = attributes.get(_LITELLM_USAGE_OBJECT)
+    if not isinstance(text, str) or len(text) > _MAX_USAGE_OBJECT_CHARS:
+        return {}
+    usage = _literal(text)
+    if not isinstance(usage, dict):
+        return {}
+    details: dict[str, int] = {}
+    prompt_details = usage.get("prompt_tokens_details")
+    prompt_details = prompt_details if isinstance(prompt_details, dict) else {}
+    completion_details = usage.get("completion_tokens_details")
+    completion_details = completion_details if isinstance(completion_details, dict) else {}
+    candidates = {
+        "cache_read_input_tokens": usage.get("cache_read_input_tokens") or prompt_details.get("cached_tokens"),
+        "cache_creation_input_tokens": usage.get("cache_creation_input_tokens")
+        or prompt_details.get("cache_creation_tokens"),
+        "reasoning_tokens": completion_details.get("reasoning_tokens"),
+    }
+    for name, value in candidates.items():
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_TOKEN_COUNT:
+            details[name] = value
+    return details
+
+
+def _literal(text: str) -> Any:
+    """JSON, else a Python literal (``str(dict)``); None when it is neither."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
 _CHUNK_EVENT_SUFFIX = ".chunk"
 """OpenLLMetry records one span event per streamed chunk (``gen_ai.content.completion.chunk``)."""
 
@@ -452,6 +538,7 @@ def _generic_run(
     metadata: dict[str, Any] = {}
     used_events: set[int] = set()
     group = node_group(attributes)
+    aggregate = is_usage_aggregate(group, span.kind)
     if group is not None:
         ai_run = shape_ai_run(span.name, group, attributes, span.events, content_events)
         run["input"], run["output"] = ai_run.input, ai_run.output
@@ -466,13 +553,16 @@ def _generic_run(
         for field, keys in (("input", INPUT_KEYS), ("output", OUTPUT_KEYS)):
             found, value = take_value(attributes, *keys)
             run[field] = _plain(value) if found else None
+    if group is not None:
+        run["input"] = limit_inline_media(run["input"], defaults.media_inline_bytes)
+        run["output"] = limit_inline_media(run["output"], defaults.media_inline_bytes)
     if redactor is not None:
         run["input"], run["output"] = redactor.redact(run["input"]), redactor.redact(run["output"])
     usage = _usage(attributes)
     parent = span.parent
     marked = attributes.pop(attr.USAGE_COUNTED_IN_PARENT, False) is True or counted_in_parent
     counted_in = parent if marked else None
-    if usage is not None and counted_in is None:
+    if usage is not None and counted_in is None and not aggregate:
         metadata["usage"] = usage
     if run["status"] == "failed":
         run["error"], exception_event = _exception_error(span)
@@ -485,5 +575,9 @@ def _generic_run(
         # The same call's usage is on the run this span was started in: shown here, counted there.
         metadata["otel"]["usage"] = usage
         metadata["otel"]["usage_counted_in"] = run_uuid(span.context.trace_id, counted_in.span_id)
+    elif usage is not None and aggregate:
+        # An agent's, a chain's or a step's total of the model calls under it, each counted in its own run.
+        metadata["otel"]["usage"] = usage
+        metadata["otel"]["usage_aggregate"] = True
     run["metadata"] = metadata
     return run

@@ -18,8 +18,11 @@ from typing import Any
 
 from otel_dynamiq import attributes as attr
 from otel_dynamiq._translation import llm_content as genai
+from otel_dynamiq._translation import media
 
 OPERATION_ID = "ai.operationId"
+EMBEDDING_KEYS = ("ai.value", "ai.values", "ai.embedding", "ai.embeddings")
+"""Where the SDK records what it embedded; AI SDK 7 writes them on its GenAI ``embeddings`` spans too."""
 _PROVIDER_REQUESTS = (".doGenerate", ".doStream", ".doEmbed", ".doRerank")
 _GROUPS = {
     "ai.generateText": "llms",
@@ -39,6 +42,7 @@ _RENAMES = (
     (("ai.usage.totalTokens",), attr.GEN_AI_TOTAL_TOKENS),
     (("ai.usage.inputTokenDetails.cacheReadTokens", "ai.usage.cachedInputTokens"), attr.GEN_AI_CACHE_READ_TOKENS),
     (("ai.usage.inputTokenDetails.cacheWriteTokens",), attr.GEN_AI_CACHE_CREATION_TOKENS),
+    (("ai.usage.outputTokenDetails.reasoningTokens", "ai.usage.reasoningTokens"), attr.GEN_AI_REASONING_TOKENS),
     (("ai.toolCall.name",), "gen_ai.tool.name"),
     (("ai.toolCall.id",), "gen_ai.tool.call.id"),
     (("ai.toolCall.args", "ai.toolCall.input"), "gen_ai.tool.call.arguments"),
@@ -120,13 +124,13 @@ def _messages(messages: Sequence[Any]) -> list[genai.Message]:
             elif kind == "tool-call":
                 calls.append(_tool_call(part))
             elif kind == "tool-result":  # one Dynamiq message per tool answer, as the OpenAI API has it
-                result = _tool_result(part.get("output", part.get("result")))
+                result = genai.tool_result_text(_tool_result(part.get("output", part.get("result"))))
                 shaped.append({"role": "tool", "content": result, "tool_call_id": part.get("toolCallId")})
             else:
-                texts.append(part)
+                described = media.from_vercel_part(part) if isinstance(part, Mapping) else None
+                texts.append(described if described is not None else part)
         if texts or calls or role != "tool":
-            text: Any = "".join(texts) if all(isinstance(text, str) for text in texts) else texts
-            entry: genai.Message = {"role": role, "content": text if texts else None}
+            entry: genai.Message = {"role": role, "content": genai.content_of(texts) if texts else None}
             if calls:
                 entry["tool_calls"] = calls
             shaped.append(entry)

@@ -3,6 +3,7 @@
     llm_app.py LLM_URL openai [--manual INSTRUMENTATION]
     llm_app.py LLM_URL langchain [--manual INSTRUMENTATION]
     llm_app.py LLM_URL litellm --manual litellm-otel
+    llm_app.py LLM_URL pydantic-ai --manual pydantic-ai
 
 ``openai`` calls the OpenAI client directly: chat, streamed chat with and
 without usage, a failing call, embeddings and a tool call. ``langchain`` runs
@@ -68,6 +69,8 @@ def manual_setup(instrumentation: str) -> Callable[[], None]:
         # LiteLLM's own callback; its litellm_request span, not attributes written on the caller's span.
         os.environ["USE_OTEL_LITELLM_REQUEST_SPAN"] = "true"
         litellm.callbacks = ["otel"]
+    elif instrumentation == "pydantic-ai":
+        pass  # the app instruments its agents itself (Agent.instrument_all)
     elif instrumentation == "openinference-langchain":
         from openinference.instrumentation.langchain import LangChainInstrumentor
 
@@ -197,14 +200,73 @@ def langchain_calls(url: str) -> None:
         Shelf().invoke("capital of France")
 
 
+def tiny_png() -> bytes:
+    """A one-pixel PNG, made here: an image part's bytes."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
+
+
+def pydantic_ai_calls(url: str) -> None:
+    """Agents of pydantic-ai, instrumented by its own ``Agent.instrument_all``: plain, tool, structured, image."""
+    from pydantic import BaseModel
+    from pydantic_ai import Agent, BinaryContent, ImageUrl
+    from pydantic_ai.models.instrumented import InstrumentationSettings
+    from pydantic_ai.models.openai import OpenAIChatModel
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    version = int(os.environ.get("PYDANTIC_AI_FORMAT", "5"))
+    Agent.instrument_all(
+        InstrumentationSettings(include_content=True, use_aggregated_usage_attribute_names=False, version=version)
+    )
+    model = OpenAIChatModel("gpt-4o-mini", provider=OpenAIProvider(base_url=url, api_key="sk-test-not-a-real-key"))
+
+    class Pair(BaseModel):
+        a: int
+        b: int
+
+    with scenario("agent"):
+        Agent(model, name="calculator", instructions="Answer tersely.").run_sync("What is 2 + 2?")
+    with scenario("agent with tool"):
+        adder = Agent(model, name="adder", instructions="Use the add tool.")
+
+        @adder.tool_plain
+        def add(a: int, b: int) -> int:
+            """Adds two numbers a and b."""
+            return a + b
+
+        adder.run_sync("add 2 and 2")
+    with scenario("structured"):
+        Agent(model, name="pair", output_type=Pair, instructions="Return the pair.").run_sync("Give me a=2 and b=2.")
+    with scenario("image"):
+        Agent(model, name="looker", instructions="Describe images.").run_sync(
+            [
+                "Describe it.",
+                ImageUrl(url="https://example.com/cat.png"),
+                BinaryContent(data=tiny_png(), media_type="image/png"),
+            ]
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("url")
-    parser.add_argument("calls", choices=["openai", "langchain", "litellm"])
+    parser.add_argument("calls", choices=["openai", "langchain", "litellm", "pydantic-ai"])
     parser.add_argument("--manual")
     args = parser.parse_args()
     shutdown = manual_setup(args.manual) if args.manual else None
-    {"openai": openai_calls, "langchain": langchain_calls, "litellm": litellm_calls}[args.calls](args.url)
+    calls = {"openai": openai_calls, "langchain": langchain_calls, "litellm": litellm_calls}
+    calls["pydantic-ai"] = pydantic_ai_calls
+    calls[args.calls](args.url)
     if shutdown is not None:
         shutdown()
 

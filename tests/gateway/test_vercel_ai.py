@@ -102,12 +102,13 @@ def test_vercel_ai_sdk_calls_become_runs_counted_once(
             "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2 + 2?"}]
         }
         assert run["output"] == {"content": "4"}
-    # Cache reads as Dynamiq's own usage names them (the SDK reports none here).
+    # Cache reads and reasoning under their one name each (the SDK reports 0 of each here).
     assert call["metadata"]["usage"] == {
         "prompt_tokens": 7,
         "completion_tokens": 1,
         "total_tokens": 8,
         "cache_read_input_tokens": 0,
+        "reasoning_output_tokens": 0,
     }
     assert "usage" not in request["metadata"]
     assert request["metadata"]["otel"]["usage"]["total_tokens"] == 8
@@ -124,7 +125,7 @@ def test_vercel_ai_sdk_calls_become_runs_counted_once(
         "messages": [
             {"role": "user", "content": "add 2 and 2"},
             {"role": "assistant", "content": None, "tool_calls": [asked]},
-            {"role": "tool", "content": 4, "tool_call_id": "call_local_1"},
+            {"role": "tool", "content": "4", "tool_call_id": "call_local_1"},  # text, as the model reads it
         ]
     }
     assert second["output"] == {"content": "The tool says 4."}

@@ -26,6 +26,7 @@ from dynamiq.runnables import RunnableConfig
 from dynamiq.types import Document
 
 from otel_dynamiq.collector import LocalCollector
+from tests.apps.llm_app import tiny_png
 from tests.support.common import wait_for
 from tests.support.dynamiq_apps import KeepRuns, LocalLLM
 from tests.support.processes import BIN, ROOT, clean_env
@@ -50,7 +51,10 @@ def llm() -> Iterator[LocalLLM]:
 
 
 def run_app(
-    llm: LocalLLM, calls: Literal["openai", "langchain", "litellm"], manual: str | None = None, **environment: str
+    llm: LocalLLM,
+    calls: Literal["openai", "langchain", "litellm", "pydantic-ai"],
+    manual: str | None = None,
+    **environment: str,
 ) -> tuple[Runs, list[dict[str, Any]]]:
     """Run the app once against a fresh collector; its runs by scenario, and all of them."""
     with LocalCollector() as collector:
@@ -64,7 +68,7 @@ def run_app(
         assert done.returncode == 0, done.stderr
         STDERR[manual or "auto"] = done.stderr
         assert "Could not translate" not in done.stderr, done.stderr
-        scenarios = {"langchain": 3, "litellm": 4, "openai": 7}[calls]
+        scenarios = {"langchain": 3, "litellm": 4, "openai": 7, "pydantic-ai": 4}[calls]
         wait_for(lambda: sum(run["name"].startswith("scenario ") for run in collector.store.runs()) >= scenarios)
         runs = collector.store.runs()
     roots = {run["id"]: run["name"].removeprefix("scenario ") for run in runs if run["name"].startswith("scenario ")}
@@ -250,6 +254,12 @@ def counted(runs: list[dict[str, Any]]) -> tuple[int, int]:
 
 
 ASKED = {"id": "call_local_1", "type": "function", "function": {"name": "add", "arguments": {"a": 2, "b": 2}}}
+TOOLS_OFFERED = {
+    "name": "add",
+    "description": "Adds two numbers a and b.",
+    "parameters": {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}},
+    "type": "function",
+}
 TOOL_ANSWER_INPUT = {
     "messages": [
         {"role": "user", "content": "add 2 and 2"},
@@ -265,7 +275,8 @@ def test_openllmetry_openai(llm: LocalLLM) -> None:
     assert_openai_calls(runs, "opentelemetry.instrumentation.openai", failed_type="openai.InternalServerError")
     assert_nothing_repeated(everything)
     answer = one(runs["tool answer"], "llms")
-    assert answer["input"] == TOOL_ANSWER_INPUT
+    # It records the tools offered (gen_ai.tool.definitions): beside the messages, as in the request.
+    assert answer["input"] == {**TOOL_ANSWER_INPUT, "tools": [TOOLS_OFFERED]}
     assert answer["output"] == {"content": "The tool says 4."}
     assert one(runs["embeddings"], "embedders")["input"] == {"query": "a b"}
     # One span event per streamed chunk, shown as one event with their count.
@@ -417,3 +428,44 @@ def test_a_retriever_run_looks_like_a_native_retriever_run(langchain_runs: Runs)
         assert {key: mine[key] for key in ("content", "metadata", "embedding", "score")} == {
             key: theirs[key] for key in ("content", "metadata", "embedding", "score")
         }
+
+
+@pytest.mark.parametrize("message_format", [5, 6])
+def test_pydantic_ai_agents_count_each_call_once_and_show_what_they_were_asked(
+    llm: LocalLLM, message_format: int
+) -> None:
+    """pydantic-ai 2.x: its agent span reports the total of its chat spans; the total is shown, not counted."""
+    answered_before = len(llm.usages)
+    runs, everything = run_app(llm, "pydantic-ai", "pydantic-ai", PYDANTIC_AI_FORMAT=str(message_format))
+    answered = llm.usages[answered_before:]
+    truth = (sum(usage["prompt_tokens"] for usage in answered), sum(usage["completion_tokens"] for usage in answered))
+    assert counted(everything) == truth  # one count per call the LLM answered, agents included
+
+    agent = one(runs["agent"], "agents")
+    assert agent["metadata"]["node"]["name"] == "calculator"
+    assert agent["input"]["input"] == "What is 2 + 2?"
+    assert agent["input"]["messages"][0] == {"role": "system", "content": "Answer tersely."}
+    assert agent["output"]["content"] == "4"
+    assert "usage" not in agent["metadata"]
+    assert agent["metadata"]["otel"]["usage_aggregate"] is True
+    assert agent["metadata"]["otel"]["usage"]["prompt_tokens"] == counted(runs["agent"])[0]
+
+    tool_agent = one(runs["agent with tool"], "agents")
+    tool_answer = [message for message in tool_agent["output"]["messages"] if message["role"] == "tool"]
+    assert tool_answer == [{"role": "tool", "content": "4", "tool_call_id": "call_local_1"}]  # "user" in format 5
+    calls = [run for run in runs["agent with tool"] if run["metadata"]["node"]["group"] == "llms"]
+    assert len(calls) == 2 and all(run["metadata"]["usage"]["total_tokens"] > 0 for run in calls)
+    assert calls[0]["input"]["tools"][0]["name"] == "add"
+    tool = one(runs["agent with tool"], "tools")
+    assert (tool["name"], tool["input"], tool["output"]) == ("add", {"a": 2, "b": 2}, {"content": 4})
+
+    structured = one(runs["structured"], "agents")
+    assert structured["output"]["content"] == {"a": 2, "b": 2}  # parsed, not JSON text
+
+    (looked,) = [run for run in runs["image"] if run["metadata"]["node"]["group"] == "llms"]
+    (asked,) = [message for message in looked["input"]["messages"] if message["role"] == "user"]
+    text, link, picture = asked["content"]
+    assert text == {"type": "text", "text": "Describe it."}
+    assert link == {"type": "image", "mime_type": "image/png", "url": "https://example.com/cat.png"}
+    assert (picture["type"], picture["mime_type"], picture["size_bytes"]) == ("image", "image/png", len(tiny_png()))
+    assert picture["url"].startswith("data:image/png;base64,")
