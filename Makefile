@@ -55,7 +55,7 @@ compat: $(STAMP)
 # takes minutes, later ones reuse .cache/otelcol: hence the longer per-test timeout), and a Node.js sender (needs
 # Node.js and npm).
 fleet: $(STAMP)
-	$(BIN)/pytest -m fleet -s --timeout 900 tests/gateway/test_fleet.py tests/gateway/test_vercel_ai.py
+	$(BIN)/pytest -m fleet -s --timeout 900 tests/gateway/test_fleet.py tests/gateway/test_vercel_ai.py tests/gateway/test_ai_sdk_7.py
 
 # The trace viewer in a real browser: Debian's chromium (apt-get install chromium) driven by Playwright.
 # Screenshots land in .cache/viewer/.

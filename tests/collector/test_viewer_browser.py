@@ -8,6 +8,7 @@ does, after installing chromium. Screenshots land in `.cache/viewer/`.
 
 from __future__ import annotations
 
+import base64
 import re
 import subprocess
 import sys
@@ -35,6 +36,12 @@ FAILED_TRACE = "11111111-0000-4000-8000-000000000000"
 TOOLS_TRACE = "22222222-0000-4000-8000-000000000000"
 HOSTILE_TRACE = "33333333-0000-4000-8000-000000000000"
 QUIRKS_TRACE = "0e0e0e0e-0000-4000-8000-000000000000"
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
+PNG_URL = f"data:image/png;base64,{base64.b64encode(PNG).decode()}"
+OMITTED = "data over the inline limit"
+SVG_URL = "data:image/svg+xml;base64," + base64.b64encode(b"<svg onload='alert(1)'/>").decode()
 BIDI_NAME = "\u202eMLL evil"  # reads "live LLM" where the control is obeyed
 LONG_KEY = "a_metadata_key_that_goes_on_and_on_for_seventy_characters_or_so_in_all"
 TRACEBACK = 'Traceback (most recent call last):\n  File "tool.py", line 3, in run\n    return a / b\nZeroDivisionError'
@@ -171,6 +178,37 @@ def quirks_trace() -> list[dict[str, Any]]:
                     "usage_counted_in": run_id("0e0e0e0e", 5),
                 },
             },
+        ),
+        sample_run(
+            id=run_id("0e0e0e0e", 7),
+            name="looking agent",
+            start_time=at(0.9),
+            end_time=at(0.95),
+            input={
+                "input": "Describe it.",
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "text", "text": "Describe it."},
+                            {"type": "image", "mime_type": "image/png", "size_bytes": len(PNG), "url": PNG_URL},
+                            {"type": "image", "mime_type": "image/svg+xml", "size_bytes": 40, "url": SVG_URL},
+                            {
+                                "type": "image",
+                                "mime_type": "image/jpeg",
+                                "size_bytes": 409_600,
+                                "omitted": "data over the inline limit",
+                            },
+                        ],
+                    }
+                ],
+            },
+            output={"content": "A red pixel."},
+            metadata={
+                "node": {"group": "agents", "model": "gpt-4o"},
+                "otel": {"usage": {"total_tokens": 30}, "usage_aggregate": True},
+            },
+            **child,
         ),
     ]
 
@@ -705,6 +743,23 @@ def test_a_call_whose_usage_is_counted_in_its_parent_says_so(site: Site, page: P
     expect(page.locator(".panel dd.total-tokens")).to_have_text("30")
     note.locator("a").click()
     expect(page.locator(".panel .run-head h2")).to_have_text("LLM node")
+
+
+def test_an_agent_s_total_is_shown_not_counted_and_its_image_is_a_thumbnail(site: Site, page: Page) -> None:
+    open_trace(page, site, QUIRKS_TRACE)
+    expect(page.locator(".totals .tokens .value")).to_have_text("30")  # the agent's 30 are not added again
+    row(page, "looking agent").click()
+    expect(page.locator(".panel .counted-elsewhere.aggregate")).to_contain_text("the total of the model calls under it")
+    expect(page.locator(".panel section h3").first).to_have_text("Agent")
+    thumbnails = page.locator(".panel .part.media img.thumbnail")
+    expect(thumbnails).to_have_count(1)  # the PNG; an SVG is never drawn, a described image has no data
+    expect(thumbnails).to_have_attribute("src", PNG_URL)
+    assert page.evaluate("() => document.querySelector('.panel img.thumbnail').naturalWidth") == 1
+    labels = page.locator(".panel .part.media .media-label")
+    expect(labels).to_have_text(
+        ["[image] image/png 70 bytes", "[image] image/svg+xml 40 bytes", "[image] image/jpeg 409,600 bytes"]
+    )
+    expect(page.locator(".panel .media-omitted")).to_have_text(" (data over the inline limit)")
 
 
 def test_on_a_phone_a_tapped_run_brings_its_panel_into_view(site: Site, browser: Browser) -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from otel_dynamiq.collector import LocalCollector
 from otel_dynamiq.gateway import Gateway
-from tests.support.common import wait_for
+from tests.support.common import runs_by_scenario, wait_for
 from tests.support.dynamiq_apps import LocalLLM
 from tests.support.processes import ROOT
 
@@ -54,16 +54,7 @@ def vercel_runs(llm: LocalLLM, through: Gateway, collector: LocalCollector) -> d
     )
     assert done.returncode == 0, done.stderr
     wait_for(lambda: any(run["name"] == "vercel app" for run in collector.store.runs()))
-    runs = collector.store.runs()
-    by_id = {run["id"]: run for run in runs}
-    grouped: dict[str, list[dict[str, Any]]] = {name: [] for name in SCENARIOS}
-    for run in runs:
-        ancestor = run
-        while ancestor["parent_run_id"] in by_id and not ancestor["name"].startswith("scenario "):
-            ancestor = by_id[ancestor["parent_run_id"]]
-        if ancestor is not run and ancestor["name"].startswith("scenario "):
-            grouped[ancestor["name"].removeprefix("scenario ")].append(run)
-    return grouped
+    return runs_by_scenario(collector.store.runs(), SCENARIOS)
 
 
 def named(runs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:

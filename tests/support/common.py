@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from opentelemetry.sdk.resources import Resource
@@ -31,6 +31,19 @@ def wait_for(condition: Callable[[], Any], timeout: float = 15.0, interval: floa
 def wait_for_runs(collector: LocalCollector, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
     wait_for(lambda: len(collector.store.runs()) >= count, timeout)
     return collector.store.runs()
+
+
+def runs_by_scenario(runs: list[dict[str, Any]], scenarios: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+    """The runs under each ``scenario <name>`` run, by name: how the producer tests find each call's runs."""
+    by_id = {run["id"]: run for run in runs}
+    grouped: dict[str, list[dict[str, Any]]] = {name: [] for name in scenarios}
+    for run in runs:
+        ancestor = run
+        while ancestor["parent_run_id"] in by_id and not ancestor["name"].startswith("scenario "):
+            ancestor = by_id[ancestor["parent_run_id"]]
+        if ancestor is not run and ancestor["name"].startswith("scenario "):
+            grouped[ancestor["name"].removeprefix("scenario ")].append(run)
+    return grouped
 
 
 class SpanRecorder:

@@ -31,12 +31,23 @@ function usageOf(run) {
 // run; the inner one keeps its usage under metadata.otel, with the run it is counted in.
 function usageCountedElsewhere(run) {
   const otel = isObject(run.metadata) && isObject(run.metadata.otel) ? run.metadata.otel : null;
-  if (!otel || typeof otel.usage_counted_in !== "string") return null;
-  return { usage: isObject(otel.usage) ? otel.usage : null, countedIn: otel.usage_counted_in };
+  if (!otel) return null;
+  const usage = isObject(otel.usage) ? otel.usage : null;
+  if (typeof otel.usage_counted_in === "string") return { usage, countedIn: otel.usage_counted_in };
+  // An agent's (or a chain's, a step's) total of the model calls under it: shown, each call counted in its own run.
+  if (otel.usage_aggregate === true) return { usage, countedIn: null };
+  return null;
 }
 
 function countedElsewhereView(run, elsewhere) {
   const tokens = elsewhere.usage && typeof elsewhere.usage.total_tokens === "number" ? `${number.format(elsewhere.usage.total_tokens)} tokens, ` : "";
+  if (elsewhere.countedIn === null) {
+    return h(
+      "p",
+      { class: "counted-elsewhere aggregate" },
+      `This run's usage (${tokens}in metadata.otel.usage) is the total of the model calls under it; each is counted once, in its own run.`,
+    );
+  }
   return h(
     "p",
     { class: "counted-elsewhere" },
@@ -64,10 +75,31 @@ function contentView(content) {
     return pagedList(h("div", { class: "parts" }), content, (part) => {
       if (isObject(part) && typeof part.text === "string") return foldedText(part.text);
       if (isObject(part) && isObject(part.image_url)) return h("p", { class: "part" }, `[image] ${String(part.image_url.url ?? "").slice(0, 300)}`);
+      if (isObject(part) && MEDIA_KINDS.has(part.type)) return mediaView(part);
       return valueView(part);
     });
   }
   return content === null || content === undefined ? null : valueView(content);
+}
+
+const MEDIA_KINDS = new Set(["image", "audio", "video", "file"]);
+// Only raster images the exporter kept inline are drawn; a link is shown as text, never fetched.
+const DRAWN_IMAGE = /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+=*$/;
+
+function mediaView(part) {
+  const mime = typeof part.mime_type === "string" ? part.mime_type : "";
+  const size = typeof part.size_bytes === "number" ? `${number.format(part.size_bytes)} bytes` : "";
+  const url = typeof part.url === "string" ? part.url : "";
+  const described = [`[${String(part.type)}]`, mime, size].filter(Boolean).join(" ");
+  const drawn = part.type === "image" && DRAWN_IMAGE.test(url);
+  return h(
+    "div",
+    { class: `part media media-${MEDIA_KINDS.has(part.type) ? part.type : "file"}` },
+    drawn ? h("img", { class: "thumbnail", src: url, alt: described }) : null,
+    h("span", { class: "media-label" }, described),
+    !drawn && url && !url.startsWith("data:") ? h("code", { class: "media-link" }, url.slice(0, 500)) : null,
+    typeof part.omitted === "string" ? h("span", { class: "media-omitted" }, ` (${part.omitted})`) : null,
+  );
 }
 
 function toolCallView(call) {
@@ -140,7 +172,7 @@ function llmView(run) {
       : h("div", { class: "message role-assistant answer" }, h("div", { class: "role" }, "output"), valueView(output));
   return [
     section(
-      "LLM call",
+      nodeOf(run).group === "agents" ? "Agent" : "LLM call",
       elsewhere ? countedElsewhereView(run, elsewhere) : null,
       h("dl", { class: "facts-list" }, facts.map(([label, value]) => [h("dt", null, label), h("dd", { class: label.replace(/ /g, "-") }, typeof value === "number" ? number.format(value) : String(value))])),
     ),
