@@ -72,6 +72,7 @@ _MODEL_KEYS = {
     "rankers": ("reranker.model_name", attr.GEN_AI_REQUEST_MODEL),
     "agents": (attr.GEN_AI_REQUEST_MODEL, "llm.model_name"),
 }
+_ALWAYS_MODELLED = frozenset({"llms", "embedders", "rankers"})
 _FLATTENED_MESSAGES = ("llm.input_messages.", "llm.output_messages.", "gen_ai.prompt.", "gen_ai.completion.")
 _PROVIDER_KEYS = (attr.GEN_AI_PROVIDER_NAME, attr.GEN_AI_SYSTEM, "llm.provider", "llm.system")
 _LITELLM_MODEL = "litellm.provider.model"
@@ -194,7 +195,9 @@ def shape_ai_run(
     if description is not None:
         node["description"] = description
     if group in _MODEL_KEYS:
-        node["model"] = _model(attributes, _MODEL_KEYS[group])
+        model = _model(attributes, _MODEL_KEYS[group])
+        if model is not None or group in _ALWAYS_MODELLED:  # an agent names its model only when it has one
+            node["model"] = model
     provider = _pop_first(attributes, _PROVIDER_KEYS)
     for key in _PROVIDER_KEYS:  # the previous name beside the current one, saying the same
         if provider is not None and attributes.get(key) == provider:
