@@ -17,6 +17,11 @@ import orjson
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 """On the wire. The exporter's requests stay under 4 MiB by default."""
+TOO_LARGE_ADVICE = (
+    "send smaller batches (OTEL_BSP_MAX_EXPORT_BATCH_SIZE, or the Collector's batch processor "
+    "send_batch_max_size) or compress them with gzip"
+)
+"""What a sender refused with 413 can do: the bound protects the receiver's memory, the sender controls its size."""
 MAX_DECOMPRESSED_BYTES = 32 * 1024 * 1024
 """After gzip or deflate: a 500 KiB gzip bomb would otherwise inflate to 512 MiB."""
 MAX_CONTAINERS = 1_000_000
@@ -47,7 +52,7 @@ def content_length(header: str | None) -> int:
         raise BodyError(HTTPStatus.BAD_REQUEST, f"Content-Length must be a number of bytes, got {header[:40]!r}")
     length = int(text)
     if length > MAX_BODY_BYTES:
-        raise BodyError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes")
+        raise BodyError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes: {TOO_LARGE_ADVICE}")
     return length
 
 

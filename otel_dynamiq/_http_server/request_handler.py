@@ -17,7 +17,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 
 from otel_dynamiq._http_server.bounded_server import BoundedHandler
-from otel_dynamiq._http_server.request_body import MAX_BODY_BYTES, BodyError, content_length
+from otel_dynamiq._http_server.request_body import MAX_BODY_BYTES, TOO_LARGE_ADVICE, BodyError, content_length
 
 _logger = logging.getLogger(__name__)
 
@@ -134,12 +134,16 @@ class RequestHandler(BoundedHandler):
                     trailer = self.rfile.readline(_MAX_CHUNK_LINE)
                     total += len(trailer)
                     if total > MAX_BODY_BYTES:
-                        raise BodyError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes")
+                        raise BodyError(
+                            HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes: {TOO_LARGE_ADVICE}"
+                        )
                     if trailer in (b"\r\n", b"\n", b""):
                         return b"".join(parts)
             total += size + 2
             if total > MAX_BODY_BYTES or size < 0:
-                raise BodyError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes")
+                raise BodyError(
+                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes: {TOO_LARGE_ADVICE}"
+                )
             chunk = self.rfile.read(size)
             if len(chunk) < size or self.rfile.readline(_MAX_CHUNK_LINE).strip():
                 raise BodyError(HTTPStatus.BAD_REQUEST, "chunked body ended early or is malformed")

@@ -252,3 +252,42 @@ def test_embedding_inputs_are_recorded(traced: Traced) -> None:
         assert node(run) == ("embedders", "text-embedding-3-small", "openai")
         assert run["input"] == {"query": "a b"}
         assert run["output"]["query"] == "a b" and len(run["output"]["embedding"]) == 8
+
+
+def test_a_14_mb_request_with_photos_is_taken_and_each_run_keeps_its_meaning() -> None:
+    """The SDK writes a photo's bytes as a JSON map of numbers: three calls make one OTLP/JSON request of 14 MB.
+
+    The gateway reads it (under its 16 MiB bound), the photo becomes a described part (over the inline
+    limit), and every run keeps its group, usage and the shape of its input.
+    """
+    node_binary = install_node_sender()
+    with LocalLLM() as llm, LocalCollector() as collector, pytest.MonkeyPatch.context() as patch:
+        patch.setenv(env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT, collector.url)
+        with Gateway(port=0, grpc_port=0) as gateway:
+            done = subprocess.run(
+                [node_binary, "big_image.mjs", llm.url, f"{gateway.http_url}/v1/traces"],
+                cwd=NODE_SENDER,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert done.returncode == 0, done.stderr
+            trace_id, results = done.stdout.strip().splitlines()[:2]
+            assert json.loads(results) == [0]  # one export, and it succeeded: nothing refused with 413
+            wait_for(lambda: len([run for run in collector.store.runs() if run["name"] == "ai.generateText"]) == 3)
+            runs = [run for run in collector.store.runs() if run["metadata"]["otel"]["trace_id"] == trace_id]
+        answered = llm.answered_tokens()
+    calls = named(runs, "ai.generateText")
+    assert counted(runs) == answered
+    for call in calls:
+        assert node(call)[:2] == ("llms", "gpt-4o-mini")
+        assert call["metadata"]["usage"]["total_tokens"] > 0
+        (message,) = call["input"]["messages"]
+        text, photo = message["content"]
+        assert text == {"type": "text", "text": "Describe it."}
+        assert photo == {
+            "type": "image",
+            "mime_type": "image/jpeg",
+            "size_bytes": 300 * 1024,
+            "omitted": "data over the inline limit",
+        }
