@@ -131,6 +131,8 @@ def openai_calls(url: str) -> None:
         client.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "add 2 and 2"}], tools=tools
         )
+    with scenario("detailed usage"):  # the local LLM adds cached, cache-written and reasoning counts for it
+        client.chat.completions.create(model="o4-mini", messages=[{"role": "user", "content": "What is 2 + 2?"}])
     with scenario("tool answer"):
         call = {"id": "call_local_1", "type": "function", "function": {"name": "add", "arguments": '{"a": 2, "b": 2}'}}
         client.chat.completions.create(
@@ -159,6 +161,8 @@ def litellm_calls(url: str) -> None:
         litellm.completion(
             model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "add 2 and 2"}], tools=TOOLS, **common
         )
+    with scenario("detailed usage"):
+        litellm.completion(model="openai/o4-mini", messages=[{"role": "user", "content": "What is 2 + 2?"}], **common)
     with scenario("failing"):
         with suppress(litellm.InternalServerError):
             litellm.completion(model="openai/failing-model", messages=[{"role": "user", "content": "fail"}], **common)

@@ -56,7 +56,11 @@ def run_app(
     manual: str | None = None,
     **environment: str,
 ) -> tuple[Runs, list[dict[str, Any]]]:
-    """Run the app once against a fresh collector; its runs by scenario, and all of them."""
+    """Run the app once against a fresh collector; its runs by scenario, and all of them.
+
+    Whatever the instrumentation, the runs' summed ``metadata.usage`` must be what the LLM answered.
+    """
+    answered_before = len(llm.usages)
     with LocalCollector() as collector:
         command = [sys.executable, "-m", APP, llm.url, calls]
         if manual:
@@ -68,9 +72,15 @@ def run_app(
         assert done.returncode == 0, done.stderr
         STDERR[manual or "auto"] = done.stderr
         assert "Could not translate" not in done.stderr, done.stderr
-        scenarios = {"langchain": 3, "litellm": 4, "openai": 7, "pydantic-ai": 4}[calls]
+        scenarios = {"langchain": 3, "litellm": 5, "openai": 8, "pydantic-ai": 4}[calls]
         wait_for(lambda: sum(run["name"].startswith("scenario ") for run in collector.store.runs()) >= scenarios)
         runs = collector.store.runs()
+    answered = llm.usages[answered_before:]
+    truth = (
+        sum(usage["prompt_tokens"] for usage in answered),
+        sum(usage.get("completion_tokens", 0) for usage in answered),
+    )
+    assert counted(runs) == truth, "the trace's usage is not what the LLM answered"
     roots = {run["id"]: run["name"].removeprefix("scenario ") for run in runs if run["name"].startswith("scenario ")}
     by_id = {run["id"]: run for run in runs}
     grouped: Runs = {name: [] for name in roots.values()}
@@ -108,8 +118,17 @@ def assert_llm_run(run: dict[str, Any], usage: tuple[int, int] | None, provider:
         }
 
 
-def assert_openai_calls(runs: Runs, scope: str, failed_type: str) -> None:
-    """What every OpenAI instrumentation must show for the app's six calls, content on."""
+DETAILED = {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}
+"""What the local LLM answers o4-mini with; its details are 2 cached, 1 cache-written, 3 reasoning tokens."""
+
+
+def assert_openai_calls(runs: Runs, scope: str, failed_type: str, details: dict[str, int] | None = None) -> None:
+    """What every OpenAI instrumentation must show for the app's calls, content on.
+
+    ``details`` are the usage details the instrumentation reports, under their one name each.
+    """
+    detailed = one(runs["detailed usage"], "llms", scope)
+    assert detailed["metadata"]["usage"] == {**DETAILED, **(details or {})}
     chat = one(runs["chat"], "llms", scope)
     assert_llm_run(chat, (7, 1))
     assert chat["input"] == {
@@ -202,7 +221,12 @@ def test_no_content_reaches_dynamiq_when_capture_is_off(llm: LocalLLM, manual: s
 
 def test_openinference_openai(llm: LocalLLM) -> None:
     runs, everything = run_app(llm, "openai", "openinference-openai")
-    assert_openai_calls(runs, "openinference", failed_type="openai.InternalServerError")
+    assert_openai_calls(
+        runs,
+        "openinference",
+        failed_type="openai.InternalServerError",
+        details={"cache_read_input_tokens": 2, "reasoning_output_tokens": 3},
+    )
     assert_nothing_repeated(everything)
     embedding = one(runs["embeddings"], "embedders")
     assert embedding["input"] == {"query": "a b"}
@@ -272,7 +296,12 @@ TOOL_ANSWER_INPUT = {
 def test_openllmetry_openai(llm: LocalLLM) -> None:
     """OpenLLMetry (Traceloop) 0.6x: the current GenAI attributes, its chunk events, its embedding texts."""
     runs, everything = run_app(llm, "openai", "openllmetry-openai")
-    assert_openai_calls(runs, "opentelemetry.instrumentation.openai", failed_type="openai.InternalServerError")
+    assert_openai_calls(
+        runs,
+        "opentelemetry.instrumentation.openai",
+        failed_type="openai.InternalServerError",
+        details={"cache_read_input_tokens": 2, "reasoning_output_tokens": 3},
+    )
     assert_nothing_repeated(everything)
     answer = one(runs["tool answer"], "llms")
     # It records the tools offered (gen_ai.tool.definitions): beside the messages, as in the request.
@@ -333,6 +362,13 @@ def test_litellm_otel_callback(llm: LocalLLM) -> None:
     assert (failed["status"], failed["metadata"]["node"]["model"]) == ("failed", "failing-model")
     assert failed["error"]["type"] == "litellm.exceptions.InternalServerError"
     assert "the local model is down" in failed["error"]["message"]
+    # Its usage object is the only place LiteLLM records the details.
+    assert one(runs["detailed usage"], "llms", "litellm")["metadata"]["usage"] == {
+        **DETAILED,
+        "cache_read_input_tokens": 2,
+        "cache_creation_input_tokens": 1,
+        "reasoning_output_tokens": 3,
+    }
     embedding = one(runs["embeddings"], "embedders", "litellm")
     node = embedding["metadata"]["node"]
     assert (node["model"], node["provider"]) == ("text-embedding-3-small", "openai")
