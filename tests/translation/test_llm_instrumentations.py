@@ -189,7 +189,7 @@ def test_openai_v2_content_logged_as_events_reaches_the_runs(llm: LocalLLM) -> N
     assert_nothing_repeated(everything)
 
 
-@pytest.mark.parametrize("mode", ["span_only", "event_only"])
+@pytest.mark.parametrize("mode", ["span_only", "event_only", "span_and_event"])
 def test_openai_v2_latest_conventions_in_both_content_forms(llm: LocalLLM, mode: str) -> None:
     runs, everything = run_app(
         llm,
@@ -202,10 +202,15 @@ def test_openai_v2_latest_conventions_in_both_content_forms(llm: LocalLLM, mode:
     assert_nothing_repeated(everything)
 
 
+NO_CONTENT = {"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "no_content"}
+
+
 @pytest.mark.parametrize(
     ("manual", "hide"),
     [
         ("openai-v2", {}),
+        ("openai-v2", {"OTEL_SEMCONV_STABILITY_OPT_IN": "gen_ai_latest_experimental"}),
+        ("openai-v2", {"OTEL_SEMCONV_STABILITY_OPT_IN": "gen_ai_latest_experimental", **NO_CONTENT}),
         ("openinference-openai", {"OPENINFERENCE_HIDE_INPUTS": "true", "OPENINFERENCE_HIDE_OUTPUTS": "true"}),
     ],
 )
