@@ -80,6 +80,9 @@ GEN_AI_REASONING_TOKENS: Final = "gen_ai.usage.reasoning.output_tokens"
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
 GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
 
+USAGE_CALLS_BELOW: Final = "dynamiq.usage.calls_below"
+"""True on a span under which a model call started (``NestedCallMarker`` sets it while the span is live): usage
+it reports is the total of those calls, shown and not counted again, whatever its kind or group."""
 USAGE_COUNTED_IN_PARENT: Final = "dynamiq.usage.counted_in_parent"
 """True on a span started inside another span of the same LLM call (an instrumented client under a
 Dynamiq LLM node, one client instrumentation under another): its usage is shown, not counted again."""

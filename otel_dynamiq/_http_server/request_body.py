@@ -17,10 +17,10 @@ import orjson
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 """On the wire. The exporter's requests stay under 4 MiB by default."""
-TOO_LARGE_ADVICE = (
-    "send smaller batches (OTEL_BSP_MAX_EXPORT_BATCH_SIZE, or the Collector's batch processor "
-    "send_batch_max_size) or compress them with gzip"
+SMALLER_BATCHES = (
+    "send smaller batches (OTEL_BSP_MAX_EXPORT_BATCH_SIZE, or the Collector's batch processor send_batch_max_size)"
 )
+TOO_LARGE_ADVICE = f"{SMALLER_BATCHES} or compress them with gzip"
 """What a sender refused with 413 can do: the bound protects the receiver's memory, the sender controls its size."""
 MAX_DECOMPRESSED_BYTES = 32 * 1024 * 1024
 """After gzip or deflate: a 500 KiB gzip bomb would otherwise inflate to 512 MiB."""
@@ -74,7 +74,10 @@ def decompressed(raw: bytes, encoding: str | None) -> bytes:
             raise BodyError(HTTPStatus.BAD_REQUEST, f"body is not valid {name}: {exc}") from None
         total += len(text)
         if total > MAX_DECOMPRESSED_BYTES or inflater.unconsumed_tail:
-            raise BodyError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body inflates past {MAX_DECOMPRESSED_BYTES} bytes")
+            raise BodyError(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                f"body inflates past {MAX_DECOMPRESSED_BYTES} bytes: {SMALLER_BATCHES}",
+            )
         if not inflater.eof:
             raise BodyError(HTTPStatus.BAD_REQUEST, f"body is a truncated {name} stream")
         if text:

@@ -1,4 +1,4 @@
-"""Mark spans that describe an LLM call already described by the span they were started in.
+"""Mark spans that describe an LLM call already described by the span they were started in, and spans above calls.
 
 One LLM call is often traced several times over: a Dynamiq LLM node calls
 litellm, which calls the OpenAI client, which one or two instrumentations
@@ -63,22 +63,66 @@ class MarkedSpans:
 MARKED = MarkedSpans()
 
 
+_MAX_LIVE_SPANS = 100_000
+"""Spans tracked while live; past this (spans that never end) new ones are not tracked, and nothing else changes."""
+
+
 class NestedCallMarker(SpanProcessor):
-    """Marks a span started inside a span that is itself a model call; every other span is left alone."""
+    """Marks spans by where model calls are: inside one (counted there), or above one (a total, not a call).
+
+    A span started inside a model call gets ``dynamiq.usage.counted_in_parent``. A span under which a
+    model call starts gets ``dynamiq.usage.calls_below``, set while it is still live: an agent, a
+    workflow or a wrapper that reports its calls' total usage then shows it without counting it again,
+    whatever kind the producer gave its span (some make an in-process agent a CLIENT span). Every other
+    span is left alone.
+    """
+
+    def __init__(self) -> None:
+        self._live: dict[tuple[int, int], tuple[Span, tuple[int, int] | None]] = {}
+        self._lock = threading.Lock()
 
     def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
         parent = trace.get_current_span(parent_context)
         attributes = getattr(parent, "attributes", None)  # only a live SDK span has them (not a remote parent)
+        context = span.get_span_context()
         if attributes and is_model_call(attributes):
             span.set_attribute(attr.USAGE_COUNTED_IN_PARENT, True)  # for the gateway, in another process
-            context = span.get_span_context()
             MARKED.add(context.trace_id, context.span_id)
+        parent_context_of = parent.get_span_context()
+        above = (
+            (context.trace_id, parent_context_of.span_id)
+            if attributes is not None and parent_context_of.trace_id == context.trace_id
+            else None
+        )
+        key = (context.trace_id, context.span_id)
+        with self._lock:
+            if len(self._live) < _MAX_LIVE_SPANS:
+                self._live[key] = (span, above)
+            if above is not None and is_model_call(span.attributes or {}):
+                self._mark_above(above)
+
+    def _mark_above(self, key: tuple[int, int] | None) -> None:
+        """Every live span from ``key`` up, until one already marked (its own ancestors are then marked too)."""
+        while key is not None:
+            found = self._live.get(key)
+            if found is None:
+                return
+            ancestor, key = found
+            if (ancestor.attributes or {}).get(attr.USAGE_CALLS_BELOW) is True:
+                return
+            if ancestor.end_time is None:  # ending on another thread: its mark would only be a warning
+                ancestor.set_attribute(attr.USAGE_CALLS_BELOW, True)
 
     def on_end(self, span: ReadableSpan) -> None:
-        pass
+        context = span.get_span_context()
+        if context is None:
+            return
+        with self._lock:
+            self._live.pop((context.trace_id, context.span_id), None)
 
     def shutdown(self) -> None:
-        pass
+        with self._lock:
+            self._live.clear()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True

@@ -113,18 +113,36 @@ def _parts_text(parts: Sequence[Any]) -> Any:
     return list(parts)
 
 
-def tool_result_text(result: Any) -> Any:
-    """What a tool answered, as the model reads it: text, whatever type the producer recorded.
+def tool_answers_as_text(value: Any) -> Any:
+    """A run's input or output with every ``tool`` message's content as text; the value given is unchanged.
 
     The OpenAI API gives tools' answers to the model as strings, and producers
-    disagree on the type (``4``, ``"4"``, ``[4]``): one form for all of them.
+    disagree on the type (``4``, ``"4"``, ``[4]``, an object): one form for all.
+    Applied to the finished run, after redaction, so a secret inside an answer
+    is masked before the answer becomes text.
     """
-    if result is None or isinstance(result, str):
-        return result
+    if not isinstance(value, dict) or not isinstance(value.get("messages"), list):
+        return value
+    messages = value["messages"]
+    changed = [_tool_answer_as_text(message) for message in messages]
+    if all(new is old for new, old in zip(changed, messages, strict=True)):
+        return value
+    return {**value, "messages": changed}
+
+
+def _tool_answer_as_text(message: Any) -> Any:
+    if not isinstance(message, dict) or message.get("role") != "tool":
+        return message
+    content = message.get("content")
+    if content is None or isinstance(content, str):
+        return message
+    if isinstance(content, list) and all(isinstance(piece, str) for piece in content):
+        return {**message, "content": "".join(content)}
     try:
-        return orjson.dumps(result).decode()
-    except TypeError:
-        return str(result)
+        text = orjson.dumps(content).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        text = str(content)
+    return {**message, "content": text}
 
 
 def content_of(pieces: list[Any]) -> Any:
@@ -140,7 +158,9 @@ def _messages_from_parts(item: Mapping[str, Any]) -> list[Message]:
     pydantic-ai's message format 5 sends tools' answers as ``user`` messages; the OpenAI API and
     Dynamiq's runs have a ``tool`` message per answer, so every producer's answers read the same.
     """
-    parts = item.get("parts") or []
+    parts = item.get("parts")
+    if not isinstance(parts, (list, tuple)):  # not the conventions' list: its value is what the message said
+        return [{"role": item.get("role"), "content": parts}]
     message: Message = {"role": item.get("role"), "content": None}
     pieces: list[Any] = []
     calls: list[dict[str, Any]] = []
@@ -148,14 +168,14 @@ def _messages_from_parts(item: Mapping[str, Any]) -> list[Message]:
     for part in parts:
         kind = part.get("type") if isinstance(part, Mapping) else None
         if kind == "text":
-            pieces.append(part.get("content"))
+            pieces.append(part.get("content", part.get("text")))  # LiteLLM keeps OpenAI's "text" in its parts
         elif kind == "tool_call":
             calls.append(tool_call(part.get("id"), part.get("name"), part.get("arguments")))
         elif kind == "tool_call_response":
-            answer = tool_result_text(part.get("response", part.get("result")))
+            answer = part.get("response", part.get("result"))
             answers.append({"role": "tool", "content": answer, "tool_call_id": part.get("id")})
         else:
-            described = media.from_genai_part(part) if isinstance(part, Mapping) else None
+            described = media.from_any_part(part) if isinstance(part, Mapping) else None
             pieces.append(described if described is not None else part)
     if pieces:
         message["content"] = content_of(pieces)

@@ -45,11 +45,18 @@ def _decoded_size(text: str) -> int:
     return len(stripped) * 3 // 4
 
 
+def is_data_url(value: Any) -> bool:
+    """``data:`` in any case, after any blanks: how browsers read it, so how it must be recognised."""
+    return isinstance(value, str) and value.lstrip()[:5].lower() == _DATA_URL_PREFIX
+
+
 def _from_data_url(url: str) -> tuple[str | None, int]:
-    """The MIME type and byte size of ``data:<type>;base64,<data>``."""
-    header, _, data = url.partition(",")
+    """The MIME type and byte size of ``data:<type>;base64,<data>``; without a comma, all of it counts."""
+    header, comma, data = url.lstrip().partition(",")
+    if not comma:
+        return None, len(url)
     mime_type = header[len(_DATA_URL_PREFIX) :].split(";", 1)[0] or None
-    size = _decoded_size(data) if header.endswith(";base64") else len(data)
+    size = _decoded_size(data) if header.lower().endswith(";base64") else len(data)
     return mime_type, size
 
 
@@ -97,9 +104,9 @@ def media_part(
 ) -> MediaPart:
     """One typed part from whichever form the producer used; ``data`` may be base64, a data URL or bytes."""
     mime = str(mime_type) if isinstance(mime_type, str) and mime_type else None
-    if isinstance(data, str) and data.startswith(_DATA_URL_PREFIX):
+    if is_data_url(data):
         url, data = data, None
-    if isinstance(url, str) and url.startswith(_DATA_URL_PREFIX):
+    if isinstance(url, str) and is_data_url(url):
         url_mime, size = _from_data_url(url)
         mime = mime or url_mime
         return _inline(url, _kind(mime, modality), mime, size)
@@ -150,25 +157,38 @@ def limit_inline_media(value: Any, limit: int) -> Any:
     Applied once per run to its input and output, so the limit is the
     exporter's setting and the parsers above stay free of it.
     """
+    return _limited(value, limit, _MAX_DEPTH)
+
+
+_MAX_DEPTH = 16
+"""Messages, their parts and an agent's input are a few levels deep; deeper is not a message, and not walked."""
+
+
+def _limited(value: Any, limit: int, depth: int) -> Any:
+    if depth <= 0:
+        return value
     if isinstance(value, list):
-        changed = [limit_inline_media(item, limit) for item in value]
+        changed = [_limited(item, limit, depth - 1) for item in value]
         return changed if any(new is not old for new, old in zip(changed, value, strict=True)) else value
     if not isinstance(value, dict):
         return value
-    if value.get("type") in _KINDS and isinstance(value.get("url"), str) and "size_bytes" in value:
-        if value["url"].startswith(_DATA_URL_PREFIX) and value["size_bytes"] > limit:
+    url = value.get("url")
+    if value.get("type") in _KINDS and isinstance(url, str) and is_data_url(url):
+        _, size = _from_data_url(url)  # measured here: a size the producer wrote is not trusted
+        if size > limit:
             kept = {key: item for key, item in value.items() if key != "url"}
+            kept["size_bytes"] = size
             kept["omitted"] = _OVER_LIMIT
             return kept
         return value
-    changed_items = {key: limit_inline_media(item, limit) for key, item in value.items() if key in _CONTAINERS}
+    changed_items = {key: _limited(item, limit, depth - 1) for key, item in value.items() if key in _CONTAINERS}
     if all(changed_items[key] is value[key] for key in changed_items):
         return value
     return {**value, **changed_items}
 
 
-_CONTAINERS = ("messages", "content")
-"""Where messages keep their parts: ``input.messages[].content[]`` and ``output.content[]``."""
+_CONTAINERS = ("messages", "content", "input")
+"""Where messages keep their parts: ``input.messages[].content[]``, ``output.content[]``, an agent's ``input.input``."""
 
 
 def from_genai_part(part: Mapping[str, Any]) -> MediaPart | None:
@@ -178,7 +198,7 @@ def from_genai_part(part: Mapping[str, Any]) -> MediaPart | None:
         return media_part(part.get("content"), mime_type=part.get("mime_type"), modality=part.get("modality"))
     if kind == "uri":
         return media_part(url=part.get("uri"), mime_type=part.get("mime_type"), modality=part.get("modality"))
-    if kind == "file":
+    if kind == "file" and not isinstance(part.get("file"), Mapping):  # else OpenAI's file part
         described = media_part(mime_type=part.get("mime_type"), modality=part.get("modality"))
         if part.get("file_id") is not None:
             described["file_id"] = part.get("file_id")
@@ -193,6 +213,13 @@ def from_openai_part(part: Mapping[str, Any]) -> MediaPart | None:
         image = part.get("image_url")
         url = image.get("url") if isinstance(image, Mapping) else image
         return media_part(url=url, modality="image")
+    if kind == "file" and isinstance(part.get("file"), Mapping):  # OpenAI's file part (LiteLLM keeps it in GenAI parts)
+        given = part["file"]
+        described = media_part(given.get("file_data"))
+        for key in ("filename", "file_id"):
+            if given.get(key) is not None:
+                described[key] = given[key]
+        return described
     if kind == "input_audio":
         audio = part.get("input_audio")
         audio = audio if isinstance(audio, Mapping) else {}
@@ -216,3 +243,8 @@ def from_vercel_part(part: Mapping[str, Any]) -> MediaPart | None:
     if isinstance(value, str) and value.startswith(("http://", "https://")):
         return media_part(url=value, mime_type=mime, modality=modality)
     return media_part(value, mime_type=mime, modality=modality)
+
+
+def from_any_part(part: Mapping[str, Any]) -> MediaPart | None:
+    """A GenAI media part, or an OpenAI one where a producer mixed them (LiteLLM does); None for neither."""
+    return from_genai_part(part) or from_openai_part(part)

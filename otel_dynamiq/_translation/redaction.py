@@ -30,6 +30,9 @@ MASK = "[redacted]"
 _CACHE_LIMIT = 8192
 
 
+TOO_DEEP = "[too deeply nested to check for secrets: left out]"
+
+
 class Redactor:
     """Replaces the values of secret-looking keys, anywhere in nested dicts and lists."""
 
@@ -57,10 +60,13 @@ class Redactor:
         checked: this walk runs over every input and output the exporter sends.
         """
         kind = type(value)
-        if kind is dict:
-            return self._redact_dict(value)
-        if kind is list:
-            return self._redact_list(value)
+        try:
+            if kind is dict:
+                return self._redact_dict(value)
+            if kind is list:
+                return self._redact_list(value)
+        except RecursionError:  # JSON nested past Python's stack: it cannot be checked, so it is not sent
+            return TOO_DEEP
         return value
 
     def _redact_dict(self, value: dict[Any, Any]) -> dict[Any, Any]:

@@ -60,6 +60,9 @@ LLM_REQUEST_TYPE_GROUPS = {
     "aembedding": "embedders",
     "rerank": "rankers",
 }
+TRACELOOP_SPAN_KIND = "traceloop.span.kind"
+"""OpenLLMetry's decorators (``@workflow``, ``@task``, ``@agent``, ``@tool``) name what the span is."""
+TRACELOOP_GROUPS = {"workflow": "operators", "task": "operators", "agent": "agents", "tool": "tools"}
 MODEL_CALL_KINDS = frozenset({"LLM", "EMBEDDING"})
 MODEL_CALL_OPERATIONS = frozenset(
     {"chat", "text_completion", "generate_content", "embeddings", "embedding", "completion"}
@@ -108,6 +111,11 @@ def node_group(attributes: Mapping[str, Any]) -> str | None:
     operation = attributes.get(attr.GEN_AI_OPERATION_NAME)
     if operation is not None:
         return GENAI_OPERATION_GROUPS.get(str(operation), "llms")
+    traceloop_kind = attributes.get(TRACELOOP_SPAN_KIND)
+    if traceloop_kind is not None and traceloop_kind in TRACELOOP_GROUPS:
+        return TRACELOOP_GROUPS[traceloop_kind]
+    if "gen_ai.agent.name" in attributes:  # an agent that names itself and no operation
+        return "agents"
     if any(key.startswith(attr.GEN_AI_PREFIX) for key in attributes):
         return "llms"
     return None
@@ -132,18 +140,23 @@ USAGE_COUNTING_GROUPS = frozenset({"llms", "embedders", "rankers"})
 """The groups whose runs are model calls: their usage is what a trace's total adds up."""
 
 
-def is_usage_aggregate(group: str | None, kind: SpanKind) -> bool:
-    """Whether usage on a span of this group is the total of model calls traced under it, not a call of its own.
+def is_usage_aggregate(group: str | None, model_call: bool, kind: SpanKind, calls_below: bool) -> bool:
+    """Whether usage on a span is the total of model calls traced under it, not a call of its own.
 
-    Agents (``invoke_agent``, OpenInference ``AGENT``), their steps, chains
-    and tools that report usage report what their model calls used, and those
-    calls are spans of their own in the same trace: counting both counts twice.
-    The conventions say which spans are calls, so this is decided from the span
-    alone, the same in-process and at the gateway, whatever the batch order.
-    A CLIENT span is the exception: the conventions make a call to a remote
-    agent a CLIENT span, and the model calls it made are in another service's
-    trace, if anywhere, so its usage is counted where it is reported.
+    Agents (``invoke_agent``, OpenInference ``AGENT``), their steps, chains,
+    workflows and tools that report usage report what their model calls used,
+    and those calls are spans of their own in the same trace: counting both
+    counts twice. A span that is a model call by the conventions always counts.
+    Where the marker saw a model call start under a span (``calls_below``), the
+    span is a total whatever it says it is. Otherwise the conventions decide,
+    from the span alone, the same in-process and at the gateway: a non-model
+    group is a total, except as a CLIENT span, which the conventions make a
+    call to a remote agent whose model calls are in another service's trace.
     """
+    if model_call:
+        return False
+    if calls_below:
+        return True
     return group is not None and group not in USAGE_COUNTING_GROUPS and kind is not SpanKind.CLIENT
 
 

@@ -26,12 +26,14 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_dynamiq import attributes as attr
-from otel_dynamiq._translation.llm_content import ContentEvent
+from otel_dynamiq._translation import vercel_ai
+from otel_dynamiq._translation.llm_content import ContentEvent, tool_answers_as_text
 from otel_dynamiq._translation.media import DEFAULT_INLINE_LIMIT, limit_inline_media
 from otel_dynamiq._translation.redaction import MASK, Redactor
 from otel_dynamiq._translation.run_shapes import (
     INPUT_KEYS,
     OUTPUT_KEYS,
+    is_model_call,
     is_usage_aggregate,
     node_group,
     shape_ai_run,
@@ -386,14 +388,18 @@ def _usage_object_details(attributes: Mapping[str, Any]) -> dict[str, int]:
     completion_details = usage.get("completion_tokens_details")
     completion_details = completion_details if isinstance(completion_details, dict) else {}
     candidates = {
-        "cache_read_input_tokens": usage.get("cache_read_input_tokens") or prompt_details.get("cached_tokens"),
-        "cache_creation_input_tokens": usage.get("cache_creation_input_tokens")
-        or prompt_details.get("cache_creation_tokens"),
-        "reasoning_tokens": completion_details.get("reasoning_tokens"),
+        "cache_read_input_tokens": (usage.get("cache_read_input_tokens"), prompt_details.get("cached_tokens")),
+        "cache_creation_input_tokens": (
+            usage.get("cache_creation_input_tokens"),
+            prompt_details.get("cache_creation_tokens"),
+        ),
+        "reasoning_tokens": (completion_details.get("reasoning_tokens"),),
     }
-    for name, value in candidates.items():
-        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_TOKEN_COUNT:
-            details[name] = value
+    for name, values in candidates.items():
+        for value in values:  # the first one given, 0 included: a reported 0 is kept, as for the other names
+            if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKEN_COUNT:
+                details[name] = value
+                break
     return details
 
 
@@ -512,6 +518,14 @@ def _never_secret(key: str) -> bool:
     return False
 
 
+def _redacted_input(redactor: Redactor, value: Any) -> Any:
+    """The input masked, except the tools offered: their schemas name parameters (``password``), not values."""
+    if isinstance(value, dict) and "tools" in value:
+        masked = redactor.redact({key: item for key, item in value.items() if key != "tools"})
+        return {**masked, "tools": value["tools"]}
+    return redactor.redact(value)
+
+
 def _generic_run(
     span: ReadableSpan,
     attributes: dict[str, Any],
@@ -538,7 +552,9 @@ def _generic_run(
     metadata: dict[str, Any] = {}
     used_events: set[int] = set()
     group = node_group(attributes)
-    aggregate = is_usage_aggregate(group, span.kind)
+    model_call = is_model_call(attributes) or (vercel_ai.OPERATION_ID in attributes and group in ("llms", "embedders"))
+    calls_below = attributes.pop(attr.USAGE_CALLS_BELOW, None) is True
+    aggregate = is_usage_aggregate(group, model_call, span.kind, calls_below)
     if group is not None:
         ai_run = shape_ai_run(span.name, group, attributes, span.events, content_events)
         run["input"], run["output"] = ai_run.input, ai_run.output
@@ -557,7 +573,9 @@ def _generic_run(
         run["input"] = limit_inline_media(run["input"], defaults.media_inline_bytes)
         run["output"] = limit_inline_media(run["output"], defaults.media_inline_bytes)
     if redactor is not None:
-        run["input"], run["output"] = redactor.redact(run["input"]), redactor.redact(run["output"])
+        run["input"], run["output"] = _redacted_input(redactor, run["input"]), redactor.redact(run["output"])
+    if group is not None:
+        run["input"], run["output"] = tool_answers_as_text(run["input"]), tool_answers_as_text(run["output"])
     usage = _usage(attributes)
     parent = span.parent
     marked = attributes.pop(attr.USAGE_COUNTED_IN_PARENT, False) is True or counted_in_parent

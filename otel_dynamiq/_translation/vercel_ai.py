@@ -124,7 +124,7 @@ def _messages(messages: Sequence[Any]) -> list[genai.Message]:
             elif kind == "tool-call":
                 calls.append(_tool_call(part))
             elif kind == "tool-result":  # one Dynamiq message per tool answer, as the OpenAI API has it
-                result = genai.tool_result_text(_tool_result(part.get("output", part.get("result"))))
+                result = _tool_result(part.get("output", part.get("result")))
                 shaped.append({"role": "tool", "content": result, "tool_call_id": part.get("toolCallId")})
             else:
                 described = media.from_vercel_part(part) if isinstance(part, Mapping) else None

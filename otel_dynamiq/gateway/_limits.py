@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+from otel_dynamiq._http_server.request_body import SMALLER_BATCHES
+
 MAX_SPANS = 10_000
 """Spans in one request: the SDK's batches hold 512, the Collector's default 8,192."""
 MAX_ATTRIBUTES = 1_024
@@ -43,4 +45,5 @@ class OtlpError(Exception):
 
 
 def too_large(detail: str) -> OtlpError:
-    return OtlpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, detail)
+    """A 413 (or gRPC's final RESOURCE_EXHAUSTED) whose message tells the sender what to change."""
+    return OtlpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"{detail}: {SMALLER_BATCHES}")

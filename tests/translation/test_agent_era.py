@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from opentelemetry.trace import SpanKind
 
+from otel_dynamiq import NestedCallMarker
+from otel_dynamiq._translation.redaction import Redactor
 from otel_dynamiq._translation.span_to_run import RunDefaults, span_to_run
 from tests.support.common import SpanRecorder
 
@@ -46,8 +48,10 @@ def run_of(
         {"openinference.span.kind": "AGENT", "llm.token_count.prompt": 23, "llm.token_count.completion": 9},
         {"openinference.span.kind": "CHAIN", "llm.token_count.prompt": 23, "llm.token_count.completion": 9},
         {"gen_ai.operation.name": "execute_tool", **USAGE},
+        {"gen_ai.agent.name": "helper", **USAGE},  # an agent with no operation name
+        {"traceloop.span.kind": "workflow", **USAGE},  # OpenLLMetry's @workflow
     ],
-    ids=["invoke_agent", "agent_step", "openinference-agent", "openinference-chain", "tool"],
+    ids=["invoke_agent", "agent_step", "openinference-agent", "openinference-chain", "tool", "named-agent", "workflow"],
 )
 def test_an_aggregate_above_model_calls_is_shown_not_counted(
     recorder: SpanRecorder, attributes: dict[str, Any]
@@ -262,3 +266,167 @@ def test_the_vercel_ai_sdk_s_byte_arrays_are_recognised(recorder: SpanRecorder) 
     assert (image["type"], image["size_bytes"]) == ("image", len(PNG))
     assert image["mime_type"] == "image/png"  # known by its first bytes
     assert image["url"] == DATA_URL
+
+
+def _marked_trace(recorder: SpanRecorder, outer: dict[str, Any], kind: SpanKind) -> list[dict[str, Any]]:
+    recorder.provider.add_span_processor(NestedCallMarker())
+    with recorder.tracer.start_as_current_span("outer", attributes=outer, kind=kind):
+        with recorder.tracer.start_as_current_span("step"):
+            with recorder.tracer.start_as_current_span(
+                "chat", attributes={"gen_ai.operation.name": "chat", **USAGE}, kind=SpanKind.CLIENT
+            ):
+                pass
+    return [span_to_run(span, DEFAULTS) for span in recorder.spans()]
+
+
+def _counted(runs: list[dict[str, Any]]) -> int:
+    return sum(run["metadata"]["usage"]["total_tokens"] for run in runs if "usage" in run["metadata"])
+
+
+@pytest.mark.parametrize(
+    ("outer", "kind"),
+    [
+        ({"gen_ai.operation.name": "invoke_agent", **USAGE}, SpanKind.CLIENT),  # Strands Agents up to 1.12
+        ({"gen_ai.agent.name": "wrapper", **USAGE}, SpanKind.INTERNAL),  # no operation name: group llms
+        ({**USAGE}, SpanKind.INTERNAL),  # a wrapper with the total and nothing else
+    ],
+    ids=["client-agent", "named-agent-without-operation", "bare-total"],
+)
+def test_a_total_above_a_call_this_process_traced_is_never_counted_again(
+    recorder: SpanRecorder, outer: dict[str, Any], kind: SpanKind
+) -> None:
+    runs = _marked_trace(recorder, outer, kind)
+    assert _counted(runs) == 32  # the chat's, once
+    (total,) = [run for run in runs if run["name"] == "outer"]
+    assert total["metadata"]["otel"]["usage_aggregate"] is True
+    assert "dynamiq.usage.calls_below" not in total["metadata"]["otel"]["attributes"]  # read, not repeated
+
+
+def test_the_mark_above_a_call_reaches_the_gateway_as_an_attribute(recorder: SpanRecorder) -> None:
+    """Another process's spans: the mark its marker wrote is what decides, kind or not."""
+    run = run_of(
+        recorder,
+        {"gen_ai.operation.name": "invoke_agent", **USAGE, "dynamiq.usage.calls_below": True},
+        kind=SpanKind.CLIENT,
+    )
+    assert "usage" not in run["metadata"] and run["metadata"]["otel"]["usage_aggregate"] is True
+
+
+JSON = "application/json"
+MISSIZED = {"messages": [{"role": "user", "content": [{"type": "image", "url": DATA_URL, "size_bytes": "big"}]}]}
+SECRET_REDACTOR = RunDefaults(source_id="source", session_id="session", redactor=Redactor())
+
+
+def test_a_secret_in_a_tool_s_answer_is_masked_before_the_answer_becomes_text(recorder: SpanRecorder) -> None:
+    messages = [
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": {"api_key": "sk-LEAK-1"}}]}
+    ]
+    run = run_of(
+        recorder,
+        {"gen_ai.operation.name": "chat", "gen_ai.input.messages": json.dumps(messages)},
+        defaults=SECRET_REDACTOR,
+    )
+    (answer,) = run["input"]["messages"]
+    assert answer["role"] == "tool" and isinstance(answer["content"], str)
+    assert "sk-LEAK-1" not in json.dumps(run) and "[redacted]" in answer["content"]
+
+
+def test_the_tools_offered_keep_their_schema_whatever_their_parameters_are_called(recorder: SpanRecorder) -> None:
+    tools = [{"type": "function", "name": "login", "parameters": {"properties": {"password": {"type": "string"}}}}]
+    run = run_of(
+        recorder,
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [{"type": "text", "content": "hi"}]}]),
+            "gen_ai.tool.definitions": json.dumps(tools),
+        },
+        defaults=SECRET_REDACTOR,
+    )
+    assert run["input"]["tools"] == tools
+
+
+def test_every_producer_s_tool_answer_is_text(recorder: SpanRecorder) -> None:
+    indexed = run_of(
+        recorder,
+        {
+            "gen_ai.system": "openai",
+            "gen_ai.prompt.0.role": "tool",
+            "gen_ai.prompt.0.content": 4,
+            "gen_ai.prompt.0.tool_call_id": "c1",
+        },
+    )
+    assert indexed["input"]["messages"] == [{"role": "tool", "content": "4", "tool_call_id": "c1"}]
+    openinference = run_of(
+        recorder,
+        {
+            "openinference.span.kind": "LLM",
+            "llm.input_messages.0.message.role": "tool",
+            "llm.input_messages.0.message.content": 4,
+        },
+    )
+    assert openinference["input"]["messages"] == [{"role": "tool", "content": "4"}]
+
+
+def test_inline_media_is_measured_wherever_it_hides(recorder: SpanRecorder) -> None:
+    big = base64.b64encode(bytes(300 * 1024)).decode()
+    forms = [
+        {"type": "blob", "modality": "image", "mime_type": "image/png", "content": big},
+        {"type": "uri", "modality": "image", "uri": f"DATA:image/png;base64,{big}"},
+        {"type": "uri", "modality": "image", "uri": f" data:image/png;base64{big}"},  # no comma
+        {"type": "image", "url": f"data:image/png;base64,{big}", "size_bytes": 0},  # a size not to be trusted
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{big}"}},  # OpenAI's, in GenAI parts
+    ]
+    messages = [{"role": "user", "parts": [{"type": "text", "text": "Describe it."}, *forms]}]
+    agent = run_of(recorder, {"gen_ai.operation.name": "invoke_agent", "gen_ai.input.messages": json.dumps(messages)})
+    chat = run_of(recorder, {"gen_ai.operation.name": "chat", "gen_ai.input.messages": json.dumps(messages)})
+    for run in (agent, chat):
+        assert len(json.dumps(run)) < 20_000, run["name"]
+        (message,) = run["input"]["messages"]
+        assert message["content"][0] == {"type": "text", "text": "Describe it."}  # LiteLLM's "text" key kept
+        assert [part.get("omitted") for part in message["content"][1:]] == ["data over the inline limit"] * 5
+
+
+def test_openai_file_parts_inside_genai_parts_keep_their_name_and_size(recorder: SpanRecorder) -> None:
+    part = {"type": "file", "file": {"filename": "report.pdf", "file_data": "data:application/pdf;base64,JVBERi0x"}}
+    chat = run_of(
+        recorder,
+        {"gen_ai.operation.name": "chat", "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [part]}])},
+    )
+    (message,) = chat["input"]["messages"]
+    assert message["content"] == [
+        {
+            "type": "file",
+            "mime_type": "application/pdf",
+            "size_bytes": 6,
+            "url": "data:application/pdf;base64,JVBERi0x",
+            "filename": "report.pdf",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"gen_ai.operation.name": "chat", "gen_ai.input.messages": json.dumps([{"role": "user", "parts": 5}])},
+        {
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.output.messages": json.dumps([{"role": "assistant", "parts": True}]),
+        },
+        {
+            "openinference.span.kind": "CHAIN",
+            "input.value": "[" * 1000 + "]" * 1000,
+            "input.mime_type": "application/json",
+        },
+        {"openinference.span.kind": "AGENT", "input.value": json.dumps(MISSIZED), "input.mime_type": JSON},
+    ],
+    ids=["parts-not-a-list", "output-parts-not-a-list", "nested-1000-deep", "size-not-a-number"],
+)
+def test_hostile_content_costs_that_value_never_the_run(recorder: SpanRecorder, attributes: dict[str, Any]) -> None:
+    run = run_of(recorder, attributes, defaults=SECRET_REDACTOR)
+    assert run["id"] and run["metadata"]["node"]["group"] in ("llms", "agents", "operators")
+
+
+def test_a_zero_in_litellm_s_usage_object_is_kept(recorder: SpanRecorder) -> None:
+    usage_object = {"prompt_tokens": 23, "completion_tokens": 9, "completion_tokens_details": {"reasoning_tokens": 0}}
+    run = run_of(recorder, {"gen_ai.operation.name": "chat", **USAGE, "metadata.usage_object": str(usage_object)})
+    assert run["metadata"]["usage"]["reasoning_output_tokens"] == 0
