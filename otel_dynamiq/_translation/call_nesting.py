@@ -63,6 +63,17 @@ class MarkedSpans:
 MARKED = MarkedSpans()
 
 
+def _attributes_of(span: Any) -> Any:
+    """A live SDK span's attributes as the plain dict they are kept in, else its public ``attributes``.
+
+    The public view is a read-only proxy over ``BoundedAttributes``, whose ``get`` raises and catches
+    ``KeyError`` for every missing key (half a microsecond each); this runs at every span's start,
+    on the application's thread. Any other span (or another SDK version) takes the public way.
+    """
+    inner = getattr(getattr(span, "_attributes", None), "_dict", None)
+    return inner if isinstance(inner, dict) else getattr(span, "attributes", None)
+
+
 _MAX_LIVE_SPANS = 100_000
 """Spans tracked while live; past this (spans that never end) new ones are not tracked, and nothing else changes."""
 
@@ -78,27 +89,28 @@ class NestedCallMarker(SpanProcessor):
     """
 
     def __init__(self) -> None:
+        # Plain dict operations, each atomic: this runs on every span start and end of the application.
         self._live: dict[tuple[int, int], tuple[Span, tuple[int, int] | None]] = {}
-        self._lock = threading.Lock()
 
     def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
         parent = trace.get_current_span(parent_context)
-        attributes = getattr(parent, "attributes", None)  # only a live SDK span has them (not a remote parent)
+        attributes = _attributes_of(parent)  # only a live SDK span has them (not a remote parent)
         context = span.get_span_context()
-        if attributes and is_model_call(attributes):
-            span.set_attribute(attr.USAGE_COUNTED_IN_PARENT, True)  # for the gateway, in another process
-            MARKED.add(context.trace_id, context.span_id)
-        parent_context_of = parent.get_span_context()
-        above = (
-            (context.trace_id, parent_context_of.span_id)
-            if attributes is not None and parent_context_of.trace_id == context.trace_id
-            else None
-        )
-        key = (context.trace_id, context.span_id)
-        with self._lock:
-            if len(self._live) < _MAX_LIVE_SPANS:
-                self._live[key] = (span, above)
-            if above is not None and is_model_call(span.attributes or {}):
+        trace_id = context.trace_id
+        above = None
+        if attributes is not None:
+            if attributes and is_model_call(attributes):
+                span.set_attribute(attr.USAGE_COUNTED_IN_PARENT, True)  # for the gateway, in another process
+                MARKED.add(trace_id, context.span_id)
+            above_context = parent.get_span_context()
+            if above_context.trace_id == trace_id:
+                above = (trace_id, above_context.span_id)
+        live = self._live
+        if len(live) < _MAX_LIVE_SPANS:
+            live[(trace_id, context.span_id)] = (span, above)
+        if above is not None:
+            own = _attributes_of(span)
+            if own and is_model_call(own):
                 self._mark_above(above)
 
     def _mark_above(self, key: tuple[int, int] | None) -> None:
@@ -115,14 +127,11 @@ class NestedCallMarker(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         context = span.get_span_context()
-        if context is None:
-            return
-        with self._lock:
+        if context is not None:
             self._live.pop((context.trace_id, context.span_id), None)
 
     def shutdown(self) -> None:
-        with self._lock:
-            self._live.clear()
+        self._live.clear()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True

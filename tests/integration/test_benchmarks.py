@@ -27,6 +27,7 @@ BENCHMARKS = {
     "first_flush": "ours/stock",
     "gateway_limits": "most memory one attack added",
     "process_ends": "arrived, ours",
+    "nested_call_marker": "marker adds",
 }
 
 
