@@ -42,7 +42,7 @@ from otel_dynamiq._delivery.spool import Spool, SpoolState, inspect_spool, spool
 from otel_dynamiq._delivery.stats import ExporterStats, StatsRecorder
 from otel_dynamiq._logging import one_line, reclaim_loggers
 from otel_dynamiq._process_end import flush_at_process_end
-from otel_dynamiq._translation.call_nesting import MARKED
+from otel_dynamiq._translation.call_nesting import ABOVE_CALLS, MARKED
 from otel_dynamiq._translation.content_events import (
     LOST_EVENTS_WARNING,
     attach_for_exporter,
@@ -366,7 +366,8 @@ class DynamiqSpanExporter(SpanExporter):
                 events = content_events.take(span.context.trace_id, span.context.span_id) if content_events else ()
                 context = span.context
                 marked = MARKED.take(context.trace_id, context.span_id)
-                run = span_to_run(span, self._defaults, events, counted_in_parent=marked)
+                above = ABOVE_CALLS.take(context.trace_id, context.span_id)
+                run = span_to_run(span, self._defaults, events, counted_in_parent=marked, calls_below=above)
                 if self._content_may_be_lost and content_sent_as_unrouted_events(run) and self._first_sign_of_lost():
                     _logger.warning(LOST_EVENTS_WARNING)
                 if self._config.mask is None:

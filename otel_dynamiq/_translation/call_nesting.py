@@ -18,6 +18,7 @@ each span into a run from the span alone.
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from collections import OrderedDict
@@ -78,19 +79,33 @@ _MAX_LIVE_SPANS = 100_000
 """Spans tracked while live; past this (spans that never end) new ones are not tracked, and nothing else changes."""
 
 
+ABOVE_CALLS = MarkedSpans()
+"""The spans this process found above a model call, until its exporter takes them: the attribute saying so
+may find the span full (it is then not written, so no attribute of the producer's is evicted) or be
+evicted by later ones."""
+
+_Key = tuple[int, int]
+
+
+def _forget(live: dict[_Key, Any], key: _Key, collected: object) -> None:
+    """A span dropped unended by its application: gone from the live spans with it."""
+    live.pop(key, None)
+
+
 class NestedCallMarker(SpanProcessor):
     """Marks spans by where model calls are: inside one (counted there), or above one (a total, not a call).
 
-    A span started inside a model call gets ``dynamiq.usage.counted_in_parent``. A span under which a
-    model call starts gets ``dynamiq.usage.calls_below``, set while it is still live: an agent, a
-    workflow or a wrapper that reports its calls' total usage then shows it without counting it again,
-    whatever kind the producer gave its span (some make an in-process agent a CLIENT span). Every other
-    span is left alone.
+    A span started inside a model call gets ``dynamiq.usage.counted_in_parent``. The live spans above
+    a model call get ``dynamiq.usage.calls_below`` when the call ends (its attributes are complete then:
+    some instrumentations name the operation only after starting the span): an agent, a workflow or a
+    wrapper that reports its calls' total usage then shows it without counting it again, whatever kind
+    the producer gave its span (some make an in-process agent a CLIENT span). Live spans are held by
+    weak reference, so a span its application abandons without ending costs nothing here.
     """
 
     def __init__(self) -> None:
         # Plain dict operations, each atomic: this runs on every span start and end of the application.
-        self._live: dict[tuple[int, int], tuple[Span, tuple[int, int] | None]] = {}
+        self._live: dict[_Key, tuple[weakref.ref[Span], _Key | None]] = {}
 
     def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
         parent = trace.get_current_span(parent_context)
@@ -107,28 +122,37 @@ class NestedCallMarker(SpanProcessor):
                 above = (trace_id, above_context.span_id)
         live = self._live
         if len(live) < _MAX_LIVE_SPANS:
-            live[(trace_id, context.span_id)] = (span, above)
-        if above is not None:
-            own = _attributes_of(span)
-            if own and is_model_call(own):
-                self._mark_above(above)
-
-    def _mark_above(self, key: tuple[int, int] | None) -> None:
-        """Every live span from ``key`` up, until one already marked (its own ancestors are then marked too)."""
-        while key is not None:
-            found = self._live.get(key)
-            if found is None:
-                return
-            ancestor, key = found
-            if (ancestor.attributes or {}).get(attr.USAGE_CALLS_BELOW) is True:
-                return
-            if ancestor.end_time is None:  # ending on another thread: its mark would only be a warning
-                ancestor.set_attribute(attr.USAGE_CALLS_BELOW, True)
+            key = (trace_id, context.span_id)
+            live[key] = (weakref.ref(span, functools.partial(_forget, live, key)), above)
 
     def on_end(self, span: ReadableSpan) -> None:
         context = span.get_span_context()
-        if context is not None:
-            self._live.pop((context.trace_id, context.span_id), None)
+        if context is None:
+            return
+        found = self._live.pop((context.trace_id, context.span_id), None)
+        if found is not None and found[1] is not None:
+            attributes = _attributes_of(span)
+            if attributes and is_model_call(attributes):
+                self._mark_above(found[1])
+
+    def _mark_above(self, key: _Key | None) -> None:
+        """Every live span from ``key`` up that is not itself a model call, until one already marked."""
+        while key is not None:
+            found = self._live.get(key)
+            ancestor = found[0]() if found is not None else None
+            if found is None or ancestor is None:
+                return
+            marked_key, key = key, found[1]
+            attributes = _attributes_of(ancestor)
+            if attributes is None or attributes.get(attr.USAGE_CALLS_BELOW) is True:
+                return
+            if is_model_call(attributes):  # a call around a call: the inner one is counted in it already
+                continue
+            ABOVE_CALLS.add(*marked_key)
+            room = getattr(getattr(ancestor, "_attributes", None), "maxlen", None)
+            full = room is not None and len(attributes) >= room
+            if not full and ancestor.end_time is None:  # a full span would evict the producer's oldest attribute
+                ancestor.set_attribute(attr.USAGE_CALLS_BELOW, True)
 
     def shutdown(self) -> None:
         self._live.clear()

@@ -13,7 +13,7 @@ every form is brought to that, and a user reads one shape whatever produced it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import orjson
@@ -113,30 +113,38 @@ def _parts_text(parts: Sequence[Any]) -> Any:
     return list(parts)
 
 
-def tool_answers_as_text(value: Any) -> Any:
+def tool_answers_as_text(value: Any, redact: Callable[[Any], Any] | None = None) -> Any:
     """A run's input or output with every ``tool`` message's content as text; the value given is unchanged.
 
     The OpenAI API gives tools' answers to the model as strings, and producers
     disagree on the type (``4``, ``"4"``, ``[4]``, an object): one form for all.
-    Applied to the finished run, after redaction, so a secret inside an answer
-    is masked before the answer becomes text.
+    Applied to the finished run after masking, and an answer that arrived as
+    JSON text is masked here too (``redact``), so no form of answer carries a
+    secret that the tool's own run hides.
     """
     if not isinstance(value, dict) or not isinstance(value.get("messages"), list):
         return value
     messages = value["messages"]
-    changed = [_tool_answer_as_text(message) for message in messages]
+    changed = [_tool_answer_as_text(message, redact) for message in messages]
     if all(new is old for new, old in zip(changed, messages, strict=True)):
         return value
     return {**value, "messages": changed}
 
 
-def _tool_answer_as_text(message: Any) -> Any:
+def _tool_answer_as_text(message: Any, redact: Callable[[Any], Any] | None) -> Any:
     if not isinstance(message, dict) or message.get("role") != "tool":
         return message
     content = message.get("content")
-    if content is None or isinstance(content, str):
+    if content is None:
         return message
-    if isinstance(content, list) and all(isinstance(piece, str) for piece in content):
+    if isinstance(content, str):
+        if redact is None or not content.lstrip().startswith(("{", "[")):
+            return message
+        parsed = parse_json_text(content)
+        if not isinstance(parsed, (dict, list)) or redact(parsed) is parsed:
+            return message  # nothing in it to mask: the text stays as the producer wrote it
+        content = redact(parsed)
+    elif isinstance(content, list) and all(isinstance(piece, str) for piece in content):
         return {**message, "content": "".join(content)}
     try:
         text = orjson.dumps(content).decode()

@@ -164,11 +164,18 @@ _MAX_DEPTH = 16
 """Messages, their parts and an agent's input are a few levels deep; deeper is not a message, and not walked."""
 
 
-def _limited(value: Any, limit: int, depth: int) -> Any:
+def _limited(value: Any, limit: int, depth: int, anywhere: bool = False) -> Any:
+    """``anywhere``: inside a message's content, where a tool's answer may hold a data URL under any key."""
     if depth <= 0:
         return value
+    if isinstance(value, str):
+        if len(value) > limit and is_data_url(value):  # a data URL given as plain text, over the limit
+            mime_type, size = _from_data_url(value)
+            if size > limit:
+                return {"type": _kind(mime_type), "mime_type": mime_type, "size_bytes": size, "omitted": _OVER_LIMIT}
+        return value
     if isinstance(value, list):
-        changed = [_limited(item, limit, depth - 1) for item in value]
+        changed = [_limited(item, limit, depth - 1, anywhere) for item in value]
         return changed if any(new is not old for new, old in zip(changed, value, strict=True)) else value
     if not isinstance(value, dict):
         return value
@@ -181,7 +188,11 @@ def _limited(value: Any, limit: int, depth: int) -> Any:
             kept["omitted"] = _OVER_LIMIT
             return kept
         return value
-    changed_items = {key: _limited(item, limit, depth - 1) for key, item in value.items() if key in _CONTAINERS}
+    changed_items = {
+        key: _limited(item, limit, depth - 1, anywhere or key == "content")
+        for key, item in value.items()
+        if anywhere or key in _CONTAINERS
+    }
     if all(changed_items[key] is value[key] for key in changed_items):
         return value
     return {**value, **changed_items}

@@ -31,6 +31,9 @@ _CACHE_LIMIT = 8192
 
 
 TOO_DEEP = "[too deeply nested to check for secrets: left out]"
+MAX_DEPTH = 100
+"""Levels of nesting checked for secrets; a value deeper is replaced by ``TOO_DEEP`` (Python's stack holds
+about 500 such levels, and no input or output a person reads is nested a hundred deep)."""
 
 
 class Redactor:
@@ -60,16 +63,15 @@ class Redactor:
         checked: this walk runs over every input and output the exporter sends.
         """
         kind = type(value)
-        try:
-            if kind is dict:
-                return self._redact_dict(value)
-            if kind is list:
-                return self._redact_list(value)
-        except RecursionError:  # JSON nested past Python's stack: it cannot be checked, so it is not sent
-            return TOO_DEEP
+        if kind is dict:
+            return self._redact_dict(value, MAX_DEPTH)
+        if kind is list:
+            return self._redact_list(value, MAX_DEPTH)
         return value
 
-    def _redact_dict(self, value: dict[Any, Any]) -> dict[Any, Any]:
+    def _redact_dict(self, value: dict[Any, Any], depth: int) -> Any:
+        if depth <= 0:  # deeper than any secret is checked: the value is left out, its siblings stay
+            return TOO_DEEP
         verdicts = self._verdicts
         copy: dict[Any, Any] | None = None
         for key, item in value.items():
@@ -81,9 +83,9 @@ class Redactor:
             else:
                 kind = type(item)
                 if kind is dict:
-                    masked = self._redact_dict(item)
+                    masked = self._redact_dict(item, depth - 1)
                 elif kind is list:
-                    masked = self._redact_list(item)
+                    masked = self._redact_list(item, depth - 1)
                 else:
                     continue
                 if masked is item:
@@ -93,14 +95,16 @@ class Redactor:
             copy[key] = masked
         return value if copy is None else copy
 
-    def _redact_list(self, value: list[Any]) -> list[Any]:
+    def _redact_list(self, value: list[Any], depth: int) -> Any:
+        if depth <= 0:
+            return TOO_DEEP
         copied: list[Any] | None = None
         for index, item in enumerate(value):
             kind = type(item)
             if kind is dict:
-                masked: Any = self._redact_dict(item)
+                masked: Any = self._redact_dict(item, depth - 1)
             elif kind is list:
-                masked = self._redact_list(item)
+                masked = self._redact_list(item, depth - 1)
             else:
                 continue
             if masked is not item:

@@ -94,6 +94,8 @@ class AiRun:
     user_metadata: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     used_events: set[int] = field(default_factory=set)
+    tools: Any = None
+    """The tools offered (``gen_ai.tool.definitions``): schemas, added to the input after it is masked."""
     """``id()`` of the span events that became content, left out of ``metadata.otel.events``."""
 
 
@@ -284,9 +286,7 @@ def _shape_llm(
     if messages is not None:
         _drop_value(attributes, *INPUT_KEYS)
         run.input = {"messages": messages}
-        tools = genai.parse_json_text(attributes.pop(_TOOL_DEFINITIONS, None))
-        if tools is not None:  # the tools the model was offered, beside the messages as in the request
-            run.input["tools"] = tools
+        run.tools = genai.parse_json_text(attributes.pop(_TOOL_DEFINITIONS, None))
     elif run.input is None:
         has_input, raw_input = take_value(attributes, *INPUT_KEYS)
         run.input = raw_input if has_input else None
@@ -444,9 +444,7 @@ def _shape_agent(
         run.input = {"input": _last_user_text(asked, value if has_input else None), "messages": asked}
     elif has_input:
         run.input = dict(value) if isinstance(value, Mapping) else {"input": value}
-    tools = genai.parse_json_text(attributes.pop(_TOOL_DEFINITIONS, None))
-    if tools is not None:
-        run.input = {**(run.input or {}), "tools": tools}
+    run.tools = genai.parse_json_text(attributes.pop(_TOOL_DEFINITIONS, None))
     final = attributes.pop(_PYDANTIC_AI_RESULT, None)
     if final is not None:
         run.output = {"content": _structured(final)}

@@ -236,20 +236,22 @@ def span_to_run(
     defaults: RunDefaults,
     content_events: Sequence[ContentEvent] = (),
     counted_in_parent: bool = False,
+    calls_below: bool = False,
 ) -> Run:
     """The run Dynamiq should show for this span, with secrets masked as it is built.
 
     ``content_events`` are the GenAI log events emitted inside the span (prompts and
     completions of instrumentations that log content rather than attach it).
     ``counted_in_parent`` says the span was started inside a span of the same model
-    call (``NestedCallMarker`` saw it), when its attribute saying so was evicted.
+    call (``NestedCallMarker`` saw it), when its attribute saying so was evicted; ``calls_below``, that
+    a model call ended under it, when the span was too full for the attribute or it was evicted.
     """
     # One copy up front: every lookup on the SDK's read-only view is a Python call,
     # and a missing key raises inside it; a plain dict makes the dozen lookups cheap.
     attributes = dict(span.attributes or ())
     if attr.RUN_TYPE in attributes:
         return _dynamiq_run(span, attributes, defaults)
-    return _generic_run(span, attributes, defaults, content_events, counted_in_parent)
+    return _generic_run(span, attributes, defaults, content_events, counted_in_parent, calls_below)
 
 
 def _dynamiq_run(span: ReadableSpan, attributes: Mapping[str, Any], defaults: RunDefaults) -> Run:
@@ -518,20 +520,13 @@ def _never_secret(key: str) -> bool:
     return False
 
 
-def _redacted_input(redactor: Redactor, value: Any) -> Any:
-    """The input masked, except the tools offered: their schemas name parameters (``password``), not values."""
-    if isinstance(value, dict) and "tools" in value:
-        masked = redactor.redact({key: item for key, item in value.items() if key != "tools"})
-        return {**masked, "tools": value["tools"]}
-    return redactor.redact(value)
-
-
 def _generic_run(
     span: ReadableSpan,
     attributes: dict[str, Any],
     defaults: RunDefaults,
     content_events: Sequence[ContentEvent],
     counted_in_parent: bool,
+    calls_below: bool = False,
 ) -> Run:
     """A run built by taking attributes out of ``attributes``, in an order that matters.
 
@@ -551,9 +546,10 @@ def _generic_run(
     redactor = defaults.redactor
     metadata: dict[str, Any] = {}
     used_events: set[int] = set()
+    tools: Any = None
     group = node_group(attributes)
     model_call = is_model_call(attributes) or (vercel_ai.OPERATION_ID in attributes and group in ("llms", "embedders"))
-    calls_below = attributes.pop(attr.USAGE_CALLS_BELOW, None) is True
+    calls_below = attributes.pop(attr.USAGE_CALLS_BELOW, None) is True or calls_below
     aggregate = is_usage_aggregate(group, model_call, span.kind, calls_below)
     if group is not None:
         ai_run = shape_ai_run(span.name, group, attributes, span.events, content_events)
@@ -563,6 +559,7 @@ def _generic_run(
         metadata["node"] = ai_run.node
         run["tags"] = ai_run.tags
         used_events = ai_run.used_events
+        tools = ai_run.tools
         if group == "tools" and ai_run.node["name"] != span.name:
             run["name"] = ai_run.node["name"]  # a Dynamiq tool run is named for its tool
     else:
@@ -573,9 +570,14 @@ def _generic_run(
         run["input"] = limit_inline_media(run["input"], defaults.media_inline_bytes)
         run["output"] = limit_inline_media(run["output"], defaults.media_inline_bytes)
     if redactor is not None:
-        run["input"], run["output"] = _redacted_input(redactor, run["input"]), redactor.redact(run["output"])
+        run["input"], run["output"] = redactor.redact(run["input"]), redactor.redact(run["output"])
     if group is not None:
-        run["input"], run["output"] = tool_answers_as_text(run["input"]), tool_answers_as_text(run["output"])
+        redact = redactor.redact if redactor is not None else None
+        run["input"] = tool_answers_as_text(run["input"], redact)
+        run["output"] = tool_answers_as_text(run["output"], redact)
+    if tools is not None and (run["input"] is None or isinstance(run["input"], dict)):
+        # Added after masking: schemas name parameters (a "password" parameter), they hold no values.
+        run["input"] = {**(run["input"] or {}), "tools": tools}
     usage = _usage(attributes)
     parent = span.parent
     marked = attributes.pop(attr.USAGE_COUNTED_IN_PARENT, False) is True or counted_in_parent

@@ -9,13 +9,16 @@ agent's CLIENT span, LiteLLM's usage object, an image over the inline limit).
 from __future__ import annotations
 
 import base64
+import gc
 import json
+import weakref
 from typing import Any
 
 import pytest
 from opentelemetry.trace import SpanKind
 
 from otel_dynamiq import NestedCallMarker
+from otel_dynamiq._translation.call_nesting import ABOVE_CALLS
 from otel_dynamiq._translation.redaction import Redactor
 from otel_dynamiq._translation.span_to_run import RunDefaults, span_to_run
 from tests.support.common import SpanRecorder
@@ -430,3 +433,96 @@ def test_a_zero_in_litellm_s_usage_object_is_kept(recorder: SpanRecorder) -> Non
     usage_object = {"prompt_tokens": 23, "completion_tokens": 9, "completion_tokens_details": {"reasoning_tokens": 0}}
     run = run_of(recorder, {"gen_ai.operation.name": "chat", **USAGE, "metadata.usage_object": str(usage_object)})
     assert run["metadata"]["usage"]["reasoning_output_tokens"] == 0
+
+
+def test_a_span_its_application_drops_unended_is_not_kept_alive(recorder: SpanRecorder) -> None:
+    recorder.provider.add_span_processor(NestedCallMarker())
+    abandoned = recorder.tracer.start_span("stream never read to its end", attributes={"prompt": "x" * 1000})
+    gone = weakref.ref(abandoned)
+    del abandoned
+    gc.collect()
+    assert gone() is None
+
+
+def test_a_call_that_names_itself_after_it_starts_still_marks_the_spans_above(recorder: SpanRecorder) -> None:
+    """LiteLLM's callback starts its span, then sets gen_ai.operation.name: the mark is made when the call ends."""
+    recorder.provider.add_span_processor(NestedCallMarker())
+    with recorder.tracer.start_as_current_span("agent", attributes=USAGE, kind=SpanKind.CLIENT):
+        with recorder.tracer.start_as_current_span("litellm_request") as call:
+            call.set_attributes({"gen_ai.operation.name": "chat", **USAGE})
+    runs = [span_to_run(span, DEFAULTS) for span in recorder.spans()]
+    assert _counted(runs) == 32
+
+
+def test_a_full_span_above_a_call_loses_none_of_its_attributes_and_is_still_a_total(recorder: SpanRecorder) -> None:
+    recorder.provider.add_span_processor(NestedCallMarker())
+    crowded = {"openinference.span.kind": "AGENT", **USAGE, **{f"note.{index}": index for index in range(125)}}
+    with recorder.tracer.start_as_current_span("agent", attributes=crowded, kind=SpanKind.CLIENT):
+        with recorder.tracer.start_as_current_span("chat", attributes={"gen_ai.operation.name": "chat", **USAGE}):
+            pass
+    agent_span = recorder.one("agent")
+    assert dict(agent_span.attributes or {}) == crowded  # nothing of the producer's evicted for our mark
+    context = agent_span.context
+    above = ABOVE_CALLS.take(context.trace_id, context.span_id)
+    assert above is True
+    run = span_to_run(agent_span, DEFAULTS, calls_below=above)
+    assert "usage" not in run["metadata"] and run["metadata"]["otel"]["usage_aggregate"] is True
+
+
+def test_a_call_around_a_call_is_not_marked_as_a_total(recorder: SpanRecorder) -> None:
+    recorder.provider.add_span_processor(NestedCallMarker())
+    with recorder.tracer.start_as_current_span("llm node", attributes={"openinference.span.kind": "LLM", **USAGE}):
+        with recorder.tracer.start_as_current_span("client", attributes={"gen_ai.operation.name": "chat", **USAGE}):
+            pass
+    assert "dynamiq.usage.calls_below" not in (recorder.one("llm node").attributes or {})
+    runs = [span_to_run(span, DEFAULTS) for span in recorder.spans()]
+    assert _counted(runs) == 32  # the outer call counts; the inner is counted in it
+
+
+def test_a_deep_value_costs_only_itself_and_a_tools_key_is_masked_like_any_value(recorder: SpanRecorder) -> None:
+    deep: Any = "bottom"
+    for _ in range(150):
+        deep = {"down": deep}
+    messages = [
+        {"role": "user", "parts": [{"type": "text", "content": "What is it?"}]},
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": deep}]},
+    ]
+    run = run_of(
+        recorder,
+        {"gen_ai.operation.name": "chat", "gen_ai.input.messages": json.dumps(messages)},
+        defaults=SECRET_REDACTOR,
+    )
+    assert run["input"]["messages"][0] == {"role": "user", "content": "What is it?"}
+    assert "too deeply nested" in run["input"]["messages"][1]["content"]
+    chain = run_of(
+        recorder,
+        {
+            "openinference.span.kind": "CHAIN",
+            "input.value": json.dumps({"tools": [{"name": "web", "api_key": "sk-LIVE-TOOLS"}], "query": "q"}),
+            "input.mime_type": JSON,
+        },
+        defaults=SECRET_REDACTOR,
+    )
+    assert "sk-LIVE-TOOLS" not in json.dumps(chain)
+
+
+def test_a_tool_answer_written_as_json_text_is_masked_too(recorder: SpanRecorder) -> None:
+    run = run_of(
+        recorder,
+        {
+            "openinference.span.kind": "LLM",
+            "llm.input_messages.0.message.role": "tool",
+            "llm.input_messages.0.message.content": json.dumps({"api_key": "sk-SECRET", "answer": 4}),
+        },
+        defaults=SECRET_REDACTOR,
+    )
+    (answer,) = run["input"]["messages"]
+    assert "sk-SECRET" not in answer["content"] and json.loads(answer["content"])["answer"] == 4
+
+
+def test_a_data_url_inside_a_tool_s_answer_is_limited_too(recorder: SpanRecorder) -> None:
+    photo = "data:image/png;base64," + base64.b64encode(bytes(300 * 1024)).decode()
+    messages = [{"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": {"image": photo}}]}]
+    run = run_of(recorder, {"gen_ai.operation.name": "chat", "gen_ai.input.messages": json.dumps(messages)})
+    assert len(json.dumps(run)) < 20_000
+    assert "data over the inline limit" in run["input"]["messages"][0]["content"]
