@@ -69,4 +69,4 @@ bench: $(STAMP)
 	@for name in $(BENCHMARKS); do echo "== $$name"; $(BIN)/python benchmarks/$$name.py $(BENCH_ARGS) || exit 1; echo; done
 
 clean:
-	rm -rf $(VENV) .venv-3.* .compat .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis tests/node_sender/node_modules
+	rm -rf $(VENV) .venv-3.* .compat .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis tests/node_sender/node_modules tests/node_sender_ai7/node_modules
