@@ -710,6 +710,8 @@ def test_the_arrow_keys_keep_working_after_a_click_and_fold_the_tree(site: Site,
     page.keyboard.press("ArrowDown")
     expect(page.locator(".wf-row.selected .run-name")).to_have_text("⟨U+202E⟩MLL evil")
     page.keyboard.press("End")
+    expect(page.locator(".wf-row.selected .run-name")).to_have_text("looking agent")
+    page.keyboard.press("ArrowUp")
     expect(page.locator(".wf-row.selected .run-name")).to_have_text("client call")
     page.keyboard.press("ArrowLeft")  # a leaf: to its parent
     expect(page.locator(".wf-row.selected .run-name")).to_have_text("LLM node")
