@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,29 +76,45 @@ class Traced:
     """The same per scenario, as the app read it from the HTTP responses."""
 
 
-def run_app(mode: str) -> Traced:
+@dataclass
+class Sent:
+    """One run of a Node.js app through a gateway: what it printed, its trace's runs, what the LLM answered."""
+
+    printed: list[str]
+    """Its stdout's lines; the first is the trace id."""
+    runs: list[dict[str, Any]]
+    answered: tuple[int, int]
+
+
+def send_through_gateway(script: str, *arguments: str, arrived: Callable[[list[dict[str, Any]]], bool]) -> Sent:
+    """Run ``script`` against a fresh local LLM, gateway and collector until ``arrived`` holds of the runs."""
     node = install_node_sender()
     with LocalLLM() as llm, LocalCollector() as collector, pytest.MonkeyPatch.context() as patch:
         patch.setenv(env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT, collector.url)
         with Gateway(port=0, grpc_port=0) as gateway:
             done = subprocess.run(
-                [node, "agent_app.mjs", llm.url, f"{gateway.http_url}/v1/traces", mode],
+                [node, script, llm.url, f"{gateway.http_url}/v1/traces", *arguments],
                 cwd=NODE_SENDER,
                 capture_output=True,
                 text=True,
                 timeout=120,
             )
             assert done.returncode == 0, done.stderr
-            trace_id, answered_json = done.stdout.strip().splitlines()[:2]
-            names = {"ai7 app", *(f"scenario {name}" for name in SCENARIOS)}
-            wait_for(lambda: names <= {run["name"] for run in collector.store.runs()})
-            runs = [run for run in collector.store.runs() if run["metadata"]["otel"]["trace_id"] == trace_id]
-        answered = llm.answered_tokens()
+            printed = done.stdout.strip().splitlines()
+            wait_for(lambda: arrived(collector.store.runs()))
+            runs = [run for run in collector.store.runs() if run["metadata"]["otel"]["trace_id"] == printed[0]]
+        return Sent(printed, runs, llm.answered_tokens())
+
+
+def run_app(mode: str) -> Traced:
+    names = {"ai7 app", *(f"scenario {name}" for name in SCENARIOS)}
+    sent = send_through_gateway("agent_app.mjs", mode, arrived=lambda runs: names <= {run["name"] for run in runs})
     by_app = {
-        name: (usage["prompt_tokens"], usage["completion_tokens"]) for name, usage in json.loads(answered_json).items()
+        name: (usage["prompt_tokens"], usage["completion_tokens"])
+        for name, usage in json.loads(sent.printed[1]).items()
     }
-    grouped = runs_by_scenario(runs, SCENARIOS)
-    return Traced(mode, grouped, runs, answered, {name: by_app.get(name, (0, 0)) for name in SCENARIOS})
+    grouped = runs_by_scenario(sent.runs, SCENARIOS)
+    return Traced(mode, grouped, sent.runs, sent.answered, {name: by_app.get(name, (0, 0)) for name in SCENARIOS})
 
 
 @pytest.fixture(scope="module")
@@ -260,23 +277,11 @@ def test_a_14_mb_request_with_photos_is_taken_and_each_run_keeps_its_meaning() -
     The gateway reads it (under its 16 MiB bound), the photo becomes a described part (over the inline
     limit), and every run keeps its group, usage and the shape of its input.
     """
-    node_binary = install_node_sender()
-    with LocalLLM() as llm, LocalCollector() as collector, pytest.MonkeyPatch.context() as patch:
-        patch.setenv(env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT, collector.url)
-        with Gateway(port=0, grpc_port=0) as gateway:
-            done = subprocess.run(
-                [node_binary, "big_image.mjs", llm.url, f"{gateway.http_url}/v1/traces"],
-                cwd=NODE_SENDER,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            assert done.returncode == 0, done.stderr
-            trace_id, results = done.stdout.strip().splitlines()[:2]
-            assert json.loads(results) == [0]  # one export, and it succeeded: nothing refused with 413
-            wait_for(lambda: len([run for run in collector.store.runs() if run["name"] == "ai.generateText"]) == 3)
-            runs = [run for run in collector.store.runs() if run["metadata"]["otel"]["trace_id"] == trace_id]
-        answered = llm.answered_tokens()
+    sent = send_through_gateway(
+        "big_image.mjs", arrived=lambda runs: len([run for run in runs if run["name"] == "ai.generateText"]) == 3
+    )
+    assert json.loads(sent.printed[1]) == [0]  # one export, and it succeeded: nothing refused with 413
+    runs, answered = sent.runs, sent.answered
     calls = named(runs, "ai.generateText")
     assert counted(runs) == answered
     for call in calls:
