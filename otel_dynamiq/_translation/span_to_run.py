@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 from opentelemetry.sdk.resources import Resource
@@ -133,6 +133,11 @@ MAX_TOKEN_COUNT = 2**53 - 1
 """The largest count every JSON reader holds exactly; a count above it, or below zero, is no count."""
 
 
+def _is_count(value: Any) -> TypeGuard[int]:
+    """A whole number of tokens every JSON reader holds exactly; a negative or huge one is no count."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKEN_COUNT
+
+
 def _token_count(attributes: dict[str, Any], *names: str) -> int | None:
     """The first valid count under these names; the names are consumed only when one is valid.
 
@@ -141,7 +146,7 @@ def _token_count(attributes: dict[str, Any], *names: str) -> int | None:
     """
     for name in names:
         value = attributes.get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKEN_COUNT:
+        if _is_count(value):
             for consumed in names:
                 attributes.pop(consumed, None)
             return value
@@ -317,11 +322,12 @@ def _usage(attributes: dict[str, Any]) -> dict[str, int] | None:
     if total is None:
         total = min((prompt or 0) + (completion or 0), MAX_TOKEN_COUNT)
     usage = {"prompt_tokens": prompt or 0, "completion_tokens": completion or 0, "total_tokens": total}
-    details = _usage_object_details(attributes)
+    details: dict[str, int] | None = None  # LiteLLM's usage object, parsed only when a name gives no count
     for field, names, detail in _USAGE_DETAILS:
         count = _token_count(attributes, *names)
-        if count is None and detail in details:
-            count = details[detail]
+        if count is None:
+            details = _usage_object_details(attributes) if details is None else details
+            count = details.get(detail)
         if count is not None:
             usage[field] = count
     return usage
@@ -399,7 +405,7 @@ def _usage_object_details(attributes: Mapping[str, Any]) -> dict[str, int]:
     }
     for name, values in candidates.items():
         for value in values:  # the first one given, 0 included: a reported 0 is kept, as for the other names
-            if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKEN_COUNT:
+            if _is_count(value):
                 details[name] = value
                 break
     return details
