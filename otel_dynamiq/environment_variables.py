@@ -43,3 +43,6 @@ OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY_PASSWORD: Final = "OTEL_EXPORTER_DYNAMIQ_CLIENT
 """The password of an encrypted client key; never logged or echoed."""
 OTEL_EXPORTER_DYNAMIQ_MASK: Final = "OTEL_EXPORTER_DYNAMIQ_MASK"
 """``package.module:function``: called with each run before it is sent; returns the run to send, or None to drop it."""
+OTEL_EXPORTER_DYNAMIQ_CHECK_LEDGER: Final = "OTEL_EXPORTER_DYNAMIQ_CHECK_LEDGER"
+"""``true`` makes a run counted twice, or never, raise instead of being said once in the log: for
+otel-dynamiq's own tests (which set it) and for checking a change to the delivery paths."""

@@ -5,13 +5,15 @@ the request bodies to the exporter's private event loop and waits for the
 outcome up to its deadline. With a BatchSpanProcessor that thread is the
 processor's worker, and the application's threads only ever put spans in its
 queue; with a SimpleSpanProcessor it is each thread that ends a span, and in
-the gateway each request handler (64 for OTLP/HTTP, 32 for gRPC). So ``export()`` is safe
-to call from many threads at once: each call keeps its spans, bodies and
-outcome to itself, the state calls share (counters, the runtime, requests in
-flight) is behind locks, and everything that touches HTTP or the spool runs
-on the one loop. Bodies the service cannot take in time wait in the spool
-(see ``_delivery/spool.py``) and are resent in the background, by this
-process or the next one that exports to the same endpoint with the same key.
+a server built on the exporter (the gateway) each of its request handlers. So
+``export()`` is safe to call from many threads at once: each call keeps its
+spans, bodies and outcome to itself, the state calls share (the ledger, the
+runtime, requests in flight) is behind locks, and everything that touches
+HTTP or the spool runs on the one loop. Every batch is an entry in the ledger
+(``_delivery/ledger.py``), which counts each run's outcome exactly once.
+Bodies the service cannot take in time wait in the spool (see
+``_delivery/spool.py``) and are resent in the background, by this process or
+the next one that exports to the same endpoint with the same key.
 """
 
 from __future__ import annotations
@@ -33,13 +35,13 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_dynamiq._config import ExporterConfig, Mask, Run, load_config
-from otel_dynamiq._delivery import stats as _stats
 from otel_dynamiq._delivery.bodies import ENVELOPE_BYTES, Payload, RunTooLargeError, encode, encode_run, pack
 from otel_dynamiq._delivery.delivery import Delivery, import_what_sending_imports
 from otel_dynamiq._delivery.event_loop import ForkGuard, LoopThread, interpreter_exiting
+from otel_dynamiq._delivery.ledger import Entry, Ledger, LedgerError
 from otel_dynamiq._delivery.metrics import publish as publish_metrics
 from otel_dynamiq._delivery.spool import Spool, SpoolState, inspect_spool, spool_directory
-from otel_dynamiq._delivery.stats import ExporterStats, StatsRecorder
+from otel_dynamiq._delivery.stats import DropReason, ExporterStats
 from otel_dynamiq._logging import one_line, reclaim_loggers
 from otel_dynamiq._process_end import flush_at_process_end
 from otel_dynamiq._translation.call_nesting import ABOVE_CALLS, MARKED
@@ -247,14 +249,16 @@ class DynamiqSpanExporter(SpanExporter):
             redactor=Redactor(self._config.redact_keys),
             media_inline_bytes=self._config.media_inline_bytes,
         )
-        self._stats = StatsRecorder()
-        publish_metrics(self._stats.snapshot, meter_provider)
+        self._ledger = Ledger()
+        publish_metrics(self._ledger.snapshot, meter_provider)
         attach_for_exporter()
         self._content_may_be_lost = content_may_be_lost()
         """Until the first sign of content sent as events no one routes here (warned once)."""
         self._lock = threading.Lock()
         self._runtime: _Runtime | None = None
         self._inflight: set[concurrent.futures.Future[bool]] = set()
+        self._exports_running = 0
+        """Calls of ``export()`` under way: while any is, the ledger may rightly hold open runs."""
         self._shutdown = False
         self._loggers_reclaimed = False
         self._exit_began: float | None = None
@@ -283,7 +287,7 @@ class DynamiqSpanExporter(SpanExporter):
     @property
     def stats(self) -> ExporterStats:
         """Runs sent, requests, retries and runs dropped by reason, since construction."""
-        return self._stats.snapshot()
+        return self._ledger.snapshot()
 
     def spool_state(self, *, from_disk: bool = False) -> SpoolState | None:
         """What the spool holds now; None when it is turned off.
@@ -303,7 +307,10 @@ class DynamiqSpanExporter(SpanExporter):
         """Deliver the spans as runs within ``timeout``; never raises, and is safe from many threads at once.
 
         SUCCESS when every run was accepted, or kept in the spool for later;
-        FAILURE when any was dropped (each counted in ``stats`` by reason).
+        FAILURE when any was dropped on its way (each counted in ``stats`` by
+        reason). A span that cannot be translated is counted too, but fails the
+        export only when nothing else was left to send (retrying could not
+        help it); runs the mask drops on purpose never fail it.
         Concurrent calls share the one loop and HTTP client, so they cost no
         thread or connection pool each; each returns its own spans' outcome.
         """
@@ -319,9 +326,18 @@ class DynamiqSpanExporter(SpanExporter):
         return self._export(spans, refused), refused
 
     def _export(self, spans: Sequence[ReadableSpan], refused: list[str] | None) -> SpanExportResult:
+        with self._lock:
+            self._exports_running += 1
+        try:
+            return self._export_batch(spans, self._ledger.open(len(spans)), refused)
+        finally:
+            with self._lock:
+                self._exports_running -= 1
+
+    def _export_batch(self, spans: Sequence[ReadableSpan], batch: Entry, refused: list[str] | None) -> SpanExportResult:
         reasons = refused if refused is not None else []
         if self._shutdown:
-            self._stats.dropped(_stats.DROP_SHUTDOWN, len(spans))
+            batch.dropped(DropReason.SHUTDOWN)
             return SpanExportResult.FAILURE
         now = time.monotonic()
         deadline = now + self._config.timeout
@@ -337,22 +353,24 @@ class DynamiqSpanExporter(SpanExporter):
             self._loggers_reclaimed = True
             reclaim_loggers()
         try:
-            payloads, masked = self._payloads(spans, reasons)
+            payloads, masked = self._payloads(spans, batch, reasons)
             if not payloads:
                 # Runs the mask dropped on purpose are handled; so are those refused for good, where the
                 # caller asked to be told (the gateway's partial_success): nothing is left to retry.
                 handled = masked + (len(reasons) if refused is not None else 0)
                 return SpanExportResult.FAILURE if handled < len(spans) else SpanExportResult.SUCCESS
-            delivered = self._deliver(payloads, deadline, refused)
+            delivered = self._deliver(payloads, batch, deadline, refused)
+        except LedgerError:
+            raise  # a run counted twice: with the ledger checked (the tests), a bug that must not be hidden
         except Exception as exc:  # export() must never raise into the processor, nor a traceback into stderr
-            self._stats.dropped(_stats.DROP_UNEXPECTED, len(spans))
+            batch.drop_what_is_open(DropReason.UNEXPECTED)
             _logger.error("Exporting %d spans to Dynamiq failed unexpectedly: %s", len(spans), one_line(exc))
             _logger.debug("The unexpected export failure", exc_info=True)
             return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS if delivered else SpanExportResult.FAILURE
 
-    def _payloads(self, spans: Sequence[ReadableSpan], refused: list[str]) -> tuple[list[Payload], int]:
-        """Translate and encode each span on its own, so one bad span costs only itself.
+    def _payloads(self, spans: Sequence[ReadableSpan], batch: Entry, refused: list[str]) -> tuple[list[Payload], int]:
+        """Translate and encode each span on its own, so one bad span costs only itself (dropped from ``batch``).
 
         Also says how many runs the mask dropped on purpose. With a mask set, spans are named in logs
         and refusals by their ids only: their names may hold what the mask is there to hide.
@@ -377,15 +395,17 @@ class DynamiqSpanExporter(SpanExporter):
                     if isinstance(outcome, bytes):
                         parts.append(outcome)
                     elif outcome is _MASKED_AWAY:
+                        batch.dropped(DropReason.MASKED, 1)
                         masked += 1
                     else:
+                        batch.dropped(DropReason.MASK_FAILED, 1)
                         refused.append(f"{self._span_label(span)}: the mask hook {outcome}")
             except RunTooLargeError as exc:
-                self._stats.dropped(_stats.DROP_TOO_LARGE, 1)
+                batch.dropped(DropReason.TOO_LARGE, 1)
                 _logger.warning("Dropped a Dynamiq run: %s", exc)
                 refused.append(f"{self._span_label(span)}: {exc}")
             except Exception as exc:
-                self._stats.dropped(_stats.DROP_TRANSLATION, 1)
+                batch.dropped(DropReason.TRANSLATION, 1)
                 label = self._span_label(span)
                 refused.append(f"{label}: could not become a Dynamiq run: {one_line(exc)[:200]}")
                 _logger.error("Could not translate %s into a Dynamiq run: %s", label, one_line(exc))
@@ -415,7 +435,6 @@ class DynamiqSpanExporter(SpanExporter):
                 raise  # a real Ctrl-C that arrived while the mask ran (a SimpleSpanProcessor's export)
             return self._mask_failed(f"raised {type(exc).__name__}")
         if result is None:
-            self._stats.dropped(_stats.DROP_MASKED, 1)
             return _MASKED_AWAY
         wrong = identity_problem(result)
         if wrong is not None:
@@ -428,8 +447,7 @@ class DynamiqSpanExporter(SpanExporter):
             return self._mask_failed(f"returned a run that cannot be encoded ({type(exc).__name__})")
 
     def _mask_failed(self, failure: str) -> str:
-        """Count a run the mask failed on, and say so once per kind of failure (its message is never logged)."""
-        self._stats.dropped(_stats.DROP_MASK_FAILED, 1)
+        """Say once per kind of failure that the mask failed on a run (its message is never logged)."""
         with self._lock:
             first = failure not in self._mask_failures_logged
             self._mask_failures_logged.add(failure)
@@ -438,7 +456,7 @@ class DynamiqSpanExporter(SpanExporter):
                 "Dropped a Dynamiq run: the mask hook %s (no message is logged: it may quote what the mask "
                 "hides); runs it fails on are dropped and counted as %r (said once per kind of failure)",
                 failure,
-                _stats.DROP_MASK_FAILED,
+                DropReason.MASK_FAILED.value,
             )
         return failure
 
@@ -448,14 +466,14 @@ class DynamiqSpanExporter(SpanExporter):
             first, self._content_may_be_lost = self._content_may_be_lost, False
         return first
 
-    def _deliver(self, payloads: list[Payload], deadline: float, refused: list[str] | None) -> bool:
+    def _deliver(self, payloads: list[Payload], batch: Entry, deadline: float, refused: list[str] | None) -> bool:
         runtime = self._runtime_for_this_process()
         handoff = _Handoff()
 
         async def handed_over() -> bool:
             if not handoff.take():
-                return False  # export() gave up before the loop got here, and counted these runs
-            return await runtime.delivery.deliver(payloads, deadline, refused)
+                return False  # export() gave up before the loop got here, and settled these runs
+            return await runtime.delivery.deliver(payloads, deadline, refused, batch)
 
         future = runtime.loop.submit(handed_over())
         with self._lock:
@@ -464,14 +482,15 @@ class DynamiqSpanExporter(SpanExporter):
             return future.result(timeout=max(deadline - time.monotonic(), 0.0) + _RESULT_GRACE_SECONDS)
         except concurrent.futures.TimeoutError:
             future.cancel()  # a coroutine that began counts its runs as dropped or spooled when cancelled
-            if handoff.abandon():  # one the loop never began (a starved loop) has nobody else to count them
-                runs = sum(payload.run_count for payload in payloads)
-                self._stats.dropped(_stats.DROP_TIMEOUT, runs)
+            if handoff.abandon():  # one the loop never began (a starved loop) has nobody else to settle them
+                runs = batch.drop_what_is_open(DropReason.TIMEOUT)
                 _logger.warning(
                     "Dropped %d Dynamiq runs (timeout): the exporter's loop did not reach them in time", runs
                 )
             return False
         except concurrent.futures.CancelledError:
+            if handoff.abandon():  # the loop stopped (a shutdown) before it began: nobody else settles them
+                batch.drop_what_is_open(DropReason.SHUTDOWN)
             return False
         finally:
             with self._lock:
@@ -486,8 +505,8 @@ class DynamiqSpanExporter(SpanExporter):
                     loop=LoopThread(name=f"otel-dynamiq-exporter-{id(self):x}"),
                     delivery=Delivery(
                         self._config,
-                        self._stats,
-                        open_spool=functools.partial(_open_spool, self._config, self._stats),
+                        self._ledger,
+                        open_spool=functools.partial(_open_spool, self._config, self._ledger),
                         hold_forks=self._fork_guard,
                     ),
                 )
@@ -504,6 +523,8 @@ class DynamiqSpanExporter(SpanExporter):
         """The parent's threads do not exist here, and its sockets are the parent's: start anew, now."""
         self._fork_guard.after_fork_in_child()
         self._lock = threading.Lock()
+        self._ledger.after_fork_in_child()
+        self._exports_running = 0
         self._runtime = None
         self._inflight = set()
         if not self._shutdown:
@@ -572,10 +593,12 @@ class DynamiqSpanExporter(SpanExporter):
         if not runtime.loop.stop(max(deadline - time.monotonic(), 0.0)):
             # A daemon thread: it cannot hold the process up, and what it still held is counted.
             _logger.debug("The Dynamiq exporter's loop thread was left to end on its own after the shutdown timeout")
+        elif not self._exports_running:
+            self._ledger.check_all_settled()  # the loop is gone and no export is under way: nothing may be open
 
 
 class _Handoff:
-    """Who counts a batch export() gave up on: the coroutine, if it began; else export() itself. Never both."""
+    """Who settles a batch export() gave up on: the coroutine, if it began; else export() itself. Never both."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -599,12 +622,12 @@ async def _call(function: Callable[[], T]) -> T:
     return function()
 
 
-def _open_spool(config: ExporterConfig, stats: StatsRecorder) -> Spool | None:
+def _open_spool(config: ExporterConfig, ledger: Ledger) -> Spool | None:
     if config.spool is None:
         return None
     # A lease outlives any one request with all its retries, so a live sender never loses its lease.
     lease_seconds = 3 * config.timeout
-    return Spool(config.spool, spool_directory(config), lease_seconds, stats.dropped)
+    return Spool(config.spool, spool_directory(config), lease_seconds, ledger.dropped_from_spool)
 
 
 def _follow_forks(exporter: DynamiqSpanExporter) -> None:

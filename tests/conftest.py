@@ -7,12 +7,14 @@ import os
 # dynamiq imports litellm, which downloads a price map unless told not to.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+import logging
 from collections.abc import Iterator
 
 import pytest
 
 from otel_dynamiq import DynamiqSpanExporter
 from otel_dynamiq import environment_variables as env
+from otel_dynamiq._delivery.ledger import LedgerError
 from otel_dynamiq.collector import LocalCollector
 from tests.support.common import FAKE_KEY, SpanRecorder
 
@@ -44,6 +46,8 @@ def _clean_exporter_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factor
         if isinstance(name, str) and (name.startswith("OTEL_EXPORTER_DYNAMIQ") or name.startswith("DYNAMIQ_")):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR, str(tmp_path_factory.mktemp("spool")))
+    # A run counted twice, or never, fails the test that did it (and the subprocesses it starts).
+    monkeypatch.setenv(env.OTEL_EXPORTER_DYNAMIQ_CHECK_LEDGER, "true")
 
 
 @pytest.fixture
@@ -72,3 +76,29 @@ def recorder() -> Iterator[SpanRecorder]:
     made = SpanRecorder()
     yield made
     made.provider.shutdown()
+
+
+class _LedgerErrorsSeen(logging.Handler):
+    """Keeps the ledger's errors that a span processor caught and logged instead of letting them rise."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, LedgerError):
+            self.seen.append(str(error))
+
+
+@pytest.fixture(autouse=True)
+def _every_run_settles_once() -> Iterator[None]:
+    """A run counted twice fails the test even where the SDK's processor catches the error and logs it."""
+    handler = _LedgerErrorsSeen()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+    assert not handler.seen, f"the ledger caught runs counted wrongly: {handler.seen}"

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import httpx
 
 from otel_dynamiq import environment_variables as env
-from otel_dynamiq._delivery import stats
 from otel_dynamiq._delivery.retry_policy import is_retryable_status, retry_after_seconds
+from otel_dynamiq._delivery.stats import DropReason
 from otel_dynamiq._logging import one_line
 
 SPLIT_STATUSES = frozenset({400, 413, 422})
@@ -56,8 +56,8 @@ class Outcome(enum.Enum):
 @dataclass(frozen=True)
 class Verdict:
     outcome: Outcome
-    reason: str = ""
-    """For ``FINAL``: the drop reason counted in ``stats`` (``stats.DROP_*``)."""
+    reason: DropReason | None = None
+    """For ``FINAL``: why the runs are dropped (what the ledger counts them under); None otherwise."""
     why: str = ""
     """A few words a person can act on, or ``""``."""
     kind: str = ""
@@ -82,11 +82,11 @@ def read_answer(response: httpx.Response) -> Verdict:
         return ARRIVED
     splittable = status in SPLIT_STATUSES
     if status == 413:
-        return Verdict(Outcome.FINAL, stats.DROP_TOO_LARGE, kind=kind, splittable=splittable)
+        return Verdict(Outcome.FINAL, DropReason.TOO_LARGE, kind=kind, splittable=splittable)
     if response.is_redirect:
-        return Verdict(Outcome.FINAL, stats.DROP_REDIRECT, "redirects are not followed", kind=kind)
+        return Verdict(Outcome.FINAL, DropReason.REDIRECT, "redirects are not followed", kind=kind)
     if not is_retryable_status(status):
-        return Verdict(Outcome.FINAL, stats.DROP_REJECTED, kind=kind, splittable=splittable)
+        return Verdict(Outcome.FINAL, DropReason.REJECTED, kind=kind, splittable=splittable)
     return Verdict(
         Outcome.RETRY, kind=kind, why=kind, retry_after=retry_after_seconds(response.headers.get("Retry-After"))
     )
@@ -96,7 +96,7 @@ def read_failure(exc: httpx.TransportError | httpx.InvalidURL | ssl.SSLError) ->
     """No answer at all: a URL no request can reach is final; the network, the service or TLS may recover."""
     kind = type(exc).__name__
     if isinstance(exc, _NOT_RETRYABLE_TRANSPORT_ERRORS):
-        return Verdict(Outcome.FINAL, stats.DROP_TRANSPORT, kind, kind=kind)
+        return Verdict(Outcome.FINAL, DropReason.TRANSPORT, kind, kind=kind)
     why = _transport_cause(exc)
     return Verdict(Outcome.RETRY, why=why, kind=kind, client_refused=why.startswith(f"{kind}: {_CLIENT_REFUSED}"))
 

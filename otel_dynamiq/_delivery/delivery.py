@@ -34,13 +34,13 @@ import httpx
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from otel_dynamiq._config import ExporterConfig
-from otel_dynamiq._delivery import stats as _stats
 from otel_dynamiq._delivery.answers import Outcome, Verdict, read_answer, read_failure
 from otel_dynamiq._delivery.bodies import Payload, compress, halve, payload_of_body
 from otel_dynamiq._delivery.event_loop import interpreter_exiting
+from otel_dynamiq._delivery.ledger import Entry, Ledger
 from otel_dynamiq._delivery.retry_policy import backoff_seconds
 from otel_dynamiq._delivery.spool import Spool, SpooledBody, SpoolFullError, SpoolState
-from otel_dynamiq._delivery.stats import StatsRecorder
+from otel_dynamiq._delivery.stats import DropReason
 from otel_dynamiq._logging import one_line
 
 _logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ _BODY_SNIPPET_CHARS = 200
 _NO_ANSWER = (httpx.TransportError, httpx.InvalidURL, ssl.SSLError)
 """Every way a request gets no answer; ``InvalidURL`` (a host httpx cannot encode) is not a ``TransportError``,
 and an ``SSLError`` read after the handshake (TLS 1.3's refusal of the client's certificate) reaches us unwrapped."""
-_SPOOLABLE_REASONS = frozenset({_stats.DROP_TIMEOUT, _stats.DROP_SHUTDOWN})
+_SPOOLABLE_REASONS = frozenset({DropReason.TIMEOUT, DropReason.SHUTDOWN})
 """Retryable causes: the service may take these runs later. Final refusals are never spooled."""
 
 
@@ -67,14 +67,14 @@ class Delivery:
     def __init__(
         self,
         config: ExporterConfig,
-        stats: StatsRecorder,
+        ledger: Ledger,
         open_spool: Callable[[], Spool | None] = lambda: None,
         hold_forks: AbstractContextManager[None] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         backoff: Callable[[int], float] | None = None,
     ) -> None:
         self._config = config
-        self._stats = stats
+        self._ledger = ledger
         self._transport = transport
         self._backoff = backoff or functools.partial(backoff_seconds, rng=random.Random())  # noqa: S311 - jitter
         self._client: httpx.AsyncClient | None = None
@@ -154,8 +154,9 @@ class Delivery:
         if self._spool is not None:
             lost = self._spool.settle_memory()
             if lost:
-                self._drop(
-                    lost, _stats.DROP_SHUTDOWN, "they were waiting in memory and the disk spool could not take them"
+                self._ledger.dropped_from_spool(DropReason.SHUTDOWN, lost)
+                self._say_dropped(
+                    lost, DropReason.SHUTDOWN, "they were waiting in memory and the disk spool could not take them"
                 )
         if self._client is not None:
             await self._client.aclose()
@@ -181,43 +182,58 @@ class Delivery:
         if self._resender is None or self._resender.done():
             self._resender = asyncio.get_running_loop().create_task(self._resend_spooled())
 
-    async def deliver(self, payloads: Sequence[Payload], deadline: float, refused: list[str] | None = None) -> bool:
+    async def deliver(
+        self,
+        payloads: Sequence[Payload],
+        deadline: float,
+        refused: list[str] | None = None,
+        entry: Entry | None = None,
+    ) -> bool:
         """Send every payload concurrently; True only if all of them were accepted, or refused alone.
 
         A run the service refuses alone (after halving) is dropped and counted; its refusal is added to
-        ``refused`` when given, and without it the delivery is not a success.
+        ``refused`` when given, and without it the delivery is not a success. ``entry`` holds the runs of
+        all the payloads in the ledger (the exporter's, for its batch); without it one is opened here.
 
         Instrumentation is suppressed here: this loop's thread does not inherit the
         processor's suppression, and an instrumented httpx would otherwise trace
         the exporter's own requests, producing spans that produce requests.
         """
         self.start()
+        if entry is None:
+            entry = self._ledger.open(sum(payload.run_count for payload in payloads))
+        parts = entry.split([payload.run_count for payload in payloads])
         if self._spool is not None and (self._service_out or self._stop_event().is_set()):
-            return all([self._keep(payload, cause=None) for payload in payloads])
+            return all([self._keep(payload, part, cause=None) for payload, part in zip(payloads, parts, strict=True)])
         with suppress_instrumentation():
-            results = await asyncio.gather(*(self._send(payload, deadline, refused) for payload in payloads))
+            results = await asyncio.gather(
+                *(self._send(payload, part, deadline, refused) for payload, part in zip(payloads, parts, strict=True))
+            )
         return all(results)
 
-    async def _send(self, payload: Payload, deadline: float, refused: list[str] | None) -> bool:
+    async def _send(self, payload: Payload, entry: Entry, deadline: float, refused: list[str] | None) -> bool:
         try:
-            return await self._send_with_retries(payload, deadline, refused)
+            return await self._send_with_retries(payload, entry, deadline, refused)
         except asyncio.CancelledError:
-            reason = _stats.DROP_SHUTDOWN if self._stop_event().is_set() else _stats.DROP_TIMEOUT
-            self._give_up(payload, reason, "the request was still in flight")
+            if entry.open_runs:  # not yet handed on to halves, which settle their own when cancelled
+                reason = DropReason.SHUTDOWN if self._stop_event().is_set() else DropReason.TIMEOUT
+                self._give_up(payload, entry, reason, "the request was still in flight")
             raise
 
-    async def _send_with_retries(self, payload: Payload, deadline: float, refused: list[str] | None) -> bool:
+    async def _send_with_retries(
+        self, payload: Payload, entry: Entry, deadline: float, refused: list[str] | None
+    ) -> bool:
         content = compress(payload.body) if self._config.compression == "gzip" else payload.body
         attempt = 0
         client_refusal: Verdict | None = None
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return self._give_up(payload, _stats.DROP_TIMEOUT, "the export deadline passed")
+                return self._give_up(payload, entry, DropReason.TIMEOUT, "the export deadline passed")
             if self._stop_event().is_set():
-                return self._give_up(payload, _stats.DROP_SHUTDOWN, "the exporter is shutting down")
+                return self._give_up(payload, entry, DropReason.SHUTDOWN, "the exporter is shutting down")
 
-            self._stats.request()
+            self._ledger.request()
             response: httpx.Response | None = None
             try:
                 response = await self._http_client().post(self._config.traces_url, content=content, timeout=remaining)
@@ -226,14 +242,14 @@ class Delivery:
             else:
                 verdict = read_answer(response)
             if verdict.outcome is Outcome.ARRIVED:
-                self._stats.sent(payload.run_count)
+                entry.delivered()
                 return True
             if verdict.outcome is Outcome.FINAL:
                 if response is None:
-                    return self._give_up(payload, verdict.reason, verdict.why)
+                    return self._give_up(payload, entry, _final_reason(verdict), verdict.why)
                 if verdict.splittable:
-                    return await self._split_refused(payload, response, verdict, deadline, refused)
-                return self._refused(payload.run_count, response, verdict)
+                    return await self._split_refused(payload, entry, response, verdict, deadline, refused)
+                return self._refused(entry, response, verdict)
             if verdict.client_refused:
                 client_refusal = verdict
             elif client_refusal is not None and response is None:
@@ -242,19 +258,25 @@ class Delivery:
             wait = verdict.retry_after if verdict.retry_after is not None else self._backoff(attempt)
 
             if time.monotonic() + wait >= deadline:
-                return self._give_up(payload, _stats.DROP_TIMEOUT, f"{cause}; no time left to retry", kind=kind)
+                return self._give_up(payload, entry, DropReason.TIMEOUT, f"{cause}; no time left to retry", kind=kind)
             if self._spool is not None and interpreter_exiting():
-                return self._give_up(payload, _stats.DROP_TIMEOUT, f"{cause}; the process is exiting", kind=kind)
-            self._stats.retry()
+                return self._give_up(payload, entry, DropReason.TIMEOUT, f"{cause}; the process is exiting", kind=kind)
+            self._ledger.retry()
             _logger.debug("Retrying %d runs in %.2fs after %s", payload.run_count, wait, cause)
             if await self._stopped_during(wait):
                 return self._give_up(
-                    payload, _stats.DROP_SHUTDOWN, f"{cause}; shut down while waiting to retry", kind=kind
+                    payload, entry, DropReason.SHUTDOWN, f"{cause}; shut down while waiting to retry", kind=kind
                 )
             attempt += 1
 
     async def _split_refused(
-        self, payload: Payload, response: httpx.Response, verdict: Verdict, deadline: float, refused: list[str] | None
+        self,
+        payload: Payload,
+        entry: Entry,
+        response: httpx.Response,
+        verdict: Verdict,
+        deadline: float,
+        refused: list[str] | None,
     ) -> bool:
         """A body refused for what it holds is halved until the runs refused are alone, so the others arrive.
 
@@ -263,8 +285,8 @@ class Delivery:
         have its sender (the gateway's) retry every run beside it forever.
         """
         if payload.run_count > 1:
-            return await self.deliver(halve(payload), deadline, refused)
-        self._refused(payload.run_count, response, verdict)
+            return await self.deliver(halve(payload), deadline, refused, entry)
+        self._refused(entry, response, verdict)
         if refused is None:
             return False
         refused.append(f"Dynamiq refused its run: {self._refusal(response, verdict.why)}")
@@ -287,28 +309,32 @@ class Delivery:
         self._causes_logged.add((reason, kind))
         _logger.log(logging.WARNING if first else logging.DEBUG, message, *args)
 
-    def _give_up(self, payload: Payload, reason: str, cause: str, kind: str | None = None) -> bool:
+    def _give_up(self, payload: Payload, entry: Entry, reason: DropReason, cause: str, kind: str | None = None) -> bool:
         """Spool a body the service may still take later; drop (and count) what it never will."""
         if reason in _SPOOLABLE_REASONS and self._spool is not None:
-            return self._keep(payload, cause, kind)
-        return self._drop(payload.run_count, reason, cause, kind)
+            return self._keep(payload, entry, cause, kind)
+        return self._drop(entry, reason, cause, kind)
 
-    def _drop(self, runs: int, reason: str, cause: str, kind: str | None = None) -> bool:
-        self._stats.dropped(reason, runs)
-        self._log_once(reason, kind or cause, "Dropped %d Dynamiq runs (%s): %s", runs, reason, cause)
+    def _drop(self, entry: Entry, reason: DropReason, cause: str, kind: str | None = None) -> bool:
+        runs = entry.open_runs
+        entry.dropped(reason)
+        self._say_dropped(runs, reason, cause, kind)
         return False
 
-    def _keep(self, payload: Payload, cause: str | None, kind: str | None = None) -> bool:
+    def _say_dropped(self, runs: int, reason: DropReason, cause: str, kind: str | None = None) -> None:
+        self._log_once(reason, kind or cause, "Dropped %d Dynamiq runs (%s): %s", runs, reason, cause)
+
+    def _keep(self, payload: Payload, entry: Entry, cause: str | None, kind: str | None = None) -> bool:
         """Spool the body; ``cause`` None means the service is already known to be out (said once already)."""
         assert self._spool is not None
         try:
             self._spool.put(payload.body, payload.run_count)
         except (SpoolFullError, OSError) as exc:  # only a spool that refuses when full raises: nothing is lost,
-            self._stats.refused(payload.run_count)  # the export fails and whoever sent the spans keeps them
-            self._log_once("refused", type(exc).__name__, "The spool did not take %d runs: %s", payload.run_count, exc)
+            entry.returned()  # the export fails and whoever sent the spans keeps them
+            self._log_once("returned", type(exc).__name__, "The spool did not take %d runs: %s", payload.run_count, exc)
             self.resume()
             return False
-        self._stats.spooled(payload.run_count)
+        entry.spooled()
         self._service_out = True
         if cause is None:
             _logger.debug("Spooled %d runs while the Dynamiq service is out", payload.run_count)
@@ -332,8 +358,8 @@ class Delivery:
             why = "the access key was refused; check DYNAMIQ_ACCESS_KEY"
         return f"HTTP {response.status_code} {snippet!r}" + (f" ({why})" if why else "")
 
-    def _refused(self, runs: int, response: httpx.Response, verdict: Verdict) -> bool:
-        return self._drop(runs, verdict.reason, self._refusal(response, verdict.why), kind=verdict.kind)
+    def _refused(self, entry: Entry, response: httpx.Response, verdict: Verdict) -> bool:
+        return self._drop(entry, _final_reason(verdict), self._refusal(response, verdict.why), kind=verdict.kind)
 
     async def _resend_spooled(self) -> None:
         """One body at a time, oldest first; back off while the service still fails.
@@ -368,7 +394,7 @@ class Delivery:
         """Send one spooled body once: (True, _) when it left the spool, else (False, Retry-After)."""
         assert self._spool is not None
         content = compress(item.body) if self._config.compression == "gzip" else item.body
-        self._stats.request()
+        self._ledger.request()
         response: httpx.Response | None = None
         try:
             response = await self._http_client().post(self._config.traces_url, content=content)
@@ -378,7 +404,7 @@ class Delivery:
             verdict = read_answer(response)
         if verdict.outcome is Outcome.ARRIVED:
             self._spool.finish(item)
-            self._stats.resent(item.runs)
+            self._ledger.resent(item.runs)
             self._service_out = False
             _logger.debug("Resent %d spooled Dynamiq runs", item.runs)
             return True, None
@@ -387,15 +413,19 @@ class Delivery:
             return False, verdict.retry_after
         if response is None:
             self._spool.finish(item)
-            self._drop(item.runs, verdict.reason, verdict.why)
+            self._ledger.dropped_from_spool(_final_reason(verdict), item.runs)
+            self._say_dropped(item.runs, _final_reason(verdict), verdict.why)
             return True, None
         if verdict.splittable and item.runs > 1 and self._split(item):
             return True, None
         self._spool.finish(item)
         # Every sender was told these runs were kept: losing them is never said only once.
-        self._stats.dropped(verdict.reason, item.runs)
+        self._ledger.dropped_from_spool(_final_reason(verdict), item.runs)
         _logger.warning(
-            "Dropped %d spooled Dynamiq runs (%s): %s", item.runs, verdict.reason, self._refusal(response, verdict.why)
+            "Dropped %d spooled Dynamiq runs (%s): %s",
+            item.runs,
+            _final_reason(verdict),
+            self._refusal(response, verdict.why),
         )
         return True, None
 
@@ -412,7 +442,7 @@ class Delivery:
                 self._spool.put(half.body, half.run_count)
             except (SpoolFullError, OSError) as exc:
                 lost = item.runs - kept
-                self._stats.dropped(_stats.DROP_REJECTED, lost)
+                self._ledger.dropped_from_spool(DropReason.REJECTED, lost)
                 _logger.warning(
                     "Dropped %d spooled Dynamiq runs: their body was refused and could not be split: %s", lost, exc
                 )
@@ -420,6 +450,12 @@ class Delivery:
             kept += half.run_count
         self._spool.finish(item)
         return True
+
+
+def _final_reason(verdict: Verdict) -> DropReason:
+    """Every final verdict names why its runs are dropped (``answers.py`` sets it)."""
+    assert verdict.reason is not None, verdict
+    return verdict.reason
 
 
 def import_what_sending_imports() -> None:

@@ -20,6 +20,12 @@ _TOTALS: tuple[tuple[str, Callable[[ExporterStats], int], str, str], ...] = (
     ("otel_dynamiq.exporter.retries", lambda s: s.retries, "{retry}", "Requests made again after a retryable failure."),
     ("otel_dynamiq.exporter.runs.spooled", lambda s: s.runs_spooled, "{run}", "Runs kept in the spool for later."),
     ("otel_dynamiq.exporter.runs.resent", lambda s: s.runs_resent, "{run}", "Runs accepted from the spool."),
+    (
+        "otel_dynamiq.exporter.runs.returned",
+        lambda s: s.runs_returned,
+        "{run}",
+        "Runs a full spool that refuses (the gateway's) gave back to their sender.",
+    ),
 )
 """The counters that are one total each: name, how to read it, unit, description."""
 

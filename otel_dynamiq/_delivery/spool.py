@@ -38,12 +38,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from otel_dynamiq._config import SPOOL_LOCATIONS, ExporterConfig, SpoolConfig
-from otel_dynamiq._delivery import stats as _stats
+from otel_dynamiq._delivery.stats import DropReason
 from otel_dynamiq.environment_variables import OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR as SPOOL_DIR_VARIABLE
 
 _logger = logging.getLogger(__name__)
 
-DropCounter = Callable[[str, int], None]
+DropCounter = Callable[[DropReason, int], None]
+"""Where the spool says it let runs go for good: the ledger's ``dropped_from_spool``."""
 
 _READY_SUFFIX = ".json"
 _LEASE_MARK = ".lease."
@@ -268,7 +269,7 @@ class DiskSpool:
             if time.time() - item.stat().st_mtime > self._lease_ms / 1000:
                 os.unlink(item.path)
 
-    def _drop(self, entry: _Entry, reason: str) -> None:
+    def _drop(self, entry: _Entry, reason: DropReason) -> None:
         try:
             os.unlink(self.directory / entry.name)
         except FileNotFoundError:
@@ -330,10 +331,10 @@ class DiskSpool:
             if self._is_held(entry):
                 kept.append(entry)
             elif now - entry.created_ns > self._max_age_ns:
-                self._drop(entry, _stats.DROP_SPOOL_EXPIRED)
+                self._drop(entry, DropReason.SPOOL_EXPIRED)
                 total -= entry.size
             elif total > self._max_bytes and not self._refuse_when_full:
-                self._drop(entry, _stats.DROP_SPOOL_FULL)
+                self._drop(entry, DropReason.SPOOL_FULL)
                 total -= entry.size
             else:
                 kept.append(entry)
@@ -439,7 +440,7 @@ class MemorySpool:
         while self._waiting and (self._size > self._max_bytes or now - self._waiting[0][0] > self._max_age_ns):
             created, item = self._waiting.popleft()
             self._size -= len(item.body)
-            reason = _stats.DROP_SPOOL_EXPIRED if now - created > self._max_age_ns else _stats.DROP_SPOOL_FULL
+            reason = DropReason.SPOOL_EXPIRED if now - created > self._max_age_ns else DropReason.SPOOL_FULL
             self._count_drop(reason, item.runs)
 
     def claim(self) -> SpooledBody | None:

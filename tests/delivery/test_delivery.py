@@ -324,6 +324,7 @@ def test_counters_are_published_as_metrics(exporters: list[DynamiqSpanExporter])
         ("otel_dynamiq.exporter.retries", ()): 1,
         ("otel_dynamiq.exporter.runs.spooled", ()): 0,
         ("otel_dynamiq.exporter.runs.resent", ()): 0,
+        ("otel_dynamiq.exporter.runs.returned", ()): 0,
         ("otel_dynamiq.exporter.runs.dropped", (("reason", "rejected"),)): 2,
     }
 

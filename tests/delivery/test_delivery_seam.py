@@ -21,12 +21,12 @@ import orjson
 import pytest
 
 from otel_dynamiq._config import ExporterConfig, load_config
-from otel_dynamiq._delivery import stats
 from otel_dynamiq._delivery.answers import Outcome, read_answer, read_failure
 from otel_dynamiq._delivery.bodies import Payload, body_of, pack
 from otel_dynamiq._delivery.delivery import Delivery
+from otel_dynamiq._delivery.ledger import Ledger
 from otel_dynamiq._delivery.spool import Spool
-from otel_dynamiq._delivery.stats import StatsRecorder
+from otel_dynamiq._delivery.stats import DropReason
 from otel_dynamiq.exporter import _open_spool as open_spool
 
 KEY = "dq-key-for-the-seam-tests-91c3"
@@ -80,11 +80,11 @@ def config(tmp_path: Path, spool: bool = True) -> ExporterConfig:
 class Harness:
     def __init__(self, tmp_path: Path, service: Service, spool: bool = True) -> None:
         self.config = config(tmp_path, spool)
-        self.stats = StatsRecorder()
+        self.ledger = Ledger(strict=True)
         self.service = service
         self.delivery = Delivery(
             self.config,
-            self.stats,
+            self.ledger,
             open_spool=self._open_spool,
             transport=httpx.MockTransport(service),
             backoff=lambda attempt: 0.0,
@@ -93,7 +93,7 @@ class Harness:
 
     def _open_spool(self) -> Spool | None:
         """The exporter's own way to open its spool, kept at hand so a test can read what it holds."""
-        self.spool = open_spool(self.config, self.stats)
+        self.spool = open_spool(self.config, self.ledger)
         return self.spool
 
     def run(self, work: Callable[[Delivery], Coroutine[Any, Any, Any]]) -> Any:
@@ -104,7 +104,9 @@ class Harness:
             finally:
                 await self.delivery.aclose(drain_seconds=0.0)
 
-        return asyncio.run(main())
+        result = asyncio.run(main())
+        self.ledger.check_all_settled()  # every run the work handed over has one outcome, and only one
+        return result
 
     def deliver(self, batch: list[Payload], seconds: float = 5.0, refused: list[str] | None = None) -> bool:
         return bool(self.run(lambda delivery: delivery.deliver(batch, time.monotonic() + seconds, refused)))
@@ -118,14 +120,14 @@ def test_a_retryable_answer_is_retried_and_the_runs_arrive_once(tmp_path: Path) 
     harness = Harness(tmp_path, Service(status(503), status(500), status(200)))
     assert harness.deliver(payloads("a", "b"))
     assert harness.service.accepted == ["a", "b"]
-    counts = harness.stats.snapshot()
+    counts = harness.ledger.snapshot()
     assert (counts.requests, counts.retries, counts.runs_sent) == (3, 2, 2)
 
 
 def test_a_retry_after_beyond_the_deadline_spools_at_once_instead_of_waiting(tmp_path: Path) -> None:
     harness = Harness(tmp_path, Service(status(429, **{"Retry-After": "3600"})))
     assert harness.deliver(payloads("a", "b", "c"))  # kept: the service may take them later
-    counts = harness.stats.snapshot()
+    counts = harness.ledger.snapshot()
     assert (counts.retries, counts.runs_spooled) == (0, 3)  # (the spool's resender may have tried once since)
     assert harness.spooled_runs() == 3
 
@@ -135,7 +137,7 @@ def test_a_body_refused_for_one_run_is_halved_until_only_that_run_is_dropped(tmp
     refused: list[str] = []
     assert harness.deliver(payloads(*(f"r{i}" for i in range(8))), refused=refused)
     assert sorted(harness.service.accepted) == sorted(f"r{i}" for i in range(8) if i != 3)
-    assert harness.stats.snapshot().runs_dropped == {stats.DROP_REJECTED: 1}
+    assert harness.ledger.snapshot().runs_dropped == {DropReason.REJECTED: 1}
     assert len(refused) == 1 and "HTTP 422" in refused[0]
 
 
@@ -145,7 +147,7 @@ def test_a_body_too_large_is_split_and_every_run_arrives(tmp_path: Path) -> None
     )
     assert harness.deliver(payloads(*(f"r{i}" for i in range(7))))
     assert sorted(harness.service.accepted) == sorted(f"r{i}" for i in range(7))
-    assert harness.stats.snapshot().runs_dropped == {}
+    assert harness.ledger.snapshot().runs_dropped == {}
 
 
 def test_a_refused_key_is_dropped_named_and_never_echoed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -155,7 +157,7 @@ def test_a_refused_key_is_dropped_named_and_never_echoed(tmp_path: Path, caplog:
     # exporter (not built here) takes ours back.
     with caplog.at_level(logging.WARNING, logger="otel_dynamiq._delivery.delivery"):
         assert not harness.deliver(payloads("a"))
-    assert harness.stats.snapshot().runs_dropped == {stats.DROP_REJECTED: 1}
+    assert harness.ledger.snapshot().runs_dropped == {DropReason.REJECTED: 1}
     assert len(echo.requests) == 1  # never retried
     assert "DYNAMIQ_ACCESS_KEY" in caplog.text
     assert KEY not in caplog.text
@@ -167,7 +169,7 @@ def test_a_redirect_is_not_followed_so_the_key_goes_nowhere_else(tmp_path: Path)
     harness = Harness(tmp_path, service)
     assert not harness.deliver(payloads("a"))
     assert [request.url.host for request in service.requests] == ["dynamiq.invalid"]
-    assert harness.stats.snapshot().runs_dropped == {stats.DROP_REDIRECT: 1}
+    assert harness.ledger.snapshot().runs_dropped == {DropReason.REDIRECT: 1}
 
 
 def test_an_unreachable_service_spools_then_later_bodies_skip_the_network(tmp_path: Path) -> None:
@@ -183,14 +185,14 @@ def test_an_unreachable_service_spools_then_later_bodies_skip_the_network(tmp_pa
     first, requests_after_first, second = harness.run(two_exports)
     assert first and second
     assert requests_after_first >= 1
-    assert harness.stats.snapshot().runs_spooled == 2
+    assert harness.ledger.snapshot().runs_spooled == 2
     assert harness.spooled_runs() == 2
 
 
 def test_without_a_spool_an_unreachable_service_drops_on_the_deadline(tmp_path: Path) -> None:
     harness = Harness(tmp_path, Service(unreachable), spool=False)
     assert not harness.deliver(payloads("a", "b"), seconds=0.2)
-    assert harness.stats.snapshot().runs_dropped == {stats.DROP_TIMEOUT: 2}
+    assert harness.ledger.snapshot().runs_dropped == {DropReason.TIMEOUT: 2}
 
 
 def test_the_spool_is_resent_oldest_first_when_the_service_answers_again(tmp_path: Path) -> None:
@@ -208,7 +210,7 @@ def test_the_spool_is_resent_oldest_first_when_the_service_answers_again(tmp_pat
 
     up.run(until_drained)
     assert service.accepted == ["old", "new"]
-    assert up.stats.snapshot().runs_resent == 2
+    assert up.ledger.snapshot().runs_resent == 2
 
 
 def test_a_spooled_body_refused_for_one_run_is_split_in_the_spool(tmp_path: Path) -> None:
@@ -223,14 +225,14 @@ def test_a_spooled_body_refused_for_one_run_is_split_in_the_spool(tmp_path: Path
 
     up.run(until_drained)
     assert sorted(service.accepted) == ["a", "b", "c"]
-    assert up.stats.snapshot().runs_dropped == {stats.DROP_REJECTED: 1}
+    assert up.ledger.snapshot().runs_dropped == {DropReason.REJECTED: 1}
 
 
 def test_shutdown_during_a_backoff_wait_spools_instead_of_sleeping_it_out(tmp_path: Path) -> None:
     harness = Harness(tmp_path, Service(status(503)))
     harness.delivery = Delivery(
         harness.config,
-        harness.stats,
+        harness.ledger,
         open_spool=harness._open_spool,
         transport=httpx.MockTransport(harness.service),
         backoff=lambda attempt: 3600.0,
@@ -244,29 +246,29 @@ def test_shutdown_during_a_backoff_wait_spools_instead_of_sleeping_it_out(tmp_pa
         return await asyncio.wait_for(sending, timeout=30)
 
     assert harness.run(stop_while_waiting)
-    assert harness.stats.snapshot().runs_spooled == 1
+    assert harness.ledger.snapshot().runs_spooled == 1
 
 
 @pytest.mark.parametrize(
     ("code", "outcome", "reason", "splittable"),
     [
-        (200, Outcome.ARRIVED, "", False),
-        (202, Outcome.ARRIVED, "", False),
-        (400, Outcome.FINAL, stats.DROP_REJECTED, True),
-        (401, Outcome.FINAL, stats.DROP_REJECTED, False),
-        (404, Outcome.FINAL, stats.DROP_REJECTED, False),
-        (413, Outcome.FINAL, stats.DROP_TOO_LARGE, True),
-        (422, Outcome.FINAL, stats.DROP_REJECTED, True),
-        (301, Outcome.FINAL, stats.DROP_REDIRECT, False),
-        (308, Outcome.FINAL, stats.DROP_REDIRECT, False),
-        (408, Outcome.RETRY, "", False),
-        (429, Outcome.RETRY, "", False),
-        (500, Outcome.RETRY, "", False),
-        (503, Outcome.RETRY, "", False),
-        (501, Outcome.FINAL, stats.DROP_REJECTED, False),
+        (200, Outcome.ARRIVED, None, False),
+        (202, Outcome.ARRIVED, None, False),
+        (400, Outcome.FINAL, DropReason.REJECTED, True),
+        (401, Outcome.FINAL, DropReason.REJECTED, False),
+        (404, Outcome.FINAL, DropReason.REJECTED, False),
+        (413, Outcome.FINAL, DropReason.TOO_LARGE, True),
+        (422, Outcome.FINAL, DropReason.REJECTED, True),
+        (301, Outcome.FINAL, DropReason.REDIRECT, False),
+        (308, Outcome.FINAL, DropReason.REDIRECT, False),
+        (408, Outcome.RETRY, None, False),
+        (429, Outcome.RETRY, None, False),
+        (500, Outcome.RETRY, None, False),
+        (503, Outcome.RETRY, None, False),
+        (501, Outcome.FINAL, DropReason.REJECTED, False),
     ],
 )
-def test_every_answer_has_one_meaning(code: int, outcome: Outcome, reason: str, splittable: bool) -> None:
+def test_every_answer_has_one_meaning(code: int, outcome: Outcome, reason: DropReason | None, splittable: bool) -> None:
     headers = {"Location": "https://elsewhere.invalid/"} if 300 <= code < 400 else {}
     verdict = read_answer(httpx.Response(code, headers=headers))
     assert (verdict.outcome, verdict.reason, verdict.splittable) == (outcome, reason, splittable)
@@ -281,7 +283,7 @@ def test_no_answer_is_final_only_when_no_request_could_ever_reach() -> None:
     assert read_failure(httpx.ConnectError("refused", request=request)).outcome is Outcome.RETRY
     assert read_failure(httpx.ReadTimeout("slow", request=request)).outcome is Outcome.RETRY
     final = read_failure(httpx.UnsupportedProtocol("ftp", request=request))
-    assert (final.outcome, final.reason) == (Outcome.FINAL, stats.DROP_TRANSPORT)
+    assert (final.outcome, final.reason) == (Outcome.FINAL, DropReason.TRANSPORT)
 
 
 def test_bodies_pack_in_order_under_the_cap() -> None:
@@ -301,12 +303,12 @@ def test_an_endpoint_httpx_cannot_make_a_url_of_is_a_transport_drop_not_a_crash(
     )
     harness.delivery = Delivery(
         harness.config,
-        harness.stats,
+        harness.ledger,
         open_spool=harness._open_spool,
         transport=httpx.MockTransport(harness.service),
         backoff=lambda attempt: 0.0,
     )
     assert not harness.deliver(payloads("a", "b"))
-    assert harness.stats.snapshot().runs_dropped == {stats.DROP_TRANSPORT: 2}
+    assert harness.ledger.snapshot().runs_dropped == {DropReason.TRANSPORT: 2}
     assert harness.spooled_runs() == 0
     assert harness.service.requests == []
