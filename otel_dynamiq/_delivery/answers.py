@@ -58,7 +58,7 @@ class Verdict:
     outcome: Outcome
     reason: DropReason | None = None
     """For ``FINAL``: why the runs are dropped (what the ledger counts them under); None otherwise."""
-    why: str = ""
+    cause: str = ""
     """A few words a person can act on, or ``""``."""
     kind: str = ""
     """What failed, short and stable (``HTTP 503``, ``ConnectError``): warnings are said once per kind."""
@@ -88,7 +88,7 @@ def read_answer(response: httpx.Response) -> Verdict:
     if not is_retryable_status(status):
         return Verdict(Outcome.FINAL, DropReason.REJECTED, kind=kind, splittable=splittable)
     return Verdict(
-        Outcome.RETRY, kind=kind, why=kind, retry_after=retry_after_seconds(response.headers.get("Retry-After"))
+        Outcome.RETRY, kind=kind, cause=kind, retry_after=retry_after_seconds(response.headers.get("Retry-After"))
     )
 
 
@@ -97,8 +97,8 @@ def read_failure(exc: httpx.TransportError | httpx.InvalidURL | ssl.SSLError) ->
     kind = type(exc).__name__
     if isinstance(exc, _NOT_RETRYABLE_TRANSPORT_ERRORS):
         return Verdict(Outcome.FINAL, DropReason.TRANSPORT, kind, kind=kind)
-    why = _transport_cause(exc)
-    return Verdict(Outcome.RETRY, why=why, kind=kind, client_refused=why.startswith(f"{kind}: {_CLIENT_REFUSED}"))
+    cause = _transport_cause(exc)
+    return Verdict(Outcome.RETRY, cause=cause, kind=kind, client_refused=cause.startswith(f"{kind}: {_CLIENT_REFUSED}"))
 
 
 def _transport_cause(exc: httpx.TransportError | httpx.InvalidURL | ssl.SSLError) -> str:

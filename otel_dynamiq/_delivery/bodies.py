@@ -48,7 +48,7 @@ class Payload:
     body: bytes
 
     @property
-    def run_count(self) -> int:
+    def runs(self) -> int:
         return len(self.parts)
 
 

@@ -201,8 +201,8 @@ class Delivery:
         """
         self.start()
         if entry is None:
-            entry = self._ledger.open(sum(payload.run_count for payload in payloads))
-        parts = entry.split([payload.run_count for payload in payloads])
+            entry = self._ledger.open(sum(payload.runs for payload in payloads))
+        parts = entry.split([payload.runs for payload in payloads])
         if self._spool is not None and (self._service_out or self._stop_event().is_set()):
             return all([self._keep(payload, part, cause=None) for payload, part in zip(payloads, parts, strict=True)])
         with suppress_instrumentation():
@@ -246,7 +246,7 @@ class Delivery:
                 return True
             if verdict.outcome is Outcome.FINAL:
                 if response is None:
-                    return self._give_up(payload, entry, _final_reason(verdict), verdict.why)
+                    return self._give_up(payload, entry, _final_reason(verdict), verdict.cause)
                 if verdict.splittable:
                     return await self._split_refused(payload, entry, response, verdict, deadline, refused)
                 return self._refused(entry, response, verdict)
@@ -254,7 +254,7 @@ class Delivery:
                 client_refusal = verdict
             elif client_refusal is not None and response is None:
                 verdict = client_refusal  # the cause a person can act on, not the closed connection after it
-            cause, kind = verdict.why, verdict.kind
+            cause, kind = verdict.cause, verdict.kind
             wait = verdict.retry_after if verdict.retry_after is not None else self._backoff(attempt)
 
             if time.monotonic() + wait >= deadline:
@@ -262,7 +262,7 @@ class Delivery:
             if self._spool is not None and interpreter_exiting():
                 return self._give_up(payload, entry, DropReason.TIMEOUT, f"{cause}; the process is exiting", kind=kind)
             self._ledger.retry()
-            _logger.debug("Retrying %d runs in %.2fs after %s", payload.run_count, wait, cause)
+            _logger.debug("Retrying %d runs in %.2fs after %s", payload.runs, wait, cause)
             if await self._stopped_during(wait):
                 return self._give_up(
                     payload, entry, DropReason.SHUTDOWN, f"{cause}; shut down while waiting to retry", kind=kind
@@ -284,12 +284,12 @@ class Delivery:
         delivery still succeeds: the service will never take the run, and failing the export for it would
         have its sender (the gateway's) retry every run beside it forever.
         """
-        if payload.run_count > 1:
+        if payload.runs > 1:
             return await self.deliver(halve(payload), deadline, refused, entry)
         self._refused(entry, response, verdict)
         if refused is None:
             return False
-        refused.append(f"Dynamiq refused its run: {self._refusal(response, verdict.why)}")
+        refused.append(f"Dynamiq refused its run: {self._refusal(response, verdict.cause)}")
         return True
 
     async def _stopped_during(self, seconds: float) -> bool:
@@ -328,38 +328,38 @@ class Delivery:
         """Spool the body; ``cause`` None means the service is already known to be out (said once already)."""
         assert self._spool is not None
         try:
-            self._spool.put(payload.body, payload.run_count)
+            self._spool.put(payload.body, payload.runs)
         except (SpoolFullError, OSError) as exc:  # only a spool that refuses when full raises: nothing is lost,
             entry.returned()  # the export fails and whoever sent the spans keeps them
-            self._log_once("returned", type(exc).__name__, "The spool did not take %d runs: %s", payload.run_count, exc)
+            self._log_once("returned", type(exc).__name__, "The spool did not take %d runs: %s", payload.runs, exc)
             self.resume()
             return False
         entry.spooled()
         self._service_out = True
         if cause is None:
-            _logger.debug("Spooled %d runs while the Dynamiq service is out", payload.run_count)
+            _logger.debug("Spooled %d runs while the Dynamiq service is out", payload.runs)
         else:
             self._log_once(
                 "spooled",
                 kind or cause,
                 "Dynamiq did not take %d runs in time (%s); they wait in the spool and are resent when it answers",
-                payload.run_count,
+                payload.runs,
                 cause,
             )
         self.resume()
         return True
 
-    def _refusal(self, response: httpx.Response, why: str = "") -> str:
+    def _refusal(self, response: httpx.Response, cause: str = "") -> str:
         text = response.text
         if self._config.access_key:  # mask first: a key that spans the cut would otherwise show its start
             text = text.replace(self._config.access_key, "***")
         snippet = text[:_BODY_SNIPPET_CHARS]
-        if response.status_code in (401, 403) and not why:
-            why = "the access key was refused; check DYNAMIQ_ACCESS_KEY"
-        return f"HTTP {response.status_code} {snippet!r}" + (f" ({why})" if why else "")
+        if response.status_code in (401, 403) and not cause:
+            cause = "the access key was refused; check DYNAMIQ_ACCESS_KEY"
+        return f"HTTP {response.status_code} {snippet!r}" + (f" ({cause})" if cause else "")
 
     def _refused(self, entry: Entry, response: httpx.Response, verdict: Verdict) -> bool:
-        return self._drop(entry, _final_reason(verdict), self._refusal(response, verdict.why), kind=verdict.kind)
+        return self._drop(entry, _final_reason(verdict), self._refusal(response, verdict.cause), kind=verdict.kind)
 
     async def _resend_spooled(self) -> None:
         """One body at a time, oldest first; back off while the service still fails.
@@ -414,7 +414,7 @@ class Delivery:
         if response is None:
             self._spool.finish(item)
             self._ledger.dropped_from_spool(_final_reason(verdict), item.runs)
-            self._say_dropped(item.runs, _final_reason(verdict), verdict.why)
+            self._say_dropped(item.runs, _final_reason(verdict), verdict.cause)
             return True, None
         if verdict.splittable and item.runs > 1 and self._split(item):
             return True, None
@@ -425,7 +425,7 @@ class Delivery:
             "Dropped %d spooled Dynamiq runs (%s): %s",
             item.runs,
             _final_reason(verdict),
-            self._refusal(response, verdict.why),
+            self._refusal(response, verdict.cause),
         )
         return True, None
 
@@ -439,7 +439,7 @@ class Delivery:
         kept = 0
         for half in halves:
             try:
-                self._spool.put(half.body, half.run_count)
+                self._spool.put(half.body, half.runs)
             except (SpoolFullError, OSError) as exc:
                 lost = item.runs - kept
                 self._ledger.dropped_from_spool(DropReason.REJECTED, lost)
@@ -447,7 +447,7 @@ class Delivery:
                     "Dropped %d spooled Dynamiq runs: their body was refused and could not be split: %s", lost, exc
                 )
                 break
-            kept += half.run_count
+            kept += half.runs
         self._spool.finish(item)
         return True
 

@@ -106,13 +106,13 @@ def test_pack_respects_the_cap_and_keeps_order() -> None:
 def test_pack_of_one_big_part_still_sends_it() -> None:
     part = encode(sample_run(input="q" * 5_000))
     payloads = pack([part], max_body_bytes=len(part) + ENVELOPE_BYTES)
-    assert [payload.run_count for payload in payloads] == [1]
+    assert [payload.runs for payload in payloads] == [1]
 
 
 def test_halve_splits_runs_between_two_valid_bodies() -> None:
     parts = tuple(encode(sample_run(name=str(i))) for i in range(5))
     first, second = halve(pack(parts, 10**6)[0])
-    assert first.run_count + second.run_count == 5
+    assert first.runs + second.runs == 5
     for payload in (first, second):
         assert payload.body == body_of(payload.parts)
         assert validate_body(orjson.loads(payload.body)) == []

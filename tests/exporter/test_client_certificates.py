@@ -104,7 +104,7 @@ def test_the_servers_refusal_of_the_client_certificate_names_the_settings_to_set
     verdict = read_failure(alert)
     assert verdict.outcome is Outcome.RETRY  # kept, spooled at the deadline, resent once the setting is fixed
     assert verdict.client_refused
-    assert env.OTEL_EXPORTER_DYNAMIQ_CLIENT_CERTIFICATE in verdict.why and "\n" not in verdict.why
+    assert env.OTEL_EXPORTER_DYNAMIQ_CLIENT_CERTIFICATE in verdict.cause and "\n" not in verdict.cause
 
 
 def write_other_key(authority: CertificateAuthority, directory: Path) -> Path:
