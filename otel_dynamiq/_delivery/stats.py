@@ -68,8 +68,3 @@ class ExporterStats:
     @property
     def runs_dropped_total(self) -> int:
         return sum(self.runs_dropped.values())
-
-    @property
-    def runs_refused(self) -> int:
-        """The former name of ``runs_returned``, kept for programs that read it."""
-        return self.runs_returned
