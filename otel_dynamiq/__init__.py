@@ -12,7 +12,7 @@ Manual setup::
     trace.set_tracer_provider(provider)
 """
 
-from otel_dynamiq._config import ExporterConfig
+from otel_dynamiq._config import ExporterConfig, ExporterOptions
 from otel_dynamiq._delivery.stats import ExporterStats
 from otel_dynamiq._process_end import force_flush
 from otel_dynamiq._translation.call_nesting import NestedCallMarker
@@ -23,6 +23,7 @@ from otel_dynamiq.version import __version__
 __all__ = [
     "DynamiqSpanExporter",
     "ExporterConfig",
+    "ExporterOptions",
     "ExporterStats",
     "GenAIContentEventProcessor",
     "NestedCallMarker",

@@ -43,3 +43,8 @@ OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY_PASSWORD: Final = "OTEL_EXPORTER_DYNAMIQ_CLIENT
 """The password of an encrypted client key; never logged or echoed."""
 OTEL_EXPORTER_DYNAMIQ_MASK: Final = "OTEL_EXPORTER_DYNAMIQ_MASK"
 """``package.module:function``: called with each run before it is sent; returns the run to send, or None to drop it."""
+SSL_CERT_FILE: Final = "SSL_CERT_FILE"
+"""OpenSSL's: a PEM bundle trusted instead of certifi's, unless ``OTEL_EXPORTER_DYNAMIQ_CERTIFICATE`` is set;
+default unset."""
+SSL_CERT_DIR: Final = "SSL_CERT_DIR"
+"""OpenSSL's: a directory of CA certificates, when ``SSL_CERT_FILE`` is not set; default unset."""
