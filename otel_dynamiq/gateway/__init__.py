@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from dataclasses import replace
 from types import FrameType
 
 import grpc
@@ -44,9 +45,13 @@ __all__ = ["DEFAULT_GRPC_PORT", "DEFAULT_HTTP_PORT", "TOKEN_VARIABLE", "Counts",
 def _checked_exporter() -> DynamiqSpanExporter:
     """A 200 promises the runs are delivered or on disk, so the gateway refuses to start without a disk spool.
 
-    Its spool refuses bodies when full rather than dropping the oldest, which were answered 200.
+    Its spool refuses bodies when full rather than dropping the oldest, which were answered 200. It arms no
+    flush at the process's end (``flush_on_exit``): the gateway ends its own process (SIGTERM drains the front
+    ends, then shuts the exporter down: ``serve_until_signalled``), holds no tracer provider whose spans that
+    flush would send, and a process that embeds a ``Gateway`` keeps its own signal handlers.
     """
-    exporter = DynamiqSpanExporter._from_config(load_config(spool_refuse_when_full=True))
+    config = replace(load_config(spool_refuse_when_full=True), flush_on_exit=False)
+    exporter = DynamiqSpanExporter.from_config(config)
     try:
         state = exporter.spool_state()
     except BaseException:

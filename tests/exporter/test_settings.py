@@ -138,6 +138,8 @@ def test_each_setting_reaches_the_config_from_its_keyword_and_from_each_variable
 
 
 def test_a_keyword_that_is_no_setting_is_a_type_error_naming_it() -> None:
+    with pytest.raises(TypeError, match=r"^DynamiqSpanExporter\(\) got an unexpected keyword argument 'timeout_s'$"):
+        DynamiqSpanExporter(endpoint=LOOPBACK, timeout_s=3)  # type: ignore[call-arg]
     with pytest.raises(TypeError, match=r"^load_config\(\) got an unexpected keyword argument 'meter_provider'$"):
         load_config(endpoint=LOOPBACK, meter_provider=None)  # type: ignore[call-arg]
 
