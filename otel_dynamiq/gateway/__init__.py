@@ -22,6 +22,7 @@ import grpc
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from otel_dynamiq import environment_variables as env
 from otel_dynamiq._config import is_loopback_host, load_config
 from otel_dynamiq._http_server.bounded_server import CONNECTION_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS
 from otel_dynamiq.exporter import DynamiqSpanExporter
@@ -29,7 +30,7 @@ from otel_dynamiq.gateway._core import Counts, GatewayCore
 from otel_dynamiq.gateway._grpc import start_grpc_server
 from otel_dynamiq.gateway._http import GatewayHTTPServer
 
-TOKEN_VARIABLE = "OTEL_DYNAMIQ_GATEWAY_TOKEN"  # noqa: S105 - the variable's name, not a secret
+TOKEN_VARIABLE = env.OTEL_DYNAMIQ_GATEWAY_TOKEN
 DEFAULT_HTTP_PORT = 4318
 DEFAULT_GRPC_PORT = 4317
 SPOOL_FULL_FRACTION = 0.9
@@ -62,8 +63,8 @@ def _checked_exporter() -> DynamiqSpanExporter:
         why = "the spool is off" if state is None else f"the disk spool cannot be used: {state.problem}"
         raise ValueError(
             f"the gateway answers 200 only for runs delivered or on disk, and {why}: "
-            "set OTEL_EXPORTER_DYNAMIQ_SPOOL=true and OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR to a directory only this user "
-            "can write"
+            f"set {env.OTEL_EXPORTER_DYNAMIQ_SPOOL}=true and {env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR} to a directory "
+            "only this user can write"
         )
     return exporter
 
