@@ -2,7 +2,8 @@
 
 A variable added to an ``environment_variables.py`` without a row in
 ``docs/configuration.md`` is a setting nobody can find; a row for a variable
-the code no longer reads sends users after nothing. A module missing from
+the code no longer reads sends users after nothing; a row whose default is not
+the one the exporter's settings table (``_config.SETTINGS``) declares misleads. A module missing from
 ``CONTRIBUTING.md``'s map is one a newcomer cannot find in one step. A
 relative link that points nowhere is a broken page on the code host. Pure
 file reading: no network, no subprocess.
@@ -20,6 +21,7 @@ import pytest
 from opentelemetry.instrumentation.dynamiq import environment_variables as instrumentation_variables
 
 from otel_dynamiq import environment_variables as exporter_variables
+from otel_dynamiq._config import SETTINGS
 
 pytestmark = pytest.mark.same_on_every_python  # the documents are the same on every Python
 
@@ -147,6 +149,22 @@ def test_every_variable_of_the_package_says_what_it_does_and_its_default() -> No
             if not documented:
                 undocumented.append(statement.target.id)
     assert undocumented == []
+
+
+def test_configuration_table_documents_every_setting_as_the_settings_table_says() -> None:
+    """Each of the exporter's settings: its variables have rows, the first says its keyword and the table's
+    default; one without a variable has its keyword said on the page."""
+    text = CONFIGURATION.read_text(encoding="utf-8")
+    rows = {name: (default, meaning) for names, default, meaning in table_rows(text) for name in names}
+    for setting in SETTINGS:
+        if not setting.variables:
+            assert f"`{setting.keyword}=`" in text, f"{setting.keyword}= is not on the page"
+            continue
+        missing = [variable for variable in setting.variables if variable not in rows]
+        assert missing == [], f"{setting.keyword}: no row for {missing}"
+        default, meaning = rows[setting.variables[0]]
+        assert f"Keyword `{setting.keyword}=`" in meaning, f"the row of {setting.variables[0]} names no keyword"
+        assert default == setting.documented_default.replace("``", "`"), setting.keyword
 
 
 PACKAGE_FOLDERS = ("otel_dynamiq", "instrumentation/opentelemetry/instrumentation/dynamiq")
