@@ -12,7 +12,7 @@ Manual setup::
     trace.set_tracer_provider(provider)
 """
 
-from otel_dynamiq._config import ExporterConfig
+from otel_dynamiq._config import ExporterConfig, ExporterOptions
 from otel_dynamiq._delivery.stats import DropReason, ExporterStats
 from otel_dynamiq._process_end import force_flush
 from otel_dynamiq._translation.call_nesting import NestedCallMarker
@@ -24,6 +24,7 @@ __all__ = [
     "DropReason",
     "DynamiqSpanExporter",
     "ExporterConfig",
+    "ExporterOptions",
     "ExporterStats",
     "GenAIContentEventProcessor",
     "NestedCallMarker",

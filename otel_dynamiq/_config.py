@@ -12,17 +12,24 @@ import inspect
 import ipaddress
 import os
 import ssl
+import sys
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypedDict
 from urllib.parse import unquote, urlsplit
 
 from otel_dynamiq import environment_variables as env
 from otel_dynamiq._delivery.proxy import proxy_for
+from otel_dynamiq._settings import Setting, checked_keywords, read_variable, unchanged
 from otel_dynamiq._translation.media import DEFAULT_INLINE_LIMIT
 from otel_dynamiq.version import __version__
+
+if sys.version_info >= (3, 11):
+    from typing import Unpack
+else:  # pragma: no cover - the oldest Python supported
+    from typing_extensions import Unpack
 
 DEFAULT_ENDPOINT = "https://collector.getdynamiq.ai"
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -41,7 +48,6 @@ DEFAULT_SPOOL_MAX_AGE_SECONDS = 7 * 24 * 3600.0
 MIN_SPOOL_MAX_BYTES = 1024 * 1024
 DEFAULT_MEDIA_INLINE_BYTES = DEFAULT_INLINE_LIMIT
 
-T = TypeVar("T")
 Run = dict[str, Any]
 Mask = Callable[[Run], "Run | None"]
 """A run as the service would get it (built-in redaction done) in; the run to send, or None to drop it, out."""
@@ -179,13 +185,6 @@ def is_loopback_host(host: str) -> bool:
 def is_loopback_url(url: str) -> bool:
     """True when the URL names this machine, where a collector needs no key."""
     return is_loopback_host(urlsplit(url).hostname or "")
-
-
-def _env(name: str) -> str | None:
-    value = os.environ.get(name)
-    if value is None or not value.strip():
-        return None
-    return value.strip()
 
 
 def _parse_positive_float(name: str, raw: str) -> float:
@@ -357,16 +356,19 @@ def _text(keyword: str, value: object) -> str | None:
     )
 
 
+def _given_text(keyword: str, value: object) -> str | None:
+    """A text keyword; empty text counts as not given, so its variable is read."""
+    return _text(keyword, value) or None
+
+
 def _path(keyword: str, value: object) -> str | os.PathLike[str] | None:
     if value is None or isinstance(value, (str, os.PathLike)):
         return value
     raise ValueError(f"{keyword} must be a file path (a string), not {type(value).__name__}")
 
 
-def _headers_keyword(value: object) -> Mapping[str, str] | None:
+def _headers_keyword(keyword: str, value: object) -> Mapping[str, str]:
     """A mapping, or the list of ``{name, value}`` pairs the SDK's configuration file uses for OTLP headers."""
-    if value is None:
-        return None
     if isinstance(value, Mapping):
         pairs = list(value.items())
     elif isinstance(value, (list, tuple)) and all(
@@ -374,27 +376,25 @@ def _headers_keyword(value: object) -> Mapping[str, str] | None:
     ):
         pairs = [(item["name"], item["value"]) for item in value]
     else:
-        raise ValueError("headers must be a mapping of names to values, or a list of {name: ..., value: ...}")
+        raise ValueError(f"{keyword} must be a mapping of names to values, or a list of {{name: ..., value: ...}}")
     for name, text in pairs:
         if not isinstance(text, str):
             raise ValueError(
-                f"headers: the value of header {name!r} must be a string, not {type(text).__name__} "
+                f"{keyword}: the value of header {name!r} must be a string, not {type(text).__name__} "
                 "(in a configuration file, quote it)"
             )
     return dict(pairs)
 
 
-def _redact_keys_keyword(value: object) -> tuple[str, ...] | None:
+def _redact_keys_keyword(keyword: str, value: object) -> tuple[str, ...]:
     """Key names: a list, or one string of comma-separated names as the variable takes (never its letters)."""
-    if value is None:
-        return None
     names = value.split(",") if isinstance(value, str) else value
     if not isinstance(names, Iterable) or isinstance(names, (bytes, Mapping)):
-        raise ValueError(f"redact_keys must be a list of key names, not {type(value).__name__}")
+        raise ValueError(f"{keyword} must be a list of key names, not {type(value).__name__}")
     checked = []
     for name in names:
         if not isinstance(name, str):
-            raise ValueError(f"redact_keys must hold key names (strings), not {type(name).__name__}")
+            raise ValueError(f"{keyword} must hold key names (strings), not {type(name).__name__}")
         if name.strip():
             checked.append(name.strip())
     return tuple(checked)
@@ -430,17 +430,6 @@ def parse_headers(name: str, raw: str) -> dict[str, str]:
             raise ValueError(f"{name} has an entry without 'key=value'; expected the form k1=v1,k2=v2")
         headers[unquote(key.strip())] = unquote(value.strip())
     return headers
-
-
-def _setting(given: object | None, keyword: str, variable: str, parse: Callable[[str, str], T], default: T) -> T:
-    """A keyword argument if given, else the environment variable, else the default.
-
-    Errors name whichever of the two the bad value came from.
-    """
-    if given is not None:
-        return parse(keyword, str(given))
-    raw = _env(variable)
-    return parse(variable, raw) if raw is not None else default
 
 
 _TOKEN_CHARACTERS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -487,7 +476,7 @@ def check_headers(name: str, headers: Mapping[str, str]) -> dict[str, str]:
     return checked
 
 
-def _check_key(key: str) -> str:
+def _check_key(name: str, key: str) -> str:
     """The key goes into a header: refuse what would break the request, and never echo it."""
     if not all("!" <= char <= "~" for char in key):
         raise ValueError(
@@ -497,7 +486,8 @@ def _check_key(key: str) -> str:
     return key
 
 
-def _check_endpoint(endpoint: str) -> str:
+def _check_endpoint(name: str, endpoint: str) -> str:
+    """Named as the variable, whichever way the URL came: the errors say what to set."""
     parts = urlsplit(endpoint)
     if parts.username is not None or parts.password is not None:
         # Not echoed: the URL holds a password. httpx would also send it as Basic auth instead of the key.
@@ -522,169 +512,333 @@ def _check_endpoint(endpoint: str) -> str:
 def _check_standard_trust_variables() -> None:
     """httpx reads ``SSL_CERT_FILE`` (else ``SSL_CERT_DIR``) when it makes its TLS context, after start-up:
     a path that is not there would only show at the first export, as a failure to send."""
-    cert_file, cert_dir = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    cert_file, cert_dir = os.environ.get(env.SSL_CERT_FILE), os.environ.get(env.SSL_CERT_DIR)
     if cert_file:
         if not Path(cert_file).is_file():
             raise ValueError(
-                f"SSL_CERT_FILE={cert_file!r} is not a file; point it to a PEM bundle of CA certificates, "
+                f"{env.SSL_CERT_FILE}={cert_file!r} is not a file; point it to a PEM bundle of CA certificates, "
                 f"unset it, or set {env.OTEL_EXPORTER_DYNAMIQ_CERTIFICATE} instead"
             )
     elif cert_dir and not Path(cert_dir).is_dir():
-        raise ValueError(f"SSL_CERT_DIR={cert_dir!r} is not a directory; point it to a directory of CA certificates")
+        raise ValueError(
+            f"{env.SSL_CERT_DIR}={cert_dir!r} is not a directory; point it to a directory of CA certificates"
+        )
 
 
-def load_config(
-    *,
-    access_key: str | None = None,
-    endpoint: str | None = None,
-    timeout: float | None = None,
-    compression: str | None = None,
-    headers: Mapping[str, str] | None = None,
-    max_request_bytes: int | None = None,
-    source_id: str | None = None,
-    session_id: str | None = None,
-    insecure: bool | None = None,
-    redact_keys: Iterable[str] | None = None,
-    spool: bool | None = None,
-    spool_dir: str | os.PathLike[str] | None = None,
-    spool_max_bytes: int | None = None,
-    spool_max_age: float | None = None,
-    spool_refuse_when_full: bool = False,
-    certificate_file: str | os.PathLike[str] | None = None,
-    flush_on_exit: bool | None = None,
-    client_certificate_file: str | os.PathLike[str] | None = None,
-    client_key_file: str | os.PathLike[str] | None = None,
-    client_key_password: str | None = None,
-    mask: Mask | str | None = None,
-    media_inline_bytes: int | None = None,
-) -> ExporterConfig:
-    """Merge keyword arguments over the environment over the defaults.
+def _mask_keyword(keyword: str, given: Mask | str) -> Mask:
+    """A callable, or a ``module:function`` string as a configuration file gives it; imported and checked now,
+    so a wrong name fails at start-up, not at the first export."""
+    return _import_mask(keyword, given) if isinstance(given, str) else _check_mask(keyword, given)
+
+
+def _as_text(name: str, raw: str) -> str:
+    return raw
+
+
+def _redact_keys_text(name: str, raw: str) -> tuple[str, ...]:
+    return tuple(key.strip() for key in raw.split(",") if key.strip())
+
+
+def _headers_text(name: str, raw: str) -> dict[str, str]:
+    return check_headers(name, parse_headers(name, raw))
+
+
+def _new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class ExporterOptions(TypedDict, total=False):
+    """The keyword arguments of ``DynamiqSpanExporter`` and ``load_config``: the settings of ``SETTINGS``, typed.
+
+    Each may also come from a configuration file, typed as YAML types it; ``None`` is the same as not given.
+    """
+
+    access_key: str | None
+    endpoint: str | None
+    timeout: float | None
+    compression: str | None
+    headers: Mapping[str, str] | None
+    max_request_bytes: int | None
+    source_id: str | None
+    session_id: str | None
+    insecure: bool | None
+    redact_keys: Iterable[str] | None
+    spool: bool | None
+    spool_dir: str | os.PathLike[str] | None
+    spool_max_bytes: int | None
+    spool_max_age: float | None
+    certificate_file: str | os.PathLike[str] | None
+    flush_on_exit: bool | None
+    client_certificate_file: str | os.PathLike[str] | None
+    client_key_file: str | os.PathLike[str] | None
+    client_key_password: str | None
+    mask: Mask | str | None
+    media_inline_bytes: int | None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "access_key",
+        "The Dynamiq access key, sent as ``Authorization: Bearer`` and never logged, echoed or written to "
+        "the spool. A key with spaces, line breaks or non-ASCII characters is refused.",
+        (env.DYNAMIQ_ACCESS_KEY, env.DYNAMIQ_SERVICE_TOKEN),
+        _check_key,
+        documented_default="none: required, except for a loopback endpoint (the local collector)",
+        check=_given_text,
+    ),
+    Setting(
+        "endpoint",
+        "The collector's base URL; requests go to ``<endpoint>/v1/traces``. Plain ``http://`` is refused for "
+        "another host unless ``insecure``, and so is a URL with ``user:pass@`` or a port that is not a number.",
+        (env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT,),
+        _check_endpoint,
+        DEFAULT_ENDPOINT,
+        documented_default=f"``{DEFAULT_ENDPOINT}``",
+        check=_given_text,
+    ),
+    Setting(
+        "timeout",
+        "Seconds one ``export()`` may take in all, retries included; what is still undelivered then goes to the spool.",
+        (env.OTEL_EXPORTER_DYNAMIQ_TIMEOUT,),
+        _parse_positive_float,
+        DEFAULT_TIMEOUT_SECONDS,
+        documented_default="``10``",
+    ),
+    Setting(
+        "compression",
+        '``"none"`` or ``"gzip"`` (request bodies).',
+        (env.OTEL_EXPORTER_DYNAMIQ_COMPRESSION,),
+        _parse_compression,
+        "none",
+        documented_default="``none``",
+    ),
+    Setting(
+        "headers",
+        "Extra headers on every request (``k1=v1,k2=v2``, URL-decoded, in the variable); they cannot replace "
+        "the key's ``Authorization`` nor the headers the exporter sets itself.",
+        (env.OTEL_EXPORTER_DYNAMIQ_HEADERS,),
+        _headers_text,
+        default_factory=dict,
+        check=_headers_keyword,
+        parse_keyword=check_headers,
+    ),
+    Setting(
+        "max_request_bytes",
+        "The largest request body, at least 16 KiB. Batches are split to fit, and a run too large alone has "
+        "its inputs and outputs cut with a visible marker.",
+        (env.OTEL_EXPORTER_DYNAMIQ_MAX_REQUEST_BYTES,),
+        _parse_request_bytes,
+        DEFAULT_MAX_REQUEST_BYTES,
+        documented_default="``4194304`` (4 MiB)",
+    ),
+    Setting(
+        "source_id",
+        "The ``source_id`` of every run.",
+        (env.OTEL_EXPORTER_DYNAMIQ_SOURCE_ID,),
+        _as_text,
+        default_factory=_new_uuid,
+        documented_default="a UUID made once per exporter",
+        check=_given_text,
+    ),
+    Setting(
+        "session_id",
+        "The ``session_id`` of runs whose span names none (``session.id``, ``gen_ai.conversation.id``).",
+        (),
+        _as_text,
+        default_factory=_new_uuid,
+        documented_default="a UUID made once per exporter",
+        check=_given_text,
+    ),
+    Setting(
+        "insecure",
+        "True allows plain ``http://`` to another host, sending the key in clear text.",
+        (env.OTEL_EXPORTER_DYNAMIQ_INSECURE,),
+        parse_bool,
+        False,
+        documented_default="``false``",
+        in_config=False,
+    ),
+    Setting(
+        "redact_keys",
+        "More key names whose values are masked before runs leave the process, beside the built-in ones "
+        "(``password``, ``api_key``, ``token``, ...), which always apply; comma-separated in the variable.",
+        (env.OTEL_EXPORTER_DYNAMIQ_REDACT_KEYS,),
+        _redact_keys_text,
+        (),
+        documented_default="none beyond the built-in list",
+        check=_redact_keys_keyword,
+        parse_keyword=unchanged,
+    ),
+    Setting(
+        "spool",
+        "False turns the spool off: runs still undeliverable at the deadline, or at shutdown, are then "
+        "dropped (and counted).",
+        (env.OTEL_EXPORTER_DYNAMIQ_SPOOL,),
+        parse_bool,
+        True,
+        documented_default="``true``",
+        in_config=False,
+    ),
+    Setting(
+        "spool_dir",
+        "The spool's base directory, with one subdirectory per endpoint and key, used only if it belongs to "
+        "this user and no one else can write it (else bodies wait in memory, said in one line). Given, it is "
+        "used as it is: the temporary directories are not looked at, and the working directory never is.",
+        (env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR,),
+        _parse_spool_dir,
+        documented_default="``otel-dynamiq-<uid>`` in the first writable of ``$TMPDIR``, ``/tmp``, ``/var/tmp`` "
+        "(``/tmp/otel-dynamiq-1000``); none writable: memory only",
+        check=_path,
+        in_config=False,
+    ),
+    Setting(
+        "spool_max_bytes",
+        "The most the spool holds for one endpoint and key, at least 1 MiB; the oldest bodies go first.",
+        (env.OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_BYTES,),
+        _parse_spool_bytes,
+        DEFAULT_SPOOL_MAX_BYTES,
+        documented_default="``104857600`` (100 MiB)",
+        in_config=False,
+    ),
+    Setting(
+        "spool_max_age",
+        "Seconds a spooled body is kept before it is dropped as too old.",
+        (env.OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_AGE,),
+        _parse_positive_float,
+        DEFAULT_SPOOL_MAX_AGE_SECONDS,
+        documented_default="``604800`` (7 days)",
+        in_config=False,
+    ),
+    Setting(
+        "certificate_file",
+        "A PEM file of the certificate authorities to trust for an ``https://`` endpoint, instead of the "
+        "default ones. Loaded at start-up, so a wrong path fails there. Verification is never turned off.",
+        (env.OTEL_EXPORTER_DYNAMIQ_CERTIFICATE,),
+        _parse_certificate_file,
+        documented_default=f"``{env.SSL_CERT_FILE}`` or ``{env.SSL_CERT_DIR}`` when set, else certifi's bundle",
+        check=_path,
+    ),
+    Setting(
+        "flush_on_exit",
+        "False installs nothing to flush the spans a process made when it ends without ``atexit``: a SIGTERM "
+        "(or SIGINT) left at its default action, a ``multiprocessing`` child's exit. Each flush is bounded by "
+        "``timeout``, and the process then ends with the same signal and status as without it "
+        "(docs/delivery.md).",
+        (env.OTEL_EXPORTER_DYNAMIQ_FLUSH_ON_EXIT,),
+        parse_bool,
+        True,
+        documented_default="``true``",
+    ),
+    Setting(
+        "client_certificate_file",
+        "A PEM file with this client's certificate (and its chain, and the key if ``client_key_file`` is not "
+        "given), for an endpoint that demands one (mutual TLS). Loaded at start-up: a wrong path, a key that "
+        "does not match or an encrypted key without its password fails there.",
+        (env.OTEL_EXPORTER_DYNAMIQ_CLIENT_CERTIFICATE,),
+        _expand_home,
+        check=_path,
+        in_config=False,
+    ),
+    Setting(
+        "client_key_file",
+        "The certificate's PEM private key.",
+        (env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY,),
+        _expand_home,
+        documented_default="the certificate's file",
+        check=_path,
+        in_config=False,
+    ),
+    Setting(
+        "client_key_password",
+        "The password of an encrypted key; never logged or echoed.",
+        (env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY_PASSWORD,),
+        _as_text,
+        in_config=False,
+    ),
+    Setting(
+        "mask",
+        "Called with each run (a dict, after the built-in redaction), on the thread that exports (a "
+        "BatchSpanProcessor's worker); it returns the run to send, changed as it likes, or None to drop it "
+        "(counted as ``masked``). A run whose mask raises is dropped alone (``mask_failed``), never sent "
+        'unmasked. A callable, or ``"package.module:function"``, imported at start-up.',
+        (env.OTEL_EXPORTER_DYNAMIQ_MASK,),
+        _import_mask,
+        parse_keyword=_mask_keyword,
+    ),
+    Setting(
+        "media_inline_bytes",
+        "Images, audio and files in messages up to this many bytes stay in the run as data URLs; larger ones "
+        "are kept as a typed part (kind, MIME type, size) without their data; 0 keeps none inline.",
+        (env.OTEL_EXPORTER_DYNAMIQ_MEDIA_INLINE_BYTES,),
+        _parse_media_bytes,
+        DEFAULT_MEDIA_INLINE_BYTES,
+        documented_default="``16384`` (16 KiB)",
+    ),
+)
+"""Every setting of the exporter, in the order the constructor documents them; ``load_config`` reads them all.
+
+A setting whose value is its ``ExporterConfig`` field needs only its entry here (and that field, its variable in
+``environment_variables.py``, its key in ``ExporterOptions`` and its row in docs/configuration.md, which tests
+demand); the others are combined into their fields by ``load_config`` below."""
+
+
+def load_config(*, spool_refuse_when_full: bool = False, **options: Unpack[ExporterOptions]) -> ExporterConfig:
+    """Merge keyword arguments over the environment over the defaults, as ``SETTINGS`` says.
 
     Keywords may come from the SDK's configuration file, typed as YAML types them: each is checked, and a
     value of the wrong type fails here naming its keyword.
     """
-    endpoint = _text("endpoint", endpoint)
-    access_key = _text("access_key", access_key)
-    source_id = _text("source_id", source_id)
-    session_id = _text("session_id", session_id)
-    headers = _headers_keyword(headers)
-    checked_redact_keys = _redact_keys_keyword(redact_keys)
-    spool_dir = _path("spool_dir", spool_dir)
-    certificate_file = _path("certificate_file", certificate_file)
-    client_certificate_file = _path("client_certificate_file", client_certificate_file)
-    client_key_file = _path("client_key_file", client_key_file)
-    resolved_endpoint = _check_endpoint(endpoint or _env(env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT) or DEFAULT_ENDPOINT)
-    allow_insecure = _setting(insecure, "insecure", env.OTEL_EXPORTER_DYNAMIQ_INSECURE, parse_bool, False)
-    if urlsplit(resolved_endpoint).scheme == "http" and not is_loopback_url(resolved_endpoint) and not allow_insecure:
+    return read_config(options, caller="load_config", spool_refuse_when_full=spool_refuse_when_full)
+
+
+_BY_KEYWORD = {setting.keyword: setting for setting in SETTINGS}
+
+
+def read_config(options: Mapping[str, object], *, caller: str, spool_refuse_when_full: bool = False) -> ExporterConfig:
+    """``load_config`` for keywords in a mapping; one that is no setting raises the TypeError ``caller()`` would."""
+    given = checked_keywords(SETTINGS, options, caller)
+
+    def value(keyword: str) -> Any:
+        return _BY_KEYWORD[keyword].value(given)
+
+    endpoint: str = value("endpoint")
+    if urlsplit(endpoint).scheme == "http" and not is_loopback_url(endpoint) and not value("insecure"):
         raise ValueError(
-            f"{env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT}={resolved_endpoint!r} is plain http:// to another host, which "
+            f"{env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT}={endpoint!r} is plain http:// to another host, which "
             f"would send the access key in clear text; use https://, or set {env.OTEL_EXPORTER_DYNAMIQ_INSECURE}=true"
         )
-
-    key = access_key or _env(env.DYNAMIQ_ACCESS_KEY) or _env(env.DYNAMIQ_SERVICE_TOKEN)
-    if key:
-        _check_key(key)
-    if not key and not is_loopback_url(resolved_endpoint):
+    key: str | None = value("access_key")
+    if not key and not is_loopback_url(endpoint):
         raise ValueError(
             f"No Dynamiq access key: set {env.DYNAMIQ_ACCESS_KEY} (or {env.DYNAMIQ_SERVICE_TOKEN}), "
             "or pass access_key=; only a loopback endpoint may go without one"
         )
+    fields: dict[str, Any] = {"endpoint": endpoint, "access_key": key}
+    for setting in SETTINGS:  # every other setting that is its own field, in order
+        if setting.in_config and setting.keyword not in fields:
+            fields[setting.keyword] = setting.value(given)
 
-    resolved_timeout = _setting(
-        timeout, "timeout", env.OTEL_EXPORTER_DYNAMIQ_TIMEOUT, _parse_positive_float, DEFAULT_TIMEOUT_SECONDS
-    )
-    resolved_compression: Compression = _setting(
-        compression, "compression", env.OTEL_EXPORTER_DYNAMIQ_COMPRESSION, _parse_compression, "none"
-    )
-    no_headers: dict[str, str] = {}
-    resolved_headers = (
-        check_headers("headers", headers)
-        if headers is not None
-        else check_headers(
-            env.OTEL_EXPORTER_DYNAMIQ_HEADERS,
-            _setting(None, "headers", env.OTEL_EXPORTER_DYNAMIQ_HEADERS, parse_headers, no_headers),
-        )
-    )
-    resolved_max = _setting(
-        max_request_bytes,
-        "max_request_bytes",
-        env.OTEL_EXPORTER_DYNAMIQ_MAX_REQUEST_BYTES,
-        _parse_request_bytes,
-        DEFAULT_MAX_REQUEST_BYTES,
-    )
-
-    resolved_spool = None
-    if _setting(spool, "spool", env.OTEL_EXPORTER_DYNAMIQ_SPOOL, parse_bool, True):
+    spool = None
+    if value("spool"):
         # The default is looked for only when no setting names a directory: a given one is used as it is.
-        given_directory = _setting(spool_dir, "spool_dir", env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR, _parse_spool_dir, None)
-        resolved_spool = SpoolConfig(
+        given_directory: Path | None = value("spool_dir")
+        spool = SpoolConfig(
             directory=given_directory if given_directory is not None else default_spool_directory(),
-            max_bytes=_setting(
-                spool_max_bytes,
-                "spool_max_bytes",
-                env.OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_BYTES,
-                _parse_spool_bytes,
-                DEFAULT_SPOOL_MAX_BYTES,
-            ),
-            max_age_seconds=_setting(
-                spool_max_age,
-                "spool_max_age",
-                env.OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_AGE,
-                _parse_positive_float,
-                DEFAULT_SPOOL_MAX_AGE_SECONDS,
-            ),
+            max_bytes=value("spool_max_bytes"),
+            max_age_seconds=value("spool_max_age"),
             refuse_when_full=spool_refuse_when_full,
         )
-
-    resolved_certificate: Path | None = _setting(
-        certificate_file, "certificate_file", env.OTEL_EXPORTER_DYNAMIQ_CERTIFICATE, _parse_certificate_file, None
-    )
-    if resolved_certificate is None and urlsplit(resolved_endpoint).scheme == "https":
+    if fields["certificate_file"] is None and urlsplit(endpoint).scheme == "https":
         _check_standard_trust_variables()
-
-    chosen_proxy = proxy_for(resolved_endpoint + TRACES_PATH)
-
+    chosen_proxy = proxy_for(endpoint + TRACES_PATH)
     return ExporterConfig(
-        client_certificate=_client_certificate(client_certificate_file, client_key_file, client_key_password),
-        mask=_mask(mask),
-        endpoint=resolved_endpoint,
-        access_key=key,
-        timeout=resolved_timeout,
-        compression=resolved_compression,
-        headers=resolved_headers,
-        max_request_bytes=resolved_max,
-        source_id=source_id or _env(env.OTEL_EXPORTER_DYNAMIQ_SOURCE_ID) or str(uuid.uuid4()),
-        session_id=session_id or str(uuid.uuid4()),
-        redact_keys=checked_redact_keys
-        if checked_redact_keys is not None
-        else tuple(
-            name.strip() for name in (_env(env.OTEL_EXPORTER_DYNAMIQ_REDACT_KEYS) or "").split(",") if name.strip()
-        ),
-        spool=resolved_spool,
-        certificate_file=resolved_certificate,
-        flush_on_exit=_setting(
-            flush_on_exit, "flush_on_exit", env.OTEL_EXPORTER_DYNAMIQ_FLUSH_ON_EXIT, parse_bool, True
-        ),
+        **fields,
+        spool=spool,
         proxy=chosen_proxy.url if chosen_proxy is not None else None,
-        media_inline_bytes=_setting(
-            media_inline_bytes,
-            "media_inline_bytes",
-            env.OTEL_EXPORTER_DYNAMIQ_MEDIA_INLINE_BYTES,
-            _parse_media_bytes,
-            DEFAULT_MEDIA_INLINE_BYTES,
+        client_certificate=_client_certificate(
+            given.get("client_certificate_file"), given.get("client_key_file"), given.get("client_key_password")
         ),
     )
-
-
-def _mask(given: Mask | str | None) -> Mask | None:
-    """The keyword (a callable, or a ``module:function`` string as a configuration file gives it), else the
-    variable; imported and checked now, so a wrong name fails at start-up, not at the first export."""
-    if isinstance(given, str):
-        return _import_mask("mask", given)
-    if given is not None:
-        return _check_mask("mask", given)
-    raw = _env(env.OTEL_EXPORTER_DYNAMIQ_MASK)
-    return _import_mask(env.OTEL_EXPORTER_DYNAMIQ_MASK, raw) if raw is not None else None
 
 
 def _client_certificate(
@@ -708,9 +862,9 @@ def _client_certificate(
     certificate_raw = (
         os.fspath(certificate_file)
         if certificate_file is not None
-        else _env(env.OTEL_EXPORTER_DYNAMIQ_CLIENT_CERTIFICATE)
+        else read_variable(env.OTEL_EXPORTER_DYNAMIQ_CLIENT_CERTIFICATE)
     )
-    key_raw = os.fspath(key_file) if key_file is not None else _env(env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY)
+    key_raw = os.fspath(key_file) if key_file is not None else read_variable(env.OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY)
     if key_password is not None and not isinstance(key_password, str):
         raise ValueError(f"{key_password_origin} must be a string (quote it in a configuration file)")
     password = (

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from importlib import metadata
 
 from opentelemetry.instrumentation.dependencies import get_dist_dependency_conflicts
+from opentelemetry.instrumentation.environment_variables import OTEL_PYTHON_DISABLED_INSTRUMENTATIONS
 from opentelemetry.trace import NoOpTracerProvider
 
 ENTRY_POINT_GROUP = "opentelemetry_instrumentor"
-DISABLED_VARIABLE = "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"
+DISABLED_VARIABLE = OTEL_PYTHON_DISABLED_INSTRUMENTATIONS
 
 
 @dataclass(frozen=True)

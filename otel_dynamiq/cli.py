@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from otel_dynamiq import environment_variables as env
 from otel_dynamiq._config import TRACES_PATH, is_loopback_host
 from otel_dynamiq._doctor import run_doctor
 from otel_dynamiq.collector import LocalCollector, render_tree
@@ -22,7 +23,7 @@ from otel_dynamiq.version import __version__
 
 DEFAULT_PORT = 4319
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
-COLLECTOR_KEY_VARIABLE = "OTEL_DYNAMIQ_COLLECTOR_ACCESS_KEY"
+COLLECTOR_KEY_VARIABLE = env.OTEL_DYNAMIQ_COLLECTOR_ACCESS_KEY
 REQUEST_TIMEOUT_SECONDS = 10.0
 
 

@@ -19,13 +19,15 @@ the next one that exports to the same endpoint with the same key.
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import functools
 import logging
 import os
+import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -34,7 +36,7 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from otel_dynamiq._config import ExporterConfig, Mask, Run, load_config
+from otel_dynamiq._config import SETTINGS, ExporterConfig, ExporterOptions, Mask, Run, read_config
 from otel_dynamiq._delivery.bodies import ENVELOPE_BYTES, Payload, RunTooLargeError, encode, encode_run, pack
 from otel_dynamiq._delivery.delivery import Delivery, import_what_sending_imports
 from otel_dynamiq._delivery.event_loop import ForkGuard, LoopThread, interpreter_exiting
@@ -44,6 +46,7 @@ from otel_dynamiq._delivery.spool import Spool, SpoolState, inspect_spool, spool
 from otel_dynamiq._delivery.stats import DropReason, ExporterStats
 from otel_dynamiq._logging import one_line, reclaim_loggers
 from otel_dynamiq._process_end import flush_at_process_end
+from otel_dynamiq._settings import with_arguments
 from otel_dynamiq._translation.call_nesting import ABOVE_CALLS, MARKED
 from otel_dynamiq._translation.content_events import (
     LOST_EVENTS_WARNING,
@@ -56,8 +59,19 @@ from otel_dynamiq._translation.redaction import Redactor
 from otel_dynamiq._translation.run_identity import identity_problem
 from otel_dynamiq._translation.span_to_run import RunDefaults, span_to_run
 
+if sys.version_info >= (3, 11):
+    from typing import Self, Unpack
+else:  # pragma: no cover - the oldest Python supported
+    from typing_extensions import Self, Unpack
+
 _logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+_GIVEN_CONFIG: contextvars.ContextVar[ExporterConfig | None] = contextvars.ContextVar(
+    "otel_dynamiq_given_config", default=None
+)
+"""The config ``from_config`` hands to the constructor it calls, around the constructor's signature: the
+keywords are the settings' alone, and the one way in stays ``__init__``."""
 
 _RESULT_GRACE_SECONDS = 1.0
 """How long past the deadline ``export()`` waits for the loop to report, before cancelling."""
@@ -87,159 +101,46 @@ class DynamiqSpanExporter(SpanExporter):
     be called from many threads at once (see the module docstring).
     """
 
-    def __init__(
-        self,
-        *,
-        access_key: str | None = None,
-        endpoint: str | None = None,
-        timeout: float | None = None,
-        compression: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        max_request_bytes: int | None = None,
-        source_id: str | None = None,
-        session_id: str | None = None,
-        insecure: bool | None = None,
-        redact_keys: Iterable[str] | None = None,
-        spool: bool | None = None,
-        spool_dir: str | os.PathLike[str] | None = None,
-        spool_max_bytes: int | None = None,
-        spool_max_age: float | None = None,
-        certificate_file: str | os.PathLike[str] | None = None,
-        flush_on_exit: bool | None = None,
-        client_certificate_file: str | os.PathLike[str] | None = None,
-        client_key_file: str | os.PathLike[str] | None = None,
-        client_key_password: str | None = None,
-        mask: Mask | str | None = None,
-        media_inline_bytes: int | None = None,
-        meter_provider: MeterProvider | None = None,
-    ) -> None:
-        """Read the settings (keywords over the environment over the defaults), then start in the background.
-
-        Args:
-            access_key: The Dynamiq access key, sent as ``Authorization: Bearer``
-                and never logged, echoed or written to the spool. Default:
-                ``DYNAMIQ_ACCESS_KEY``, else ``DYNAMIQ_SERVICE_TOKEN``. Required
-                unless the endpoint is on this machine (the local collector).
-            endpoint: The collector's base URL; requests go to
-                ``<endpoint>/v1/traces``. Default: ``OTEL_EXPORTER_DYNAMIQ_ENDPOINT``,
-                else ``https://collector.getdynamiq.ai``. Plain ``http://`` is
-                refused for another host unless ``insecure``.
-            timeout: Seconds one ``export()`` may take in all, retries included;
-                what is still undelivered then goes to the spool. Default:
-                ``OTEL_EXPORTER_DYNAMIQ_TIMEOUT``, else 10.
-            compression: ``"none"`` or ``"gzip"`` (request bodies). Default:
-                ``OTEL_EXPORTER_DYNAMIQ_COMPRESSION``, else ``"none"``.
-            headers: Extra headers on every request; they cannot replace the
-                key's ``Authorization``. Default: ``OTEL_EXPORTER_DYNAMIQ_HEADERS``
-                (``k1=v1,k2=v2``), else none.
-            max_request_bytes: The largest request body. Batches are split to
-                fit, and a run too large alone has its inputs and outputs cut
-                with a visible marker. Default:
-                ``OTEL_EXPORTER_DYNAMIQ_MAX_REQUEST_BYTES``, else 4 MiB; at least 16 KiB.
-            source_id: The ``source_id`` of every run. Default:
-                ``OTEL_EXPORTER_DYNAMIQ_SOURCE_ID``, else a new UUID per exporter.
-            session_id: The ``session_id`` of runs whose span names none
-                (``session.id``, ``gen_ai.conversation.id``). No variable:
-                default, a new UUID per exporter.
-            insecure: True allows plain ``http://`` to another host, sending the
-                key in clear text. Default: ``OTEL_EXPORTER_DYNAMIQ_INSECURE``, else False.
-            redact_keys: More key names whose values are masked before runs
-                leave the process, beside the built-in ones (``password``,
-                ``api_key``, ``token``, ...), which always apply. Default:
-                ``OTEL_EXPORTER_DYNAMIQ_REDACT_KEYS`` (comma-separated), else none.
-            spool: False turns the spool off: runs still undeliverable at the
-                deadline, or at shutdown, are then dropped (and counted).
-                Default: ``OTEL_EXPORTER_DYNAMIQ_SPOOL``, else True.
-            spool_dir: The spool's base directory, with one subdirectory per
-                endpoint and key, used only if it belongs to this user and no
-                one else can write it (else bodies wait in memory). Given, it
-                is used as it is; the temporary directory is not looked at.
-                Default: ``OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR``, else
-                ``otel-dynamiq-<uid>`` in the first writable of ``$TMPDIR``,
-                ``/tmp`` and ``/var/tmp`` (never the working directory); with
-                none writable, bodies wait in memory only, said in one line.
-            spool_max_bytes: The most the spool holds for one endpoint and key;
-                the oldest bodies go first. Default:
-                ``OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_BYTES``, else 100 MiB; at least 1 MiB.
-            spool_max_age: Seconds a spooled body is kept before it is dropped
-                as too old. Default: ``OTEL_EXPORTER_DYNAMIQ_SPOOL_MAX_AGE``, else a week.
-            certificate_file: A PEM file of the certificate authorities to trust
-                for an ``https://`` endpoint, instead of the default ones (which
-                honour ``SSL_CERT_FILE`` and ``SSL_CERT_DIR``). Verification is
-                never turned off. Default: ``OTEL_EXPORTER_DYNAMIQ_CERTIFICATE``, else none.
-            flush_on_exit: False installs nothing to flush the spans a process
-                made when it ends without ``atexit``: a SIGTERM (or SIGINT) left
-                at its default action, a ``multiprocessing`` child's exit. Each
-                flush is bounded by ``timeout``, and the process then ends with
-                the same signal and status as without it (docs/delivery.md).
-                Default: ``OTEL_EXPORTER_DYNAMIQ_FLUSH_ON_EXIT``, else True.
-            client_certificate_file: A PEM file with this client's certificate
-                (and its chain, and the key if ``client_key_file`` is not
-                given), for an endpoint that demands one (mutual TLS). Loaded
-                at start-up: a wrong path, a key that does not match or an
-                encrypted key without its password fails there. Default:
-                ``OTEL_EXPORTER_DYNAMIQ_CLIENT_CERTIFICATE``, else none.
-            client_key_file: The certificate's PEM private key. Default:
-                ``OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY``, else the certificate's file.
-            client_key_password: The password of an encrypted key; never
-                logged or echoed. Default:
-                ``OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY_PASSWORD``, else none.
-            mask: Called with each run (a dict, after the built-in redaction),
-                on the thread that exports (a BatchSpanProcessor's worker); it returns
-                the run to send, changed as it likes, or None to drop it
-                (counted as ``masked``). A run whose mask raises is dropped
-                alone (``mask_failed``), never sent unmasked. A callable, or
-                ``"package.module:function"``, imported at start-up. Default:
-                ``OTEL_EXPORTER_DYNAMIQ_MASK``, else none.
-            media_inline_bytes: Images, audio and files in messages up to this
-                many bytes stay in the run as data URLs; larger ones are kept as
-                a typed part (kind, MIME type, size) without their data.
-                Default: ``OTEL_EXPORTER_DYNAMIQ_MEDIA_INLINE_BYTES``, else 16 KiB;
-                0 keeps none inline.
-            meter_provider: Where the counters of ``stats`` are published as
-                OpenTelemetry metrics. No variable: default, the global
-                MeterProvider (a no-op unless the application set one).
-        """
-        config = load_config(
-            access_key=access_key,
-            endpoint=endpoint,
-            timeout=timeout,
-            compression=compression,
-            headers=headers,
-            max_request_bytes=max_request_bytes,
-            source_id=source_id,
-            session_id=session_id,
-            insecure=insecure,
-            redact_keys=redact_keys,
-            spool=spool,
-            spool_dir=spool_dir,
-            spool_max_bytes=spool_max_bytes,
-            spool_max_age=spool_max_age,
-            certificate_file=certificate_file,
-            flush_on_exit=flush_on_exit,
-            client_certificate_file=client_certificate_file,
-            client_key_file=client_key_file,
-            client_key_password=client_key_password,
-            mask=mask,
-            media_inline_bytes=media_inline_bytes,
-        )
+    def __init__(self, *, meter_provider: MeterProvider | None = None, **options: Unpack[ExporterOptions]) -> None:
+        """Read the settings (keywords over the environment over the defaults), then start in the background."""
+        config = _GIVEN_CONFIG.get()
+        if config is None:
+            config = read_config(options, caller=type(self).__name__)
+        else:
+            _GIVEN_CONFIG.set(None)  # this exporter's alone: one its subclass's __init__ might build goes on as usual
+            if options:
+                raise TypeError(f"from_config() takes the settings from its config, not from {', '.join(options)}")
         self._start(config, meter_provider)
         if config.flush_on_exit:
             flush_at_process_end(config.timeout, weakref.WeakMethod(self._finish_at_process_end))
 
-    @classmethod
-    def _from_config(cls, config: ExporterConfig, meter_provider: MeterProvider | None = None) -> DynamiqSpanExporter:
-        """An exporter for settings resolved by the caller: the way in for modes no application should pick.
+    if __init__.__doc__ is not None:  # None under python -OO
+        __init__.__doc__ = with_arguments(
+            __init__.__doc__,
+            SETTINGS,
+            [
+                (
+                    "meter_provider",
+                    "Where the counters of ``stats`` are published as OpenTelemetry metrics. No variable: "
+                    "default, the global MeterProvider (a no-op unless the application set one).",
+                )
+            ],
+        )
 
-        The gateway's spool refuses bodies when full instead of dropping the
-        oldest (``load_config(spool_refuse_when_full=True)``): it has answered
-        200 for every body there, and a sender it refuses keeps its spans. An
-        application's exporter must never refuse that way, so the mode is not
-        a constructor argument, and the exporter need not know who uses it.
+    @classmethod
+    def from_config(cls, config: ExporterConfig, meter_provider: MeterProvider | None = None) -> Self:
+        """An exporter for settings already resolved, built by the constructor like any other.
+
+        ``config`` is used as it is, unchecked: another exporter's ``config``, changed with
+        ``dataclasses.replace``, or one ``load_config`` resolved with a mode no keyword offers (the gateway's
+        spool refuses bodies when full instead of dropping the oldest). Its ``flush_on_exit`` is honoured:
+        the gateway's is false, as it ends its own process.
         """
-        exporter = cls.__new__(cls)
-        exporter._start(config, meter_provider)
-        return exporter
+        token = _GIVEN_CONFIG.set(config)
+        try:
+            return cls(meter_provider=meter_provider)
+        finally:
+            _GIVEN_CONFIG.reset(token)
 
     def _start(self, config: ExporterConfig, meter_provider: MeterProvider | None) -> None:
         self._config: ExporterConfig = config

@@ -124,7 +124,8 @@ def _transport_cause(exc: httpx.TransportError | httpx.InvalidURL | ssl.SSLError
         if reason.verify_code in _UNKNOWN_ISSUER_CODES:
             return (
                 f"{kind}: the server's TLS certificate is not trusted ({reason.verify_message}); set "
-                f"{env.OTEL_EXPORTER_DYNAMIQ_CERTIFICATE} (or SSL_CERT_FILE) to the CA certificates that signed it"
+                f"{env.OTEL_EXPORTER_DYNAMIQ_CERTIFICATE} (or {env.SSL_CERT_FILE}) to the CA certificates that "
+                "signed it"
             )
         return (
             f"{kind}: the server's TLS certificate was refused ({reason.verify_message}); check that the endpoint "

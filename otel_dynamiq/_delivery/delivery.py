@@ -33,6 +33,7 @@ import certifi
 import httpx
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
+from otel_dynamiq import environment_variables as env
 from otel_dynamiq._config import ExporterConfig
 from otel_dynamiq._delivery.answers import Outcome, Verdict, read_answer, read_failure
 from otel_dynamiq._delivery.bodies import Payload, compress, halve, payload_of_body
@@ -355,7 +356,7 @@ class Delivery:
             text = text.replace(self._config.access_key, "***")
         snippet = text[:_BODY_SNIPPET_CHARS]
         if response.status_code in (401, 403) and not cause:
-            cause = "the access key was refused; check DYNAMIQ_ACCESS_KEY"
+            cause = f"the access key was refused; check {env.DYNAMIQ_ACCESS_KEY}"
         return f"HTTP {response.status_code} {snippet!r}" + (f" ({cause})" if cause else "")
 
     def _refused(self, entry: Entry, response: httpx.Response, verdict: Verdict) -> bool:
@@ -486,7 +487,7 @@ def _trust(config: ExporterConfig) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(config.certificate_file))
     if urlsplit(config.endpoint).scheme != "https":
         return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, and trusts no one
-    cert_file, cert_dir = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    cert_file, cert_dir = os.environ.get(env.SSL_CERT_FILE), os.environ.get(env.SSL_CERT_DIR)
     if cert_file:
         return ssl.create_default_context(cafile=cert_file)
     if cert_dir:

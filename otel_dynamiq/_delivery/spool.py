@@ -146,7 +146,7 @@ def _checked_directory(path: Path) -> None:
     if status.st_mode & 0o022:
         raise SpoolUnavailableError(
             f"the spool directory {path} is writable by other users (mode {status.st_mode & 0o777:o}); "
-            "make it 0700 or point OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR elsewhere"
+            f"make it 0700 or point {SPOOL_DIR_VARIABLE} elsewhere"
         )
 
 

@@ -24,11 +24,12 @@ from typing import Any
 from opentelemetry import _logs
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 
+from otel_dynamiq import environment_variables as env
 from otel_dynamiq._translation.llm_content import CONTENT_EVENT_NAMES, ContentEvent
 
 _logger = logging.getLogger(__name__)
 
-CAPTURE_CONTENT_VARIABLE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+CAPTURE_CONTENT_VARIABLE = env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT
 EVENT_CONTENT_MODES = frozenset({"true", "event_only", "span_and_event"})
 """Values of the capture setting under which some instrumentation sends content as log events."""
 
@@ -135,7 +136,7 @@ def content_comes_as_events() -> bool:
     return os.environ.get(CAPTURE_CONTENT_VARIABLE, "").strip().lower() in EVENT_CONTENT_MODES
 
 
-TRACELOOP_CONTENT_VARIABLE = "TRACELOOP_TRACE_CONTENT"
+TRACELOOP_CONTENT_VARIABLE = env.TRACELOOP_TRACE_CONTENT
 _OPENLLMETRY_MARKS = ("gen_ai.is_streaming", "llm.is_streaming")
 """Attributes only OpenLLMetry's instrumentations set, on every LLM span."""
 LOST_EVENTS_WARNING = (

@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, unquote
 
 from otel_dynamiq.collector._store import RunStore
 from otel_dynamiq.collector._validate import canonical_id
+from otel_dynamiq.environment_variables import OTEL_DYNAMIQ_COLLECTOR_ACCESS_KEY
 
 ASSETS_PREFIX = "/viewer/"
 API_PREFIX = "/viewer/api/"
@@ -36,7 +37,7 @@ MAX_TRACES_PER_PAGE = 200
 MAX_RUNS_PER_PAGE = 2000
 REALM = "otel-dynamiq collector: any user name, the collector's key as password"
 KEY_NEEDED = (
-    "This collector needs its access key (the OTEL_DYNAMIQ_COLLECTOR_ACCESS_KEY it was started with).\n"
+    f"This collector needs its access key (the {OTEL_DYNAMIQ_COLLECTOR_ACCESS_KEY} it was started with).\n"
     "Reload the page and, when the browser asks to sign in, type any user name and the key as the password.\n"
 )
 FORBIDDEN_HOST = "without a key the collector answers reads for localhost, 127.x.x.x or [::1] only"

@@ -15,12 +15,14 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from dataclasses import replace
 from types import FrameType
 
 import grpc
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from otel_dynamiq import environment_variables as env
 from otel_dynamiq._config import is_loopback_host, load_config
 from otel_dynamiq._http_server.bounded_server import CONNECTION_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS
 from otel_dynamiq.exporter import DynamiqSpanExporter
@@ -28,7 +30,7 @@ from otel_dynamiq.gateway._core import Counts, GatewayCore
 from otel_dynamiq.gateway._grpc import start_grpc_server
 from otel_dynamiq.gateway._http import GatewayHTTPServer
 
-TOKEN_VARIABLE = "OTEL_DYNAMIQ_GATEWAY_TOKEN"  # noqa: S105 - the variable's name, not a secret
+TOKEN_VARIABLE = env.OTEL_DYNAMIQ_GATEWAY_TOKEN
 DEFAULT_HTTP_PORT = 4318
 DEFAULT_GRPC_PORT = 4317
 SPOOL_FULL_FRACTION = 0.9
@@ -44,9 +46,13 @@ __all__ = ["DEFAULT_GRPC_PORT", "DEFAULT_HTTP_PORT", "TOKEN_VARIABLE", "Counts",
 def _checked_exporter() -> DynamiqSpanExporter:
     """A 200 promises the runs are delivered or on disk, so the gateway refuses to start without a disk spool.
 
-    Its spool refuses bodies when full rather than dropping the oldest, which were answered 200.
+    Its spool refuses bodies when full rather than dropping the oldest, which were answered 200. It arms no
+    flush at the process's end (``flush_on_exit``): the gateway ends its own process (SIGTERM drains the front
+    ends, then shuts the exporter down: ``serve_until_signalled``), holds no tracer provider whose spans that
+    flush would send, and a process that embeds a ``Gateway`` keeps its own signal handlers.
     """
-    exporter = DynamiqSpanExporter._from_config(load_config(spool_refuse_when_full=True))
+    config = replace(load_config(spool_refuse_when_full=True), flush_on_exit=False)
+    exporter = DynamiqSpanExporter.from_config(config)
     try:
         state = exporter.spool_state()
     except BaseException:
@@ -57,8 +63,8 @@ def _checked_exporter() -> DynamiqSpanExporter:
         why = "the spool is off" if state is None else f"the disk spool cannot be used: {state.problem}"
         raise ValueError(
             f"the gateway answers 200 only for runs delivered or on disk, and {why}: "
-            "set OTEL_EXPORTER_DYNAMIQ_SPOOL=true and OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR to a directory only this user "
-            "can write"
+            f"set {env.OTEL_EXPORTER_DYNAMIQ_SPOOL}=true and {env.OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR} to a directory "
+            "only this user can write"
         )
     return exporter
 

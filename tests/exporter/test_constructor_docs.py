@@ -1,12 +1,18 @@
-"""Every argument of the exporter's public constructor is documented: what it does, its default, its variable."""
+"""Every argument of the exporter's public constructor is documented: what it does, its default, its variable.
+
+The keywords are the settings of ``_config.SETTINGS``, typed by ``ExporterOptions``; the ``Args:`` of the
+constructor's docstring are made from the table. These tests keep the three in step.
+"""
 
 from __future__ import annotations
 
 import inspect
+import pydoc
 import re
 
 from otel_dynamiq import DynamiqSpanExporter
 from otel_dynamiq import environment_variables as env
+from otel_dynamiq._config import SETTINGS, ExporterOptions
 
 WITHOUT_VARIABLE = {"session_id", "meter_provider"}
 """Per exporter or per application by nature: no environment variable sets them."""
@@ -20,10 +26,22 @@ def documented_arguments() -> dict[str, str]:
     return {name: " ".join(text.split()) for name, text in zip(entries[::2], entries[1::2], strict=True)}
 
 
+def test_the_keywords_are_the_typed_settings_and_the_meter_provider() -> None:
+    parameters = inspect.signature(DynamiqSpanExporter.__init__).parameters
+    assert list(parameters) == ["self", "meter_provider", "options"]
+    assert parameters["meter_provider"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert parameters["options"].kind is inspect.Parameter.VAR_KEYWORD
+    assert parameters["options"].annotation == "Unpack[ExporterOptions]"
+
+
+def test_the_typed_keywords_are_the_settings_in_the_tables_order() -> None:
+    assert list(ExporterOptions.__annotations__) == [setting.keyword for setting in SETTINGS]
+    assert not ExporterOptions.__required_keys__  # every one may be left out
+
+
 def test_every_constructor_argument_is_documented_with_its_default_and_variable() -> None:
-    parameters = [name for name in inspect.signature(DynamiqSpanExporter.__init__).parameters if name != "self"]
     documented = documented_arguments()
-    assert list(documented) == parameters  # all of them, in the signature's order
+    assert list(documented) == [*ExporterOptions.__annotations__, "meter_provider"]  # all of them, in order
     variables = {value for name, value in vars(env).items() if name.isupper() and isinstance(value, str)}
     for name, text in documented.items():
         assert "Default" in text or "default" in text, name
@@ -32,3 +50,13 @@ def test_every_constructor_argument_is_documented_with_its_default_and_variable(
             assert "No variable" in text, name
         else:
             assert named, f"{name} names no environment variable"
+    for setting in SETTINGS:
+        text = documented[setting.keyword]
+        assert all(f"``{variable}``" in text for variable in setting.variables), setting.keyword
+        assert " ".join(setting.documented_default.split()) in text, setting.keyword
+
+
+def test_help_shows_every_keyword_with_its_variables_and_default() -> None:
+    shown = " ".join(pydoc.render_doc(DynamiqSpanExporter, renderer=pydoc.plaintext).replace("|", " ").split())
+    for name, text in documented_arguments().items():
+        assert f"{name}: {text}" in shown, name

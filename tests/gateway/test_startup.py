@@ -19,6 +19,7 @@ import pytest
 
 from otel_dynamiq import DynamiqSpanExporter
 from otel_dynamiq import environment_variables as env
+from otel_dynamiq import exporter as exporter_module
 from otel_dynamiq.collector import LocalCollector
 from otel_dynamiq.gateway import Gateway
 from tests.support.processes import BIN, ROOT, clean_env
@@ -106,6 +107,22 @@ def test_the_exporter_says_whether_its_spool_is_on_disk(
     assert unusable_state is not None and not unusable_state.on_disk
     assert unusable_state.problem is not None and "writable by other users" in unusable_state.problem
     assert off.spool_state() is None
+
+
+def test_the_gateways_exporter_arms_no_process_end_flush(
+    collector_behind: LocalCollector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gateway ends its own process (SIGTERM drains, then shuts the exporter down): its exporter, built by
+    ``DynamiqSpanExporter.from_config``, installs no signal handler of its own, as it never has."""
+    armed: list[float] = []
+    monkeypatch.setattr(exporter_module, "flush_at_process_end", lambda timeout, finish=None: armed.append(timeout))
+    with Gateway(port=0, grpc_port=None) as gateway:
+        exporter = gateway._exporter
+        assert isinstance(exporter, DynamiqSpanExporter)
+        assert not exporter.config.flush_on_exit
+    assert armed == []
+    exporter_module.DynamiqSpanExporter(spool=False).shutdown()  # the same patch sees an application's exporter arm
+    assert len(armed) == 1
 
 
 def test_only_the_gateway_gets_a_spool_that_refuses_when_full(collector_behind: LocalCollector) -> None:

@@ -2,7 +2,8 @@
 
 A variable added to an ``environment_variables.py`` without a row in
 ``docs/configuration.md`` is a setting nobody can find; a row for a variable
-the code no longer reads sends users after nothing. A module missing from
+the code no longer reads sends users after nothing; a row whose default is not
+the one the exporter's settings table (``_config.SETTINGS``) declares misleads. A module missing from
 ``CONTRIBUTING.md``'s map is one a newcomer cannot find in one step. A
 relative link that points nowhere is a broken page on the code host. Pure
 file reading: no network, no subprocess.
@@ -10,6 +11,7 @@ file reading: no network, no subprocess.
 
 from __future__ import annotations
 
+import ast
 import re
 import unicodedata
 from pathlib import Path
@@ -19,6 +21,7 @@ import pytest
 from opentelemetry.instrumentation.dynamiq import environment_variables as instrumentation_variables
 
 from otel_dynamiq import environment_variables as exporter_variables
+from otel_dynamiq._config import SETTINGS
 
 pytestmark = pytest.mark.same_on_every_python  # the documents are the same on every Python
 
@@ -45,44 +48,46 @@ STANDARD_VARIABLES = frozenset(
         "HTTP_PROXY",
         "ALL_PROXY",
         "NO_PROXY",
-        # OpenTelemetry's, which the distro sets or the doctor reads.
+        # OpenTelemetry's, which the distro sets or the doctor reads (named by OpenTelemetry's constants).
         "OTEL_TRACES_EXPORTER",
         "OTEL_METRICS_EXPORTER",
         "OTEL_LOGS_EXPORTER",
         "OTEL_PYTHON_DISTRO",
         "OTEL_PYTHON_CONFIGURATOR",
         "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS",
-        # The LLM instrumentations' content switches, which decide where GenAI content goes.
-        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
-        "TRACELOOP_TRACE_CONTENT",
     }
 )
-"""Variables other projects define, documented because they change what this package does."""
+"""Variables other projects define and name, documented because they change what this package does."""
 
-NAMED_ELSEWHERE = frozenset(
-    {"OTEL_DYNAMIQ_COLLECTOR_ACCESS_KEY", "OTEL_DYNAMIQ_GATEWAY_TOKEN", "OTEL_DYNAMIQ_DEMO_WAIT"}
-)
-"""This package's own variables of the collector, the gateway and the demo, named in their modules."""
+NAMED_ELSEWHERE = frozenset({"OTEL_DYNAMIQ_DEMO_WAIT"})
+"""Variables of the repository's examples (``make demo``), named there: not the package's."""
+
+OWN_PREFIXES = ("OTEL_EXPORTER_DYNAMIQ_", "OTEL_DYNAMIQ_", "DYNAMIQ_", "OTEL_INSTRUMENTATION_DYNAMIQ_")
 
 
 def module_variables(module: ModuleType) -> set[str]:
     return {value for name, value in vars(module).items() if not name.startswith("_") and isinstance(value, str)}
 
 
-def table_variables(text: str) -> list[str]:
-    """The variables in the first column of the table under ``TABLE_HEADING``, in order."""
+def table_rows(text: str) -> list[tuple[list[str], str, str]]:
+    """The rows of the table under ``TABLE_HEADING``, in order: the variables, the default, the meaning."""
     assert TABLE_HEADING in text, f"{CONFIGURATION.name} has no '{TABLE_HEADING}' section"
     section = text.split(TABLE_HEADING, 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("|")]
-    assert len(rows) > 2, "the variables table is missing"
-    names: list[str] = []
-    for row in rows[2:]:  # past the header and its separator
-        cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
-        assert len(cells) == 3, f"a row needs variable, default and meaning: {row}"
+    lines = [line for line in section.splitlines() if line.startswith("|")]
+    assert len(lines) > 2, "the variables table is missing"
+    rows = []
+    for line in lines[2:]:  # past the header and its separator
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        assert len(cells) == 3, f"a row needs variable, default and meaning: {line}"
         found = re.findall(r"`([A-Z][A-Z0-9_]*)`", cells[0])
-        assert found, f"a row names no variable: {row}"
-        names.extend(found)
-    return names
+        assert found, f"a row names no variable: {line}"
+        rows.append((found, cells[1], cells[2]))
+    return rows
+
+
+def table_variables(text: str) -> list[str]:
+    """The variables in the first column of the table under ``TABLE_HEADING``, in order."""
+    return [name for names, _, _ in table_rows(text) for name in names]
 
 
 def test_configuration_table_lists_every_variable_the_code_names() -> None:
@@ -96,9 +101,70 @@ def test_configuration_table_lists_every_variable_the_code_names() -> None:
 
 
 def test_variables_named_outside_the_modules_are_still_read() -> None:
-    sources = [*(ROOT / "otel_dynamiq").rglob("*.py"), *(ROOT / "examples").glob("*.py")]
-    text = "\n".join(path.read_text(encoding="utf-8") for path in sources)
+    text = "\n".join(path.read_text(encoding="utf-8") for path in (ROOT / "examples").glob("*.py"))
     assert {name for name in NAMED_ELSEWHERE if f'"{name}"' not in text} == set()
+
+
+def named_variables(source: str) -> set[str]:
+    """The variable names in a module's strings, docstrings left out (they may speak of any variable)."""
+    tree = ast.parse(source)
+    docstrings = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+    }
+    texts = [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
+    return {name for text in texts for name in re.findall(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b", text)}
+
+
+def test_every_variable_the_package_names_is_named_in_its_environment_variables_module() -> None:
+    """A name spelled out in code elsewhere (to read it, or in a message) is one the module and the table miss."""
+    own = module_variables(exporter_variables) | module_variables(instrumentation_variables)
+    spelled_out = {}
+    for folder in PACKAGE_FOLDERS:
+        for path in (ROOT / folder).rglob("*.py"):
+            if path.name == "environment_variables.py":
+                continue
+            for name in named_variables(path.read_text(encoding="utf-8")):
+                if name in own or name.startswith(OWN_PREFIXES):
+                    spelled_out.setdefault(name, []).append(path.relative_to(ROOT).as_posix())
+    assert spelled_out == {}, "import these names from environment_variables.py instead"
+
+
+def test_every_variable_of_the_package_says_what_it_does_and_its_default() -> None:
+    """Each name in ``otel_dynamiq/environment_variables.py`` is followed by its docstring."""
+    body = ast.parse((ROOT / "otel_dynamiq" / "environment_variables.py").read_text(encoding="utf-8")).body
+    undocumented = []
+    for statement, following in zip(body, [*body[1:], None], strict=True):
+        if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+            documented = (
+                isinstance(following, ast.Expr)
+                and isinstance(following.value, ast.Constant)
+                and "default" in str(following.value.value).lower()
+            )
+            if not documented:
+                undocumented.append(statement.target.id)
+    assert undocumented == []
+
+
+def test_configuration_table_documents_every_setting_as_the_settings_table_says() -> None:
+    """Each of the exporter's settings: its variables have rows, the first says its keyword and the table's
+    default; one without a variable has its keyword said on the page."""
+    text = CONFIGURATION.read_text(encoding="utf-8")
+    rows = {name: (default, meaning) for names, default, meaning in table_rows(text) for name in names}
+    for setting in SETTINGS:
+        if not setting.variables:
+            assert f"`{setting.keyword}=`" in text, f"{setting.keyword}= is not on the page"
+            continue
+        missing = [variable for variable in setting.variables if variable not in rows]
+        assert missing == [], f"{setting.keyword}: no row for {missing}"
+        default, meaning = rows[setting.variables[0]]
+        assert f"Keyword `{setting.keyword}=`" in meaning, f"the row of {setting.variables[0]} names no keyword"
+        assert default == setting.documented_default.replace("``", "`"), setting.keyword
 
 
 PACKAGE_FOLDERS = ("otel_dynamiq", "instrumentation/opentelemetry/instrumentation/dynamiq")
@@ -179,5 +245,8 @@ def test_docs_parse_the_way_this_test_reads_them() -> None:
     assert heading_anchors(sample) == {"a-b-cd", "tls-and-private-cas", "tls-and-private-cas-1"}
     links = "[a](docs/x.md#y) [b](https://e.invalid/) `[c](no.md)` [d](#z)\n```\n[e](f.md)\n```\n"
     assert relative_links(links) == ["docs/x.md#y", "#z"]
-    table = f"{TABLE_HEADING}\n\n| variable | default | meaning |\n| --- | --- | --- |\n| `A_B`, `C` | 1 | x |\n"
+    table = f"{TABLE_HEADING}\n\n| variable | default | meaning |\n| --- | --- | --- |\n| `A_B`, `C` | `1` | x |\n"
     assert table_variables(table) == ["A_B", "C"]
+    assert table_rows(table) == [(["A_B", "C"], "`1`", "x")]
+    code = 'NAME = "OTEL_A_B"\n"""Says OTEL_C_D."""\nraise ValueError(f"set {NAME} or OTEL_E_F")\n'
+    assert named_variables(code) == {"OTEL_A_B", "OTEL_E_F"}
