@@ -8,7 +8,7 @@ import re
 from otel_dynamiq import DynamiqSpanExporter
 from otel_dynamiq import environment_variables as env
 
-WITHOUT_VARIABLE = {"session_id", "meter_provider"}
+WITHOUT_VARIABLE = {"session_id", "meter_provider", "span_notes"}
 """Per exporter or per application by nature: no environment variable sets them."""
 
 
