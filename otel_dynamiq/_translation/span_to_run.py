@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, TypeGuard
 
 import orjson
@@ -149,7 +150,7 @@ def _plain(value: Any) -> JsonValue:
     return value
 
 
-_SPAN_KIND_NAMES = {kind: kind.name for kind in SpanKind}
+_SPAN_KIND_NAMES = MappingProxyType({kind: kind.name for kind in SpanKind})
 """``SpanKind.name`` is a descriptor call per span; the exporter reads it for every span."""
 
 
