@@ -15,9 +15,8 @@ Manual setup::
 from otel_dynamiq._config import ExporterConfig, ExporterOptions
 from otel_dynamiq._delivery.stats import DropReason, ExporterStats
 from otel_dynamiq._process_end import force_flush
-from otel_dynamiq._translation.call_nesting import NestedCallMarker
-from otel_dynamiq._translation.content_events import GenAIContentEventProcessor
 from otel_dynamiq.exporter import DynamiqSpanExporter
+from otel_dynamiq.processors import GenAIContentEventProcessor, NestedCallMarker
 from otel_dynamiq.version import __version__
 
 __all__ = [

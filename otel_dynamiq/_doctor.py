@@ -21,8 +21,8 @@ from otel_dynamiq import environment_variables as env
 from otel_dynamiq._config import load_config
 from otel_dynamiq._delivery.spool import SpoolState, inspect_spool
 from otel_dynamiq._instrumentations import describe_instrumentations, inspect_instrumentations
-from otel_dynamiq._translation.content_events import CAPTURE_CONTENT_VARIABLE, content_comes_as_events
 from otel_dynamiq.exporter import DynamiqSpanExporter
+from otel_dynamiq.processors._content_events import CAPTURE_CONTENT_VARIABLE, content_comes_as_events
 
 CONFIG_ERROR = 2
 DELIVERY_ERROR = 1

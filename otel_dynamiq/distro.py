@@ -22,8 +22,8 @@ from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 from opentelemetry.sdk.environment_variables import OTEL_CONFIG_FILE
 
-from otel_dynamiq._translation.call_nesting import mark_nested_calls
-from otel_dynamiq._translation.content_events import attach_content_events, content_comes_as_events, sdk_configuration
+from otel_dynamiq.processors import mark_nested_calls
+from otel_dynamiq.processors._content_events import attach_content_events, content_comes_as_events, sdk_configuration
 
 EXPORTER_ENTRY_POINT_NAME = "dynamiq"
 

@@ -47,17 +47,16 @@ from otel_dynamiq._delivery.stats import DropReason, ExporterStats
 from otel_dynamiq._logging import one_line, reclaim_loggers
 from otel_dynamiq._process_end import flush_at_process_end
 from otel_dynamiq._settings import with_arguments
-from otel_dynamiq._translation.call_nesting import ABOVE_CALLS, MARKED
-from otel_dynamiq._translation.content_events import (
+from otel_dynamiq._translation.redaction import Redactor
+from otel_dynamiq._translation.run_identity import identity_problem
+from otel_dynamiq._translation.span_to_run import RunDefaults, span_to_run
+from otel_dynamiq.processors import SHARED_NOTES, SpanNotes
+from otel_dynamiq.processors._content_events import (
     LOST_EVENTS_WARNING,
     attach_for_exporter,
     content_may_be_lost,
     content_sent_as_unrouted_events,
 )
-from otel_dynamiq._translation.content_events import STORE as CONTENT_EVENTS
-from otel_dynamiq._translation.redaction import Redactor
-from otel_dynamiq._translation.run_identity import identity_problem
-from otel_dynamiq._translation.span_to_run import RunDefaults, span_to_run
 
 if sys.version_info >= (3, 11):
     from typing import Self, Unpack
@@ -94,14 +93,20 @@ class _Runtime:
 class DynamiqSpanExporter(SpanExporter):
     """Export spans to Dynamiq as runs, without the application waiting on the network.
 
-    Every setting but two has an environment variable, so
+    Every setting but three has an environment variable, so
     ``opentelemetry-instrument --traces_exporter dynamiq`` can build it with
     no arguments; a keyword argument wins over its variable, and a bad value
     of either raises ``ValueError`` here, naming what to set. ``export()`` may
     be called from many threads at once (see the module docstring).
     """
 
-    def __init__(self, *, meter_provider: MeterProvider | None = None, **options: Unpack[ExporterOptions]) -> None:
+    def __init__(
+        self,
+        *,
+        meter_provider: MeterProvider | None = None,
+        span_notes: SpanNotes | None = None,
+        **options: Unpack[ExporterOptions],
+    ) -> None:
         """Read the settings (keywords over the environment over the defaults), then start in the background."""
         config = _GIVEN_CONFIG.get()
         if config is None:
@@ -110,7 +115,7 @@ class DynamiqSpanExporter(SpanExporter):
             _GIVEN_CONFIG.set(None)  # this exporter's alone: one its subclass's __init__ might build goes on as usual
             if options:
                 raise TypeError(f"from_config() takes the settings from its config, not from {', '.join(options)}")
-        self._start(config, meter_provider)
+        self._start(config, meter_provider, span_notes)
         if config.flush_on_exit:
             flush_at_process_end(config.timeout, weakref.WeakMethod(self._finish_at_process_end))
 
@@ -123,12 +128,24 @@ class DynamiqSpanExporter(SpanExporter):
                     "meter_provider",
                     "Where the counters of ``stats`` are published as OpenTelemetry metrics. No variable: "
                     "default, the global MeterProvider (a no-op unless the application set one).",
-                )
+                ),
+                (
+                    "span_notes",
+                    "Where this exporter finds what ``NestedCallMarker`` and ``GenAIContentEventProcessor`` "
+                    "noted about its spans: give them the same ``otel_dynamiq.processors.SpanNotes``. No "
+                    "variable: default, ``otel_dynamiq.processors.SHARED_NOTES``, which those processors use "
+                    "too when given none.",
+                ),
             ],
         )
 
     @classmethod
-    def from_config(cls, config: ExporterConfig, meter_provider: MeterProvider | None = None) -> Self:
+    def from_config(
+        cls,
+        config: ExporterConfig,
+        meter_provider: MeterProvider | None = None,
+        span_notes: SpanNotes | None = None,
+    ) -> Self:
         """An exporter for settings already resolved, built by the constructor like any other.
 
         ``config`` is used as it is, unchecked: another exporter's ``config``, changed with
@@ -138,11 +155,13 @@ class DynamiqSpanExporter(SpanExporter):
         """
         token = _GIVEN_CONFIG.set(config)
         try:
-            return cls(meter_provider=meter_provider)
+            return cls(meter_provider=meter_provider, span_notes=span_notes)
         finally:
             _GIVEN_CONFIG.reset(token)
 
-    def _start(self, config: ExporterConfig, meter_provider: MeterProvider | None) -> None:
+    def _start(
+        self, config: ExporterConfig, meter_provider: MeterProvider | None, span_notes: SpanNotes | None = None
+    ) -> None:
         self._config: ExporterConfig = config
         self._defaults = RunDefaults(
             source_id=self._config.source_id,
@@ -152,7 +171,8 @@ class DynamiqSpanExporter(SpanExporter):
         )
         self._ledger = Ledger()
         publish_metrics(self._ledger.snapshot, meter_provider)
-        attach_for_exporter()
+        self._notes = SHARED_NOTES if span_notes is None else span_notes
+        attach_for_exporter(self._notes)
         self._content_may_be_lost = content_may_be_lost()
         """Until the first sign of content sent as events no one routes here (warned once)."""
         self._lock = threading.Lock()
@@ -279,14 +299,18 @@ class DynamiqSpanExporter(SpanExporter):
         max_run_bytes = self._config.max_request_bytes - ENVELOPE_BYTES
         parts: list[bytes] = []
         masked = 0
-        content_events = CONTENT_EVENTS
+        take_notes = self._notes.take
         for span in spans:
             try:
-                events = content_events.take(span.context.trace_id, span.context.span_id) if content_events else ()
                 context = span.context
-                marked = MARKED.take(context.trace_id, context.span_id)
-                above = ABOVE_CALLS.take(context.trace_id, context.span_id)
-                run = span_to_run(span, self._defaults, events, counted_in_parent=marked, calls_below=above)
+                notes = take_notes(context.trace_id, context.span_id)
+                run = span_to_run(
+                    span,
+                    self._defaults,
+                    notes.content_events,
+                    counted_in_parent=notes.counted_in_parent,
+                    calls_below=notes.calls_below,
+                )
                 if self._content_may_be_lost and content_sent_as_unrouted_events(run) and self._first_sign_of_lost():
                     _logger.warning(LOST_EVENTS_WARNING)
                 if self._config.mask is None:

@@ -14,6 +14,7 @@ every form is brought to that, and a user reads one shape whatever produced it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import orjson
@@ -22,12 +23,14 @@ from otel_dynamiq._translation import media
 
 Message = dict[str, Any]
 
-LEGACY_MESSAGE_EVENTS = {
-    "gen_ai.system.message": "system",
-    "gen_ai.user.message": "user",
-    "gen_ai.assistant.message": "assistant",
-    "gen_ai.tool.message": "tool",
-}
+LEGACY_MESSAGE_EVENTS = MappingProxyType(
+    {
+        "gen_ai.system.message": "system",
+        "gen_ai.user.message": "user",
+        "gen_ai.assistant.message": "assistant",
+        "gen_ai.tool.message": "tool",
+    }
+)
 CHOICE_EVENT = "gen_ai.choice"
 DETAILS_EVENT = "gen_ai.client.inference.operation.details"
 PROMPT_SPAN_EVENT = "gen_ai.content.prompt"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from opentelemetry.trace import SpanKind
@@ -24,63 +25,73 @@ from otel_dynamiq._translation import llm_content as genai
 from otel_dynamiq._translation import vercel_ai as vercel
 
 OPENINFERENCE_KIND = "openinference.span.kind"
-OPENINFERENCE_GROUPS = {
-    "LLM": "llms",
-    "EMBEDDING": "embedders",
-    "TOOL": "tools",
-    "RETRIEVER": "retrievers",
-    "RERANKER": "rankers",
-    "AGENT": "agents",
-    "CHAIN": "operators",
-    "GUARDRAIL": "validators",
-    "EVALUATOR": "validators",
-    "PROMPT": "utils",
-}
-GENAI_OPERATION_GROUPS = {
-    "chat": "llms",
-    "text_completion": "llms",
-    "generate_content": "llms",
-    "embeddings": "embedders",
-    "execute_tool": "tools",
-    "invoke_agent": "agents",
-    "create_agent": "agents",
-    "agent_step": "agents",  # the Vercel AI SDK's steps of an agent's loop (``step N``)
-    "retrieval": "retrievers",
-    # LiteLLM's "otel" callback names the call type.
-    "embedding": "embedders",
-    "completion": "llms",
-}
+OPENINFERENCE_GROUPS = MappingProxyType(
+    {
+        "LLM": "llms",
+        "EMBEDDING": "embedders",
+        "TOOL": "tools",
+        "RETRIEVER": "retrievers",
+        "RERANKER": "rankers",
+        "AGENT": "agents",
+        "CHAIN": "operators",
+        "GUARDRAIL": "validators",
+        "EVALUATOR": "validators",
+        "PROMPT": "utils",
+    }
+)
+GENAI_OPERATION_GROUPS = MappingProxyType(
+    {
+        "chat": "llms",
+        "text_completion": "llms",
+        "generate_content": "llms",
+        "embeddings": "embedders",
+        "execute_tool": "tools",
+        "invoke_agent": "agents",
+        "create_agent": "agents",
+        "agent_step": "agents",  # the Vercel AI SDK's steps of an agent's loop (``step N``)
+        "retrieval": "retrievers",
+        # LiteLLM's "otel" callback names the call type.
+        "embedding": "embedders",
+        "completion": "llms",
+    }
+)
 LLM_REQUEST_TYPE = "llm.request.type"
 """OpenLLMetry's (and LiteLLM's) call type: more exact than ``gen_ai.operation.name`` where both are set."""
-LLM_REQUEST_TYPE_GROUPS = {
-    "chat": "llms",
-    "completion": "llms",
-    "acompletion": "llms",
-    "embedding": "embedders",
-    "aembedding": "embedders",
-    "rerank": "rankers",
-}
+LLM_REQUEST_TYPE_GROUPS = MappingProxyType(
+    {
+        "chat": "llms",
+        "completion": "llms",
+        "acompletion": "llms",
+        "embedding": "embedders",
+        "aembedding": "embedders",
+        "rerank": "rankers",
+    }
+)
 TRACELOOP_SPAN_KIND = "traceloop.span.kind"
 """OpenLLMetry's decorators (``@workflow``, ``@task``, ``@agent``, ``@tool``) name what the span is."""
-TRACELOOP_GROUPS = {"workflow": "operators", "task": "operators", "agent": "agents", "tool": "tools"}
+TRACELOOP_GROUPS = MappingProxyType({"workflow": "operators", "task": "operators", "agent": "agents", "tool": "tools"})
 MODEL_CALL_KINDS = frozenset({"LLM", "EMBEDDING"})
 MODEL_CALL_OPERATIONS = frozenset(
     {"chat", "text_completion", "generate_content", "embeddings", "embedding", "completion"}
 )
 EMBEDDING_TRACE_LIMIT = genai.EMBEDDING_TRACE_LIMIT
 
-_MODEL_KEYS = {
-    "llms": (attr.GEN_AI_REQUEST_MODEL, "llm.model_name"),
-    "embedders": (attr.GEN_AI_REQUEST_MODEL, "embedding.model_name", "llm.model_name"),
-    "rankers": ("reranker.model_name", attr.GEN_AI_REQUEST_MODEL),
-    "agents": (attr.GEN_AI_REQUEST_MODEL, "llm.model_name"),
-}
+_MODEL_KEYS = MappingProxyType(
+    {
+        "llms": (attr.GEN_AI_REQUEST_MODEL, "llm.model_name"),
+        "embedders": (attr.GEN_AI_REQUEST_MODEL, "embedding.model_name", "llm.model_name"),
+        "rankers": ("reranker.model_name", attr.GEN_AI_REQUEST_MODEL),
+        "agents": (attr.GEN_AI_REQUEST_MODEL, "llm.model_name"),
+    }
+)
 _ALWAYS_MODELLED = frozenset({"llms", "embedders", "rankers"})
 _FLATTENED_MESSAGES = ("llm.input_messages.", "llm.output_messages.", "gen_ai.prompt.", "gen_ai.completion.")
 _PROVIDER_KEYS = (attr.GEN_AI_PROVIDER_NAME, attr.GEN_AI_SYSTEM, "llm.provider", "llm.system")
 _LITELLM_MODEL = "litellm.provider.model"
-_NAME_KEYS = {"tools": ("tool.name", "gen_ai.tool.name"), "agents": ("agent.name", "gen_ai.agent.name")}
-_DESCRIPTION_KEYS = {"tools": ("tool.description", "gen_ai.tool.description")}
+_NAME_KEYS = MappingProxyType(
+    {"tools": ("tool.name", "gen_ai.tool.name"), "agents": ("agent.name", "gen_ai.agent.name")}
+)
+_DESCRIPTION_KEYS = MappingProxyType({"tools": ("tool.description", "gen_ai.tool.description")})
 
 
 @dataclass
@@ -510,11 +521,13 @@ def _user_metadata(run: AiRun, attributes: dict[str, Any]) -> None:
 
 
 _Shaper = Callable[[AiRun, dict[str, Any], Sequence[Any], Sequence[genai.ContentEvent]], None]
-_SHAPERS: dict[str, _Shaper] = {
-    "llms": _shape_llm,
-    "embedders": _shape_embedder,
-    "tools": _shape_tool,
-    "retrievers": _shape_retriever,
-    "rankers": _shape_ranker,
-    "agents": _shape_agent,
-}
+_SHAPERS: Mapping[str, _Shaper] = MappingProxyType(
+    {
+        "llms": _shape_llm,
+        "embedders": _shape_embedder,
+        "tools": _shape_tool,
+        "retrievers": _shape_retriever,
+        "rankers": _shape_ranker,
+        "agents": _shape_agent,
+    }
+)

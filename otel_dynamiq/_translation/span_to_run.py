@@ -11,12 +11,14 @@ langchain instrumentations show up in Dynamiq with their inputs and usage.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
 import hashlib
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, TypeGuard
 
 import orjson
@@ -53,15 +55,49 @@ _HTTP_STATUS_CODE = "http.response.status_code"
 _OLD_HTTP_STATUS_CODE = "http.status_code"
 
 
+class SharedDescriptions:
+    """The last resource's ``service.*`` attributes and the last scope's name and version, made once for many runs.
+
+    Every span of a provider shares one resource, and consecutive spans mostly one scope: their runs
+    share one description of each (the same dict), until a span with another comes. Each slot is one
+    tuple, replaced whole, so threads that translate at once read a pair that belongs together.
+    """
+
+    def __init__(self) -> None:
+        self._resource: tuple[Resource | None, dict[str, JsonValue]] = (None, {})
+        self._scope: tuple[InstrumentationScope | None, dict[str, JsonValue] | None] = (None, None)
+
+    def scope(self, scope: InstrumentationScope | None) -> dict[str, JsonValue] | None:
+        """The instrumentation's name and version."""
+        remembered, described = self._scope
+        if scope is remembered:
+            return described
+        described = {"name": scope.name, "version": scope.version} if scope is not None else None
+        self._scope = (scope, described)
+        return described
+
+    def service_attributes(self, resource: Resource | None) -> dict[str, JsonValue]:
+        """The resource's ``service.*`` attributes."""
+        remembered, attributes = self._resource
+        if resource is remembered:
+            return attributes
+        everything = resource.attributes if resource is not None else {}
+        attributes = {key: _plain(value) for key, value in everything.items() if key.startswith("service.")}
+        self._resource = (resource, attributes)
+        return attributes
+
+
 @dataclass(frozen=True)
 class RunDefaults:
-    """Values a span does not carry, and the exporter's redaction, fixed once per exporter."""
+    """Values a span does not carry, the exporter's redaction, and what its runs share; one per exporter."""
 
     source_id: str
     session_id: str
     redactor: Redactor | None = None
     media_inline_bytes: int = DEFAULT_INLINE_LIMIT
     """Images, audio and files in messages larger than this are described, not carried."""
+    descriptions: SharedDescriptions = dataclasses.field(default_factory=SharedDescriptions, compare=False, repr=False)
+    """Resource and scope descriptions shared by the runs of one exporter (or of whoever made these defaults)."""
 
 
 def _uuid_text(hex32: str) -> str:
@@ -114,7 +150,7 @@ def _plain(value: Any) -> JsonValue:
     return value
 
 
-_SPAN_KIND_NAMES = {kind: kind.name for kind in SpanKind}
+_SPAN_KIND_NAMES = MappingProxyType({kind: kind.name for kind in SpanKind})
 """``SpanKind.name`` is a descriptor call per span; the exporter reads it for every span."""
 
 
@@ -453,7 +489,11 @@ def _otel_events(events: Sequence[Event], redactor: Redactor | None) -> list[dic
 
 
 def _otel_metadata(
-    span: ReadableSpan, remaining: Mapping[str, Any], redactor: Redactor | None, used_events: set[int]
+    span: ReadableSpan,
+    remaining: Mapping[str, Any],
+    redactor: Redactor | None,
+    used_events: set[int],
+    descriptions: SharedDescriptions,
 ) -> dict[str, Any]:
     """Everything OpenTelemetry knew that has no Dynamiq field, so nothing is lost and nothing repeated."""
     context = span.context
@@ -476,39 +516,12 @@ def _otel_metadata(
         ]
         if links
         else [],
-        "scope": _scope(span.instrumentation_scope),
-        "resource": _service_attributes(span.resource),
+        "scope": descriptions.scope(span.instrumentation_scope),
+        "resource": descriptions.service_attributes(span.resource),
     }
     if span.parent is not None and span.parent.is_remote:
         otel["remote_parent_span_id"] = f"{span.parent.span_id:016x}"
     return otel
-
-
-_last_resource: tuple[Resource | None, dict[str, JsonValue]] = (None, {})
-_last_scope: tuple[InstrumentationScope | None, dict[str, JsonValue] | None] = (None, None)
-
-
-def _scope(scope: InstrumentationScope | None) -> dict[str, JsonValue] | None:
-    """The instrumentation's name and version; consecutive spans mostly share one scope object."""
-    global _last_scope
-    remembered, described = _last_scope
-    if scope is remembered:
-        return described
-    described = {"name": scope.name, "version": scope.version} if scope is not None else None
-    _last_scope = (scope, described)
-    return described
-
-
-def _service_attributes(resource: Resource | None) -> dict[str, JsonValue]:
-    """The resource's ``service.*`` attributes; every span of a provider shares one resource, so remember it."""
-    global _last_resource
-    remembered, attributes = _last_resource
-    if resource is remembered:
-        return attributes
-    everything = resource.attributes if resource is not None else {}
-    attributes = {key: _plain(value) for key, value in everything.items() if key.startswith("service.")}
-    _last_resource = (resource, attributes)
-    return attributes
 
 
 def _plain_map(values: Mapping[str, Any] | None, redactor: Redactor | None = None) -> dict[str, JsonValue]:
@@ -596,7 +609,7 @@ def _generic_run(
             used_events.add(id(exception_event))
         if run["error"]["type"] is not None and run["error"]["type"] == _error_type(span):
             attributes.pop(_ERROR_TYPE, None)  # it is the run's error type now
-    metadata["otel"] = _otel_metadata(span, attributes, redactor, used_events)
+    metadata["otel"] = _otel_metadata(span, attributes, redactor, used_events, defaults.descriptions)
     if usage is not None and counted_in is not None:
         # The same call's usage is on the run this span was started in: shown here, counted there.
         metadata["otel"]["usage"] = usage

@@ -14,6 +14,7 @@ content (prompt, messages, answer, tool calls, embeddings) is shaped here.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from otel_dynamiq import attributes as attr
@@ -24,16 +25,18 @@ OPERATION_ID = "ai.operationId"
 EMBEDDING_KEYS = ("ai.value", "ai.values", "ai.embedding", "ai.embeddings")
 """Where the SDK records what it embedded; AI SDK 7 writes them on its GenAI ``embeddings`` spans too."""
 _PROVIDER_REQUESTS = (".doGenerate", ".doStream", ".doEmbed", ".doRerank")
-_GROUPS = {
-    "ai.generateText": "llms",
-    "ai.streamText": "llms",
-    "ai.generateObject": "llms",
-    "ai.streamObject": "llms",
-    "ai.embed": "embedders",
-    "ai.embedMany": "embedders",
-    "ai.toolCall": "tools",
-    "ai.rerank": "rankers",
-}
+_GROUPS = MappingProxyType(
+    {
+        "ai.generateText": "llms",
+        "ai.streamText": "llms",
+        "ai.generateObject": "llms",
+        "ai.streamObject": "llms",
+        "ai.embed": "embedders",
+        "ai.embedMany": "embedders",
+        "ai.toolCall": "tools",
+        "ai.rerank": "rankers",
+    }
+)
 _RENAMES = (
     # (Vercel names, newest first; the GenAI name the common code reads)
     (("ai.model.id",), attr.GEN_AI_REQUEST_MODEL),

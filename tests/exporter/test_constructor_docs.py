@@ -14,7 +14,7 @@ from otel_dynamiq import DynamiqSpanExporter
 from otel_dynamiq import environment_variables as env
 from otel_dynamiq._config import SETTINGS, ExporterOptions
 
-WITHOUT_VARIABLE = {"session_id", "meter_provider"}
+WITHOUT_VARIABLE = {"session_id", "meter_provider", "span_notes"}
 """Per exporter or per application by nature: no environment variable sets them."""
 
 
@@ -26,10 +26,11 @@ def documented_arguments() -> dict[str, str]:
     return {name: " ".join(text.split()) for name, text in zip(entries[::2], entries[1::2], strict=True)}
 
 
-def test_the_keywords_are_the_typed_settings_and_the_meter_provider() -> None:
+def test_the_keywords_are_the_typed_settings_the_meter_provider_and_the_notes() -> None:
     parameters = inspect.signature(DynamiqSpanExporter.__init__).parameters
-    assert list(parameters) == ["self", "meter_provider", "options"]
+    assert list(parameters) == ["self", "meter_provider", "span_notes", "options"]
     assert parameters["meter_provider"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert parameters["span_notes"].kind is inspect.Parameter.KEYWORD_ONLY
     assert parameters["options"].kind is inspect.Parameter.VAR_KEYWORD
     assert parameters["options"].annotation == "Unpack[ExporterOptions]"
 
@@ -41,7 +42,7 @@ def test_the_typed_keywords_are_the_settings_in_the_tables_order() -> None:
 
 def test_every_constructor_argument_is_documented_with_its_default_and_variable() -> None:
     documented = documented_arguments()
-    assert list(documented) == [*ExporterOptions.__annotations__, "meter_provider"]  # all of them, in order
+    assert list(documented) == [*ExporterOptions.__annotations__, "meter_provider", "span_notes"]  # all, in order
     variables = {value for name, value in vars(env).items() if name.isupper() and isinstance(value, str)}
     for name, text in documented.items():
         assert "Default" in text or "default" in text, name

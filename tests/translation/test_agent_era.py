@@ -18,9 +18,9 @@ import pytest
 from opentelemetry.trace import SpanKind
 
 from otel_dynamiq import NestedCallMarker
-from otel_dynamiq._translation.call_nesting import ABOVE_CALLS
 from otel_dynamiq._translation.redaction import Redactor
 from otel_dynamiq._translation.span_to_run import RunDefaults, span_to_run
+from otel_dynamiq.processors import SpanNotes
 from tests.support.common import SpanRecorder
 
 DEFAULTS = RunDefaults(source_id="source", session_id="session")
@@ -455,7 +455,8 @@ def test_a_call_that_names_itself_after_it_starts_still_marks_the_spans_above(re
 
 
 def test_a_full_span_above_a_call_loses_none_of_its_attributes_and_is_still_a_total(recorder: SpanRecorder) -> None:
-    recorder.provider.add_span_processor(NestedCallMarker())
+    notes = SpanNotes()
+    recorder.provider.add_span_processor(NestedCallMarker(notes))
     crowded = {"openinference.span.kind": "AGENT", **USAGE, **{f"note.{index}": index for index in range(125)}}
     with recorder.tracer.start_as_current_span("agent", attributes=crowded, kind=SpanKind.CLIENT):
         with recorder.tracer.start_as_current_span("chat", attributes={"gen_ai.operation.name": "chat", **USAGE}):
@@ -463,7 +464,7 @@ def test_a_full_span_above_a_call_loses_none_of_its_attributes_and_is_still_a_to
     agent_span = recorder.one("agent")
     assert dict(agent_span.attributes or {}) == crowded  # nothing of the producer's evicted for our mark
     context = agent_span.context
-    above = ABOVE_CALLS.take(context.trace_id, context.span_id)
+    above = notes.calls_below.take(context.trace_id, context.span_id)
     assert above is True
     run = span_to_run(agent_span, DEFAULTS, calls_below=above)
     assert "usage" not in run["metadata"] and run["metadata"]["otel"]["usage_aggregate"] is True

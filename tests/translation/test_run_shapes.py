@@ -12,15 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.trace import NoOpTracerProvider, Status, StatusCode
 
 from otel_dynamiq import DynamiqSpanExporter, NestedCallMarker
-from otel_dynamiq._translation.call_nesting import mark_nested_calls
-from otel_dynamiq._translation.content_events import ContentEventStore, GenAIContentEventProcessor
 from otel_dynamiq._translation.llm_content import ContentEvent
 from otel_dynamiq._translation.span_to_run import RunDefaults, span_to_run
 from otel_dynamiq.collector import LocalCollector
+from otel_dynamiq.processors import SHARED_NOTES, GenAIContentEventProcessor, SpanNotes, mark_nested_calls
+from otel_dynamiq.processors._span_notes import ContentEventStore
 from tests.support.common import SpanRecorder
 
 DEFAULTS = RunDefaults(source_id="source", session_id="session")
@@ -178,9 +178,10 @@ def test_secrets_in_content_are_masked(recorder: SpanRecorder) -> None:
 
 
 def test_content_events_are_kept_per_sampled_span_and_bounded(recorder: SpanRecorder) -> None:
-    store = ContentEventStore(max_spans=2, max_events=2)
+    notes = SpanNotes()
+    store = notes.content_events = ContentEventStore(max_spans=2, max_events=2)
     provider = LoggerProvider()
-    provider.add_log_record_processor(GenAIContentEventProcessor(store))
+    provider.add_log_record_processor(GenAIContentEventProcessor(notes))
     logger = provider.get_logger("test")
     from opentelemetry._logs import LogRecord
 
@@ -469,6 +470,25 @@ def test_a_mark_pushed_out_by_the_attribute_limit_still_counts_once(
     exporters.append(exporter)
     recorder = SpanRecorder()
     recorder.provider.add_span_processor(NestedCallMarker())
+    _export_a_call_whose_mark_is_evicted(recorder, exporter, collector)
+
+
+def test_a_marker_and_an_exporter_given_their_own_notes_meet_there_and_not_in_the_shared_ones(
+    exporters: list[DynamiqSpanExporter], collector: LocalCollector
+) -> None:
+    notes = SpanNotes()
+    exporter = DynamiqSpanExporter(endpoint=collector.url, span_notes=notes)
+    exporters.append(exporter)
+    recorder = SpanRecorder()
+    recorder.provider.add_span_processor(NestedCallMarker(notes))
+    client = _export_a_call_whose_mark_is_evicted(recorder, exporter, collector)
+    assert not SHARED_NOTES.counted_in_parent.take(client.context.trace_id, client.context.span_id)
+
+
+def _export_a_call_whose_mark_is_evicted(
+    recorder: SpanRecorder, exporter: DynamiqSpanExporter, collector: LocalCollector
+) -> ReadableSpan:
+    """An LLM node around a client call whose attributes evict the mark; exported, its usage counts once."""
     usage = {"llm.token_count.prompt": 160, "llm.token_count.completion": 8}
     with recorder.tracer.start_as_current_span("LLM node", attributes={"gen_ai.operation.name": "chat"}) as node:
         node.set_attributes({"gen_ai.usage.input_tokens": 160, "gen_ai.usage.output_tokens": 8})
@@ -487,6 +507,7 @@ def test_a_mark_pushed_out_by_the_attribute_limit_still_counts_once(
     assert "usage" not in runs["ChatCompletion"]["metadata"]
     assert runs["ChatCompletion"]["metadata"]["otel"]["usage"]["total_tokens"] == 168
     recorder.provider.shutdown()
+    return client_span
 
 
 def test_odd_indices_and_impossible_token_counts_cost_only_themselves(recorder: SpanRecorder) -> None:

@@ -92,7 +92,7 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         )
 
         from otel_dynamiq._logging import reclaim_loggers
-        from otel_dynamiq._translation.call_nesting import mark_nested_calls
+        from otel_dynamiq.processors import mark_nested_calls
 
         tracer = get_tracer(__name__, __version__, kwargs.get("tracer_provider"), schema_url=_SCHEMA_URL)
         # The LLM client spans under an LLM node describe its call again: marked, so its usage counts once.

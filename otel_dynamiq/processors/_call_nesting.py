@@ -13,15 +13,14 @@ live and its attributes are readable. Spans arrive at the exporter children
 first and in any batch, so deciding there would need state across batches.
 This processor decides at the start and writes the answer on the span
 (``dynamiq.usage.counted_in_parent``), so the exporter and the gateway turn
-each span into a run from the span alone.
+each span into a run from the span alone; it also notes it in its
+``SpanNotes``, where this process's exporter finds it if the attribute is lost.
 """
 
 from __future__ import annotations
 
 import functools
-import threading
 import weakref
-from collections import OrderedDict
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -30,38 +29,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otel_dynamiq import attributes as attr
 from otel_dynamiq._translation.run_shapes import is_model_call
-
-
-class MarkedSpans:
-    """The spans this process marked, until its exporter takes them: the mark survives attribute limits.
-
-    The SDK keeps 128 attributes a span and evicts the oldest first, and the
-    mark, set as the span starts, is among the oldest: an instrumentation that
-    records a long conversation as attributes (OpenInference does) would push
-    it out. The exporter asks here too. Bounded: marks of spans that no
-    Dynamiq exporter takes (another exporter's, or sampled out) are forgotten
-    oldest first.
-    """
-
-    def __init__(self, capacity: int = 16_384) -> None:
-        self._capacity = capacity
-        self._marked: OrderedDict[tuple[int, int], None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def add(self, trace_id: int, span_id: int) -> None:
-        with self._lock:
-            self._marked[(trace_id, span_id)] = None
-            if len(self._marked) > self._capacity:
-                self._marked.popitem(last=False)
-
-    def take(self, trace_id: int, span_id: int) -> bool:
-        if not self._marked:  # the common case, without the lock: nothing was ever marked
-            return False
-        with self._lock:
-            return self._marked.pop((trace_id, span_id), False) is None
-
-
-MARKED = MarkedSpans()
+from otel_dynamiq.processors._span_notes import SHARED_NOTES, SpanNotes
 
 
 def _attributes_of(span: Any) -> Any:
@@ -78,11 +46,6 @@ def _attributes_of(span: Any) -> Any:
 _MAX_LIVE_SPANS = 100_000
 """Spans tracked while live; past this (spans that never end) new ones are not tracked, and nothing else changes."""
 
-
-ABOVE_CALLS = MarkedSpans()
-"""The spans this process found above a model call, until its exporter takes them: the attribute saying so
-may find the span full (it is then not written, so no attribute of the producer's is evicted) or be
-evicted by later ones."""
 
 _Key = tuple[int, int]
 
@@ -101,9 +64,13 @@ class NestedCallMarker(SpanProcessor):
     wrapper that reports its calls' total usage then shows it without counting it again, whatever kind
     the producer gave its span (some make an in-process agent a CLIENT span). Live spans are held by
     weak reference, so a span its application abandons without ending costs nothing here.
+
+    Each mark is also noted in ``notes`` (default: ``SHARED_NOTES``), where the exporter looks when the
+    attribute was evicted or never written: give an exporter the same notes.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, notes: SpanNotes | None = None) -> None:
+        self._notes = SHARED_NOTES if notes is None else notes
         # Plain dict operations, each atomic: this runs on every span start and end of the application.
         self._live: dict[_Key, tuple[weakref.ref[Span], _Key | None]] = {}
 
@@ -116,7 +83,7 @@ class NestedCallMarker(SpanProcessor):
         if attributes is not None:
             if attributes and is_model_call(attributes):
                 span.set_attribute(attr.USAGE_COUNTED_IN_PARENT, True)  # for the gateway, in another process
-                MARKED.add(trace_id, context.span_id)
+                self._notes.counted_in_parent.add(trace_id, context.span_id)
             above_context = parent.get_span_context()
             if above_context.trace_id == trace_id:
                 above = (trace_id, above_context.span_id)
@@ -148,7 +115,7 @@ class NestedCallMarker(SpanProcessor):
                 return
             if is_model_call(attributes):  # a call around a call: the inner one is counted in it already
                 continue
-            ABOVE_CALLS.add(*marked_key)
+            self._notes.calls_below.add(*marked_key)
             room = getattr(getattr(ancestor, "_attributes", None), "maxlen", None)
             full = room is not None and len(attributes) >= room
             if not full and ancestor.end_time is None:  # a full span would evict the producer's oldest attribute
@@ -161,21 +128,21 @@ class NestedCallMarker(SpanProcessor):
         return True
 
 
-_marked_lock = threading.Lock()
-_marked: weakref.WeakSet[Any] = weakref.WeakSet()
-"""Providers that have a marker: one each, however often instrumentors are set up."""
+def mark_nested_calls(provider: Any, notes: SpanNotes | None = None) -> bool:
+    """Add one marker to an SDK tracer provider (the global one when None); False when it is not the SDK's.
 
-
-def mark_nested_calls(provider: Any) -> bool:
-    """Add one marker to an SDK tracer provider (the global one when None); False when it is not the SDK's."""
+    One each, however often instrumentors are set up: a provider that has a marker writing to ``notes``
+    (default: ``SHARED_NOTES``) is left as it is.
+    """
     if provider is None:
         provider = trace.get_tracer_provider()
     add = getattr(provider, "add_span_processor", None)
     if add is None:
         return False
-    with _marked_lock:
-        if provider in _marked:
+    notes = SHARED_NOTES if notes is None else notes
+    with notes._wiring_lock:
+        if provider in notes._tracer_providers:
             return True
-        add(NestedCallMarker())
-        _marked.add(provider)
+        add(NestedCallMarker(notes))
+        notes._tracer_providers.add(provider)
     return True

@@ -5,10 +5,10 @@ completions in log events tied to the span (``gen_ai.user.message``,
 ``gen_ai.choice``, ``gen_ai.client.inference.operation.details``) rather than
 on the span. Dynamiq has no logs, and the distro turns log export off, so
 without this the content a user asked for would vanish. A log record
-processor keeps those events, keyed by the span they were emitted in, and the
-exporter takes them when it turns that span into a run. The user sets up no
-logs pipeline: the processor is added to the logger provider there is, or to
-one made for it when there is none.
+processor keeps those events in its ``SpanNotes``, keyed by the span they
+were emitted in, and the exporter takes them when it turns that span into a
+run. The user sets up no logs pipeline: the processor is added to the logger
+provider there is, or to one made for it when there is none.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -26,6 +24,7 @@ from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 
 from otel_dynamiq import environment_variables as env
 from otel_dynamiq._translation.llm_content import CONTENT_EVENT_NAMES, ContentEvent
+from otel_dynamiq.processors._span_notes import SHARED_NOTES, SpanNotes
 
 _logger = logging.getLogger(__name__)
 
@@ -33,53 +32,16 @@ CAPTURE_CONTENT_VARIABLE = env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTEN
 EVENT_CONTENT_MODES = frozenset({"true", "event_only", "span_and_event"})
 """Values of the capture setting under which some instrumentation sends content as log events."""
 
-MAX_PENDING_SPANS = 4096
-MAX_EVENTS_PER_SPAN = 256
-
-
-class ContentEventStore:
-    """Content events by span, bounded: spans that are never exported must not grow memory."""
-
-    def __init__(self, max_spans: int = MAX_PENDING_SPANS, max_events: int = MAX_EVENTS_PER_SPAN) -> None:
-        self._events: OrderedDict[tuple[int, int], list[ContentEvent]] = OrderedDict()
-        self._lock = threading.Lock()
-        self._max_spans = max_spans
-        self._max_events = max_events
-        self.dropped = 0
-
-    def __bool__(self) -> bool:
-        return bool(self._events)  # read without the lock: a stale answer only delays a take by one batch
-
-    def add(self, trace_id: int, span_id: int, event: ContentEvent) -> None:
-        key = (trace_id, span_id)
-        with self._lock:
-            events = self._events.get(key)
-            if events is None:
-                if len(self._events) >= self._max_spans:
-                    _, forgotten = self._events.popitem(last=False)
-                    self.dropped += len(forgotten)
-                events = self._events[key] = []
-            if len(events) >= self._max_events:
-                self.dropped += 1
-                return
-            events.append(event)
-
-    def take(self, trace_id: int, span_id: int) -> list[ContentEvent]:
-        if not self._events:
-            return []
-        with self._lock:
-            return self._events.pop((trace_id, span_id), [])
-
-
-STORE = ContentEventStore()
-"""One per process: the logger provider is global, and so are the events it sees."""
-
 
 class GenAIContentEventProcessor(LogRecordProcessor):
-    """Keeps GenAI content events of sampled spans for the exporter; ignores every other log record."""
+    """Keeps GenAI content events of sampled spans for the exporter; ignores every other log record.
 
-    def __init__(self, store: ContentEventStore = STORE) -> None:
-        self._store = store
+    The events are kept in ``notes`` (default: ``SHARED_NOTES``), where the exporter given the same notes
+    takes them.
+    """
+
+    def __init__(self, notes: SpanNotes | None = None) -> None:
+        self._notes = SHARED_NOTES if notes is None else notes
 
     def on_emit(self, log_record: Any) -> None:
         record = getattr(log_record, "log_record", log_record)
@@ -91,7 +53,7 @@ class GenAIContentEventProcessor(LogRecordProcessor):
         if not span_id or not trace_id or (flags is not None and not int(flags) & 1):  # 1: sampled
             return
         attributes = dict(record.attributes) if isinstance(record.attributes, Mapping) else {}
-        self._store.add(trace_id, span_id, ContentEvent(str(name), record.body, attributes))
+        self._notes.content_events.add(trace_id, span_id, ContentEvent(str(name), record.body, attributes))
 
     emit = on_emit
     """The name older SDKs call (before ``on_emit``)."""
@@ -103,33 +65,30 @@ class GenAIContentEventProcessor(LogRecordProcessor):
         return True
 
 
-_attached_lock = threading.Lock()
-_attached_to: list[object] = []
-_sdk_being_configured = False
 _UNSET_PROVIDERS = frozenset({"ProxyLoggerProvider", "NoOpLoggerProvider"})
 """What the API hands out before anyone sets a logger provider (the proxy's class is private)."""
 
 
 @contextlib.contextmanager
-def sdk_configuration() -> Iterator[None]:
+def sdk_configuration(notes: SpanNotes | None = None) -> Iterator[None]:
     """While ``opentelemetry-instrument`` builds the SDK, exporters leave the logger provider alone.
 
     The SDK sets its own logger provider after the trace exporter is made; one
     set earlier would refuse it, and with it any logs pipeline the user asked for.
     The configurator attaches the processor once the SDK is done.
     """
-    global _sdk_being_configured
-    _sdk_being_configured = True
+    notes = SHARED_NOTES if notes is None else notes
+    notes._sdk_being_configured = True
     try:
         yield
     finally:
-        _sdk_being_configured = False
+        notes._sdk_being_configured = False
 
 
-def attach_for_exporter() -> None:
+def attach_for_exporter(notes: SpanNotes) -> None:
     """What a new exporter does: attach now, unless the SDK is being configured around it."""
-    if content_comes_as_events() and not _sdk_being_configured:
-        attach_content_events()
+    if content_comes_as_events() and not notes._sdk_being_configured:
+        attach_content_events(notes)
 
 
 def content_comes_as_events() -> bool:
@@ -165,11 +124,12 @@ def content_sent_as_unrouted_events(run: Mapping[str, Any]) -> bool:
     return any(mark in attributes for mark in _OPENLLMETRY_MARKS)
 
 
-def attach_content_events() -> bool:
-    """Make GenAI content events reach the exporter; say once what to do when they cannot."""
-    with _attached_lock:
+def attach_content_events(notes: SpanNotes | None = None) -> bool:
+    """Make GenAI content events reach the exporter that reads ``notes``; say once what to do when they cannot."""
+    notes = SHARED_NOTES if notes is None else notes
+    with notes._wiring_lock:
         provider = _logs.get_logger_provider()
-        if any(provider is attached for attached in _attached_to):
+        if any(provider is attached for attached in notes._logger_providers):
             return True
         if not isinstance(provider, LoggerProvider):
             if type(provider).__name__ not in _UNSET_PROVIDERS:
@@ -188,6 +148,6 @@ def attach_content_events() -> bool:
             provider = _logs.get_logger_provider()
             if not isinstance(provider, LoggerProvider):
                 return False
-        provider.add_log_record_processor(GenAIContentEventProcessor())
-        _attached_to.append(provider)
+        provider.add_log_record_processor(GenAIContentEventProcessor(notes))
+        notes._logger_providers.append(provider)
         return True
