@@ -35,7 +35,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from otel_dynamiq._http_server.bounded_server import CROWDED_HEADERS_SECONDS, REQUEST_TIMEOUT_SECONDS
 from otel_dynamiq._http_server.request_body import MAX_BODY_BYTES, BodyError, decompressed
 from otel_dynamiq.gateway._core import RETRY_AFTER_SECONDS, Draining, GatewayCore, SpoolFull
-from otel_dynamiq.gateway._otlp import PROTOBUF, OtlpError, export_response, parse_request, spans_of
+from otel_dynamiq.gateway._otlp import PROTOBUF, export_response, parse_request, spans_of
 
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 GRPC_WORKERS = 32
@@ -97,7 +97,7 @@ class _TraceService(grpc.GenericRpcHandler):  # type: ignore[misc]  # grpcio has
         except SpoolFull:  # UNAVAILABLE, not RESOURCE_EXHAUSTED: OTLP exporters retry it without RetryInfo
             core.refused("spool_full")
             _abort(context, grpc.StatusCode.UNAVAILABLE, "Dynamiq is out and the spool is full")
-        except (BodyError, OtlpError) as refused:
+        except BodyError as refused:
             core.refused(f"grpc_{int(refused.status)}")
             too_large = refused.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
             code = grpc.StatusCode.RESOURCE_EXHAUSTED if too_large else grpc.StatusCode.INVALID_ARGUMENT

@@ -26,7 +26,7 @@ from otel_dynamiq._http_server.bounded_server import (
 from otel_dynamiq._http_server.request_body import BodyError, decompressed
 from otel_dynamiq._http_server.request_handler import RequestHandler
 from otel_dynamiq.gateway._core import RETRY_AFTER_SECONDS, Draining, GatewayCore, SpoolFull
-from otel_dynamiq.gateway._otlp import JSON, OtlpError, encode_response, media_type, parse_request, spans_of
+from otel_dynamiq.gateway._otlp import JSON, encode_response, media_type, parse_request, spans_of
 
 _logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class _Handler(RequestHandler):
         except SpoolFull:  # the body, if any, is unread: the connection closes rather than read it as a request
             core.refused("spool_full")
             self._error(HTTPStatus.TOO_MANY_REQUESTS, "Dynamiq is out and the spool is full", retry=True)
-        except (BodyError, OtlpError) as refused:
+        except BodyError as refused:
             core.refused(f"http_{int(refused.status)}")
             self._error(refused.status, refused.detail)
 
