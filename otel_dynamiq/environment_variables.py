@@ -1,4 +1,4 @@
-"""Every environment variable the exporter reads, named in one place.
+"""Every environment variable the exporter reads, named in one place, and how a switch among them is spelled.
 
 ``opentelemetry-instrument`` builds exporters with no arguments, so each
 setting must be reachable from the environment; keyword arguments win.
@@ -43,3 +43,17 @@ OTEL_EXPORTER_DYNAMIQ_CLIENT_KEY_PASSWORD: Final = "OTEL_EXPORTER_DYNAMIQ_CLIENT
 """The password of an encrypted client key; never logged or echoed."""
 OTEL_EXPORTER_DYNAMIQ_MASK: Final = "OTEL_EXPORTER_DYNAMIQ_MASK"
 """``package.module:function``: called with each run before it is sent; returns the run to send, or None to drop it."""
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    """``true``/``false`` (and 1/0, yes/no, on/off), or a ValueError naming the variable.
+
+    The instrumentor's switches (``OTEL_INSTRUMENTATION_DYNAMIQ_*``) are read by it too, so every switch
+    of the distribution takes the same words.
+    """
+    lowered = raw.strip().lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"{name}={raw!r} is not a boolean; set it to 'true' or 'false'")

@@ -40,7 +40,6 @@ from otel_dynamiq._delivery.event_loop import ForkGuard, LoopThread, interpreter
 from otel_dynamiq._delivery.metrics import publish as publish_metrics
 from otel_dynamiq._delivery.spool import Spool, SpoolState, inspect_spool, spool_directory
 from otel_dynamiq._delivery.stats import ExporterStats, StatsRecorder
-from otel_dynamiq._logging import one_line, reclaim_loggers
 from otel_dynamiq._process_end import flush_at_process_end
 from otel_dynamiq._translation.call_nesting import ABOVE_CALLS, MARKED
 from otel_dynamiq._translation.content_events import (
@@ -53,6 +52,7 @@ from otel_dynamiq._translation.content_events import STORE as CONTENT_EVENTS
 from otel_dynamiq._translation.redaction import Redactor
 from otel_dynamiq._translation.run_identity import identity_problem
 from otel_dynamiq._translation.span_to_run import RunDefaults, span_to_run
+from otel_dynamiq.log_lines import one_line, reclaim_loggers
 
 _logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -41,7 +41,7 @@ from otel_dynamiq._delivery.event_loop import interpreter_exiting
 from otel_dynamiq._delivery.retry_policy import backoff_seconds
 from otel_dynamiq._delivery.spool import Spool, SpooledBody, SpoolFullError, SpoolState
 from otel_dynamiq._delivery.stats import StatsRecorder
-from otel_dynamiq._logging import one_line
+from otel_dynamiq.log_lines import one_line
 
 _logger = logging.getLogger(__name__)
 

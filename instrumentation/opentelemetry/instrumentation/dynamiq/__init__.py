@@ -91,8 +91,8 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             facts_for_workflow,
         )
 
-        from otel_dynamiq._logging import reclaim_loggers
         from otel_dynamiq._translation.call_nesting import mark_nested_calls
+        from otel_dynamiq.log_lines import reclaim_loggers
 
         tracer = get_tracer(__name__, __version__, kwargs.get("tracer_provider"), schema_url=_SCHEMA_URL)
         # The LLM client spans under an LLM node describe its call again: marked, so its usage counts once.
