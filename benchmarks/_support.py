@@ -10,44 +10,33 @@ import argparse
 import multiprocessing
 import os
 import statistics
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support: helpers the benchmarks share
+
+from examples.loopback import LoopbackServer, QuietHandler
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _serve(port_queue: Any, latency: float) -> None:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # headers and body go out as separate writes
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
+    class Sink(QuietHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.read_body()
             if latency:
                 time.sleep(latency)
-            body = b"{}"
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.answer(200, b"{}", {"Content-Type": "application/json"})
 
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 512
-
-    server = Server(("127.0.0.1", 0), Handler)
-    port_queue.put(server.server_address[1])
-    server.serve_forever()
+    with LoopbackServer(Sink, backlog=512) as server:
+        port_queue.put(server.port)
+        threading.Event().wait()  # until the benchmark terminates this process
 
 
 @contextmanager

@@ -26,19 +26,19 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from _support import ROOT, free_port, machine, parser, table
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from examples.loopback import LoopbackServer, QuietHandler
 from otel_dynamiq.collector import LocalCollector
 
 BIN = Path(sys.executable).parent
 SPANS_PER_TRACE = 2
 
 
-class OtlpCounter:
+class OtlpCounter(LoopbackServer):
     """A loopback OTLP/HTTP (protobuf) receiver that counts the spans it is sent."""
 
     def __init__(self) -> None:
@@ -46,28 +46,16 @@ class OtlpCounter:
         lock = threading.Lock()
         counter = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 request = ExportTraceServiceRequest()
-                request.ParseFromString(self.rfile.read(int(self.headers["Content-Length"])))
+                request.ParseFromString(self.read_body())
                 spans = sum(len(scope.spans) for rs in request.resource_spans for scope in rs.scope_spans)
                 with lock:
                     counter.spans += spans
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self.answer(200, b"", {"Content-Type": "application/x-protobuf"})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/traces"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 @contextmanager
@@ -83,11 +71,8 @@ def receiver(side: str) -> Iterator[tuple[dict[str, str], callable]]:  # type: i
                 lambda: len(collector.store.runs()),
             )
     else:
-        counter = OtlpCounter()
-        try:
-            yield {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": counter.url}, lambda: counter.spans
-        finally:
-            counter.close()
+        with OtlpCounter() as counter:
+            yield {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{counter.url}/v1/traces"}, lambda: counter.spans
 
 
 def base_environment(made_file: Path, side: str, extra: dict[str, str]) -> dict[str, str]:

@@ -25,16 +25,15 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from _support import ROOT, free_port, machine, median, parser, table
 
+from examples.loopback import LoopbackServer, QuietHandler
 from otel_dynamiq._config import load_config
 from otel_dynamiq._delivery.spool import inspect_spool
 from otel_dynamiq.collector import LocalCollector
@@ -58,27 +57,16 @@ print(json.dumps({"import": imported, "first_span": time.perf_counter() - built,
 """
 
 
-class _Slow(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
+class _Slow(QuietHandler):
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.read_body()
         time.sleep(60)
 
 
 @contextmanager
 def slow_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with LoopbackServer(_Slow) as server:
+        yield server.url
 
 
 @contextmanager

@@ -29,7 +29,6 @@ from typing import Any
 
 from _support import free_port, machine, parser, table
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.support.browser import chromium
 
 _WAIT_FOR_MARK = """async (name) => {

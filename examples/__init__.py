@@ -1,1 +1,2 @@
-"""Runnable examples. A package too, so the tests import the demo and the local LLM without touching ``sys.path``."""
+"""Runnable examples. A package too, so the tests import the demo, the local LLM and the loopback server it runs
+on without touching ``sys.path``."""

@@ -17,10 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from examples.loopback import LoopbackServer, QuietHandler
 
 FAILING_MODEL = "failing-model"
 EMBEDDING_DIMENSIONS = 8
@@ -85,7 +85,7 @@ def _usage(prompt_tokens: int, completion_tokens: int, model: object = None) -> 
     return usage
 
 
-class LocalLLM:
+class LocalLLM(LoopbackServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0) -> None:
         self.requests: list[dict[str, Any]] = []
         self.usages: list[dict[str, Any]] = []
@@ -93,15 +93,9 @@ class LocalLLM:
         self.authorizations: list[str | None] = []
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out as separate writes
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                body = json.loads(self.read_body() or b"{}")
                 outer.requests.append(body)
                 outer.authorizations.append(self.headers.get("Authorization"))
                 if latency:
@@ -192,21 +186,10 @@ class LocalLLM:
                 )
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.answer(status, json.dumps(payload).encode(), {"Content-Type": "application/json"})
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                """A client that hangs up (a closed keep-alive connection) is not an error worth a traceback."""
-
-        self._server = Server((host, port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A client that hangs up (a closed keep-alive connection) is not an error worth a traceback.
+        super().__init__(Handler, port, host=host, quiet=True)
 
     def _answered(self, usage: dict[str, Any]) -> dict[str, Any]:
         self.usages.append(usage)
@@ -221,17 +204,7 @@ class LocalLLM:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
-
-    def __enter__(self) -> LocalLLM:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        return f"{super().url}/v1"
 
 
 def tool_call_text(tool_call: dict[str, Any] | None) -> str:

@@ -24,6 +24,7 @@ from otel_dynamiq import environment_variables as env
 from otel_dynamiq._delivery.proxy import proxy_for
 from otel_dynamiq._settings import Setting, checked_keywords, read_variable, unchanged
 from otel_dynamiq._translation.media import DEFAULT_INLINE_LIMIT
+from otel_dynamiq.environment_variables import parse_bool
 from otel_dynamiq.version import __version__
 
 if sys.version_info >= (3, 11):
@@ -398,16 +399,6 @@ def _redact_keys_keyword(keyword: str, value: object) -> tuple[str, ...]:
         if name.strip():
             checked.append(name.strip())
     return tuple(checked)
-
-
-def parse_bool(name: str, raw: str) -> bool:
-    """``true``/``false`` (and 1/0, yes/no, on/off), or a ValueError naming the variable."""
-    lowered = raw.strip().lower()
-    if lowered in ("true", "1", "yes", "on"):
-        return True
-    if lowered in ("false", "0", "no", "off"):
-        return False
-    raise ValueError(f"{name}={raw!r} is not a boolean; set it to 'true' or 'false'")
 
 
 def _parse_compression(name: str, raw: str) -> Compression:

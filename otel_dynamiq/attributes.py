@@ -8,6 +8,8 @@ because OpenTelemetry attributes only hold primitives and flat sequences.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Final
 
 RUN_TYPE: Final = "dynamiq.run.type"
@@ -48,6 +50,31 @@ RUN_STATUSES: Final = frozenset({"succeeded", "failed", "skipped", "canceled"})
 
 JSON_ATTRIBUTES: Final = (RUN_INPUT, RUN_OUTPUT, RUN_METADATA, RUN_ERROR, RUN_EXECUTIONS)
 """Attributes whose values are JSON text."""
+
+# Dynamiq's node groups (``dynamiq.nodes.types.NodeGroup`` values): a node run's ``metadata.node.group``.
+GROUP_LLMS: Final = "llms"
+GROUP_EMBEDDERS: Final = "embedders"
+GROUP_TOOLS: Final = "tools"
+GROUP_RETRIEVERS: Final = "retrievers"
+GROUP_RANKERS: Final = "rankers"
+GROUP_AGENTS: Final = "agents"
+
+OPENINFERENCE_KIND_BY_GROUP: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        GROUP_LLMS: "LLM",
+        GROUP_EMBEDDERS: "EMBEDDING",
+        GROUP_TOOLS: "TOOL",
+        GROUP_RETRIEVERS: "RETRIEVER",
+        GROUP_RANKERS: "RERANKER",
+        GROUP_AGENTS: "AGENT",
+    }
+)
+"""The ``openinference.span.kind`` of a node of each group (any other node is a ``CHAIN``): the instrumentation
+writes it, and the exporter reads a span of that kind as a node of that group, whoever made the span."""
+GEN_AI_OPERATION_BY_GROUP: Final[Mapping[str, str]] = MappingProxyType(
+    {GROUP_LLMS: "chat", GROUP_EMBEDDERS: "embeddings", GROUP_TOOLS: "execute_tool", GROUP_AGENTS: "invoke_agent"}
+)
+"""The ``gen_ai.operation.name`` of a node of each group that the GenAI conventions name, both ways as above."""
 
 # Conventions of other instrumentations that the exporter also understands.
 OPENINFERENCE_INPUT: Final = "input.value"

@@ -1,4 +1,4 @@
-"""Every environment variable this package reads, named in one place.
+"""Every environment variable this package reads, named in one place, and how a switch among them is spelled.
 
 ``opentelemetry-instrument`` builds exporters with no arguments, so each
 setting must be reachable from the environment; keyword arguments win. The
@@ -82,3 +82,17 @@ lost content. Default ``true``."""
 OTEL_EXPORTER_DYNAMIQ_CHECK_LEDGER: Final = "OTEL_EXPORTER_DYNAMIQ_CHECK_LEDGER"
 """``true`` makes a run counted twice, or never, raise ``LedgerError`` instead of being said once in the log:
 for otel-dynamiq's own tests (which set it) and for checking a change to the delivery paths. Default ``false``."""
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    """``true``/``false`` (and 1/0, yes/no, on/off), or a ValueError naming the variable.
+
+    The instrumentor's switches (``OTEL_INSTRUMENTATION_DYNAMIQ_*``) are read by it too, so every switch
+    of the distribution takes the same words.
+    """
+    lowered = raw.strip().lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"{name}={raw!r} is not a boolean; set it to 'true' or 'false'")

@@ -44,12 +44,12 @@ from otel_dynamiq._delivery.ledger import Entry, Ledger, LedgerError
 from otel_dynamiq._delivery.metrics import publish as publish_metrics
 from otel_dynamiq._delivery.spool import Spool, SpoolState, inspect_spool, spool_directory
 from otel_dynamiq._delivery.stats import DropReason, ExporterStats
-from otel_dynamiq._logging import one_line, reclaim_loggers
 from otel_dynamiq._process_end import flush_at_process_end
 from otel_dynamiq._settings import with_arguments
 from otel_dynamiq._translation.redaction import Redactor
 from otel_dynamiq._translation.run_identity import identity_problem
 from otel_dynamiq._translation.span_to_run import RunDefaults, span_to_run
+from otel_dynamiq.log_lines import one_line, reclaim_loggers
 from otel_dynamiq.processors import SHARED_NOTES, SpanNotes
 from otel_dynamiq.processors._content_events import (
     LOST_EVENTS_WARNING,

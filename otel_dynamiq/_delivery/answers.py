@@ -19,7 +19,7 @@ import httpx
 from otel_dynamiq import environment_variables as env
 from otel_dynamiq._delivery.retry_policy import is_retryable_status, retry_after_seconds
 from otel_dynamiq._delivery.stats import DropReason
-from otel_dynamiq._logging import one_line
+from otel_dynamiq.log_lines import one_line
 
 SPLIT_STATUSES = frozenset({400, 413, 422})
 """Refusals of what a body holds: halved until the runs refused are alone, so the others arrive."""

@@ -42,7 +42,7 @@ from otel_dynamiq._delivery.ledger import Entry, Ledger
 from otel_dynamiq._delivery.retry_policy import backoff_seconds
 from otel_dynamiq._delivery.spool import Spool, SpooledBody, SpoolFullError, SpoolState
 from otel_dynamiq._delivery.stats import DropReason
-from otel_dynamiq._logging import one_line
+from otel_dynamiq.log_lines import one_line
 
 _logger = logging.getLogger(__name__)
 

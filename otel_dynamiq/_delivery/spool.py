@@ -106,15 +106,6 @@ def spool_directory(config: ExporterConfig) -> Path | None:
     return identity_directory(config.spool.directory, config.endpoint, config.access_key)
 
 
-def has_bodies(directory: Path) -> bool:
-    """Whether bodies wait in this directory: a cheap look, made when an exporter starts."""
-    try:
-        with os.scandir(directory) as listing:
-            return any(_parse_entry(item.name, 0) is not None for item in listing)
-    except OSError:
-        return False
-
-
 def _host_tag() -> str:
     return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 

@@ -35,7 +35,11 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 
 class BodyError(Exception):
-    """A body refused, with the status to answer and what to tell the sender."""
+    """A body refused, with the status to answer and what to tell the sender.
+
+    The collector's and the gateway's refusals alike, from framing to a span's attributes: the
+    gateway's gRPC front end maps the HTTP status to its code.
+    """
 
     def __init__(self, status: HTTPStatus, detail: str) -> None:
         super().__init__(detail)

@@ -27,12 +27,7 @@ from otel_dynamiq._translation import vercel_ai as vercel
 OPENINFERENCE_KIND = "openinference.span.kind"
 OPENINFERENCE_GROUPS = MappingProxyType(
     {
-        "LLM": "llms",
-        "EMBEDDING": "embedders",
-        "TOOL": "tools",
-        "RETRIEVER": "retrievers",
-        "RERANKER": "rankers",
-        "AGENT": "agents",
+        **{kind: group for group, kind in attr.OPENINFERENCE_KIND_BY_GROUP.items()},
         "CHAIN": "operators",
         "GUARDRAIL": "validators",
         "EVALUATOR": "validators",
@@ -41,12 +36,9 @@ OPENINFERENCE_GROUPS = MappingProxyType(
 )
 GENAI_OPERATION_GROUPS = MappingProxyType(
     {
-        "chat": "llms",
+        **{operation: group for group, operation in attr.GEN_AI_OPERATION_BY_GROUP.items()},
         "text_completion": "llms",
         "generate_content": "llms",
-        "embeddings": "embedders",
-        "execute_tool": "tools",
-        "invoke_agent": "agents",
         "create_agent": "agents",
         "agent_step": "agents",  # the Vercel AI SDK's steps of an agent's loop (``step N``)
         "retrieval": "retrievers",

@@ -20,6 +20,7 @@ gateway inflates within the same bound as over HTTP.
 from __future__ import annotations
 
 import errno
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,9 +34,9 @@ from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from otel_dynamiq._http_server.bounded_server import CROWDED_HEADERS_SECONDS, REQUEST_TIMEOUT_SECONDS
-from otel_dynamiq._http_server.request_body import MAX_BODY_BYTES, BodyError, decompressed
-from otel_dynamiq.gateway._core import RETRY_AFTER_SECONDS, Draining, GatewayCore, SpoolFull
-from otel_dynamiq.gateway._otlp import PROTOBUF, OtlpError, export_response, parse_request, spans_of
+from otel_dynamiq._http_server.request_body import MAX_BODY_BYTES
+from otel_dynamiq.gateway._core import RETRY_AFTER_SECONDS, ExportRequest, GatewayCore, Refusal, Taken
+from otel_dynamiq.gateway._otlp import PROTOBUF, export_response
 
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 GRPC_WORKERS = 32
@@ -46,6 +47,13 @@ MAX_CONCURRENT_RPCS = 1024
 """gRPC's own bound, behind the gateway's: calls past it get RESOURCE_EXHAUSTED without RetryInfo."""
 CROWDED_MESSAGE_SECONDS = CROWDED_HEADERS_SECONDS
 """While every worker is taken, a call's message must arrive within this, as HTTP's headers must."""
+_REFUSALS = {
+    Refusal.UNAUTHORIZED: (grpc.StatusCode.UNAUTHENTICATED, "missing or wrong gateway token (authorization: Bearer)"),
+    Refusal.DRAINING: (grpc.StatusCode.UNAVAILABLE, "the gateway is shutting down"),
+    # UNAVAILABLE, not RESOURCE_EXHAUSTED: OTLP exporters retry it without RetryInfo.
+    Refusal.SPOOL_FULL: (grpc.StatusCode.UNAVAILABLE, "Dynamiq is out and the spool is full"),
+    Refusal.NOT_DELIVERED: (grpc.StatusCode.UNAVAILABLE, "cannot deliver or spool now"),
+}
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZLIB_MAGIC = b"\x78"
 
@@ -61,10 +69,9 @@ class _TraceService(grpc.GenericRpcHandler):  # type: ignore[misc]  # grpcio has
         """Runs when the call's metadata arrives, before its message: refuse here what needs no message."""
         if handler_call_details.method != EXPORT_METHOD:
             return None
-        metadata = dict(handler_call_details.invocation_metadata)
-        if not self._core.authorized(metadata.get("authorization")):
-            self._core.refused("unauthorized")
-            return _refusal(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong gateway token (authorization: Bearer)")
+        authorization = dict(handler_call_details.invocation_metadata).get("authorization")
+        if not self._core.admits(authorization):
+            return _refusal(*_REFUSALS[Refusal.UNAUTHORIZED])
         with self._lock:
             busy = self._served >= GRPC_WORKERS
             if not busy:
@@ -73,38 +80,40 @@ class _TraceService(grpc.GenericRpcHandler):  # type: ignore[misc]  # grpcio has
             self._core.refused("busy")
             return _refusal(grpc.StatusCode.RESOURCE_EXHAUSTED, "every worker is busy: retry", retry=True)
         return grpc.stream_unary_rpc_method_handler(
-            self._export, response_serializer=ExportTraceServiceResponse.SerializeToString
+            functools.partial(self._export, authorization),
+            response_serializer=ExportTraceServiceResponse.SerializeToString,
         )
 
-    def _export(self, messages: Iterator[bytes], context: grpc.ServicerContext) -> ExportTraceServiceResponse:
-        core = self._core
+    def _export(
+        self, authorization: str | None, messages: Iterator[bytes], context: grpc.ServicerContext
+    ) -> ExportTraceServiceResponse:
         try:
-            core.check_taking()
-            message = self._message(messages, context)
-            with core.request():
-                with core.decoding():
-                    request, refused = parse_request(_inflated(message), PROTOBUF)
-                    del message
-                    decoded = spans_of(request, refused)
-                    del request
-                if not core.export(decoded):
-                    core.refused("not_delivered")
-                    _abort(context, grpc.StatusCode.UNAVAILABLE, "cannot deliver or spool now")
-            return export_response(decoded)
-        except Draining:
-            core.refused("draining")
-            _abort(context, grpc.StatusCode.UNAVAILABLE, "the gateway is shutting down")
-        except SpoolFull:  # UNAVAILABLE, not RESOURCE_EXHAUSTED: OTLP exporters retry it without RetryInfo
-            core.refused("spool_full")
-            _abort(context, grpc.StatusCode.UNAVAILABLE, "Dynamiq is out and the spool is full")
-        except (BodyError, OtlpError) as refused:
-            core.refused(f"grpc_{int(refused.status)}")
-            too_large = refused.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
-            code = grpc.StatusCode.RESOURCE_EXHAUSTED if too_large else grpc.StatusCode.INVALID_ARGUMENT
-            _abort(context, code, refused.detail)
+            outcome = self._core.take(
+                ExportRequest("grpc", authorization, PROTOBUF, lambda: self._read(messages, context))
+            )
+            if isinstance(outcome, Taken):
+                return export_response(outcome.decoded)
+            if outcome.error is not None:
+                too_large = outcome.error.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+                code = grpc.StatusCode.RESOURCE_EXHAUSTED if too_large else grpc.StatusCode.INVALID_ARGUMENT
+                _abort(context, code, outcome.error.detail)
+            _abort(context, *_REFUSALS[outcome.refusal])
         finally:
             with self._lock:
                 self._served -= 1
+
+    def _read(self, messages: Iterator[bytes], context: grpc.ServicerContext) -> tuple[bytes, str | None]:
+        """The message and how it is compressed: gzip or deflate, and neither stream can begin a trace request.
+
+        A gzip stream begins with 0x1f (wire type 7, which does not exist), a zlib stream with 0x78
+        (field 15, which a trace request does not have).
+        """
+        message = self._message(messages, context)
+        if message.startswith(_GZIP_MAGIC):
+            return message, "gzip"
+        if message.startswith(_ZLIB_MAGIC):
+            return message, "deflate"
+        return message, None
 
     def _message(self, messages: Iterator[bytes], context: grpc.ServicerContext) -> bytes:
         """The call's one message, or the call cancelled once the request timeout passes without it.
@@ -167,19 +176,6 @@ class _MessageWatch:
 def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, detail: str) -> NoReturn:
     context.abort(code, detail)
     raise AssertionError("abort raises")  # grpcio has no type hints to say so
-
-
-def _inflated(message: bytes) -> bytes:
-    """gRPC compresses with gzip or deflate; neither stream can begin a trace request.
-
-    A gzip stream begins with 0x1f (wire type 7, which does not exist), a zlib stream with 0x78
-    (field 15, which a trace request does not have).
-    """
-    if message.startswith(_GZIP_MAGIC):
-        return decompressed(message, "gzip")
-    if message.startswith(_ZLIB_MAGIC):
-        return decompressed(message, "deflate")
-    return message
 
 
 def _refusal(code: grpc.StatusCode, detail: str, *, retry: bool = False) -> grpc.RpcMethodHandler:

@@ -23,14 +23,21 @@ from otel_dynamiq._http_server.bounded_server import (
     REQUEST_TIMEOUT_SECONDS,
     BoundedHTTPServer,
 )
-from otel_dynamiq._http_server.request_body import BodyError, decompressed
 from otel_dynamiq._http_server.request_handler import RequestHandler
-from otel_dynamiq.gateway._core import RETRY_AFTER_SECONDS, Draining, GatewayCore, SpoolFull
-from otel_dynamiq.gateway._otlp import JSON, OtlpError, encode_response, media_type, parse_request, spans_of
+from otel_dynamiq.gateway._core import RETRY_AFTER_SECONDS, ExportRequest, GatewayCore, Refusal, Taken
+from otel_dynamiq.gateway._otlp import JSON, encode_response
 
 _logger = logging.getLogger(__name__)
 
 HEALTH_PATHS = ("/health", "/healthz")
+_REFUSALS = {
+    Refusal.UNAUTHORIZED: (HTTPStatus.UNAUTHORIZED, "missing or wrong gateway token (Authorization: Bearer)", True),
+    Refusal.DRAINING: (HTTPStatus.SERVICE_UNAVAILABLE, "the gateway is shutting down", True),
+    # The body, if any, is unread: the connection closes rather than read it as a request.
+    Refusal.SPOOL_FULL: (HTTPStatus.TOO_MANY_REQUESTS, "Dynamiq is out and the spool is full", True),
+    Refusal.NOT_DELIVERED: (HTTPStatus.SERVICE_UNAVAILABLE, "cannot deliver or spool now", False),
+}
+"""Status, message and whether the connection closes; every refusal but the token's asks for a retry."""
 
 
 class _Handler(RequestHandler):
@@ -63,40 +70,25 @@ class _Handler(RequestHandler):
         self.guarded(self._post)
 
     def _post(self) -> None:
-        core = self.server.core
-        try:
-            if self.request_path() != TRACES_PATH:
-                self._error(HTTPStatus.NOT_FOUND, f"POST goes to {TRACES_PATH}")
-                return
-            if not core.authorized(self.headers.get("Authorization")):
-                core.refused("unauthorized")
-                self._error(HTTPStatus.UNAUTHORIZED, "missing or wrong gateway token (Authorization: Bearer)")
-                return
-            self._kind = media_type(self.headers.get("Content-Type"))
-            core.check_taking()  # before the body: a refusal then closes the connection, never reads it
-            raw = self.read_body(chunked=True)  # outside the drain's count: a slow sender cannot hold a SIGTERM
-            with core.request():
-                with core.decoding():
-                    body = decompressed(raw, self.headers.get("Content-Encoding"))
-                    del raw
-                    request, refused = parse_request(body, self._kind)
-                    del body
-                    decoded = spans_of(request, refused)
-                    del request
-                if not core.export(decoded):
-                    core.refused("not_delivered")
-                    self._error(HTTPStatus.SERVICE_UNAVAILABLE, "cannot deliver or spool now", close=False, retry=True)
-                    return
-            self._send(HTTPStatus.OK, encode_response(decoded, self._kind), self._kind)
-        except Draining:
-            core.refused("draining")
-            self._error(HTTPStatus.SERVICE_UNAVAILABLE, "the gateway is shutting down", retry=True)
-        except SpoolFull:  # the body, if any, is unread: the connection closes rather than read it as a request
-            core.refused("spool_full")
-            self._error(HTTPStatus.TOO_MANY_REQUESTS, "Dynamiq is out and the spool is full", retry=True)
-        except (BodyError, OtlpError) as refused:
-            core.refused(f"http_{int(refused.status)}")
-            self._error(refused.status, refused.detail)
+        if self.request_path() != TRACES_PATH:
+            self._error(HTTPStatus.NOT_FOUND, f"POST goes to {TRACES_PATH}")
+            return
+        request = ExportRequest(
+            "http",
+            self.headers.get("Authorization"),
+            self.headers.get("Content-Type"),
+            # Read only once admitted: a refusal then closes the connection, never reads the body.
+            lambda: (self.read_body(chunked=True), self.headers.get("Content-Encoding")),
+        )
+        outcome = self.server.core.take(request)
+        self._kind = outcome.media_type or self._kind
+        if isinstance(outcome, Taken):
+            self._send(HTTPStatus.OK, encode_response(outcome.decoded, self._kind), self._kind)
+        elif outcome.error is not None:
+            self._error(outcome.error.status, outcome.error.detail)
+        else:
+            status, detail, close = _REFUSALS[outcome.refusal]
+            self._error(status, detail, close=close, retry=status != HTTPStatus.UNAUTHORIZED)
 
     def do_GET(self) -> None:
         self.close_if_body_unread()

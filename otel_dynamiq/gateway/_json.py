@@ -21,8 +21,9 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from otel_dynamiq._http_server.request_body import BodyError
 from otel_dynamiq.gateway._json_values import json_values
-from otel_dynamiq.gateway._limits import MAX_SPANS, MAX_VALUES, OtlpError, too_large
+from otel_dynamiq.gateway._limits import MAX_SPANS, MAX_VALUES, too_large
 
 MAX_JSON_VALUES = 4 * MAX_VALUES
 """JSON values in one body (strings, numbers, objects, arrays, known fields or not), counted before parsing:
@@ -42,7 +43,7 @@ def parse_json(body: bytes) -> tuple[ExportTraceServiceRequest, list[str]]:
     try:
         document = _loads(body)
     except (ValueError, RecursionError) as exc:  # the standard library's reader recurses
-        raise OtlpError(HTTPStatus.BAD_REQUEST, f"body is not an OTLP JSON trace request: {exc}") from None
+        raise BodyError(HTTPStatus.BAD_REQUEST, f"body is not an OTLP JSON trace request: {exc}") from None
     request = ExportTraceServiceRequest()
     problems: list[str] = []
     spans = 0
@@ -81,8 +82,8 @@ def _count_values(body: bytes) -> None:
         raise too_large(f"body holds over {MAX_JSON_VALUES} JSON values")
 
 
-def _shape_error(detail: str) -> OtlpError:
-    return OtlpError(HTTPStatus.BAD_REQUEST, f"body is not an OTLP JSON trace request: {detail}")
+def _shape_error(detail: str) -> BodyError:
+    return BodyError(HTTPStatus.BAD_REQUEST, f"body is not an OTLP JSON trace request: {detail}")
 
 
 def _items(error: Any, parent: Any, camel: str, snake: str, what: str) -> list[Any]:

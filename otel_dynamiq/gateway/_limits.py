@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from otel_dynamiq._http_server.request_body import SMALLER_BATCHES
+from otel_dynamiq._http_server.request_body import SMALLER_BATCHES, BodyError
 
 MAX_SPANS = 10_000
 """Spans in one request: the SDK's batches hold 512, the Collector's default 8,192."""
@@ -35,15 +35,6 @@ MAX_TIME_UNIX_NANO = 7_258_118_400 * 10**9
 """2200-01-01: a later time is a broken clock or an attack, and the service would refuse the run."""
 
 
-class OtlpError(Exception):
-    """A request that cannot be taken, with the HTTP status to answer (gRPC maps it to a code)."""
-
-    def __init__(self, status: HTTPStatus, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-
-
-def too_large(detail: str) -> OtlpError:
+def too_large(detail: str) -> BodyError:
     """A 413 (or gRPC's final RESOURCE_EXHAUSTED) whose message tells the sender what to change."""
-    return OtlpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"{detail}: {SMALLER_BATCHES}")
+    return BodyError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"{detail}: {SMALLER_BATCHES}")

@@ -31,6 +31,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from otel_dynamiq import attributes as attr
+from otel_dynamiq._http_server.request_body import BodyError
 from otel_dynamiq.gateway._json import parse_json
 from otel_dynamiq.gateway._json_values import json_values
 from otel_dynamiq.gateway._limits import (
@@ -41,7 +42,6 @@ from otel_dynamiq.gateway._limits import (
     MAX_SPANS,
     MAX_TIME_UNIX_NANO,
     MAX_VALUES,
-    OtlpError,
     too_large,
 )
 from otel_dynamiq.gateway._wire import parse_protobuf
@@ -50,7 +50,6 @@ __all__ = [
     "JSON",
     "PROTOBUF",
     "Decoded",
-    "OtlpError",
     "encode_response",
     "export_response",
     "parse_request",
@@ -90,7 +89,7 @@ def media_type(content_type: str | None) -> str:
     """``application/json; charset=utf-8`` is JSON; anything but the two OTLP types is refused."""
     kind = (content_type or "").split(";", 1)[0].strip().lower()
     if kind not in (PROTOBUF, JSON):
-        raise OtlpError(
+        raise BodyError(
             HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"Content-Type must be {PROTOBUF} or {JSON}, got {kind[:60]!r}"
         )
     return kind
@@ -311,4 +310,4 @@ class _ValueBudget:
     @staticmethod
     def _check_level(level: int) -> None:
         if level > MAX_NESTING:
-            raise OtlpError(HTTPStatus.BAD_REQUEST, f"attribute values nested over {MAX_NESTING} deep")
+            raise BodyError(HTTPStatus.BAD_REQUEST, f"attribute values nested over {MAX_NESTING} deep")

@@ -24,12 +24,12 @@ from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
+from otel_dynamiq._http_server.request_body import BodyError
 from otel_dynamiq.gateway._limits import (
     MAX_MESSAGES,
     MAX_NESTING,
     MAX_SPANS,
     SCAN_ABOVE_BYTES,
-    OtlpError,
     too_large,
 )
 
@@ -89,7 +89,7 @@ def count_messages(body: bytes, limit: int = MAX_MESSAGES) -> int:
                     if count > limit:
                         raise too_large(f"body holds over {limit} protobuf messages")
                     if len(resume) >= _WIRE_NESTING:
-                        raise OtlpError(HTTPStatus.BAD_REQUEST, f"values nested over {MAX_NESTING} deep")
+                        raise BodyError(HTTPStatus.BAD_REQUEST, f"values nested over {MAX_NESTING} deep")
                     resume.append((position + length, end, fields))
                     end, fields = min(position + length, end), inner
                 elif wire_type == 0:
@@ -144,7 +144,7 @@ def _recover(body: bytes) -> tuple[ExportTraceServiceRequest, list[str]]:
     try:
         lenient: Any = _lenient_request_class().FromString(body)
     except DecodeError as exc:
-        raise OtlpError(HTTPStatus.BAD_REQUEST, f"body is not an OTLP protobuf trace request: {exc}") from None
+        raise BodyError(HTTPStatus.BAD_REQUEST, f"body is not an OTLP protobuf trace request: {exc}") from None
     _check_recovery_counts(lenient)
     request = ExportTraceServiceRequest()
     problems: list[str] = []

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import base64
 import http.client
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from urllib.parse import urlsplit
+
+from examples.loopback import LoopbackServer, QuietHandler
 
 _HOP_BY_HOP = frozenset({"proxy-authorization", "proxy-connection", "connection", "keep-alive", "host"})
 
@@ -26,7 +25,7 @@ class Proxied:
     proxy_authorization: str | None
 
 
-class ForwardProxy:
+class ForwardProxy(LoopbackServer):
     """Forwards plain-http requests; with ``user`` and ``password`` it answers 407 to requests without them."""
 
     def __init__(self, user: str | None = None, password: str | None = None) -> None:
@@ -35,18 +34,13 @@ class ForwardProxy:
         self._credentials = (user, password)
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = self.read_body()
                 authorization = self.headers.get("Proxy-Authorization")
                 outer.requests.append(Proxied(self.path, authorization))
                 if expected is not None and authorization != expected:
-                    self._answer(407, {"Proxy-Authenticate": 'Basic realm="test"'}, b"")
+                    self.answer(407, b"", {"Proxy-Authenticate": 'Basic realm="test"'})
                     return
                 target = urlsplit(self.path)
                 headers = {name: value for name, value in self.headers.items() if name.lower() not in _HOP_BY_HOP}
@@ -56,39 +50,17 @@ class ForwardProxy:
                     answer = upstream.getresponse()
                     content = answer.read()
                     kept = {"Content-Type": answer.getheader("Content-Type") or "application/octet-stream"}
-                    self._answer(answer.status, kept, content)
+                    self.answer(answer.status, content, kept)
                 finally:
                     upstream.close()
 
             do_GET = do_POST
 
-            def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(Handler)
 
     @property
     def url(self) -> str:
         """The proxy's URL, with its credentials when it has some: what ``HTTP_PROXY`` is set to."""
-        host, port = self._server.server_address[:2]
         user, password = self._credentials
         auth = f"{user}:{password}@" if user else ""
-        return f"http://{auth}{host!s}:{port}"
-
-    def __enter__(self) -> ForwardProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        return f"http://{auth}127.0.0.1:{self.port}"

@@ -17,8 +17,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from examples.loopback import LoopbackServer, QuietHandler
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def forward_to(url: str) -> Callable[[Recorded], Reply]:
     return forward
 
 
-class ScriptedServer:
+class ScriptedServer(LoopbackServer):
     def __init__(self, *script: Behaviour, port: int = 0) -> None:
         self.script = list(script) or [Reply()]
         self.requests: list[Recorded] = []
@@ -97,19 +98,12 @@ class ScriptedServer:
         self._stopping = threading.Event()
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out as separate writes
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
                 record = Recorded(
                     path=self.path,
                     headers={k.lower(): v for k, v in self.headers.items()},
-                    body=self.rfile.read(length),
+                    body=self.read_body(),
                     at=time.monotonic(),
                 )
                 with outer._lock:
@@ -142,30 +136,10 @@ class ScriptedServer:
                     return
                 if behaviour.delay:
                     outer._stopping.wait(behaviour.delay)
-                self.send_response(behaviour.status)
-                for name, value in behaviour.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(behaviour.body)))
-                self.end_headers()
-                self.wfile.write(behaviour.body)
+                self.answer(behaviour.status, behaviour.body, behaviour.headers)
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-        self._server = Server(("127.0.0.1", port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> ScriptedServer:
-        self._thread.start()
-        return self
+        super().__init__(Handler, port)
 
     def __exit__(self, *exc: object) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self._stopping.set()  # hanging and delayed answers end, so the server's threads can
+        super().__exit__(*exc)

@@ -91,7 +91,7 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             facts_for_workflow,
         )
 
-        from otel_dynamiq._logging import reclaim_loggers
+        from otel_dynamiq.log_lines import reclaim_loggers
         from otel_dynamiq.processors import mark_nested_calls
 
         tracer = get_tracer(__name__, __version__, kwargs.get("tracer_provider"), schema_url=_SCHEMA_URL)

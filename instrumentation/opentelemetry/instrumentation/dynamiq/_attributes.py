@@ -22,28 +22,6 @@ AttributeValue = str | bool | int | float | tuple[str, ...]
 Encoder = Callable[[Any], Any]
 TRUNCATION_MARKER = "…[truncated by otel-dynamiq: {dropped} of {total} characters dropped]"
 
-# Node groups as Dynamiq names them (dynamiq.nodes.types.NodeGroup values).
-_GROUP_AGENTS = "agents"
-_GROUP_TOOLS = "tools"
-_GROUP_LLMS = "llms"
-_GROUP_EMBEDDERS = "embedders"
-_GROUP_RETRIEVERS = "retrievers"
-_GROUP_RANKERS = "rankers"
-
-_OPERATION_BY_GROUP = {
-    _GROUP_AGENTS: "invoke_agent",
-    _GROUP_TOOLS: "execute_tool",
-    _GROUP_LLMS: "chat",
-    _GROUP_EMBEDDERS: "embeddings",
-}
-_OPENINFERENCE_KIND_BY_GROUP = {
-    _GROUP_AGENTS: "AGENT",
-    _GROUP_TOOLS: "TOOL",
-    _GROUP_LLMS: "LLM",
-    _GROUP_EMBEDDERS: "EMBEDDING",
-    _GROUP_RETRIEVERS: "RETRIEVER",
-    _GROUP_RANKERS: "RERANKER",
-}
 _CONTENT_METADATA_KEYS = ("tool_data",)
 """Metadata entries that are payloads, dropped when content capture is off."""
 
@@ -73,7 +51,7 @@ def span_name(facts: RunnableFacts) -> str:
         return "invoke_workflow Workflow"
     if facts.kind == "flow":
         return "Flow"
-    operation = _OPERATION_BY_GROUP.get(facts.group or "")
+    operation = dq.GEN_AI_OPERATION_BY_GROUP.get(facts.group or "")
     if operation in ("chat", "embeddings") and facts.model:
         return f"{operation} {facts.model}"
     if operation is not None:
@@ -89,7 +67,7 @@ def start_attributes(facts: RunnableFacts) -> dict[str, AttributeValue] | None:
     Embedder nodes are not marked so: Dynamiq's embedder runs carry no usage, so the
     client's span under one is the only run that can count its tokens.
     """
-    operation = _OPERATION_BY_GROUP.get(facts.group or "") if facts.kind == "node" else None
+    operation = dq.GEN_AI_OPERATION_BY_GROUP.get(facts.group or "") if facts.kind == "node" else None
     if operation == "chat":
         return {"gen_ai.operation.name": operation}
     return None
@@ -203,13 +181,13 @@ def convention_attributes(facts: RunnableFacts, run: Mapping[str, Any] | None) -
     elif facts.kind == "flow":
         attributes["openinference.span.kind"] = "CHAIN"
     else:
-        operation = _OPERATION_BY_GROUP.get(facts.group or "")
+        operation = dq.GEN_AI_OPERATION_BY_GROUP.get(facts.group or "")
         if operation is not None:
             attributes["gen_ai.operation.name"] = operation
-        attributes["openinference.span.kind"] = _OPENINFERENCE_KIND_BY_GROUP.get(facts.group or "", "CHAIN")
-        if facts.group == _GROUP_AGENTS:
+        attributes["openinference.span.kind"] = dq.OPENINFERENCE_KIND_BY_GROUP.get(facts.group or "", "CHAIN")
+        if facts.group == dq.GROUP_AGENTS:
             attributes["gen_ai.agent.name"] = facts.name
-        if facts.group == _GROUP_TOOLS:
+        if facts.group == dq.GROUP_TOOLS:
             attributes["gen_ai.tool.name"] = facts.name
         if facts.model:
             attributes["gen_ai.request.model"] = facts.model

@@ -11,7 +11,7 @@ from opentelemetry.instrumentation.dynamiq.environment_variables import (
     OTEL_INSTRUMENTATION_DYNAMIQ_SPEEDUPS,
 )
 
-from otel_dynamiq._config import parse_bool
+from otel_dynamiq.environment_variables import parse_bool
 
 DEFAULT_MAX_CONTENT_LENGTH = 100_000
 """Large enough for real prompts and answers; small enough that a document dump cannot swamp a batch."""

@@ -36,7 +36,7 @@ from opentelemetry.instrumentation.dynamiq._settings import CaptureSettings
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Status, StatusCode, Tracer
 
-from otel_dynamiq._logging import one_line
+from otel_dynamiq.log_lines import one_line
 
 _logger = logging.getLogger(__name__)
 

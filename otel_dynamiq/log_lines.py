@@ -1,4 +1,4 @@
-"""Our log lines: one line each, and at the levels we set.
+"""Our log lines: one line each, and at the levels we set; the exporter's and the instrumentor's alike.
 
 When ``dynamiq`` is imported, it sets every logger that already exists to
 ERROR. With ``opentelemetry-instrument`` this package is imported first, so
@@ -7,6 +7,9 @@ its warnings (runs dropped, a key refused) would vanish without a trace.
 A traceback in the application's stderr reads as the application's own
 failure, so a failure of ours is one line (``one_line``), and its traceback
 goes to DEBUG.
+
+Public because the instrumentor (``opentelemetry.instrumentation.dynamiq``, a
+package of its own in the same distribution) logs by the same rules.
 """
 
 from __future__ import annotations
