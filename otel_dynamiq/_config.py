@@ -793,7 +793,8 @@ def read_config(options: Mapping[str, object], *, caller: str, spool_refuse_when
         return _BY_KEYWORD[keyword].value(given)
 
     endpoint: str = value("endpoint")
-    if urlsplit(endpoint).scheme == "http" and not is_loopback_url(endpoint) and not value("insecure"):
+    allow_insecure = value("insecure")  # read whatever the endpoint: a bad value fails at start-up all the same
+    if urlsplit(endpoint).scheme == "http" and not is_loopback_url(endpoint) and not allow_insecure:
         raise ValueError(
             f"{env.OTEL_EXPORTER_DYNAMIQ_ENDPOINT}={endpoint!r} is plain http:// to another host, which "
             f"would send the access key in clear text; use https://, or set {env.OTEL_EXPORTER_DYNAMIQ_INSECURE}=true"

@@ -66,11 +66,12 @@ else:  # pragma: no cover - the oldest Python supported
 _logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_GIVEN_CONFIG: contextvars.ContextVar[ExporterConfig | None] = contextvars.ContextVar(
+_GIVEN_CONFIG: contextvars.ContextVar[tuple[object, ExporterConfig] | None] = contextvars.ContextVar(
     "otel_dynamiq_given_config", default=None
 )
-"""The config ``from_config`` hands to the constructor it calls, around the constructor's signature: the
-keywords are the settings' alone, and the one way in stays ``__init__``."""
+"""The exporter ``from_config`` is building and its config, handed to that exporter's ``__init__`` around the
+constructor's signature: the keywords are the settings' alone, and the one way in stays ``__init__``. Tied to
+the instance, so another exporter a subclass's ``__init__`` builds first reads its own settings as usual."""
 
 _RESULT_GRACE_SECONDS = 1.0
 """How long past the deadline ``export()`` waits for the loop to report, before cancelling."""
@@ -108,13 +109,13 @@ class DynamiqSpanExporter(SpanExporter):
         **options: Unpack[ExporterOptions],
     ) -> None:
         """Read the settings (keywords over the environment over the defaults), then start in the background."""
-        config = _GIVEN_CONFIG.get()
-        if config is None:
-            config = read_config(options, caller=type(self).__name__)
-        else:
-            _GIVEN_CONFIG.set(None)  # this exporter's alone: one its subclass's __init__ might build goes on as usual
+        given = _GIVEN_CONFIG.get()
+        if given is not None and given[0] is self:
+            config = given[1]
             if options:
                 raise TypeError(f"from_config() takes the settings from its config, not from {', '.join(options)}")
+        else:
+            config = read_config(options, caller=type(self).__name__)
         self._start(config, meter_provider, span_notes)
         if config.flush_on_exit:
             flush_at_process_end(config.timeout, weakref.WeakMethod(self._finish_at_process_end))
@@ -153,11 +154,13 @@ class DynamiqSpanExporter(SpanExporter):
         spool refuses bodies when full instead of dropping the oldest). Its ``flush_on_exit`` is honoured:
         the gateway's is false, as it ends its own process.
         """
-        token = _GIVEN_CONFIG.set(config)
+        exporter = cls.__new__(cls)
+        token = _GIVEN_CONFIG.set((exporter, config))
         try:
-            return cls(meter_provider=meter_provider, span_notes=span_notes)
+            exporter.__init__(meter_provider=meter_provider, span_notes=span_notes)  # type: ignore[misc]
         finally:
             _GIVEN_CONFIG.reset(token)
+        return exporter
 
     def _start(
         self, config: ExporterConfig, meter_provider: MeterProvider | None, span_notes: SpanNotes | None = None
@@ -247,10 +250,13 @@ class DynamiqSpanExporter(SpanExporter):
         return self._export(spans, refused), refused
 
     def _export(self, spans: Sequence[ReadableSpan], refused: list[str] | None) -> SpanExportResult:
-        with self._lock:
+        if not isinstance(spans, Sequence):  # a generator from a processor of someone else's: read it once
+            spans = list(spans)
+        with self._lock:  # with the count, so shutdown's check never sees an entry without its export
             self._exports_running += 1
+            batch = self._ledger.open(len(spans))
         try:
-            return self._export_batch(spans, self._ledger.open(len(spans)), refused)
+            return self._export_batch(spans, batch, refused)
         finally:
             with self._lock:
                 self._exports_running -= 1
@@ -400,7 +406,14 @@ class DynamiqSpanExporter(SpanExporter):
                 return False  # export() gave up before the loop got here, and settled these runs
             return await runtime.delivery.deliver(payloads, deadline, refused, batch)
 
-        future = runtime.loop.submit(handed_over())
+        coroutine = handed_over()
+        try:
+            future = runtime.loop.submit(coroutine)
+        except RuntimeError:  # the loop closed under this export: shutdown() ran while it translated
+            coroutine.close()
+            if handoff.abandon():
+                batch.drop_what_is_open(DropReason.SHUTDOWN)
+            return False
         with self._lock:
             self._inflight.add(future)
         try:
@@ -518,8 +531,10 @@ class DynamiqSpanExporter(SpanExporter):
         if not runtime.loop.stop(max(deadline - time.monotonic(), 0.0)):
             # A daemon thread: it cannot hold the process up, and what it still held is counted.
             _logger.debug("The Dynamiq exporter's loop thread was left to end on its own after the shutdown timeout")
-        elif not self._exports_running:
-            self._ledger.check_all_settled()  # the loop is gone and no export is under way: nothing may be open
+        else:
+            with self._lock:  # the loop is gone: with no export under way, nothing may be open
+                if not self._exports_running:
+                    self._ledger.check_all_settled()
 
 
 class _Handoff:

@@ -92,7 +92,7 @@ def read_answer(response: httpx.Response) -> Verdict:
     )
 
 
-def read_failure(exc: httpx.TransportError | httpx.InvalidURL | ssl.SSLError) -> Verdict:
+def read_failure(exc: httpx.TransportError | httpx.InvalidURL | httpx.DecodingError | ssl.SSLError) -> Verdict:
     """No answer at all: a URL no request can reach is final; the network, the service or TLS may recover."""
     kind = type(exc).__name__
     if isinstance(exc, _NOT_RETRYABLE_TRANSPORT_ERRORS):
@@ -101,7 +101,7 @@ def read_failure(exc: httpx.TransportError | httpx.InvalidURL | ssl.SSLError) ->
     return Verdict(Outcome.RETRY, cause=cause, kind=kind, client_refused=cause.startswith(f"{kind}: {_CLIENT_REFUSED}"))
 
 
-def _transport_cause(exc: httpx.TransportError | httpx.InvalidURL | ssl.SSLError) -> str:
+def _transport_cause(exc: httpx.TransportError | httpx.InvalidURL | httpx.DecodingError | ssl.SSLError) -> str:
     """One line that says what failed, and for an untrusted certificate, ours or the server's, what to set.
 
     A refused client certificate is retried and spooled like any TLS failure: the runs are kept until

@@ -38,8 +38,8 @@ from otel_dynamiq._config import ExporterConfig
 from otel_dynamiq._delivery.answers import Outcome, Verdict, read_answer, read_failure
 from otel_dynamiq._delivery.bodies import Payload, compress, halve, payload_of_body
 from otel_dynamiq._delivery.event_loop import interpreter_exiting
-from otel_dynamiq._delivery.ledger import Entry, Ledger
-from otel_dynamiq._delivery.retry_policy import backoff_seconds
+from otel_dynamiq._delivery.ledger import Entry, Ledger, LedgerError
+from otel_dynamiq._delivery.retry_policy import backoff_seconds, wait_before_retry
 from otel_dynamiq._delivery.spool import Spool, SpooledBody, SpoolFullError, SpoolState
 from otel_dynamiq._delivery.stats import DropReason
 from otel_dynamiq.log_lines import one_line
@@ -47,9 +47,10 @@ from otel_dynamiq.log_lines import one_line
 _logger = logging.getLogger(__name__)
 
 _BODY_SNIPPET_CHARS = 200
-_NO_ANSWER = (httpx.TransportError, httpx.InvalidURL, ssl.SSLError)
+_NO_ANSWER = (httpx.TransportError, httpx.InvalidURL, httpx.DecodingError, ssl.SSLError)
 """Every way a request gets no answer; ``InvalidURL`` (a host httpx cannot encode) is not a ``TransportError``,
-and an ``SSLError`` read after the handshake (TLS 1.3's refusal of the client's certificate) reaches us unwrapped."""
+an answer whose body cannot be decoded (a ``Content-Encoding`` it does not hold) is no answer either, and an
+``SSLError`` read after the handshake (TLS 1.3's refusal of the client's certificate) reaches us unwrapped."""
 _SPOOLABLE_REASONS = frozenset({DropReason.TIMEOUT, DropReason.SHUTDOWN})
 """Retryable causes: the service may take these runs later. Final refusals are never spooled."""
 
@@ -213,6 +214,8 @@ class Delivery:
         return all(results)
 
     async def _send(self, payload: Payload, entry: Entry, deadline: float, refused: list[str] | None) -> bool:
+        """Send one body to its outcome: whatever happens, its runs settle here, and the bodies sent beside it
+        (gathered with it) go on to theirs."""
         try:
             return await self._send_with_retries(payload, entry, deadline, refused)
         except asyncio.CancelledError:
@@ -220,6 +223,15 @@ class Delivery:
                 reason = DropReason.SHUTDOWN if self._stop_event().is_set() else DropReason.TIMEOUT
                 self._give_up(payload, entry, reason, "the request was still in flight")
             raise
+        except LedgerError:
+            raise
+        except Exception as exc:  # a failure nobody foresaw: this body's runs only, never its neighbours'
+            runs = entry.open_runs
+            if runs:
+                entry.dropped(DropReason.UNEXPECTED)
+            _logger.error("Sending %d Dynamiq runs failed unexpectedly: %s", runs, one_line(exc))
+            _logger.debug("The unexpected delivery failure", exc_info=True)
+            return False
 
     async def _send_with_retries(
         self, payload: Payload, entry: Entry, deadline: float, refused: list[str] | None
@@ -256,7 +268,7 @@ class Delivery:
             elif client_refusal is not None and response is None:
                 verdict = client_refusal  # the cause a person can act on, not the closed connection after it
             cause, kind = verdict.cause, verdict.kind
-            wait = verdict.retry_after if verdict.retry_after is not None else self._backoff(attempt)
+            wait = wait_before_retry(verdict.retry_after, self._backoff(attempt))
 
             if time.monotonic() + wait >= deadline:
                 return self._give_up(payload, entry, DropReason.TIMEOUT, f"{cause}; no time left to retry", kind=kind)
@@ -386,7 +398,7 @@ class Delivery:
                 self._service_out = True
                 if self._stop_event().is_set():
                     return
-                wait = asked if asked is not None else self._backoff(attempt)
+                wait = wait_before_retry(asked, self._backoff(attempt))
                 attempt += 1
                 if await self._stopped_during(wait):
                     return

@@ -48,3 +48,12 @@ def retry_after_seconds(header: str | None, now: datetime | None = None) -> floa
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def wait_before_retry(asked: float | None, backoff: float) -> float:
+    """The service's ``Retry-After`` when it gave one, but never less than half our own backoff.
+
+    ``Retry-After: 0`` (or a date already past) from a service that keeps failing would otherwise have
+    every export send as fast as the loop turns, some thousand requests a second, until its deadline.
+    """
+    return backoff if asked is None else max(asked, backoff / 2)

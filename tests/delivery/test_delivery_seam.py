@@ -312,3 +312,30 @@ def test_an_endpoint_httpx_cannot_make_a_url_of_is_a_transport_drop_not_a_crash(
     assert harness.ledger.snapshot().runs_dropped == {DropReason.TRANSPORT: 2}
     assert harness.spooled_runs() == 0
     assert harness.service.requests == []
+
+
+def test_a_body_failing_in_a_way_nobody_foresaw_costs_only_its_own_runs(tmp_path: Path) -> None:
+    """The bodies sent beside it still arrive and are counted; its runs are dropped as ``unexpected``, once."""
+
+    def breaks_on_b(request: httpx.Request) -> httpx.Response:
+        if b'"b"' in request.content:
+            raise RuntimeError("a transport with a bug")
+        return httpx.Response(200)
+
+    harness = Harness(tmp_path, Service(breaks_on_b))
+    assert not harness.deliver(payloads("a", "b", "c", per_body=1))
+    assert sorted(harness.service.accepted) == ["a", "c"]
+    counts = harness.ledger.snapshot()
+    assert (counts.runs_sent, dict(counts.runs_dropped)) == (2, {"unexpected": 1})
+
+
+def test_an_answer_whose_body_cannot_be_decoded_is_no_answer_and_is_retried(tmp_path: Path) -> None:
+    """A 200 whose ``Content-Encoding`` lies: httpx cannot read it, so nothing says the runs arrived."""
+    lying = Service(
+        lambda request: httpx.Response(200, headers={"Content-Encoding": "gzip"}, stream=httpx.ByteStream(b"not gzip")),
+        status(200),
+    )
+    harness = Harness(tmp_path, lying)
+    assert harness.deliver(payloads("a", "b"))
+    counts = harness.ledger.snapshot()
+    assert (counts.requests, counts.retries, counts.runs_sent, dict(counts.runs_dropped)) == (2, 1, 2, {})

@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -174,3 +176,64 @@ def test_a_child_process_does_not_inherit_its_parents_runs_in_flight(collector: 
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "0", done.stderr
     assert [run["name"] for run in collector.store.runs()] == ["from the child"]
+
+
+def test_an_empty_export_after_shutdown_is_no_mistake(collector: LocalCollector) -> None:
+    exporter = DynamiqSpanExporter(endpoint=collector.url)
+    exporter.shutdown()
+    assert exporter.export([]) is SpanExportResult.FAILURE
+    assert exporter.stats.runs_dropped_total == 0
+
+
+def test_export_takes_any_iterable_of_spans(collector: LocalCollector) -> None:
+    exporter = DynamiqSpanExporter(endpoint=collector.url, spool=False)
+    try:
+        assert exporter.export(span for span in make_spans(2)) is SpanExportResult.SUCCESS  # type: ignore[arg-type]
+    finally:
+        exporter.shutdown()
+    assert len(collector.store.runs()) == 2
+
+
+def test_shutdown_checks_the_ledger_only_with_no_export_under_way(
+    collector: LocalCollector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An export that begins while shutdown() checks the ledger is not taken for runs never settled.
+
+    The sleeps stand in for the thread switches that open the window: the check reading the count of
+    exports under way, then an export opening its entry before the check reads the ledger."""
+    checking = threading.Event()
+    check, export_batch = Ledger.check_all_settled, DynamiqSpanExporter._export_batch
+
+    def check_after_a_switch(self: Ledger) -> None:
+        checking.set()
+        time.sleep(0.2)
+        check(self)
+
+    def export_after_a_switch(self: DynamiqSpanExporter, *arguments: Any) -> SpanExportResult:
+        time.sleep(0.3)
+        return export_batch(self, *arguments)
+
+    monkeypatch.setattr(Ledger, "check_all_settled", check_after_a_switch)
+    monkeypatch.setattr(DynamiqSpanExporter, "_export_batch", export_after_a_switch)
+    exporter = DynamiqSpanExporter(endpoint=collector.url, spool=False)
+    late = threading.Thread(target=lambda: (checking.wait(), exporter.export(make_spans(2))))
+    late.start()
+    exporter.shutdown()
+    late.join()
+    assert dict(exporter.stats.runs_dropped) == {"shutdown": 2}
+
+
+def test_an_export_still_translating_when_shutdown_ends_counts_its_runs_as_shutdown(collector: LocalCollector) -> None:
+    """Its loop closed under it: the runs are dropped as ``shutdown``, not as a failure nobody foresaw."""
+
+    def slow_mask(run: dict[str, Any]) -> dict[str, Any]:
+        time.sleep(0.5)
+        return run
+
+    exporter = DynamiqSpanExporter(endpoint=collector.url, mask=slow_mask, spool=False)
+    worker = threading.Thread(target=exporter.export, args=(make_spans(1),))
+    worker.start()
+    time.sleep(0.1)
+    exporter.shutdown()
+    worker.join()
+    assert dict(exporter.stats.runs_dropped) == {"shutdown": 1}

@@ -13,6 +13,7 @@ from otel_dynamiq._delivery.retry_policy import (
     backoff_seconds,
     is_retryable_status,
     retry_after_seconds,
+    wait_before_retry,
 )
 
 
@@ -47,3 +48,9 @@ def test_retry_after_in_seconds_and_as_an_http_date() -> None:
     assert retry_after_seconds(earlier, now=now) == 0.0
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds(None) is None
+
+
+def test_the_services_retry_after_is_taken_but_never_below_half_our_backoff() -> None:
+    assert wait_before_retry(None, 0.8) == 0.8
+    assert wait_before_retry(3.0, 0.8) == 3.0
+    assert wait_before_retry(0.0, 0.8) == 0.4  # ``Retry-After: 0`` from a failing service: no tight loop

@@ -569,3 +569,22 @@ def test_instrumented_before_the_sdk_provider_is_set_still_marks_nested_calls(
     finally:
         instrumentor.uninstrument()
         provider.shutdown()
+
+
+def test_the_marker_the_instrumentor_adds_writes_where_the_exporter_reads() -> None:
+    """Given ``span_notes``, the marker goes there, as the exporter given the same notes reads them."""
+    from otel_dynamiq.processors import SHARED_NOTES, NestedCallMarker, SpanNotes
+
+    own, plain = TracerProvider(), TracerProvider()
+    notes = SpanNotes()
+    with ds.instrumentation(tracer_provider=own, span_notes=notes):
+        pass
+    with ds.instrumentation(tracer_provider=plain):
+        pass
+
+    def markers_notes(provider: TracerProvider) -> list[SpanNotes]:
+        processors = provider._active_span_processor._span_processors
+        return [processor._notes for processor in processors if isinstance(processor, NestedCallMarker)]
+
+    assert markers_notes(own) == [notes]
+    assert markers_notes(plain) == [SHARED_NOTES]

@@ -64,6 +64,8 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             marker (default ``OTEL_INSTRUMENTATION_DYNAMIQ_MAX_CONTENT_LENGTH``, else 100000).
         speedups: False leaves Dynamiq's own polling and formatting in place, tracing only
             (default ``OTEL_INSTRUMENTATION_DYNAMIQ_SPEEDUPS``, else True).
+        span_notes: the ``otel_dynamiq.processors.SpanNotes`` the nested-call marker it adds writes to:
+            the one given to the exporter with ``span_notes=`` (default ``SHARED_NOTES``, as the exporter's).
     """
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -98,12 +100,13 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         # The LLM client spans under an LLM node describe its call again: marked, so its usage counts once.
         # Instrumented before the application set the SDK's provider, the marker is added at the first run.
         provider = kwargs.get("tracer_provider")
-        marked = mark_nested_calls(provider)
+        notes = kwargs.get("span_notes")
+        marked = mark_nested_calls(provider, notes)
         settings = load_settings(kwargs.get("capture_content"), kwargs.get("max_content_length"))
         speedups = load_speedups(kwargs.get("speedups"))  # before any patch: a bad value leaves Dynamiq untouched
         self._recorder = RunRecorder()
         run_tracer = RunTracer(
-            tracer, self._recorder, settings, None if marked else functools.partial(mark_nested_calls, provider)
+            tracer, self._recorder, settings, None if marked else functools.partial(mark_nested_calls, provider, notes)
         )
         describe = {"workflow": facts_for_workflow, "flow": facts_for_flow, "node": facts_for_node}
         for module, attribute, kind, is_async in _PATCHES:
