@@ -341,3 +341,12 @@ def test_a_number_where_text_is_needed_fails_at_start_saying_to_quote_it(keyword
 def test_keywords_of_the_wrong_type_fail_at_start_naming_the_keyword(keywords: dict[str, object], named: str) -> None:
     with pytest.raises(ValueError, match=named):
         load_config(**{"endpoint": "http://127.0.0.1:9", **keywords})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:9", "https://collector.example"])
+def test_a_bad_insecure_value_is_refused_whatever_the_endpoint(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="insecure"):
+        load_config(endpoint=endpoint, access_key="k", insecure="maybe")  # type: ignore[arg-type]
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_INSECURE", "ture")
+    with pytest.raises(ValueError, match="OTEL_EXPORTER_DYNAMIQ_INSECURE"):
+        load_config(endpoint=endpoint, access_key="k")

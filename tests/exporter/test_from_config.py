@@ -74,3 +74,25 @@ def test_the_configs_flush_on_exit_decides_the_process_end_flush(
     assert armed == [4.0]
     exporters.append(DynamiqSpanExporter.from_config(replace(config, flush_on_exit=False)))
     assert armed == [4.0]
+
+
+def test_an_exporter_a_subclass_builds_first_reads_its_own_settings(
+    collector: LocalCollector, exporters: list[DynamiqSpanExporter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The config goes to the exporter ``from_config`` builds, not to whichever its subclass's ``__init__``
+    builds before calling up: that one reads its keywords, or the environment, as any exporter does."""
+    given = load_config(endpoint=collector.url, source_id="given")
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_SOURCE_ID", "from the environment")
+
+    class WithFallbacks(DynamiqSpanExporter):
+        def __init__(self, **options: Any) -> None:
+            self.keyworded = DynamiqSpanExporter(endpoint=collector.url, source_id="keyworded")
+            self.plain = DynamiqSpanExporter(endpoint=collector.url)
+            exporters.extend([self.keyworded, self.plain])
+            super().__init__(**options)
+
+    exporter = WithFallbacks.from_config(given)
+    exporters.append(exporter)
+    assert exporter.config is given
+    assert exporter.keyworded.config.source_id == "keyworded"
+    assert exporter.plain.config.source_id == "from the environment"
