@@ -238,31 +238,33 @@ class DynamiqSpanExporter(SpanExporter):
         Concurrent calls share the one loop and HTTP client, so they cost no
         thread or connection pool each; each returns its own spans' outcome.
         """
-        return self._export(spans, refused=None)
+        return self._export(spans, rejected=None)
 
-    def export_refusing(self, spans: Sequence[ReadableSpan]) -> tuple[SpanExportResult, list[str]]:
+    def export_rejecting(self, spans: Sequence[ReadableSpan]) -> tuple[SpanExportResult, list[str]]:
         """Export, and say why each span that can never become a run was left out (for OTLP ``partial_success``).
 
         Spans left out that way count as handled: when nothing else is left, the result is success, so a
         sender is not told to retry what would be refused again.
         """
-        refused: list[str] = []
-        return self._export(spans, refused), refused
+        rejected: list[str] = []
+        return self._export(spans, rejected), rejected
 
-    def _export(self, spans: Sequence[ReadableSpan], refused: list[str] | None) -> SpanExportResult:
+    def _export(self, spans: Sequence[ReadableSpan], rejected: list[str] | None) -> SpanExportResult:
         if not isinstance(spans, Sequence):  # a generator from a processor of someone else's: read it once
             spans = list(spans)
         with self._lock:  # with the count, so shutdown's check never sees an entry without its export
             self._exports_running += 1
             batch = self._ledger.open(len(spans))
         try:
-            return self._export_batch(spans, batch, refused)
+            return self._export_batch(spans, batch, rejected)
         finally:
             with self._lock:
                 self._exports_running -= 1
 
-    def _export_batch(self, spans: Sequence[ReadableSpan], batch: Entry, refused: list[str] | None) -> SpanExportResult:
-        reasons = refused if refused is not None else []
+    def _export_batch(
+        self, spans: Sequence[ReadableSpan], batch: Entry, rejected: list[str] | None
+    ) -> SpanExportResult:
+        reasons = rejected if rejected is not None else []
         if self._shutdown:
             batch.dropped(DropReason.SHUTDOWN)
             return SpanExportResult.FAILURE
@@ -284,9 +286,9 @@ class DynamiqSpanExporter(SpanExporter):
             if not payloads:
                 # Runs the mask dropped on purpose are handled; so are those refused for good, where the
                 # caller asked to be told (the gateway's partial_success): nothing is left to retry.
-                handled = masked + (len(reasons) if refused is not None else 0)
+                handled = masked + (len(reasons) if rejected is not None else 0)
                 return SpanExportResult.FAILURE if handled < len(spans) else SpanExportResult.SUCCESS
-            delivered = self._deliver(payloads, batch, deadline, refused)
+            delivered = self._deliver(payloads, batch, deadline, rejected)
         except LedgerError:
             raise  # a run counted twice: with the ledger checked (the tests), a bug that must not be hidden
         except Exception as exc:  # export() must never raise into the processor, nor a traceback into stderr
@@ -296,7 +298,7 @@ class DynamiqSpanExporter(SpanExporter):
             return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS if delivered else SpanExportResult.FAILURE
 
-    def _payloads(self, spans: Sequence[ReadableSpan], batch: Entry, refused: list[str]) -> tuple[list[Payload], int]:
+    def _payloads(self, spans: Sequence[ReadableSpan], batch: Entry, rejected: list[str]) -> tuple[list[Payload], int]:
         """Translate and encode each span on its own, so one bad span costs only itself (dropped from ``batch``).
 
         Also says how many runs the mask dropped on purpose. With a mask set, spans are named in logs
@@ -330,15 +332,15 @@ class DynamiqSpanExporter(SpanExporter):
                         masked += 1
                     else:
                         batch.dropped(DropReason.MASK_FAILED, 1)
-                        refused.append(f"{self._span_label(span)}: the mask hook {outcome}")
+                        rejected.append(f"{self._span_label(span)}: the mask hook {outcome}")
             except RunTooLargeError as exc:
                 batch.dropped(DropReason.TOO_LARGE, 1)
                 _logger.warning("Dropped a Dynamiq run: %s", exc)
-                refused.append(f"{self._span_label(span)}: {exc}")
+                rejected.append(f"{self._span_label(span)}: {exc}")
             except Exception as exc:
                 batch.dropped(DropReason.TRANSLATION, 1)
                 label = self._span_label(span)
-                refused.append(f"{label}: could not become a Dynamiq run: {one_line(exc)[:200]}")
+                rejected.append(f"{label}: could not become a Dynamiq run: {one_line(exc)[:200]}")
                 _logger.error("Could not translate %s into a Dynamiq run: %s", label, one_line(exc))
                 _logger.debug("The translation failure", exc_info=True)
         return pack(parts, self._config.max_request_bytes), masked
@@ -397,14 +399,14 @@ class DynamiqSpanExporter(SpanExporter):
             first, self._content_may_be_lost = self._content_may_be_lost, False
         return first
 
-    def _deliver(self, payloads: list[Payload], batch: Entry, deadline: float, refused: list[str] | None) -> bool:
+    def _deliver(self, payloads: list[Payload], batch: Entry, deadline: float, rejected: list[str] | None) -> bool:
         runtime = self._runtime_for_this_process()
         handoff = _Handoff()
 
         async def handed_over() -> bool:
             if not handoff.take():
                 return False  # export() gave up before the loop got here, and settled these runs
-            return await runtime.delivery.deliver(payloads, deadline, refused, batch)
+            return await runtime.delivery.deliver(payloads, deadline, rejected, batch)
 
         coroutine = handed_over()
         try:

@@ -188,14 +188,15 @@ class Delivery:
         self,
         payloads: Sequence[Payload],
         deadline: float,
-        refused: list[str] | None = None,
+        rejected: list[str] | None = None,
         entry: Entry | None = None,
     ) -> bool:
         """Send every payload concurrently; True only if all of them were accepted, or refused alone.
 
         A run the service refuses alone (after halving) is dropped and counted; its refusal is added to
-        ``refused`` when given, and without it the delivery is not a success. ``entry`` holds the runs of
-        all the payloads in the ledger (the exporter's, for its batch); without it one is opened here.
+        ``rejected`` when given (for OTLP's ``partial_success``), and without it the delivery is not a
+        success. ``entry`` holds the runs of all the payloads in the ledger (the exporter's, for its
+        batch); without it one is opened here.
 
         Instrumentation is suppressed here: this loop's thread does not inherit the
         processor's suppression, and an instrumented httpx would otherwise trace
@@ -209,15 +210,15 @@ class Delivery:
             return all([self._keep(payload, part, cause=None) for payload, part in zip(payloads, parts, strict=True)])
         with suppress_instrumentation():
             results = await asyncio.gather(
-                *(self._send(payload, part, deadline, refused) for payload, part in zip(payloads, parts, strict=True))
+                *(self._send(payload, part, deadline, rejected) for payload, part in zip(payloads, parts, strict=True))
             )
         return all(results)
 
-    async def _send(self, payload: Payload, entry: Entry, deadline: float, refused: list[str] | None) -> bool:
+    async def _send(self, payload: Payload, entry: Entry, deadline: float, rejected: list[str] | None) -> bool:
         """Send one body to its outcome: whatever happens, its runs settle here, and the bodies sent beside it
         (gathered with it) go on to theirs."""
         try:
-            return await self._send_with_retries(payload, entry, deadline, refused)
+            return await self._send_with_retries(payload, entry, deadline, rejected)
         except asyncio.CancelledError:
             if entry.open_runs:  # not yet handed on to halves, which settle their own when cancelled
                 reason = DropReason.SHUTDOWN if self._stop_event().is_set() else DropReason.TIMEOUT
@@ -234,7 +235,7 @@ class Delivery:
             return False
 
     async def _send_with_retries(
-        self, payload: Payload, entry: Entry, deadline: float, refused: list[str] | None
+        self, payload: Payload, entry: Entry, deadline: float, rejected: list[str] | None
     ) -> bool:
         content = compress(payload.body) if self._config.compression == "gzip" else payload.body
         attempt = 0
@@ -261,7 +262,7 @@ class Delivery:
                 if response is None:
                     return self._give_up(payload, entry, _final_reason(verdict), verdict.cause)
                 if verdict.splittable:
-                    return await self._split_refused(payload, entry, response, verdict, deadline, refused)
+                    return await self._split_refused(payload, entry, response, verdict, deadline, rejected)
                 return self._refused(entry, response, verdict)
             if verdict.client_refused:
                 client_refusal = verdict
@@ -289,20 +290,20 @@ class Delivery:
         response: httpx.Response,
         verdict: Verdict,
         deadline: float,
-        refused: list[str] | None,
+        rejected: list[str] | None,
     ) -> bool:
         """A body refused for what it holds is halved until the runs refused are alone, so the others arrive.
 
-        A run refused alone is dropped (counted, and logged). Told where to say so (``refused``), the
+        A run refused alone is dropped (counted, and logged). Told where to say so (``rejected``), the
         delivery still succeeds: the service will never take the run, and failing the export for it would
         have its sender (the gateway's) retry every run beside it forever.
         """
         if payload.runs > 1:
-            return await self.deliver(halve(payload), deadline, refused, entry)
+            return await self.deliver(halve(payload), deadline, rejected, entry)
         self._refused(entry, response, verdict)
-        if refused is None:
+        if rejected is None:
             return False
-        refused.append(f"Dynamiq refused its run: {self._refusal(response, verdict.cause)}")
+        rejected.append(f"Dynamiq refused its run: {self._refusal(response, verdict.cause)}")
         return True
 
     async def _stopped_during(self, seconds: float) -> bool:

@@ -157,9 +157,9 @@ class GatewayCore:
                 with self._decoding:
                     body = decompressed(raw, encoding)
                     del raw
-                    parsed, refused = parse_request(body, kind)
+                    parsed, rejections = parse_request(body, kind)
                     del body
-                    decoded = spans_of(parsed, refused)
+                    decoded = spans_of(parsed, rejections)
                     del parsed
                 if not self._export(decoded):
                     return self._refusal(Refusal.NOT_DELIVERED, kind)
@@ -230,15 +230,15 @@ class GatewayCore:
             self._count(decoded.rejected, decoded.rejected, 0)
             return True
         if isinstance(self._exporter, DynamiqSpanExporter):
-            result, refused = self._exporter.export_refusing(spans)
+            result, rejections = self._exporter.export_rejecting(spans)
         else:
-            result, refused = self._exporter.export(spans), []
-        for reason in refused:
-            decoded.refuse(reason)
+            result, rejections = self._exporter.export(spans), []
+        for reason in rejections:
+            decoded.reject(reason)
         accepted = result is SpanExportResult.SUCCESS
-        taken = len(spans) - len(refused)
+        taken = len(spans) - len(rejections)
         self._spans.add(taken, {"outcome": "accepted" if accepted else "retry_later"})
-        self._count(len(spans) + decoded.rejected - len(refused), decoded.rejected, taken if accepted else 0)
+        self._count(len(spans) + decoded.rejected - len(rejections), decoded.rejected, taken if accepted else 0)
         return accepted
 
     def _count(self, received: int, rejected: int, accepted: int) -> None:

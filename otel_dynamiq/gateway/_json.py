@@ -33,7 +33,7 @@ _LINK_IDS = (("traceId", "trace_id"), ("spanId", "span_id"))
 _PARSE_ERRORS = (json_format.ParseError, ValueError, TypeError, AttributeError, KeyError, RecursionError)
 
 
-class _SpanRefused(Exception):
+class _SpanRejected(Exception):
     """One span that cannot be decoded, and why."""
 
 
@@ -60,9 +60,9 @@ def parse_json(body: bytes) -> tuple[ExportTraceServiceRequest, list[str]]:
                 added = scope_target.spans.add()
                 try:
                     _parse_span(span, added)
-                except _SpanRefused as refused:
+                except _SpanRejected as rejected:
                     del scope_target.spans[-1]
-                    problems.append(str(refused))
+                    problems.append(str(rejected))
     return request, problems
 
 
@@ -110,7 +110,7 @@ def _parse_shell(item: dict[str, Any], children: Iterable[str], target: Message,
 
 def _parse_span(span: Any, target: Message) -> None:
     if not isinstance(span, dict):
-        raise _SpanRefused(f"a span is {type(span).__name__}, not an object")
+        raise _SpanRejected(f"a span is {type(span).__name__}, not an object")
     name = span.get("name")
     label = repr(name[:60]) if isinstance(name, str) else "without a name"
     document = dict(span)
@@ -123,7 +123,7 @@ def _parse_span(span: Any, target: Message) -> None:
     try:
         json_format.ParseDict(document, target, ignore_unknown_fields=True)
     except _PARSE_ERRORS as exc:
-        raise _SpanRefused(f"span {label}: {str(exc)[:200]}") from None
+        raise _SpanRejected(f"span {label}: {str(exc)[:200]}") from None
 
 
 def _hex_ids(item: dict[str, Any], names: Iterable[tuple[str, str]], label: str) -> dict[str, Any]:
@@ -134,9 +134,9 @@ def _hex_ids(item: dict[str, Any], names: Iterable[tuple[str, str]], label: str)
             if value is None or value == "":
                 continue
             if not isinstance(value, str):
-                raise _SpanRefused(f"span {label}: {camel} must be a hex string")
+                raise _SpanRejected(f"span {label}: {camel} must be a hex string")
             try:
                 item[key] = base64.b64encode(bytes.fromhex(value)).decode()
             except (ValueError, binascii.Error):
-                raise _SpanRefused(f"span {label}: {camel} {value[:40]!r} is not hex") from None
+                raise _SpanRejected(f"span {label}: {camel} {value[:40]!r} is not hex") from None
     return item

@@ -80,7 +80,7 @@ class Decoded:
         more = len(self.problems) - 5
         return f"{shown}; and {more} more" if more > 0 else shown
 
-    def refuse(self, problem: str) -> None:
+    def reject(self, problem: str) -> None:
         self.rejected += 1
         self.problems.append(problem)
 
@@ -118,14 +118,14 @@ def encode_response(decoded: Decoded, kind: str) -> bytes:
     return bytes(response.SerializeToString())
 
 
-def spans_of(request: ExportTraceServiceRequest, refused: Sequence[str] = ()) -> Decoded:
+def spans_of(request: ExportTraceServiceRequest, rejections: Sequence[str] = ()) -> Decoded:
     """Every span as an SDK span; one that cannot become a run is refused alone, and the rest go on.
 
     The counts are checked on the decoded message before any SDK object is built.
     """
     decoded = Decoded()
-    for reason in refused:
-        decoded.refuse(reason)
+    for reason in rejections:
+        decoded.reject(reason)
     _check_counts(request)
     values = _ValueBudget()
     seen: set[tuple[bytes, bytes]] = set()
@@ -137,12 +137,12 @@ def spans_of(request: ExportTraceServiceRequest, refused: Sequence[str] = ()) ->
             for span in scope_spans.spans:
                 problem = _invalid(span) or _duplicate(span, seen)
                 if problem is not None:
-                    decoded.refuse(problem)
+                    decoded.reject(problem)
                     continue
                 try:
                     decoded.spans.append(_span(span, resource, scope, values))
                 except _TooLarge as exc:
-                    decoded.refuse(f"span {span.name[:60]!r}: {exc}")
+                    decoded.reject(f"span {span.name[:60]!r}: {exc}")
     return decoded
 
 
