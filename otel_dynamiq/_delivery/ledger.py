@@ -21,7 +21,6 @@ Counters (``snapshot()``, the exporter's ``stats`` and its metrics) read only fr
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ from types import MappingProxyType
 
 from otel_dynamiq import environment_variables as env
 from otel_dynamiq._delivery.stats import DropReason, ExporterStats
+from otel_dynamiq._settings import read_variable
 
 _logger = logging.getLogger(__name__)
 
@@ -38,7 +38,9 @@ class LedgerError(AssertionError):
 
 
 def _checking_from_environment() -> bool:
-    return os.environ.get(env.OTEL_EXPORTER_DYNAMIQ_CHECK_LEDGER, "").strip().lower() in ("true", "1", "yes", "on")
+    """The switch read as every switch of ours is: a value that is no boolean fails, naming the variable."""
+    raw = read_variable(env.OTEL_EXPORTER_DYNAMIQ_CHECK_LEDGER)
+    return raw is not None and env.parse_bool(env.OTEL_EXPORTER_DYNAMIQ_CHECK_LEDGER, raw)
 
 
 class Ledger:
@@ -113,8 +115,12 @@ class Ledger:
                 runs_returned=self._runs_returned,
             )
 
-    def _take(self, entry: Entry, runs: int | None) -> int:
-        """Close ``runs`` of the entry's open runs (all of them when None); how many were really open."""
+    def _settle(
+        self, entry: Entry, runs: int | None, outcome: str | None = None, reason: DropReason | None = None
+    ) -> int:
+        """Close ``runs`` of the entry's open runs (all of them when None) and count them under ``outcome``
+        (None: handed on by a split, counted when the parts settle), in one hold of the lock; how many were
+        really open."""
         with self._lock:
             wanted = entry._open if runs is None else runs
             problem = None
@@ -127,23 +133,17 @@ class Ledger:
             taken = min(wanted, entry._open)
             entry._open -= taken
             self._open_runs -= taken
+            if outcome == "delivered":
+                self._runs_sent += taken
+            elif outcome == "spooled":
+                self._runs_spooled += taken
+            elif outcome == "returned":
+                self._runs_returned += taken
+            elif outcome == "dropped" and taken:  # a reason shows in the stats only once it has runs
+                assert reason is not None
+                self._dropped[reason.value] += taken
         if problem is not None:
             self._mistake(problem, f"an entry of {entry.runs} runs was {problem} ({wanted} asked, {taken} open)")
-        return taken
-
-    def _settle(self, entry: Entry, runs: int | None, outcome: str, reason: DropReason | None = None) -> int:
-        taken = self._take(entry, runs)
-        if taken:
-            with self._lock:
-                if outcome == "delivered":
-                    self._runs_sent += taken
-                elif outcome == "spooled":
-                    self._runs_spooled += taken
-                elif outcome == "returned":
-                    self._runs_returned += taken
-                else:
-                    assert reason is not None
-                    self._dropped[reason.value] += taken
         return taken
 
     def _mistake(self, kind: str, message: str) -> None:
@@ -196,7 +196,7 @@ class Entry:
             covered = total == self._open
         if not covered:
             self._ledger._mistake("split wrongly", f"an entry with {self._open} open runs was split into {total}")
-        self._ledger._take(self, self._open)
+        self._ledger._settle(self, self._open)  # handed on: counted as the parts settle
         parts = [self._ledger.open(size) for size in sizes]
         self._children.extend(parts)
         return parts

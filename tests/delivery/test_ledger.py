@@ -237,3 +237,11 @@ def test_an_export_still_translating_when_shutdown_ends_counts_its_runs_as_shutd
     exporter.shutdown()
     worker.join()
     assert dict(exporter.stats.runs_dropped) == {"shutdown": 1}
+
+
+def test_the_check_is_a_switch_like_every_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_CHECK_LEDGER", "off")
+    Ledger().open(1).delivered()  # read as false: a mistake would only be logged
+    monkeypatch.setenv("OTEL_EXPORTER_DYNAMIQ_CHECK_LEDGER", "maybe")
+    with pytest.raises(ValueError, match="OTEL_EXPORTER_DYNAMIQ_CHECK_LEDGER='maybe' is not a boolean"):
+        Ledger()
