@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 import importlib
+import io
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -36,6 +39,11 @@ CORPUS: list[Any] = [
     {"password": "hunter2", "api_key": "k", "nested": {"token": "t", "fine": 1}},
     list(range(300)),
     {(1, 2): "tuple key", None: "none key", 1.5: "float key"},
+    {"outer": [list(range(80)), (tuple(range(80)),), {"mcp_http_headers": {"Authorization": "secret"}}]},
+    [{"mcp_http_headers": "x", "kept": [None, ({"a"}, [])]}],
+    {"empty": {}, "none": [], "t": (), "s": set()},
+    {"results": {"node": dynamiq_utils.UntruncatedList(range(120))}},
+    {"mixed": [b"bytes", io.BytesIO(b"f"), ValueError("inside"), ds.LookupInput(a=1, b=2), OrderedDict(z=[1] * 60)]},
 ]
 OPTIONS: list[dict[str, Any]] = [
     {},
@@ -43,6 +51,10 @@ OPTIONS: list[dict[str, Any]] = [
     {"for_tracing": True, "truncate_limit": 3},
     {"skip_format_types": {str, int}},
     {"force_format_types": {str}, "skip_format_types": {str}},
+    {"skip_format_types": {dict}, "for_tracing": True},
+    {"skip_format_types": {object}, "force_format_types": {list}},
+    {"skip_format_types": {io.BytesIO, bytes}, "force_format_types": set()},
+    {"for_tracing": True, "truncate_limit": 0},
 ]
 
 
@@ -102,6 +114,49 @@ def test_scalars_come_back_as_themselves_in_fresh_contexts_without_building_a_cl
     assert all(type(result) is type(value) for result, value in zip(results, values * 20, strict=True))
     assert built == []
     assert {type(value) for value in values} == PLAIN_SCALARS
+
+
+def test_what_dynamiq_itself_formats_it_is_given_as_dynamiq_gives_it() -> None:
+    """Leaves only Dynamiq knows (models, bytes, exceptions) reach its function with the path it would pass, and
+    a skipped container comes back as the very object, as Dynamiq returns it."""
+    original = dynamiq_utils.format_value
+    seen: list[tuple[str, Any]] = []
+
+    @functools.wraps(original)
+    def spying(value: Any, *args: Any, **kwargs: Any) -> Any:
+        if type(value) not in (dict, list, tuple, set, str, int, float, bool, type(None)):
+            seen.append((type(value).__name__, kwargs.get("path")))
+        return original(value, *args, **kwargs)
+
+    value = {"a": [1, {"b": b"x", "c": (ValueError("e"),)}], 7: ds.LookupInput(a=1, b=2)}
+    skipped = {"k": [1]}
+    dynamiq_utils.format_value = spying
+    try:
+        spying(value, for_tracing=True)
+        native_calls, seen[:] = list(seen), []
+        with ds.instrumentation(tracer_provider=TracerProvider()):
+            dynamiq_utils.format_value(value, for_tracing=True)
+            returned = dynamiq_utils.format_value(skipped, skip_format_types={dict})
+    finally:
+        dynamiq_utils.format_value = original
+    assert seen == native_calls == [("bytes", "a[1].b"), ("ValueError", "a[1].c[0]"), ("LookupInput", 7)]
+    assert returned is skipped
+
+
+def test_a_format_value_of_another_signature_is_left_to_itself() -> None:
+    """A user's replacement taking other arguments is called as the user's code calls it, never re-bound."""
+    original = dynamiq_utils.format_value
+
+    def replacement(value: Any, **kwargs: Any) -> Any:
+        return ("replaced", value, kwargs)
+
+    dynamiq_utils.format_value = replacement
+    try:
+        with ds.instrumentation(tracer_provider=TracerProvider()):
+            formatted = dynamiq_utils.format_value({"a": 1}, for_tracing=True)
+        assert formatted == ("replaced", {"a": 1}, {"for_tracing": True})
+    finally:
+        dynamiq_utils.format_value = original
 
 
 @pytest.mark.parametrize("module", MODULES_HOLDING_FORMAT_VALUE)

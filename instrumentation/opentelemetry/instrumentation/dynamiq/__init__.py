@@ -6,7 +6,7 @@ carrying everything Dynamiq's native tracing would have sent.
 
 Two speed-ups change how Dynamiq itself runs, with the same results: flow
 loops sleep only after a scheduling step that finished nothing
-(``_polling.py``), and ``format_value`` returns plain scalars at once
+(``_polling.py``), and ``format_value`` formats plain JSON-like values in one walk
 (``_fast_format.py``). ``instrument(speedups=False)`` or
 ``OTEL_INSTRUMENTATION_DYNAMIQ_SPEEDUPS=false`` leaves them out: pure
 tracing, for anyone who suspects them or must run Dynamiq unchanged.
@@ -82,7 +82,7 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         from opentelemetry.instrumentation.dynamiq._callbacks import EVENTS
         from opentelemetry.instrumentation.dynamiq._fast_format import (
             MODULES_HOLDING_FORMAT_VALUE,
-            format_plain_scalars_at_once,
+            plain_value_formatter,
         )
         from opentelemetry.instrumentation.dynamiq._recorder import RunRecorder
         from opentelemetry.instrumentation.dynamiq._settings import load_settings, load_speedups
@@ -121,9 +121,15 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         """What uninstrument() takes back: exactly the patches made here."""
         if speedups:
             wrapt.wrap_function_wrapper(*_STEP_PATCH, _polling.record_step)
+            dynamiq_utils = importlib.import_module(MODULES_HOLDING_FORMAT_VALUE[0])
+            fast_format = plain_value_formatter(
+                dynamiq_utils.format_value,
+                getattr(dynamiq_utils, "TRACING_REDACTED_KEYS", frozenset()),
+                getattr(dynamiq_utils, "TRACING_REDACTED_PLACEHOLDER", None),
+            )
             for module in MODULES_HOLDING_FORMAT_VALUE:
                 importlib.import_module(module)
-                wrapt.wrap_function_wrapper(module, "format_value", format_plain_scalars_at_once)
+                wrapt.wrap_function_wrapper(module, "format_value", fast_format)
             _polling.install(flow_module)
         reclaim_loggers()  # importing Dynamiq just set our loggers to ERROR
 

@@ -4,8 +4,9 @@ Each wrapper starts the span, makes it current while the wrapped call runs
 (so httpx, openai or any other instrumentation inside the run nests under
 it, in Dynamiq's thread pool and in asyncio tasks alike), and ends it when
 the call returns, with the attributes of the run that Dynamiq's tracing
-handler built meanwhile. Context is restored by a ``with`` block on every
-path; nothing is attached in one callback and detached in another.
+handler built meanwhile. Context is restored by ``try``/``finally`` in the
+wrapper's own frame on every path; nothing is attached in one callback and
+detached in another.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
+from contextvars import Token
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +40,9 @@ from opentelemetry.trace import Status, StatusCode, Tracer
 from otel_dynamiq.log_lines import one_line
 
 _logger = logging.getLogger(__name__)
+
+_Tokens = tuple[Token[RunRecord | None], Token[otel_context.Context]]
+"""What a wrapper restores when its run ends: the pending record and the current context."""
 
 _RUN_FIELDS = tuple(field.name for field in dataclasses.fields(Run))
 """Read in place rather than through ``Run.to_dict()``, whose deep copy cost more than the rest of a span."""
@@ -98,8 +102,14 @@ class RunTracer:
             record = self._prepare(describe, instance, kwargs)
             if record is None:
                 return wrapped(*args, **kwargs)
-            with self._running(record):
+            tokens = self._enter(record)
+            try:
                 return wrapped(*args, **kwargs)
+            except BaseException as exc:  # the user's exception: record it, then re-raise it unchanged
+                self._record_exception(record, exc)
+                raise
+            finally:
+                self._leave(record, tokens)
 
         return wrapper
 
@@ -112,8 +122,14 @@ class RunTracer:
             record = self._prepare(describe, instance, kwargs)
             if record is None:
                 return await wrapped(*args, **kwargs)
-            with self._running(record):
+            tokens = self._enter(record)
+            try:
                 return await wrapped(*args, **kwargs)
+            except BaseException as exc:
+                self._record_exception(record, exc)
+                raise
+            finally:
+                self._leave(record, tokens)
 
         return wrapper
 
@@ -151,33 +167,37 @@ class RunTracer:
             self._log_once("start", "otel-dynamiq could not start a span; the run goes on untraced")
             return None
 
-    @contextmanager
-    def _running(self, record: RunRecord) -> Iterator[None]:
+    def _enter(self, record: RunRecord) -> _Tokens:
+        """Make the run's span current, and its record the one its first event claims.
+
+        Plain attach and detach around the call, in the wrapper's own frame: a generator-based context
+        manager per run cost more than the rest of starting the span.
+        """
         span = record.span
-        assert span is not None
+        assert span is not None  # a wrapper's record always has its span
         # An unsampled run still propagates its context, but its events build no run.
         pending_token = pending_record.set(record if span.is_recording() else None)
-        try:
-            with trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
-                try:
-                    yield
-                except BaseException as exc:  # the user's exception: record it, then re-raise it unchanged
-                    self._record_exception(span, exc)
-                    raise
-        finally:
-            pending_record.reset(pending_token)
-            self._end(record, span)
+        return pending_token, otel_context.attach(trace.set_span_in_context(span))
 
-    def _record_exception(self, span: trace.Span, exc: BaseException) -> None:
+    def _leave(self, record: RunRecord, tokens: _Tokens) -> None:
+        pending_token, context_token = tokens
+        otel_context.detach(context_token)
+        pending_record.reset(pending_token)
+        self._end(record)
+
+    def _record_exception(self, record: RunRecord, exc: BaseException) -> None:
+        span = record.span
         try:
-            if span.is_recording():
+            if span is not None and span.is_recording():
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
                 span.set_attribute("error.type", type(exc).__qualname__)
         except Exception:
             self._log_once("exception", "otel-dynamiq could not record an exception on its span")
 
-    def _end(self, record: RunRecord, span: trace.Span) -> None:
+    def _end(self, record: RunRecord) -> None:
+        span = record.span
+        assert span is not None
         try:
             if record.facts is not None:
                 self._annotate(span, record.facts, record.run, record.error)
