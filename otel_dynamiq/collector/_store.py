@@ -9,6 +9,11 @@ touched; their summaries are recounted, all in one statement, when the viewer
 next reads them (or when too many wait), so runs arriving with nobody looking
 cost no recount. The viewer's pages are answered from these with ``LIMIT``:
 no query it makes reads a whole trace or the whole database into memory.
+
+Traces are listed by their start (their earliest run's), newest first, ties
+by trace id: a batch of traces arrives at one moment, so the order they
+arrived in says nothing of when they ran. A page ends at a (start, trace id)
+mark, and the next page begins below it.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ CREATE TABLE IF NOT EXISTS traces (
     failures INTEGER NOT NULL,
     received INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS traces_newest ON traces (received DESC, trace_id);
+CREATE INDEX IF NOT EXISTS traces_by_start ON traces (start_ms, trace_id);
 CREATE TABLE IF NOT EXISTS requests (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     run_count INTEGER NOT NULL,
@@ -74,6 +79,7 @@ _FACT_COLUMNS = (
     "error TEXT",
     "size INTEGER",
 )
+# A trace's start is its earliest run's, whichever arrived first: the list's order, so never NULL.
 # A trace's name and status are its root's (the run without a parent); until the root arrives, its first run's.
 # Tokens and cost add up with TOTAL (a float), which cannot overflow as SUM can, and only the values in bounds
 # count: a file an older collector wrote may hold any number, and a recount must never fail.
@@ -89,7 +95,7 @@ SELECT r.trace_id,
         (SELECT p.status FROM runs p WHERE p.trace_id = r.trace_id AND p.parent_run_id IS NULL
          ORDER BY p.start_ms LIMIT 1),
         CASE WHEN COUNT(CASE WHEN r.status = 'failed' THEN 1 END) > 0 THEN 'failed' END),
-    MIN(r.start_ms), MAX(r.end_ms), COUNT(*),
+    COALESCE(MIN(r.start_ms), 0), MAX(r.end_ms), COUNT(*),
     CASE WHEN COUNT({tokens}) > 0 THEN TOTAL({tokens}) END,
     CASE WHEN COUNT({cost}) > 0 THEN TOTAL({cost}) END,
     COUNT(CASE WHEN r.status = 'failed' THEN 1 END), MAX(r.received)
@@ -100,6 +106,11 @@ FROM runs r WHERE r.trace_id IN ({{}}) GROUP BY r.trace_id
     cost=f"CASE WHEN r.cost_usd BETWEEN 0 AND {MAX_COST_USD!r} THEN r.cost_usd END",
 )
 _TRACE_COLUMNS = ("trace_id", "name", "status", "start_ms", "end_ms", "run_count", "tokens", "cost_usd", "failures")
+# Newest start first; one start shared by many traces (a batch's, or a clock's coarse tick) by trace id, so a page's
+# end is a mark no other trace shares. Both directions descend, so the index ``traces_by_start`` is read backwards.
+_NEWEST_FIRST = " ORDER BY start_ms DESC, trace_id DESC"
+_BELOW = "(start_ms < ? OR (start_ms = ? AND trace_id < ?))"
+"""Where the page after a ``(start_ms, trace_id)`` mark begins."""
 _RUN_ROW_COLUMNS = ("id", *_FACT_NAMES, "size")
 # Built from the constant column names above, never from input (values are always bound): hence the noqa.
 _INSERT_RUN = (
@@ -110,7 +121,7 @@ _INSERT_RUN = (
     + ", ".join(f"{name} = excluded.{name}" for name in _FACT_NAMES)
 )
 _UPDATE_FACTS = f"UPDATE runs SET {', '.join(f'{name} = ?' for name in _FACT_NAMES)}, size = ? WHERE id = ?"  # noqa: S608
-_SELECT_TRACES = f"SELECT {', '.join(_TRACE_COLUMNS)}, received FROM traces"  # noqa: S608
+_SELECT_TRACES = f"SELECT {', '.join(_TRACE_COLUMNS)} FROM traces"  # noqa: S608
 # Text facts are cut again on the way out: a file written before they were cut on the way in may hold any length.
 _SELECT_RUN_ROWS = "SELECT {} FROM runs WHERE trace_id = ?".format(  # noqa: S608
     ", ".join(
@@ -122,10 +133,15 @@ _SELECT_RUN_ROWS = "SELECT {} FROM runs WHERE trace_id = ?".format(  # noqa: S60
 
 def _trace(row: tuple[Any, ...]) -> dict[str, Any]:
     """A summary row as the viewer gets it: tokens, added up as a float, are a whole number again."""
-    trace = dict(zip(_TRACE_COLUMNS, row[:-1], strict=True))
+    trace = dict(zip(_TRACE_COLUMNS, row, strict=True))
     if isinstance(trace["tokens"], float):
         trace["tokens"] = int(trace["tokens"])
     return trace
+
+
+def _mark(row: tuple[Any, ...]) -> tuple[float, str]:
+    """Where the page ending at this summary row stops: its place in the list's order."""
+    return float(row[3]), row[0]
 
 
 class RunStore:
@@ -140,6 +156,7 @@ class RunStore:
         with self._lock, self._connection:
             self._connection.executescript(_SCHEMA)
             self._add_fact_columns()
+            self._order_by_start()
             self._catch_up()
 
     def _add_fact_columns(self) -> None:
@@ -165,6 +182,13 @@ class RunStore:
                 [(*run_facts(json.loads(body)), len(body), run_id) for run_id, body in rows],
             )
             last = rows[-1][0]
+
+    def _order_by_start(self) -> None:
+        """A file an older collector wrote listed traces by arrival: drop that index (its upkeep would cost every
+        write for nothing) and give a start to any summary without one, so every trace has a place in the order.
+        ``traces_by_start`` itself comes with the schema."""
+        self._connection.execute("DROP INDEX IF EXISTS traces_newest")
+        self._connection.execute("UPDATE traces SET start_ms = 0 WHERE start_ms IS NULL")
 
     def _catch_up(self) -> None:
         """Recount traces with runs newer than their summary: an older file's, or a killed process's.
@@ -232,9 +256,9 @@ class RunStore:
         return [{"trace_id": trace_id, "run_count": count, "start_time": start} for trace_id, count, start, _ in rows]
 
     def trace_page(
-        self, limit: int, after: tuple[int, str] | None = None, status: str | None = None, text: str | None = None
-    ) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
-        """Trace summaries, newest first, ``limit`` at most; and where the next page starts, if any.
+        self, limit: int, after: tuple[float, str] | None = None, status: str | None = None, text: str | None = None
+    ) -> tuple[list[dict[str, Any]], tuple[float, str] | None]:
+        """Trace summaries, latest start first, ``limit`` at most; and where the next page starts, if any.
 
         ``status`` is a run status, ``"failures"`` (any run failed) or ``"running"`` (no status yet);
         ``text`` matches any run's name in the trace, or the trace id.
@@ -242,7 +266,7 @@ class RunStore:
         conditions: list[str] = []
         parameters: list[Any] = []
         if after is not None:
-            conditions.append("(received < ? OR (received = ? AND trace_id > ?))")
+            conditions.append(_BELOW)
             parameters += [after[0], after[0], after[1]]
         if status == "failures":
             conditions.append("failures > 0")
@@ -257,18 +281,17 @@ class RunStore:
         with self._lock:
             self._settle()
             rows = self._connection.execute(
-                _SELECT_TRACES + where + " ORDER BY received DESC, trace_id LIMIT ?",
+                _SELECT_TRACES + where + _NEWEST_FIRST + " LIMIT ?",
                 (*parameters, limit + 1),
             ).fetchall()
-        following = (rows[limit - 1][-1], rows[limit - 1][0]) if len(rows) > limit else None
-        return [_trace(row) for row in rows[:limit]], following
+        return [_trace(row) for row in rows[:limit]], _mark(rows[limit - 1]) if len(rows) > limit else None
 
     def _text_page(
-        self, limit: int, after: tuple[int, str] | None, conditions: list[str], parameters: list[Any], text: str
-    ) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
+        self, limit: int, after: tuple[float, str] | None, conditions: list[str], parameters: list[Any], text: str
+    ) -> tuple[list[dict[str, Any]], tuple[float, str] | None]:
         """Traces with ``text`` in their id or in a run's name: no index serves it, so every run may be read.
 
-        The scan goes newest first ``TEXT_SCAN_SLICE`` traces at a time, letting go of the lock between
+        The scan goes in the list's order ``TEXT_SCAN_SLICE`` traces at a time, letting go of the lock between
         slices (runs being posted meanwhile wait for one slice, not the whole database), and stops after
         ``TEXT_SCAN_SECONDS``: the page then ends where the scan stopped, and its ``next`` goes on from there.
         """
@@ -286,23 +309,23 @@ class RunStore:
             where = list(conditions)
             bound = list(parameters)
             if position is not None:
-                where.insert(0, "(received < ? OR (received = ? AND trace_id > ?))")
+                where.insert(0, _BELOW)
                 bound[:0] = [position[0], position[0], position[1]]
             clause = f" WHERE {' AND '.join(where)}" if where else ""
             with self._lock:
                 self._settle()
                 scanned = self._connection.execute(
-                    "SELECT trace_id, received FROM traces" + clause + " ORDER BY received DESC, trace_id LIMIT ?",  # noqa: S608
+                    "SELECT trace_id, start_ms FROM traces" + clause + _NEWEST_FIRST + " LIMIT ?",  # noqa: S608
                     (*bound, TEXT_SCAN_SLICE),
                 ).fetchall()
                 if scanned:
                     found += self._connection.execute(
                         f"{_SELECT_TRACES} WHERE trace_id IN ({', '.join('?' * len(scanned))}){matching}"
-                        " ORDER BY received DESC, trace_id",
+                        + _NEWEST_FIRST,
                         (*(trace_id for trace_id, _ in scanned), pattern, pattern),
                     ).fetchall()
             if len(found) > limit:
-                return [_trace(row) for row in found[:limit]], (found[limit - 1][-1], found[limit - 1][0])
+                return [_trace(row) for row in found[:limit]], _mark(found[limit - 1])
             if len(scanned) < TEXT_SCAN_SLICE:
                 return [_trace(row) for row in found], None
             position = (scanned[-1][1], scanned[-1][0])

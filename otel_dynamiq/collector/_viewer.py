@@ -177,16 +177,8 @@ def _cursor(text: str | None) -> tuple[str, str] | None:
     return position, last_id
 
 
-def _trace_cursor(text: str | None) -> tuple[int, str] | None:
-    cursor = _cursor(text)
-    if cursor is None:
-        return None
-    if not cursor[0].isdigit() or not cursor[0].isascii() or int(cursor[0]) >= 2**63:
-        raise _BadQuery("after must be the 'next' of the previous page")
-    return int(cursor[0]), cursor[1]
-
-
-def _run_cursor(text: str | None) -> tuple[float, str] | None:
+def _time_cursor(text: str | None) -> tuple[float, str] | None:
+    """A page of traces or of runs ends at a start time (milliseconds) and an id."""
     cursor = _cursor(text)
     if cursor is None:
         return None
@@ -207,10 +199,10 @@ def _serve_data(handler: BaseHTTPRequestHandler, store: RunStore, route: str, qu
         status = _one(query, "status") or None
         if status is not None and status not in _STATUS_FILTERS:
             raise _BadQuery(f"status must be one of {', '.join(sorted(_STATUS_FILTERS))}")
-        after = _trace_cursor(_one(query, "after"))
+        after = _time_cursor(_one(query, "after"))
         text = (_one(query, "q") or "").strip()[:200] or None
         traces, following = store.trace_page(_limit(query, 50, MAX_TRACES_PER_PAGE), after, status, text)
-        next_page = f"{following[0]}~{following[1]}" if following else None
+        next_page = f"{following[0]!r}~{following[1]}" if following else None
         _send_json(handler, HTTPStatus.OK, {"traces": traces, "next": next_page})
     elif len(parts) == 2 and parts[0] == "traces":
         summary = store.trace_summary(str(canonical_id(parts[1])))
@@ -219,7 +211,7 @@ def _serve_data(handler: BaseHTTPRequestHandler, store: RunStore, route: str, qu
         else:
             _send_json(handler, HTTPStatus.OK, summary)
     elif len(parts) == 3 and parts[0] == "traces" and parts[2] == "runs":
-        run_after = _run_cursor(_one(query, "after"))
+        run_after = _time_cursor(_one(query, "after"))
         trace_id = str(canonical_id(parts[1]))
         since = _one(query, "since")
         if since is not None and (not since.isdigit() or not since.isascii() or int(since) >= 2**63):

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from otel_dynamiq.collector import LocalCollector, RunStore, _store
+from otel_dynamiq.collector import LocalCollector, RunStore, _store, _summary
 from tests.support.common import FAKE_KEY
 from tests.support.http import get, post
 from tests.support.runs import sample_run
@@ -204,6 +204,54 @@ def test_traces_come_a_page_at_a_time(collector: LocalCollector) -> None:
     assert seen == [f"trace {number}" for number in range(6, -1, -1)]
 
 
+def minute(number: int) -> str:
+    """Whole minutes after 2026-01-01T00:00Z: times far enough apart for a few hundred traces."""
+    return f"2026-01-01T{number // 60:02d}:{number % 60:02d}:00+00:00"
+
+
+def all_pages(url: str, query: str) -> list[dict[str, Any]]:
+    """Every trace the list holds, following each page's ``next`` as the viewer's "load more" does."""
+    traces: list[dict[str, Any]] = []
+    after = ""
+    while True:
+        answer = data(url, f"/viewer/api/traces?{query}{after}")
+        traces += answer["traces"]
+        if answer["next"] is None:
+            return traces
+        after = "&after=" + urllib.parse.quote(answer["next"])
+
+
+def test_traces_posted_in_one_batch_are_listed_by_start_newest_first(collector: LocalCollector) -> None:
+    """One request's traces arrive at one moment: the order they were sent in must not be the list's."""
+    starts = {number: (number * 37) % 200 for number in range(200)}  # a permutation of 0..199 minutes
+    for number in range(190, 200):  # ten traces start together: a tie the pages must not split wrongly
+        starts[number] = 100
+    runs = [
+        sample_run(id=run_id(number), trace_id=trace_id(number), name=f"trace {number}", start_time=minute(start))
+        for number, start in starts.items()
+    ]
+    assert post(collector.url, {"runs": runs})[0] == 200
+    expected = sorted(starts, key=lambda number: (starts[number], trace_id(number)), reverse=True)
+    for query in ("limit=7", "limit=50", "limit=200", "limit=9&q=trace", "limit=9&status=succeeded"):
+        listed = all_pages(collector.url, query)
+        assert [trace["trace_id"] for trace in listed] == [trace_id(number) for number in expected], query
+    starts_ms = [trace["start_ms"] for trace in all_pages(collector.url, "limit=50")]
+    assert starts_ms == sorted(starts_ms, reverse=True)
+
+
+def test_a_later_run_that_started_earlier_moves_its_trace_down_the_list(collector: LocalCollector) -> None:
+    early = sample_run(id=run_id(1), trace_id=trace_id(1), name="early", start_time=minute(10))
+    late = sample_run(id=run_id(2), trace_id=trace_id(2), name="late", start_time=minute(20))
+    assert post(collector.url, {"runs": [early, late]})[0] == 200
+    assert [trace["name"] for trace in all_pages(collector.url, "limit=1")] == ["late", "early"]
+    # The root of the late trace arrives after its child, and started before the early trace did.
+    root = sample_run(id=run_id(3), trace_id=trace_id(2), name="late's root", start_time=minute(5))
+    assert post(collector.url, {"runs": [root | {"end_time": minute(30)}]})[0] == 200
+    listed = all_pages(collector.url, "limit=1")
+    assert [trace["trace_id"] for trace in listed] == [trace_id(1), trace_id(2)]
+    assert listed[1]["start_ms"] == _summary.epoch_ms(minute(5))
+
+
 def test_a_traces_runs_come_a_page_at_a_time_in_start_order_without_bodies(collector: LocalCollector) -> None:
     # Several runs start at the same moment: the page boundary must neither skip nor repeat them.
     runs = [
@@ -286,6 +334,38 @@ def test_a_database_written_before_the_viewer_gains_its_facts(tmp_path: Path) ->
     finally:
         store.close()
     RunStore(path).close()  # opening it again changes nothing
+
+
+def test_a_database_listed_by_arrival_opens_listed_by_start_from_an_index(tmp_path: Path) -> None:
+    path = str(tmp_path / "runs.db")
+    first = RunStore(path)
+    first.add([llm_run(1, 1, None, 5, start=3.0), llm_run(2, 2, None, 6, start=1.0)], 100, None)
+    first.add([llm_run(3, 3, None, 7, start=2.0)], 100, None)
+    first.close()
+    with sqlite3.connect(path) as older:  # as the collectors that listed traces by arrival left their files
+        older.execute("DROP INDEX traces_by_start")
+        older.execute("CREATE INDEX traces_newest ON traces (received DESC, trace_id)")
+        older.execute("UPDATE traces SET start_ms = NULL WHERE trace_id = ?", (trace_id(2),))
+    older.close()
+    store = RunStore(path)
+    try:
+        first_page, following = store.trace_page(1)
+        listed = first_page + store.trace_page(5, following)[0]
+        # Trace 2 has no start: it is listed last, and still listed.
+        assert [trace["trace_id"] for trace in listed] == [trace_id(1), trace_id(3), trace_id(2)]
+        connection = store._connection
+        indexes = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "traces_by_start" in indexes and "traces_newest" not in indexes
+        plan = " ".join(
+            str(step[-1])
+            for step in connection.execute(
+                f"EXPLAIN QUERY PLAN {_store._SELECT_TRACES} WHERE {_store._BELOW}{_store._NEWEST_FIRST} LIMIT 50",
+                (1.0, 1.0, "x"),
+            )
+        )
+        assert "traces_by_start" in plan and "TEMP B-TREE" not in plan, plan  # a page reads 50 rows, never sorts all
+    finally:
+        store.close()
 
 
 def test_summaries_a_stopped_process_left_behind_are_recounted_on_open(tmp_path: Path) -> None:
@@ -425,9 +505,10 @@ def test_run_names_and_other_text_facts_are_cut_in_lists(collector: LocalCollect
 def test_a_cursor_or_a_version_that_is_no_page_mark_is_a_400(filled: LocalCollector) -> None:
     runs = f"/viewer/api/traces/{trace_id(1)}/runs"
     for path in (
-        "/viewer/api/traces?after=99999999999999999999~x",
-        "/viewer/api/traces?after=-1~x",
-        "/viewer/api/traces?after=1e3~x",
+        "/viewer/api/traces?after=nan~x",
+        "/viewer/api/traces?after=1e999~x",
+        "/viewer/api/traces?after=abc~x",
+        "/viewer/api/traces?after=5~",
         f"{runs}?after=nan~x",
         f"{runs}?after=1e999~x",
         f"{runs}?after=abc~x",

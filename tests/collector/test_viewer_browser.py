@@ -12,8 +12,10 @@ import base64
 import re
 import subprocess
 import sys
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -44,6 +46,14 @@ OMITTED = "data over the inline limit"
 SVG_URL = "data:image/svg+xml;base64," + base64.b64encode(b"<svg onload='alert(1)'/>").decode()
 BIDI_NAME = "\u202eMLL evil"  # reads "live LLM" where the control is obeyed
 LONG_KEY = "a_metadata_key_that_goes_on_and_on_for_seventy_characters_or_so_in_all"
+LONG_TAG = "a-tag-of-one-word-" * 20  # 360 characters and no space to wrap at
+HIDDEN_NAME = "Zero\u200bwidth\U000e0041\U000e0042 \u2066isolated\u2069 \ufeffmarked\u00ad \u202eMLL evil\x07"
+"""Invisible characters (a zero-width space, tag characters, isolates, a byte-order mark, a soft hyphen, a bell)
+and an override: each must show as its code point."""
+HIDDEN_SHOWN = (
+    "Zero⟨U+200B⟩width⟨U+E0041⟩⟨U+E0042⟩ ⟨U+2066⟩isolated⟨U+2069⟩ ⟨U+FEFF⟩marked⟨U+00AD⟩ ⟨U+202E⟩MLL evil⟨U+0007⟩"
+)
+HIDDEN_TRACE = "0f0f0f0f-0000-4000-8000-000000000000"
 TRACEBACK = 'Traceback (most recent call last):\n  File "tool.py", line 3, in run\n    return a / b\nZeroDivisionError'
 
 
@@ -53,6 +63,16 @@ def run_id(prefix: str, number: int) -> str:
 
 def at(second: float) -> str:
     return f"2026-01-01T00:00:{second:06.3f}+00:00"
+
+
+def minute(number: int) -> str:
+    """Whole minutes after 2026-01-01T00:00Z: starts far enough apart for a few hundred traces."""
+    return f"2026-01-01T{number // 60:02d}:{number % 60:02d}:00+00:00"
+
+
+def now() -> str:
+    """A trace started now starts after every trace these tests make up: it heads the list."""
+    return datetime.now(timezone.utc).isoformat()
 
 
 @dataclass
@@ -144,13 +164,22 @@ def quirks_trace() -> list[dict[str, Any]]:
             metadata={"node": {"group": "llms kind-failed"}},
             **child,
         ),
-        sample_run(id=run_id("0e0e0e0e", 3), name="skipped step", status="skipped", start_time=at(0.2), **child),
+        sample_run(
+            id=run_id("0e0e0e0e", 3),
+            name="skipped step",
+            status="skipped",
+            start_time=at(0.2),
+            end_time=at(0.2),
+            metadata={"skip": {"failed_dependency": {"name": "Quirks"}}},
+            **child,
+        ),
         sample_run(
             id=run_id("0e0e0e0e", 4),
             name="long keys",
             start_time=at(0.3),
             end_time=at(0.4),
             metadata={LONG_KEY: "the value after the long key", run_id("0e0e0e0e", 9): "the value after a UUID"},
+            tags=[LONG_TAG],
             **child,
         ),
         sample_run(
@@ -213,6 +242,22 @@ def quirks_trace() -> list[dict[str, Any]]:
     ]
 
 
+def hidden_trace() -> list[dict[str, Any]]:
+    """Invisible and bidi characters in every kind of text a trace shows: its name, a run's name, a tag, a key,
+    a value, a message."""
+    root = sample_run(id=run_id("0f0f0f0f", 1), trace_id=HIDDEN_TRACE, name=HIDDEN_NAME, tags=[HIDDEN_NAME])
+    child = sample_run(
+        id=run_id("0f0f0f0f", 2),
+        trace_id=HIDDEN_TRACE,
+        parent_run_id=root["id"],
+        name=HIDDEN_NAME,
+        start_time=at(0.1),
+        input={HIDDEN_NAME: HIDDEN_NAME, "messages": [{"role": "user", "content": HIDDEN_NAME}]},
+        metadata={"node": {"group": HIDDEN_NAME}, HIDDEN_NAME: HIDDEN_NAME},
+    )
+    return [root, child]
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     spool = str(tmp_path_factory.mktemp("spool"))
@@ -220,7 +265,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         done = run_application(collector.url, llm.url, clean_env(OTEL_EXPORTER_DYNAMIQ_SPOOL_DIR=spool))
         assert done.returncode == 0, done.stderr[-3000:]
         (demo,) = collector.store.traces()
-        for runs in (failed_trace(), tools_trace(), hostile_trace(), quirks_trace()):
+        for runs in (failed_trace(), tools_trace(), hostile_trace(), quirks_trace(), hidden_trace()):
             assert post(collector.url, {"runs": runs})[0] == 200
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         yield Site(collector, demo["trace_id"])
@@ -280,9 +325,9 @@ def test_the_list_shows_the_demo_trace_with_its_runs_and_tokens(site: Site, page
     expect(line.locator(".name a")).to_have_text("Workflow")
     expect(line.locator(".badge")).to_have_text("succeeded")
     expect(line.locator(".runs")).to_have_text(str(len(site.collector.store.runs(site.demo_trace))))
-    # Newest first: the traces posted after the demo come above it.
+    # Latest start first: the demo ran just now, though posted first; the others share one start, so by trace id.
     ids = page.locator("tr.trace-row").evaluate_all("rows => rows.map(row => row.dataset.traceId)")
-    assert ids.index(HOSTILE_TRACE) < ids.index(TOOLS_TRACE) < ids.index(FAILED_TRACE) < ids.index(site.demo_trace)
+    assert ids.index(site.demo_trace) < ids.index(HOSTILE_TRACE) < ids.index(TOOLS_TRACE) < ids.index(FAILED_TRACE)
     line.locator(".name a").click()
     expect(page.locator(".totals h1")).to_have_text("Workflow")
     assert page.url.endswith(f"#/trace/{site.demo_trace}")
@@ -313,8 +358,6 @@ def test_the_timeline_nests_the_runs_and_draws_them_in_order_to_scale(site: Site
     runs = {run["name"]: run for run in reversed(site.collector.store.runs(site.demo_trace))}
 
     def seconds(run: dict[str, Any]) -> float:
-        from datetime import datetime
-
         start, end = (datetime.fromisoformat(run[field]) for field in ("start_time", "end_time"))
         return (end - start).total_seconds()
 
@@ -393,7 +436,8 @@ def test_a_new_trace_appears_without_reloading(site: Site, page: Page) -> None:
     page.goto(site.url + "/")
     page.locator("tr.trace-row").first.wait_for()
     page.evaluate("window.__samePage = true")
-    late = sample_run(id=run_id("44444444", 1), trace_id="44444444-0000-4000-8000-000000000000", name="Arrived later")
+    trace = "44444444-0000-4000-8000-000000000000"
+    late = sample_run(id=run_id("44444444", 1), trace_id=trace, name="Arrived later", start_time=now())
     assert post(site.url, {"runs": [late]})[0] == 200
     expect(page.locator("tr.trace-row").first.locator(".name a")).to_have_text("Arrived later", timeout=15_000)
     assert page.evaluate("window.__samePage") is True
@@ -615,7 +659,7 @@ def test_the_traces_list_keeps_every_row_shown_through_a_live_update(browser: Br
             for shown in (100, 150, 200, 250):
                 page.locator("button.more", has_text="load more").click()
                 expect(rows).to_have_count(shown)
-            assert post(collector.url, {"runs": [sample_run(name="Arrived later")]})[0] == 200
+            assert post(collector.url, {"runs": [sample_run(name="Arrived later", start_time=now())]})[0] == 200
             expect(rows.first.locator(".name a")).to_have_text("Arrived later", timeout=15_000)
             expect(rows).to_have_count(250)  # as many as were shown, not the first page or 200
         finally:
@@ -630,8 +674,10 @@ def test_a_broken_link_shows_the_list_and_odd_runs_read_sensibly(site: Site, pag
     assert post(site.url, {"runs": [backwards]})[0] == 200
     open_trace(page, site, trace)
     expect(row(page, "Backwards").locator(".wf-dur")).to_have_text("ends before it starts")
-    # The rows take the keyboard: Tab to one, Enter opens it.
-    row(page, "Backwards").focus()
+    # The waterfall takes the keyboard: Tab to it, Enter opens its first row.
+    page.locator(".totals a.back").focus()
+    page.keyboard.press("Tab")
+    expect(page.locator(".wf-scroll")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator(".panel .run-head h2")).to_have_text("Backwards")
 
@@ -776,3 +822,196 @@ def test_on_a_phone_a_tapped_run_brings_its_panel_into_view(site: Site, browser:
         narrow.wait_for_function(f"() => {panel_top} >= -1 && {panel_top} < innerHeight / 2")
     finally:
         context.close()
+
+
+def batch(count: int) -> list[dict[str, Any]]:
+    """``count`` traces in one request, their starts shuffled: the one named "started 007" started 7 minutes in."""
+    starts = [(number * 37) % count for number in range(count)]  # 37 shares no factor with the counts used
+    return [
+        sample_run(
+            id=run_id("abcdabcd", number),
+            trace_id=run_id("dcbadcba", number),
+            name=f"started {start:03d}",
+            start_time=minute(start),
+            end_time=minute(start + 1),
+        )
+        for number, start in enumerate(starts)
+    ]
+
+
+def names_started(first: int, last: int) -> list[str]:
+    """The rows' names from the one started ``first`` minutes in down to ``last``: latest start first."""
+    return [f"started {start:03d}" for start in range(first, last - 1, -1)]
+
+
+def test_a_batch_of_traces_is_listed_by_start_and_back_after_load_more_restores_rows_and_scroll(
+    browser: Browser,
+) -> None:
+    with LocalCollector() as collector:
+        assert post(collector.url, {"runs": batch(200)})[0] == 200
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        try:
+            page = context.new_page()
+            page.goto(collector.url + "/")
+            names = page.locator("tr.trace-row .name a")
+            expect(names).to_have_count(50)
+            assert names.all_inner_texts() == names_started(199, 150)  # one request's traces, by their start
+            for shown in (100, 150):
+                page.locator("button.more", has_text="load more").click()
+                expect(names).to_have_count(shown)
+            assert names.all_inner_texts() == names_started(199, 50)  # each page goes on where the last ended
+            expect(page).to_have_url(re.compile(r"#/\?n=150$"))
+            opened = page.locator("tr.trace-row").nth(120)
+            opened.scroll_into_view_if_needed()
+            scrolled = page.evaluate("scrollY")
+            assert scrolled > 1000
+            opened.locator(".name a").click()
+            expect(page.locator(".totals h1")).to_have_text("started 079")
+            page.go_back()
+            expect(names).to_have_count(150)  # not the first 50 again
+            page.wait_for_function("(y) => Math.abs(scrollY - y) <= 2", arg=scrolled)
+            expect(page.locator("tr.trace-row.active .name a")).to_have_text("started 079")  # the row left from
+            page.reload()  # the address alone is enough for the rows
+            expect(names).to_have_count(150)
+        finally:
+            context.close()
+
+
+def test_the_traces_list_takes_the_keyboard_through_live_updates(browser: Browser) -> None:
+    with LocalCollector() as collector:
+        assert post(collector.url, {"runs": batch(60)})[0] == 200
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        try:
+            page = context.new_page()
+            page.goto(collector.url + "/")
+            expect(page.locator("tr.trace-row")).to_have_count(50)
+            table = page.locator("table.traces")
+            active = page.locator("tr.trace-row.active .name a")
+            page.locator("input[name=q]").focus()
+            page.keyboard.press("Tab")  # one stop for the whole table, not one per row
+            expect(table).to_be_focused()
+            page.keyboard.press("ArrowDown")
+            expect(active).to_have_text("started 059")
+            for key, name in (("ArrowDown", "started 058"), ("ArrowDown", "started 057"), ("End", "started 010")):
+                page.keyboard.press(key)
+                expect(active).to_have_text(name)
+            page.keyboard.press("Home")
+            page.keyboard.press("ArrowDown")
+            expect(active).to_have_text("started 058")
+            # What a screen reader is told: the table names its active row, and the row says it is selected.
+            named = table.get_attribute("aria-activedescendant")
+            assert named
+            expect(page.locator(f"#{named}")).to_have_attribute("aria-selected", "true")
+            expect(page.locator(f"#{named} .name a")).to_have_text("started 058")
+            # A live update draws every row again: the focus and the active row stay.
+            assert post(collector.url, {"runs": [sample_run(name="Arrived later", start_time=now())]})[0] == 200
+            expect(page.locator("tr.trace-row").first.locator(".name a")).to_have_text("Arrived later", timeout=15_000)
+            expect(table).to_be_focused()
+            expect(active).to_have_text("started 058")
+            page.keyboard.press("ArrowDown")
+            expect(active).to_have_text("started 057")
+            page.keyboard.press("Enter")
+            expect(page.locator(".totals h1")).to_have_text("started 057")
+        finally:
+            context.close()
+
+
+def test_the_waterfall_keeps_the_keys_after_a_fold_is_clicked_and_names_its_selected_row(browser: Browser) -> None:
+    trace = "abababab-0000-4000-8000-000000000000"
+    root = sample_run(id=run_id("abababab", 1), trace_id=trace, name="Root", end_time=at(1))
+    first = sample_run(id=run_id("abababab", 2), trace_id=trace, parent_run_id=root["id"], name="first child")
+    runs = [
+        root,
+        first | {"start_time": at(0.1), "end_time": at(0.3)},
+        sample_run(
+            id=run_id("abababab", 3), trace_id=trace, parent_run_id=first["id"], name="grandchild", start_time=at(0.2)
+        ),
+        sample_run(
+            id=run_id("abababab", 4), trace_id=trace, parent_run_id=root["id"], name="second child", start_time=at(0.4)
+        ),
+    ]
+    with LocalCollector() as collector:
+        assert post(collector.url, {"runs": runs})[0] == 200
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        try:
+            page = context.new_page()
+            page.goto(f"{collector.url}/#/trace/{trace}")
+            page.wait_for_function("(id) => document.body.dataset.loadedTrace === id", arg=trace)
+            selected = page.locator(".wf-row.selected .run-name")
+            row(page, "first child").click()
+            row(page, "first child").locator(".toggle").click()  # the row is drawn again, folded
+            expect(row(page, "grandchild")).to_have_count(0)
+            page.keyboard.press("ArrowDown")
+            expect(selected).to_have_text("second child")
+            scroller = page.locator(".wf-scroll")
+            expect(scroller).to_be_focused()
+            named = scroller.get_attribute("aria-activedescendant")
+            assert named
+            expect(page.locator(f"#{named}")).to_have_attribute("aria-selected", "true")
+            expect(page.locator(f"#{named} .run-name")).to_have_text("second child")
+            expect(row(page, "first child")).to_have_attribute("aria-expanded", "false")
+            page.keyboard.press("ArrowUp")
+            page.keyboard.press("ArrowRight")  # unfolds, by key this time
+            expect(row(page, "grandchild")).to_have_count(1)
+            page.keyboard.press("ArrowDown")
+            expect(selected).to_have_text("grandchild")
+            expect(page.locator(".panel .run-head h2")).to_have_text("grandchild")
+        finally:
+            context.close()
+
+
+def test_a_skipped_run_says_so_in_its_row_and_its_panel(site: Site, page: Page) -> None:
+    open_trace(page, site, QUIRKS_TRACE)
+    skipped = row(page, "skipped step")
+    expect(skipped.locator(".badge.status-skipped")).to_have_text("skipped")  # in words, not only a colour
+    skipped.click()
+    note = page.locator(".panel .skipped-note")
+    expect(note).to_contain_text("Skipped: this run did not execute")
+    expect(note.locator(".skip-reason")).to_contain_text("Quirks")  # Dynamiq's reason, from metadata.skip
+    expect(page.locator(".panel .run-head .badge.status-skipped")).to_have_text("skipped")
+    row(page, "long keys").click()
+    expect(page.locator(".panel .skipped-note")).to_have_count(0)
+
+
+def test_a_long_tag_wraps_inside_the_panel(site: Site, page: Page) -> None:
+    open_trace(page, site, QUIRKS_TRACE)
+    row(page, "long keys").click()
+    panel = page.locator(".panel").bounding_box()
+    tag = page.locator(".panel .tag").bounding_box()
+    assert panel is not None and tag is not None
+    assert tag["x"] + tag["width"] <= panel["x"] + panel["width"], (tag, panel)
+    expect(page.locator(".panel .tag")).to_have_text(LONG_TAG)
+
+
+def test_no_text_of_a_run_ever_becomes_a_class_name(site: Site, page: Page) -> None:
+    open_trace(page, site, HOSTILE_TRACE)
+    row(page, HOSTILE, 1).click()
+    expect(page.locator(".panel .message .role").first).to_have_text(HOSTILE)
+    page.locator(".panel summary", has_text="Metadata").click()
+    classes = page.evaluate("() => [...document.querySelectorAll('[class]')].flatMap(e => [...e.classList])")
+    made_of_run_text = [name for name in set(classes) if re.search("pwned|img|script|onerror", name, re.IGNORECASE)]
+    assert made_of_run_text == []
+    expect(page.locator(".panel .message.role-other")).to_have_count(1)
+
+
+def test_invisible_and_bidi_characters_show_as_code_points_in_the_list_the_tree_and_the_panel(
+    site: Site, page: Page
+) -> None:
+    page.goto(site.url + "/")
+    expect(page.locator(f'tr.trace-row[data-trace-id="{HIDDEN_TRACE}"] .name a')).to_have_text(HIDDEN_SHOWN)
+    open_trace(page, site, HIDDEN_TRACE)
+    expect(page.locator(".totals h1")).to_have_text(HIDDEN_SHOWN)
+    child = row(page, HIDDEN_SHOWN, 1)
+    expect(child.locator(".badge")).to_have_text(HIDDEN_SHOWN)  # the group
+    expect(child).to_have_attribute("title", re.compile("^" + re.escape(HIDDEN_SHOWN)))
+    child.click()
+    panel = page.locator(".panel")
+    expect(panel.locator(".run-head h2")).to_have_text(HIDDEN_SHOWN)
+    expect(panel.locator(".message .text").first).to_have_text(HIDDEN_SHOWN)
+    panel.locator("summary", has_text="Metadata").click()
+    expect(panel.locator(".kv dt", has_text="isolated").first).to_have_text(HIDDEN_SHOWN)
+    row(page, HIDDEN_SHOWN, 0).click()
+    expect(panel.locator(".tag")).to_have_text(HIDDEN_SHOWN)
+    shown = page.locator("main").inner_text()
+    hidden = [hex(ord(char)) for char in shown if unicodedata.category(char) in ("Cf", "Cc") and char not in "\t\n"]
+    assert hidden == []

@@ -32,8 +32,8 @@ function route() {
   }
   if (!(current instanceof TracesList)) {
     const params = new URLSearchParams(query || "");
-    current = new TracesList(view, { status: params.get("status"), text: params.get("q") });
-    current.load(false);
+    current = new TracesList(view, { status: params.get("status"), text: params.get("q"), rows: params.get("n") }, history.state);
+    current.start();
     document.title = "traces · otel-dynamiq";
   }
 }
@@ -58,6 +58,8 @@ async function poll() {
   setTimeout(poll, POLL_MS);
 }
 
+// The list puts its scroll position back itself, once its rows are drawn: the browser's would come too early.
+history.scrollRestoration = "manual";
 window.addEventListener("hashchange", route);
 route();
 poll();

@@ -1,14 +1,20 @@
 // Building the page from run data: every value becomes a text node or an attribute value, never markup.
 
-// Bidirectional controls reorder the text around them ("\u202eMLL evil" reads as "live LLM"): every text
-// drawn from run data shows them as what they are, so they reorder nothing.
-const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+// Bidirectional controls reorder the text around them ("\u202eMLL evil" reads as "live LLM"), and invisible ones
+// hide text or tell two names apart that look the same (a zero-width space, Unicode tag characters smuggling
+// words past a reader): every text drawn from run data shows each of them as its code point, so they reorder
+// and hide nothing. That is every format character (Cf, bidi controls among them) and every control character
+// but tab and the line ends. A zero-width joiner inside an emoji is shown too: here seeing is worth more.
+const HIDDEN_CHARACTERS = /[\p{Cf}\p{Cc}]/gu;
+const LAID_OUT = new Set(["\t", "\n", "\r"]);
 
 export function visible(text) {
-  return text.replace(BIDI_CONTROLS, (control) => `⟨U+${control.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}⟩`);
+  return text.replace(HIDDEN_CHARACTERS, (character) =>
+    LAID_OUT.has(character) ? character : `⟨U+${character.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}⟩`,
+  );
 }
 
-const SHOWN_ATTRIBUTES = new Set(["title", "aria-label", "placeholder"]);
+const SHOWN_ATTRIBUTES = new Set(["title", "aria-label", "placeholder", "alt"]);
 
 export function h(tag, props, ...children) {
   const element = document.createElement(tag);

@@ -1,4 +1,8 @@
-// The traces list: newest first, filtered by status and by text in run names, a page at a time.
+// The traces list: latest start first, filtered by status and by text in run names, a page at a time.
+// Its address holds the filters and how many rows are loaded (#/?status=failed&n=150), and its history entry
+// the scroll position and the row last opened: Back from a trace shows the list as it was left.
+// The keyboard moves through the rows (the table keeps the focus and names the active row with
+// aria-activedescendant, so live updates that draw the rows again never drop it); Enter opens a trace.
 import { api } from "./api.js";
 import { badge, clear, clock, duration, h, number } from "./dom.js";
 
@@ -13,22 +17,72 @@ const STATUSES = [
 ];
 const PAGE_SIZE = 50;
 const MAX_PAGE = 200; // the collector's most traces per request
+const MOST_RESTORED = 5000; // rows a hand-edited address may ask for again
+const ROW_STEP = { ArrowDown: 1, ArrowUp: -1, PageDown: 10, PageUp: -10 };
+
+// Only these statuses become class names: any other text a run holds is its producer's, never a class.
+const KNOWN_STATUSES = new Set(["succeeded", "failed", "skipped", "canceled"]);
 
 export function statusBadge(status) {
-  return badge(status || "running", `status-${status || "running"}`);
+  const kind = !status ? "running" : KNOWN_STATUSES.has(status) ? status : "other";
+  return badge(status || "running", `status-${kind}`);
+}
+
+// How many rows the address asks for: a whole number, at least a page, at most what is worth loading again.
+function restoredRows(text) {
+  const rows = /^\d{1,6}$/.test(text || "") ? Number(text) : 0;
+  return Math.min(MOST_RESTORED, Math.max(PAGE_SIZE, rows));
 }
 
 export class TracesList {
-  constructor(root, filters) {
+  // filters: status, text and rows (the address's n); left: what the history entry kept (scroll, the row opened).
+  constructor(root, filters, left = null) {
     this.root = root;
     this.filters = { status: filters.status || "", text: filters.text || "" };
+    this.rows = restoredRows(filters.rows);
+    this.left = left && Number.isFinite(left.scroll) ? left : null;
     this.traces = [];
     this.next = null;
+    this.active = this.left && typeof this.left.active === "string" ? this.left.active : null;
     this.body = h("tbody");
     this.count = h("span", { class: "count" });
-    this.moreButton = h("button", { class: "more", type: "button", hidden: true, onclick: () => this.load(true) }, "load more");
+    this.moreButton = h("button", { class: "more", type: "button", hidden: true, onclick: () => this.loadMore() }, "load more");
     this.problem = h("p", { class: "problem", hidden: true });
     this.render();
+    let pending = null;
+    const scrolled = () => {
+      if (!this.table.isConnected) {
+        window.removeEventListener("scroll", scrolled);
+        return;
+      }
+      clearTimeout(pending);
+      pending = setTimeout(() => this.remember(), 150); // the browser limits how often an entry may change
+    };
+    window.addEventListener("scroll", scrolled, { passive: true });
+  }
+
+  // Fresh or restored: as many rows as the address names (a page, unless "load more" was used).
+  start() {
+    return this.load(false, this.rows);
+  }
+
+  async loadMore() {
+    await this.load(true);
+    this.remember();
+  }
+
+  hash(rows) {
+    const query = new URLSearchParams();
+    if (this.filters.status) query.set("status", this.filters.status);
+    if (this.filters.text) query.set("q", this.filters.text);
+    if (rows > PAGE_SIZE) query.set("n", String(rows));
+    return `#/${query.toString() ? `?${query}` : ""}`;
+  }
+
+  // The list's own history entry: its rows in the address, its scroll position and active row in the state.
+  remember() {
+    if (!this.table.isConnected || location.hash.startsWith("#/trace/")) return; // a trace is shown now
+    history.replaceState({ scroll: window.scrollY, active: this.active }, "", this.hash(this.traces.length));
   }
 
   render() {
@@ -58,9 +112,9 @@ export class TracesList {
         this.changed();
       }, 250);
     });
-    const table = h(
+    this.table = h(
       "table",
-      { class: "traces" },
+      { class: "traces", role: "grid", "aria-label": "traces, latest start first", "aria-readonly": "true", tabindex: "0" },
       h(
         "thead",
         null,
@@ -68,16 +122,52 @@ export class TracesList {
       ),
       this.body,
     );
-    clear(this.root, h("div", { class: "filters" }, select, search, this.count), this.problem, table, this.moreButton);
+    this.table.addEventListener("keydown", (event) => this.key(event));
+    clear(this.root, h("div", { class: "filters" }, select, search, this.count), this.problem, this.table, this.moreButton);
   }
 
   changed() {
-    const query = new URLSearchParams();
-    if (this.filters.status) query.set("status", this.filters.status);
-    if (this.filters.text) query.set("q", this.filters.text);
-    const hash = `#/${query.toString() ? `?${query}` : ""}`;
-    if (location.hash !== hash) history.replaceState(null, "", hash);
+    this.active = null;
+    history.replaceState(null, "", this.hash(0));
     this.load(false);
+  }
+
+  // Up and down move a row, Page Up and Page Down ten, Home and End to the first and last; Enter opens.
+  key(event) {
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    if (this.traces.length === 0) return;
+    const index = this.traces.findIndex((trace) => trace.trace_id === this.active);
+    let next;
+    if (event.key in ROW_STEP) next = index === -1 ? 0 : index + ROW_STEP[event.key];
+    else if (event.key === "Home") next = 0;
+    else if (event.key === "End") next = this.traces.length - 1;
+    else if (event.key === "Enter" && index !== -1) {
+      event.preventDefault();
+      this.open(this.traces[index]);
+      return;
+    } else return;
+    event.preventDefault();
+    this.activate(this.traces[Math.max(0, Math.min(this.traces.length - 1, next))].trace_id, true);
+  }
+
+  activate(traceId, scroll) {
+    this.active = traceId;
+    let shown = null;
+    for (const row of this.body.querySelectorAll("tr.trace-row")) {
+      const isActive = row.dataset.traceId === traceId;
+      row.classList.toggle("active", isActive);
+      row.setAttribute("aria-selected", String(isActive));
+      if (isActive) shown = row;
+    }
+    if (shown) this.table.setAttribute("aria-activedescendant", shown.id);
+    else this.table.removeAttribute("aria-activedescendant");
+    if (shown && scroll) shown.scrollIntoView({ block: "nearest" });
+  }
+
+  open(trace) {
+    this.active = trace.trace_id;
+    this.remember(); // before the trace's entry is pushed: Back comes here, scrolled as now
+    location.hash = `#/trace/${encodeURIComponent(trace.trace_id)}`;
   }
 
   // Fresh: the first page; a live update: the first pages again, as many rows as are shown now; more: the next.
@@ -107,22 +197,28 @@ export class TracesList {
   }
 
   fill() {
-    const rows = this.traces.map((trace) => {
+    const rows = this.traces.map((trace, index) => {
       const href = `#/trace/${encodeURIComponent(trace.trace_id)}`;
       const span = trace.end_ms !== null ? trace.end_ms - trace.start_ms : null;
       return h(
         "tr",
         {
           class: "trace-row",
+          id: `trace-row-${index}`,
+          "aria-selected": "false",
           dataset: { traceId: trace.trace_id, status: trace.status || "running" },
           onclick: (event) => {
-            if (!event.target.closest("a")) location.hash = href;
+            if (event.target.closest("a")) {
+              this.active = trace.trace_id;
+              this.remember(); // the link goes on to the trace by itself
+            } else this.open(trace);
           },
         },
         h(
           "td",
           { class: "name" },
-          h("a", { href }, trace.name || "(unnamed)"),
+          // One stop for Tab, the table: its rows are reached with the arrow keys.
+          h("a", { href, tabindex: "-1" }, trace.name || "(unnamed)"),
           h("span", { class: "id" }, trace.trace_id),
         ),
         h(
@@ -156,8 +252,21 @@ export class TracesList {
       );
     }
     clear(this.body, rows);
+    this.activate(this.traces.some((trace) => trace.trace_id === this.active) ? this.active : null, false);
     this.count.textContent = `${number.format(this.traces.length)} shown${this.next ? ", more below" : ""}`;
     this.moreButton.hidden = !this.next;
+    if (this.left) this.restore();
+  }
+
+  // Back from a trace: the rows are drawn, so the page is tall enough to scroll where it was.
+  restore() {
+    const { scroll } = this.left;
+    this.left = null;
+    window.scrollTo(0, scroll);
+    if (this.active !== null) {
+      this.table.focus({ preventScroll: true });
+      this.activate(this.active, false);
+    }
   }
 
   refresh() {

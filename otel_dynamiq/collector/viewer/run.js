@@ -120,13 +120,17 @@ function toolCallView(call) {
   );
 }
 
+// Only these roles become class names (for their colours): any other role is the producer's text, shown, never a class.
+const ROLE_CLASSES = new Set(["system", "developer", "user", "assistant", "tool", "function"]);
+
 function messageView(message, extraClass = "") {
   if (!isObject(message)) return h("div", { class: "message" }, valueView(message));
   const role = String(message.role ?? "message");
   const calls = Array.isArray(message.tool_calls) ? message.tool_calls : [];
+  const roleClass = ROLE_CLASSES.has(role.toLowerCase()) ? role.toLowerCase() : "other";
   return h(
     "div",
-    { class: `message role-${role.replace(/[^a-z_-]/gi, "")} ${extraClass}` },
+    { class: `message role-${roleClass} ${extraClass}` },
     h(
       "div",
       { class: "role" },
@@ -178,6 +182,19 @@ function llmView(run) {
     ),
     section("Conversation", h("div", { class: "chat" }, pagedList(h("div", { class: "messages" }), messages, (message) => messageView(message)), answer)),
   ];
+}
+
+// A skipped run never ran: its input is what it would have been given, and Dynamiq notes why in metadata.skip.
+function skippedView(run) {
+  if (run.status !== "skipped") return null;
+  const why = isObject(run.metadata) ? run.metadata.skip : undefined;
+  return h(
+    "section",
+    { class: "skipped-note" },
+    h("strong", null, "Skipped: "),
+    "this run did not execute, so it has no output or usage.",
+    why === undefined || why === null ? null : h("div", { class: "skip-reason" }, "Why: ", valueView(why)),
+  );
 }
 
 function errorView(error) {
@@ -279,6 +296,7 @@ export class RunPanel {
         ),
         h("div", { class: "run-meta" }, `started ${clock(time(run.start_time))} · id ${run.id}`, deliveries > 1 ? ` · received ${deliveries} times` : ""),
       ),
+      skippedView(run),
       errorView(run.error),
       isLLM ? llmView(run) : null,
       !isLLM || !messagesOf(run) ? section("Input", h("div", { class: "io input" }, valueView(run.input))) : null,

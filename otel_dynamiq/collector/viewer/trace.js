@@ -1,5 +1,8 @@
 // One trace: its totals, and a waterfall of its runs nested as the tree, durations to scale.
 // The waterfall draws only the rows in view, so a trace of many thousands of runs scrolls like a short one.
+// Its rows are drawn again whenever the view moves, so none of them ever holds the focus: the waterfall does,
+// for good, and names the selected row with aria-activedescendant (a click, a fold, Enter or a live update
+// would otherwise drop the focus with the row it was on, and the keys with it).
 import { api } from "./api.js";
 import { badge, clear, cost, duration, h, number } from "./dom.js";
 import { statusBadge } from "./list.js";
@@ -65,7 +68,7 @@ export class TraceView {
     this.totals = h("section", { class: "totals" }, "Loading…");
     this.axis = h("div", { class: "wf-axis" });
     this.spacer = h("div", { class: "wf-spacer" });
-    this.scroller = h("div", { class: "wf-scroll", tabindex: "0" }, this.spacer);
+    this.scroller = h("div", { class: "wf-scroll", tabindex: "0", role: "tree", "aria-label": "runs" }, this.spacer);
     this.scroller.addEventListener("scroll", () => this.schedule());
     this.scroller.addEventListener("keydown", (event) => this.key(event));
     this.note = h("p", { class: "note", hidden: true });
@@ -258,6 +261,15 @@ export class TraceView {
     const rows = [];
     for (let index = first; index < last; index += 1) rows.push(this.row(this.rows[index], index));
     clear(this.spacer, rows);
+    const selected = rows.find((row) => row.dataset.runId === this.selected);
+    if (selected) this.scroller.setAttribute("aria-activedescendant", selected.id);
+    else this.scroller.removeAttribute("aria-activedescendant");
+  }
+
+  fold(runId) {
+    if (this.collapsed.has(runId)) this.collapsed.delete(runId);
+    else this.collapsed.add(runId);
+    this.rebuild();
   }
 
   row({ run, depth }, index) {
@@ -266,14 +278,15 @@ export class TraceView {
     const startShare = ((run.start_ms - this.start) / this.span) * 100;
     const length = run.end_ms === null ? null : run.end_ms - run.start_ms;
     const widthShare = length === null ? 100 - startShare : (length / this.span) * 100;
+    // Not a button: a click on it leaves the focus with the waterfall (the keys fold with Left and Right, and
+    // the row says whether it is open).
     const toggle = hasChildren
-      ? h("button", { class: "toggle", type: "button", "aria-label": open ? "collapse" : "expand", onclick: (event) => {
+      ? h("span", { class: "toggle folds", "aria-hidden": "true", title: open ? "fold" : "unfold", onclick: (event) => {
           event.stopPropagation();
-          if (open) this.collapsed.add(run.id);
-          else this.collapsed.delete(run.id);
-          this.rebuild();
+          this.fold(run.id);
+          this.scroller.focus({ preventScroll: true });
         } }, open ? "▾" : "▸")
-      : h("span", { class: "toggle" });
+      : h("span", { class: "toggle", "aria-hidden": "true" });
     const tip = `${run.name} · ${duration(length)}${run.tokens !== null ? ` · ${number.format(run.tokens)} tokens` : ""}${run.error ? ` · ${run.error}` : ""}`;
     return h(
       "div",
@@ -281,24 +294,20 @@ export class TraceView {
         class: `wf-row${run.id === this.selected ? " selected" : ""}${run.status === "failed" ? " failed" : ""}${run.status === "skipped" ? " skipped" : ""}`,
         style: { top: `${index * ROW_HEIGHT}px` },
         dataset: { runId: run.id },
-        role: "button",
-        tabindex: "0",
+        id: `wf-row-${index}`,
+        role: "treeitem",
+        "aria-level": String(depth + 1),
+        "aria-selected": String(run.id === this.selected),
+        "aria-expanded": hasChildren ? String(open) : null,
         title: tip,
         onclick: () => {
           this.select(run.id);
-          // The row is drawn again: the keys go to the waterfall, which outlives every row.
-          this.scroller.focus({ preventScroll: true });
+          this.scroller.focus({ preventScroll: true }); // a tap need not have focused it: the keys go here next
           // A narrow window shows the panel below the timeline: bring it into view once it is drawn (the page
           // may be too short to scroll until then).
           if (matchMedia("(max-width: 760px)").matches) {
             Promise.resolve(this.panel.shown).then(() => this.panel.root.scrollIntoView({ block: "start" }));
           }
-        },
-        onkeydown: (event) => {
-          if (event.key !== "Enter" && event.key !== " ") return;
-          event.preventDefault();
-          event.stopPropagation();
-          this.select(run.id);
         },
       },
       h(
@@ -306,6 +315,7 @@ export class TraceView {
         { class: "wf-name", style: { paddingLeft: `${depth * 14 + 4}px` } },
         toggle,
         h("span", { class: "run-name" }, run.name),
+        run.status === "skipped" ? badge("skipped", "status-skipped") : null,
         run.grp ? badge(run.grp, "group") : badge(run.type, "group"),
         run.tokens !== null ? h("span", { class: "row-tokens" }, `${number.format(run.tokens)} tok`) : null,
       ),
@@ -336,25 +346,21 @@ export class TraceView {
   }
 
   // Up and down move the selection, Home and End to the first and last row; left folds the selected run
-  // (or goes to its parent), right unfolds it.
+  // (or goes to its parent), right unfolds it; Enter or Space selects the first row when none is.
   key(event) {
-    if (!this.rows || this.rows.length === 0) return;
+    if (!this.rows || this.rows.length === 0 || event.altKey || event.ctrlKey || event.metaKey) return;
     const index = this.rows.findIndex((row) => row.run.id === this.selected);
     const selected = index >= 0 ? this.rows[index].run : null;
     let next = null;
-    if (event.key === "ArrowDown") next = Math.min(this.rows.length - 1, index + 1);
+    if (event.key === "Enter" || event.key === " ") next = Math.max(0, index);
+    else if (event.key === "ArrowDown") next = Math.min(this.rows.length - 1, index + 1);
     else if (event.key === "ArrowUp") next = Math.max(0, index - 1);
     else if (event.key === "Home") next = 0;
     else if (event.key === "End") next = this.rows.length - 1;
     else if ((event.key === "ArrowLeft" || event.key === "ArrowRight") && selected) {
       const folds = this.tree.children.has(selected.id);
-      if (event.key === "ArrowRight" && folds && this.collapsed.has(selected.id)) {
-        this.collapsed.delete(selected.id);
-        this.rebuild();
-      } else if (event.key === "ArrowLeft" && folds && !this.collapsed.has(selected.id)) {
-        this.collapsed.add(selected.id);
-        this.rebuild();
-      } else if (event.key === "ArrowLeft" && this.tree.byId.has(selected.parent_run_id)) {
+      if (folds && this.collapsed.has(selected.id) === (event.key === "ArrowRight")) this.fold(selected.id);
+      else if (event.key === "ArrowLeft" && this.tree.byId.has(selected.parent_run_id)) {
         this.select(selected.parent_run_id, true);
       }
       event.preventDefault();
