@@ -166,15 +166,18 @@ def chain_workflow(length: int, payload: str = "", io_seconds: float = 0.0) -> A
 
 
 @contextmanager
-def otel_tracing(endpoint: str, sampler: Any = None, **instrument_kwargs: Any) -> Iterator[Any]:
-    """otel-dynamiq as a user sets it up: instrumentor, BatchSpanProcessor, DynamiqSpanExporter."""
+def otel_tracing(endpoint: str, sampler: Any = None, exporter: Any = None, **instrument_kwargs: Any) -> Iterator[Any]:
+    """otel-dynamiq as a user sets it up: instrumentor, BatchSpanProcessor, DynamiqSpanExporter.
+
+    ``exporter`` replaces the DynamiqSpanExporter (the stock OTLP exporter, for a comparison in one run).
+    """
     from opentelemetry.instrumentation.dynamiq import DynamiqInstrumentor
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     from otel_dynamiq import DynamiqSpanExporter
 
-    exporter = DynamiqSpanExporter(endpoint=endpoint)
+    exporter = exporter if exporter is not None else DynamiqSpanExporter(endpoint=endpoint)
     provider = TracerProvider(sampler=sampler)
     provider.add_span_processor(BatchSpanProcessor(exporter))
     instrumentor = DynamiqInstrumentor()

@@ -6,7 +6,9 @@ workflow several times; throughput is runs per second of wall time. Nodes
 either do nothing (the process is CPU-bound: the worst case for any tracer)
 or wait 20 ms on I/O like an LLM or API call (what real workflows do). Native
 tracing posts to a loopback collector answering in 200 ms; otel-dynamiq
-exports to the same collector (its exporter thread's CPU is counted too).
+exports to the same collector (its exporter thread's CPU is counted too), and
+so does the stock OTLP/HTTP exporter behind the same instrumentation, the
+comparison a user makes: what our exporter costs beside the one they know.
 
 Beside throughput, the CPU time of the whole process (every thread) per node
 run, so what tracing costs shows even where the machine is not saturated.
@@ -20,6 +22,7 @@ with 0 ms nodes, at 50 and 100 concurrent runs.
 from __future__ import annotations
 
 import asyncio
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +39,13 @@ class Measured:
     def __init__(self, runs: int, wall: float, cpu: float) -> None:
         self.throughput = runs / wall
         self.cpu_per_node_us = cpu / (runs * NODES) * 1e6
+
+    @classmethod
+    def median_of(cls, rounds: list[Measured]) -> Measured:
+        middle = cls.__new__(cls)
+        middle.throughput = statistics.median(measured.throughput for measured in rounds)
+        middle.cpu_per_node_us = statistics.median(measured.cpu_per_node_us for measured in rounds)
+        return middle
 
 
 def measured(drive: Callable[..., float], *arguments: Any) -> Measured:
@@ -81,10 +91,13 @@ def tasks(workers: int, runs: int, config_factory: Callable[[], Any], io_seconds
 def main() -> None:
     arguments = parser(__doc__)
     arguments.add_argument("--runs-per-worker", type=int, default=5)
+    arguments.add_argument("--rounds", type=int, default=3, help="alternated rounds; medians are printed")
     args = arguments.parse_args()
+    rounds = 1 if args.tiny else args.rounds
     from dynamiq.callbacks import TracingCallbackHandler
     from dynamiq.clients import DynamiqTracingClient
     from dynamiq.runnables import RunnableConfig
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
     concurrency = [4] if args.tiny else [1, 20, 50, 100]
@@ -102,12 +115,17 @@ def main() -> None:
                 for mode, drive in (("threads, run_sync", threaded), ("tasks, run_async", tasks)):
                     drive(2, 1, lambda: None, io_seconds)  # warm-up
                     worker_runs = runs * max(1, 20 // workers)  # one worker alone runs as many as 20 would
-                    untraced = measured(drive, workers, worker_runs, lambda: None, io_seconds)
                     native_run = measured(drive, workers, worker_runs, native, io_seconds)
-                    with otel_tracing(url, sampler=ALWAYS_OFF):
-                        unsampled = measured(drive, workers, worker_runs, lambda: None, io_seconds)
-                    with otel_tracing(url):
-                        traced = measured(drive, workers, worker_runs, lambda: None, io_seconds)
+                    cases: dict[str, list[Measured]] = {"untraced": [], "unsampled": [], "traced": [], "stock": []}
+                    for _ in range(rounds):  # alternated, so a slow spell of the machine hits every case
+                        cases["untraced"].append(measured(drive, workers, worker_runs, lambda: None, io_seconds))
+                        with otel_tracing(url, sampler=ALWAYS_OFF):
+                            cases["unsampled"].append(measured(drive, workers, worker_runs, lambda: None, io_seconds))
+                        with otel_tracing(url):
+                            cases["traced"].append(measured(drive, workers, worker_runs, lambda: None, io_seconds))
+                        with otel_tracing(url, exporter=OTLPSpanExporter(endpoint=f"{url}/v1/traces")):
+                            cases["stock"].append(measured(drive, workers, worker_runs, lambda: None, io_seconds))
+                    untraced, unsampled, traced, stock = (Measured.median_of(cases[name]) for name in cases)
                     rows.append(
                         [
                             f"{io_seconds * 1000:.0f} ms",
@@ -117,6 +135,8 @@ def main() -> None:
                             traced.throughput,
                             native_run.throughput,
                             traced.throughput / untraced.throughput,
+                            stock.throughput / untraced.throughput,
+                            traced.throughput / stock.throughput,
                             native_run.throughput / untraced.throughput,
                             unsampled.throughput / untraced.throughput,
                             untraced.cpu_per_node_us,
@@ -126,9 +146,11 @@ def main() -> None:
                         ]
                     )
     print(f"Workflow runs per second, {NODES}-node workflow, collector answering in 200 ms ({runs} runs per worker)")
+    print(f"Medians of {rounds} alternated rounds (native: one round, it is far off and slow).")
     print("CPU: process time (all threads) per node run, in µs; 'added' is traced minus untraced.")
     print("'unsampled' is otel-dynamiq instrumented with every span sampled out: Dynamiq's faster formatting alone;")
     print("'CPU of spans' is traced minus unsampled: what recording and exporting the runs costs.")
+    print("'OTLP' is the same instrumentation exporting through the stock OTLP/HTTP exporter instead.")
     print(f"({machine()})")
     headers = [
         "node I/O",
@@ -138,6 +160,8 @@ def main() -> None:
         "otel-dynamiq",
         "native",
         "otel/untraced",
+        "OTLP/untraced",
+        "otel/OTLP",
         "native/untraced",
         "unsampled/untraced",
         "CPU untraced",

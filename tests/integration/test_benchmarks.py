@@ -28,6 +28,7 @@ BENCHMARKS = {
     "gateway_limits": "most memory one attack added",
     "process_ends": "arrived, ours",
     "nested_call_marker": "marker adds",
+    "asyncio_profile": "added to untraced",
 }
 
 
