@@ -6,6 +6,7 @@ import contextvars
 import functools
 import importlib
 import io
+import typing
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -116,31 +117,89 @@ def test_scalars_come_back_as_themselves_in_fresh_contexts_without_building_a_cl
     assert {type(value) for value in values} == PLAIN_SCALARS
 
 
-def test_what_dynamiq_itself_formats_it_is_given_as_dynamiq_gives_it() -> None:
-    """Leaves only Dynamiq knows (models, bytes, exceptions) reach its function with the path it would pass, and
-    a skipped container comes back as the very object, as Dynamiq returns it."""
+@pytest.mark.parametrize("install_spy_first", [True, False], ids=["spy before instrument()", "spy after instrument()"])
+def test_a_patch_of_format_value_sees_every_call_it_sees_without_us(install_spy_first: bool) -> None:
+    """A user's patch (a spy, a mask) keeps seeing, and deciding, every nested value, wherever it was put."""
+    tracing_module = importlib.import_module("dynamiq.callbacks.tracing")
     original = dynamiq_utils.format_value
     seen: list[tuple[str, Any]] = []
 
     @functools.wraps(original)
     def spying(value: Any, *args: Any, **kwargs: Any) -> Any:
-        if type(value) not in (dict, list, tuple, set, str, int, float, bool, type(None)):
-            seen.append((type(value).__name__, kwargs.get("path")))
+        seen.append((type(value).__name__, kwargs.get("path")))
         return original(value, *args, **kwargs)
 
     value = {"a": [1, {"b": b"x", "c": (ValueError("e"),)}], 7: ds.LookupInput(a=1, b=2)}
-    skipped = {"k": [1]}
     dynamiq_utils.format_value = spying
     try:
-        spying(value, for_tracing=True)
+        native = shape(tracing_module.format_value(value, for_tracing=True))
         native_calls, seen[:] = list(seen), []
-        with ds.instrumentation(tracer_provider=TracerProvider()):
-            dynamiq_utils.format_value(value, for_tracing=True)
-            returned = dynamiq_utils.format_value(skipped, skip_format_types={dict})
     finally:
         dynamiq_utils.format_value = original
-    assert seen == native_calls == [("bytes", "a[1].b"), ("ValueError", "a[1].c[0]"), ("LookupInput", 7)]
-    assert returned is skipped
+    try:
+        if install_spy_first:
+            dynamiq_utils.format_value = spying
+            with ds.instrumentation(tracer_provider=TracerProvider()):
+                ours = shape(importlib.import_module("dynamiq.callbacks.tracing").format_value(value, for_tracing=True))
+        else:
+            with ds.instrumentation(tracer_provider=TracerProvider()):
+                dynamiq_utils.format_value = spying
+                ours = shape(importlib.import_module("dynamiq.callbacks.tracing").format_value(value, for_tracing=True))
+    finally:
+        dynamiq_utils.format_value = original
+    assert ("int", "a[0]") in native_calls and ("bytes", "a[1].b") in native_calls
+    assert seen == native_calls
+    assert ours == native
+
+
+def test_a_skipped_container_comes_back_as_the_very_object() -> None:
+    skipped = {"k": [1]}
+    with ds.instrumentation(tracer_provider=TracerProvider()):
+        assert dynamiq_utils.format_value(skipped, skip_format_types={dict}) is skipped
+
+
+def test_the_redaction_table_is_read_when_formatting() -> None:
+    """An application that adds its own secret keys after instrument() still has them redacted."""
+    keys, placeholder = dynamiq_utils.TRACING_REDACTED_KEYS, dynamiq_utils.TRACING_REDACTED_PLACEHOLDER
+    value = {"api_key": "sk-1", "nested": [{"api_key": "sk-2", "kept": 1}]}
+    with ds.instrumentation(tracer_provider=TracerProvider()):
+        try:
+            dynamiq_utils.TRACING_REDACTED_KEYS = keys | {"api_key"}
+            dynamiq_utils.TRACING_REDACTED_PLACEHOLDER = "[hidden]"
+            ours = dynamiq_utils.format_value(value, for_tracing=True)
+        finally:
+            dynamiq_utils.TRACING_REDACTED_KEYS, dynamiq_utils.TRACING_REDACTED_PLACEHOLDER = keys, placeholder
+    assert ours == {"api_key": "[hidden]", "nested": [{"api_key": "[hidden]", "kept": 1}]}
+
+
+class DataProtocol(typing.Protocol):
+    name: str
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"skip_format_types": {"not a class"}},
+        {"force_format_types": {"not a class"}},
+        {"skip_format_types": {typing.Any}},
+        {"skip_format_types": {typing.runtime_checkable(DataProtocol)}},
+        {"skip_format_types": "iterator"},
+    ],
+    ids=["text in skip", "text in force", "typing.Any", "data protocol", "an iterator"],
+)
+@pytest.mark.parametrize("value", [5, {"a": 1}, [1, "x"]], ids=["scalar", "dict", "list"])
+def test_odd_skip_and_force_types_get_dynamiqs_own_answer(options: dict[str, Any], value: Any) -> None:
+    def outcome(format_value: Any) -> Any:
+        arguments = {key: iter([dict]) if item == "iterator" else item for key, item in options.items()}
+        try:
+            result = format_value(value, **arguments)
+        except Exception as exc:
+            return ("raised", type(exc))
+        return ("returned", shape(result), result is value)
+
+    expected = outcome(dynamiq_utils.format_value)
+    with ds.instrumentation(tracer_provider=TracerProvider()):
+        assert outcome(dynamiq_utils.format_value) == expected
 
 
 def test_a_format_value_of_another_signature_is_left_to_itself() -> None:

@@ -82,7 +82,7 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         from opentelemetry.instrumentation.dynamiq._callbacks import EVENTS
         from opentelemetry.instrumentation.dynamiq._fast_format import (
             MODULES_HOLDING_FORMAT_VALUE,
-            plain_value_formatter,
+            PlainValueFormatter,
         )
         from opentelemetry.instrumentation.dynamiq._recorder import RunRecorder
         from opentelemetry.instrumentation.dynamiq._settings import load_settings, load_speedups
@@ -121,15 +121,12 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         """What uninstrument() takes back: exactly the patches made here."""
         if speedups:
             wrapt.wrap_function_wrapper(*_STEP_PATCH, _polling.record_step)
-            dynamiq_utils = importlib.import_module(MODULES_HOLDING_FORMAT_VALUE[0])
-            fast_format = plain_value_formatter(
-                dynamiq_utils.format_value,
-                getattr(dynamiq_utils, "TRACING_REDACTED_KEYS", frozenset()),
-                getattr(dynamiq_utils, "TRACING_REDACTED_PLACEHOLDER", None),
-            )
+            fast_format = PlainValueFormatter(importlib.import_module(MODULES_HOLDING_FORMAT_VALUE[0]))
             for module in MODULES_HOLDING_FORMAT_VALUE:
                 importlib.import_module(module)
-                wrapt.wrap_function_wrapper(module, "format_value", fast_format)
+                installed = wrapt.wrap_function_wrapper(module, "format_value", fast_format)
+                if module == MODULES_HOLDING_FORMAT_VALUE[0]:
+                    fast_format.installed = installed
             _polling.install(flow_module)
         reclaim_loggers()  # importing Dynamiq just set our loggers to ERROR
 

@@ -21,15 +21,21 @@ tracing, lists cut to ``truncate_limit`` when formatting for tracing, scalars
 as they are. Anything else (subclasses, models, results, bytes, exceptions,
 callables) is handed to Dynamiq's own function with the arguments it would
 have been given, path included. It is installed in every module that holds a
-reference to it, so untraced formatting benefits too.
+reference to it, so untraced formatting benefits too; ``PlainValueFormatter``
+says when it steps aside (a patch of the function, odd skip or force types).
 ``tests/instrumentation/test_fast_format.py`` shows the output is the same on
-a corpus of values; ``uninstrument()`` restores the original.
+a corpus of values and options, that a patch sees what it sees without us,
+and that the redaction table is read at each call; ``uninstrument()``
+restores the original. What it does not match: the nesting depth at which a
+``RecursionError`` comes (a plain level costs one frame, as Dynamiq's does; a
+level Dynamiq formats itself costs a few more than without us).
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Collection, Mapping
+from types import ModuleType
 from typing import Any
 
 PLAIN_SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -47,65 +53,155 @@ MODULES_HOLDING_FORMAT_VALUE = (
 )
 """Where ``format_value`` is looked up on the paths every run takes (``from ... import`` copies the name)."""
 
-Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+_CLASS_SETS = (set, frozenset, tuple, list)
+_NOT_GIVEN: Any = object()
 
 
-def plain_value_formatter(original: Callable[..., Any], redacted_keys: Collection[Any], placeholder: Any) -> Wrapper:
-    """A ``wrapt`` wrapper for ``original`` (Dynamiq's ``format_value``), with its defaults and redaction table.
+class PlainValueFormatter:
+    """The ``wrapt`` wrapper for Dynamiq's ``format_value``, made once from its home module.
 
-    A function of another signature in its place (a user's replacement) is called as it is, untouched.
+    It takes the fast path only where nothing could tell: when the function it wraps is Dynamiq's
+    own (not a user's patch or another wrapper found there at ``instrument()``), while its home
+    module still holds the installed wrapper (a patch put there later sees every nested call, as it
+    would without us), and when the skip and force types are plain classes (anything else gets
+    Dynamiq's own answer, error included). The redaction table is read from the home module at
+    every call, so a table the application extends after ``instrument()`` still applies.
     """
-    parameter = _parameters(original).get("truncate_limit")
-    if parameter is None:
-        return _as_it_is
-    default_limit = parameter.default
 
-    def walk(value: Any, skip: Any, force: Any, for_tracing: bool, limit: int, path: str) -> Any:
+    def __init__(self, home: ModuleType) -> None:
+        self._home = home
+        self._original: Callable[..., Any] = home.format_value
+        parameter = _parameters(self._original).get("truncate_limit")
+        self._default_limit = parameter.default if parameter is not None else None
+        self._enabled = parameter is not None and _is_defined_in(self._original, home)
+        self.installed: Any = None
+        """What ``instrument()`` put in the home module; set right after installing it there."""
+
+    def __call__(
+        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if (
+            not self._enabled
+            or wrapped is not self._original
+            or self._home.__dict__.get("format_value") is not self.installed
+        ):
+            return wrapped(*args, **kwargs)
+        return self.format_value(*args, **kwargs)
+
+    def format_value(
+        self,
+        value: Any,
+        skip_format_types: Any = None,
+        force_format_types: Any = None,
+        for_tracing: bool = False,
+        truncate_limit: Any = _NOT_GIVEN,
+        **kwargs: Any,
+    ) -> Any:
+        limit = self._default_limit if truncate_limit is _NOT_GIVEN else truncate_limit
+        kind = type(value)
+        plain_classes = _plain_classes(skip_format_types) and _plain_classes(force_format_types)
+        if kind in PLAIN_SCALARS and plain_classes:
+            return value  # skipped or formatted, Dynamiq gives back the value itself
+        if (
+            kind not in PLAIN_CONTAINERS
+            or not plain_classes
+            or _skips_containers(skip_format_types, force_format_types)
+        ):
+            return self._original(value, skip_format_types, force_format_types, for_tracing, limit, **kwargs)
+        home = self._home.__dict__
+        redacted = home.get("TRACING_REDACTED_KEYS", ()) if for_tracing else ()
+        placeholder = home.get("TRACING_REDACTED_PLACEHOLDER")
+        return self._walk(
+            value,
+            skip_format_types,
+            force_format_types,
+            for_tracing,
+            limit,
+            kwargs.get("path", ""),
+            redacted,
+            placeholder,
+        )
+
+    def _walk(
+        self,
+        value: Any,
+        skip: Any,
+        force: Any,
+        for_tracing: bool,
+        limit: Any,
+        path: Any,
+        redacted: Any,
+        placeholder: Any,
+    ) -> Any:
+        """Dynamiq's walk for exact containers and plain scalars; anything else to Dynamiq's own function."""
         kind = type(value)
         if kind in PLAIN_SCALARS:
             return value
         if kind is dict:
             formatted: dict[Any, Any] = {}
             for key, item in value.items():
-                if for_tracing and key in redacted_keys:
+                if key in redacted:
                     formatted[key] = placeholder
                 elif type(item) in PLAIN_SCALARS:
                     formatted[key] = item
                 else:
-                    formatted[key] = walk(item, skip, force, for_tracing, limit, f"{path}.{key}" if path else key)
+                    inner = f"{path}.{key}" if path else key
+                    formatted[key] = self._walk(item, skip, force, for_tracing, limit, inner, redacted, placeholder)
             return formatted
         if kind is list or kind is tuple or kind is set:
             if for_tracing and kind is list and len(value) > limit:
                 value = value[:limit]
-            items = [
-                item if type(item) in PLAIN_SCALARS else walk(item, skip, force, for_tracing, limit, f"{path}[{index}]")
-                for index, item in enumerate(value)
-            ]
+            items = []
+            for index, item in enumerate(value):
+                if type(item) not in PLAIN_SCALARS:
+                    item = self._walk(item, skip, force, for_tracing, limit, f"{path}[{index}]", redacted, placeholder)
+                items.append(item)
             return items if kind is list else kind(items)
-        return original(value, skip, force, for_tracing, path=path, truncate_limit=limit)
+        return self._original(value, skip, force, for_tracing, path=path, truncate_limit=limit)
 
-    def format_plain_values_at_once(
-        value: Any,
-        skip_format_types: set[type] | None = None,
-        force_format_types: set[type] | None = None,
-        for_tracing: bool = False,
-        truncate_limit: int = default_limit,
-        **kwargs: Any,
-    ) -> Any:
-        kind = type(value)
-        if kind in PLAIN_SCALARS:
-            return value  # skipped or formatted, Dynamiq gives back the value itself
-        if kind not in PLAIN_CONTAINERS or _skips_containers(skip_format_types, force_format_types):
-            return original(value, skip_format_types, force_format_types, for_tracing, truncate_limit, **kwargs)
-        path = kwargs.get("path", "")
-        return walk(value, skip_format_types, force_format_types, for_tracing, truncate_limit, path)
 
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if wrapped is not original:  # a module holding another function (a user's patch): leave it be
-            return wrapped(*args, **kwargs)
-        return format_plain_values_at_once(*args, **kwargs)
+def _is_defined_in(function: Any, home: ModuleType) -> bool:
+    """Dynamiq's own function, not a patch or a wrapper standing in its place (those carry ``__wrapped__``)."""
+    code = getattr(function, "__code__", None)
+    return (
+        code is not None
+        and not hasattr(function, "__wrapped__")
+        and getattr(function, "__module__", None) == home.__name__
+        and code.co_filename == getattr(home, "__file__", None)
+    )
 
-    return wrapper
+
+_PROBES: tuple[Any, ...] = ({}, [], (), set(), "", 0, 0.0, False, None)
+_MAX_REMEMBERED_TYPES = 256
+_answers_alike: dict[Any, bool] = {}
+"""Per skip or force type: whether ``isinstance`` on each plain value equals ``issubclass`` on its type."""
+
+
+def _plain_classes(types: Any) -> bool:
+    """Skip or force types that plain values and their types answer alike, without an error."""
+    if not types:
+        return types is None or type(types) in _CLASS_SETS
+    if type(types) not in _CLASS_SETS:
+        return False  # an iterator would be used up; Dynamiq's own function gets it whole
+    for kind in types:
+        try:
+            alike = _answers_alike.get(kind)
+        except TypeError:  # unhashable: no class
+            return False
+        if alike is None:
+            alike = _probe(kind)
+            if len(_answers_alike) < _MAX_REMEMBERED_TYPES:  # classes made on the fly must not grow it forever
+                _answers_alike[kind] = alike
+        if not alike:
+            return False
+    return True
+
+
+def _probe(kind: Any) -> bool:
+    try:
+        return all(isinstance(probe, kind) == issubclass(type(probe), kind) for probe in _PROBES)
+    except Exception:  # typing.Any, a data protocol, text: Dynamiq's own check raises too
+        return False
 
 
 def _parameters(function: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:
@@ -113,10 +209,6 @@ def _parameters(function: Callable[..., Any]) -> Mapping[str, inspect.Parameter]
         return inspect.signature(function).parameters
     except (TypeError, ValueError):
         return {}
-
-
-def _as_it_is(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    return wrapped(*args, **kwargs)
 
 
 def _skips_containers(skip: Collection[type] | None, force: Collection[type] | None) -> bool:
