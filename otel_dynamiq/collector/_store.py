@@ -12,8 +12,12 @@ no query it makes reads a whole trace or the whole database into memory.
 
 Traces are listed by their start (their earliest run's), newest first, ties
 by trace id: a batch of traces arrives at one moment, so the order they
-arrived in says nothing of when they ran. A page ends at a (start, trace id)
-mark, and the next page begins below it.
+arrived in says nothing of when they ran. The viewer may also list them by
+duration, runs, tokens or cost (``TRACE_SORTS``), either way round. A page
+ends at a (value, trace id) mark, and the next page begins past it; traces
+whose value is unknown (a running trace's duration, a trace without usage's
+tokens) come last in both directions, in a second pass over the same index,
+so every order is read from an index a page at a time.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from otel_dynamiq.collector._summary import FACT_TEXT_CHARS, MAX_COST_USD, MAX_TOKENS, run_facts
@@ -50,6 +55,10 @@ CREATE TABLE IF NOT EXISTS traces (
     received INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS traces_by_start ON traces (start_ms, trace_id);
+CREATE INDEX IF NOT EXISTS traces_by_duration ON traces ((end_ms - start_ms), trace_id);
+CREATE INDEX IF NOT EXISTS traces_by_runs ON traces (run_count, trace_id);
+CREATE INDEX IF NOT EXISTS traces_by_tokens ON traces (tokens, trace_id);
+CREATE INDEX IF NOT EXISTS traces_by_cost ON traces (cost_usd, trace_id);
 CREATE TABLE IF NOT EXISTS requests (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     run_count INTEGER NOT NULL,
@@ -106,11 +115,32 @@ FROM runs r WHERE r.trace_id IN ({{}}) GROUP BY r.trace_id
     cost=f"CASE WHEN r.cost_usd BETWEEN 0 AND {MAX_COST_USD!r} THEN r.cost_usd END",
 )
 _TRACE_COLUMNS = ("trace_id", "name", "status", "start_ms", "end_ms", "run_count", "tokens", "cost_usd", "failures")
-# Newest start first; one start shared by many traces (a batch's, or a clock's coarse tick) by trace id, so a page's
-# end is a mark no other trace shares. Both directions descend, so the index ``traces_by_start`` is read backwards.
-_NEWEST_FIRST = " ORDER BY start_ms DESC, trace_id DESC"
-_BELOW = "(start_ms < ? OR (start_ms = ? AND trace_id < ?))"
-"""Where the page after a ``(start_ms, trace_id)`` mark begins."""
+
+
+@dataclass(frozen=True)
+class TraceSort:
+    """One order of the traces list: a key the summary table has an index on (``_SCHEMA``), and a direction.
+
+    Ties are broken by trace id in the key's direction, so a page's end is a mark no other trace shares.
+    """
+
+    key: str
+    """SQL text written here, never taken from a request: the request names a ``TRACE_SORTS`` entry."""
+    nullable: bool
+    """Whether the key may be unknown: those traces come after every known one, in their own pass."""
+    descending: bool = True
+
+
+TRACE_SORTS = {
+    "start": TraceSort("start_ms", nullable=False),
+    "duration": TraceSort("(end_ms - start_ms)", nullable=True),  # spelled as ``traces_by_duration`` is
+    "runs": TraceSort("run_count", nullable=False),
+    "tokens": TraceSort("tokens", nullable=True),
+    "cost": TraceSort("cost_usd", nullable=True),
+}
+"""The list's orders by the name the viewer's API takes; newest start first is the default."""
+NEWEST_FIRST = TRACE_SORTS["start"]
+
 _RUN_ROW_COLUMNS = ("id", *_FACT_NAMES, "size")
 # Built from the constant column names above, never from input (values are always bound): hence the noqa.
 _INSERT_RUN = (
@@ -121,7 +151,8 @@ _INSERT_RUN = (
     + ", ".join(f"{name} = excluded.{name}" for name in _FACT_NAMES)
 )
 _UPDATE_FACTS = f"UPDATE runs SET {', '.join(f'{name} = ?' for name in _FACT_NAMES)}, size = ? WHERE id = ?"  # noqa: S608
-_SELECT_TRACES = f"SELECT {', '.join(_TRACE_COLUMNS)} FROM traces"  # noqa: S608
+_SELECT_COLUMNS = ", ".join(_TRACE_COLUMNS)
+_SELECT_TRACES = f"SELECT {_SELECT_COLUMNS} FROM traces"  # noqa: S608
 # Text facts are cut again on the way out: a file written before they were cut on the way in may hold any length.
 _SELECT_RUN_ROWS = "SELECT {} FROM runs WHERE trace_id = ?".format(  # noqa: S608
     ", ".join(
@@ -129,6 +160,10 @@ _SELECT_RUN_ROWS = "SELECT {} FROM runs WHERE trace_id = ?".format(  # noqa: S60
         for name in _RUN_ROW_COLUMNS
     )
 )
+
+
+def _where(conditions: list[str]) -> str:
+    return f" WHERE {' AND '.join(conditions)}" if conditions else ""
 
 
 def _trace(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -139,9 +174,9 @@ def _trace(row: tuple[Any, ...]) -> dict[str, Any]:
     return trace
 
 
-def _mark(row: tuple[Any, ...]) -> tuple[float, str]:
-    """Where the page ending at this summary row stops: its place in the list's order."""
-    return float(row[3]), row[0]
+def _mark(row: tuple[Any, ...]) -> tuple[float | None, str]:
+    """Where the page ending at this row stops: its sort key (selected last) and its trace id (first)."""
+    return (None if row[-1] is None else float(row[-1])), row[0]
 
 
 class RunStore:
@@ -256,18 +291,21 @@ class RunStore:
         return [{"trace_id": trace_id, "run_count": count, "start_time": start} for trace_id, count, start, _ in rows]
 
     def trace_page(
-        self, limit: int, after: tuple[float, str] | None = None, status: str | None = None, text: str | None = None
-    ) -> tuple[list[dict[str, Any]], tuple[float, str] | None]:
-        """Trace summaries, latest start first, ``limit`` at most; and where the next page starts, if any.
+        self,
+        limit: int,
+        after: tuple[float | None, str] | None = None,
+        status: str | None = None,
+        text: str | None = None,
+        sort: TraceSort = NEWEST_FIRST,
+    ) -> tuple[list[dict[str, Any]], tuple[float | None, str] | None]:
+        """Trace summaries in ``sort``'s order, ``limit`` at most; and where the next page starts, if any.
 
         ``status`` is a run status, ``"failures"`` (any run failed) or ``"running"`` (no status yet);
-        ``text`` matches any run's name in the trace, or the trace id.
+        ``text`` matches any run's name in the trace, or the trace id. A mark's value is ``None`` once the
+        page has reached the traces whose key is unknown.
         """
         conditions: list[str] = []
         parameters: list[Any] = []
-        if after is not None:
-            conditions.append(_BELOW)
-            parameters += [after[0], after[0], after[1]]
         if status == "failures":
             conditions.append("failures > 0")
         elif status == "running":
@@ -276,19 +314,67 @@ class RunStore:
             conditions.append("status = ?")
             parameters.append(status)
         if text:
-            return self._text_page(limit, after, conditions, parameters, text)
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+            return self._text_page(limit, after, conditions, parameters, text, sort)
         with self._lock:
             self._settle()
+            rows = self._ordered(_SELECT_COLUMNS, sort, after, conditions, parameters, limit + 1)
+        return [_trace(row[:-1]) for row in rows[:limit]], _mark(rows[limit - 1]) if len(rows) > limit else None
+
+    def _ordered(
+        self,
+        columns: str,
+        sort: TraceSort,
+        after: tuple[float | None, str] | None,
+        conditions: list[str],
+        parameters: list[Any],
+        limit: int,
+    ) -> list[tuple[Any, ...]]:
+        """Called with the lock held: up to ``limit`` summary rows past ``after`` in ``sort``'s order, each
+        ending with its key.
+
+        Known keys first, then (for a key that may be unknown) the unknown ones by trace id: two queries,
+        each a range of the key's index read in order, where one ``ORDER BY`` putting NULLs last would sort
+        the whole table before its first row.
+        """
+        way, past = ("DESC", "<") if sort.descending else ("ASC", ">")
+        key = sort.key
+        # Only constant text: the columns and keys are written in this module, every value is bound.
+        select = f"SELECT {columns}, {key} FROM traces"  # noqa: S608
+        order = f" ORDER BY {key} {way}, trace_id {way} LIMIT ?"
+        rows: list[tuple[Any, ...]] = []
+        if after is None or after[0] is not None:
+            where = list(conditions)
+            bound = list(parameters)
+            if sort.nullable:
+                where.append(f"{key} IS NOT NULL")
+            if after is not None:
+                where.append(f"({key} {past} ? OR ({key} = ? AND trace_id {past} ?))")
+                bound += [after[0], after[0], after[1]]
             rows = self._connection.execute(
-                _SELECT_TRACES + where + _NEWEST_FIRST + " LIMIT ?",
-                (*parameters, limit + 1),
+                select + _where(where) + order,
+                (*bound, limit),
             ).fetchall()
-        return [_trace(row) for row in rows[:limit]], _mark(rows[limit - 1]) if len(rows) > limit else None
+        if sort.nullable and len(rows) < limit:
+            where = [*conditions, f"{key} IS NULL"]
+            bound = list(parameters)
+            if after is not None and after[0] is None:
+                where.append(f"trace_id {past} ?")
+                bound.append(after[1])
+            rows += self._connection.execute(
+                select + _where(where) + f" ORDER BY trace_id {way} LIMIT ?",
+                (*bound, limit - len(rows)),
+            ).fetchall()
+        return rows
 
     def _text_page(
-        self, limit: int, after: tuple[float, str] | None, conditions: list[str], parameters: list[Any], text: str
-    ) -> tuple[list[dict[str, Any]], tuple[float, str] | None]:
+        self,
+        limit: int,
+        after: tuple[float | None, str] | None,
+        conditions: list[str],
+        parameters: list[Any],
+        text: str,
+        sort: TraceSort,
+    ) -> tuple[list[dict[str, Any]], tuple[float | None, str] | None]:
         """Traces with ``text`` in their id or in a run's name: no index serves it, so every run may be read.
 
         The scan goes in the list's order ``TEXT_SCAN_SLICE`` traces at a time, letting go of the lock between
@@ -300,37 +386,27 @@ class RunStore:
             " AND (trace_id LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM runs r WHERE r.trace_id = traces.trace_id"
             " AND r.name LIKE ? ESCAPE '\\'))"
         )
-        if after is not None:  # the cursor's condition comes first in ``conditions``: the scan moves it
-            conditions, parameters = conditions[1:], parameters[3:]
         deadline = time.monotonic() + TEXT_SCAN_SECONDS
         found: list[tuple[Any, ...]] = []
         position = after
         while True:
-            where = list(conditions)
-            bound = list(parameters)
-            if position is not None:
-                where.insert(0, _BELOW)
-                bound[:0] = [position[0], position[0], position[1]]
-            clause = f" WHERE {' AND '.join(where)}" if where else ""
             with self._lock:
                 self._settle()
-                scanned = self._connection.execute(
-                    "SELECT trace_id, start_ms FROM traces" + clause + _NEWEST_FIRST + " LIMIT ?",  # noqa: S608
-                    (*bound, TEXT_SCAN_SLICE),
-                ).fetchall()
+                scanned = self._ordered("trace_id", sort, position, conditions, parameters, TEXT_SCAN_SLICE)
                 if scanned:
-                    found += self._connection.execute(
-                        f"{_SELECT_TRACES} WHERE trace_id IN ({', '.join('?' * len(scanned))}){matching}"
-                        + _NEWEST_FIRST,
+                    hits = self._connection.execute(
+                        f"{_SELECT_TRACES} WHERE trace_id IN ({', '.join('?' * len(scanned))}){matching}",
                         (*(trace_id for trace_id, _ in scanned), pattern, pattern),
                     ).fetchall()
+                    by_id = {row[0]: row for row in hits}
+                    found += [(*by_id[trace_id], key) for trace_id, key in scanned if trace_id in by_id]
             if len(found) > limit:
-                return [_trace(row) for row in found[:limit]], _mark(found[limit - 1])
+                return [_trace(row[:-1]) for row in found[:limit]], _mark(found[limit - 1])
             if len(scanned) < TEXT_SCAN_SLICE:
-                return [_trace(row) for row in found], None
-            position = (scanned[-1][1], scanned[-1][0])
+                return [_trace(row[:-1]) for row in found], None
+            position = _mark(scanned[-1])
             if time.monotonic() > deadline:
-                return [_trace(row) for row in found], position
+                return [_trace(row[:-1]) for row in found], position
 
     def trace_summary(self, trace_id: str) -> dict[str, Any] | None:
         with self._lock:

@@ -20,6 +20,7 @@ import hmac
 import json
 import math
 import re
+from dataclasses import replace
 from functools import cache
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
@@ -27,7 +28,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from otel_dynamiq.collector._store import RunStore
+from otel_dynamiq.collector._store import TRACE_SORTS, RunStore, TraceSort
 from otel_dynamiq.collector._validate import canonical_id
 from otel_dynamiq.environment_variables import OTEL_DYNAMIQ_COLLECTOR_ACCESS_KEY
 
@@ -62,6 +63,7 @@ _PAGE_POLICY = (
 _NO_STORE = {"Cache-Control": "no-store"}
 _LOOPBACK_HOST = re.compile(r"^(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d{1,5})?$", re.IGNORECASE)
 _STATUS_FILTERS = frozenset({"succeeded", "failed", "skipped", "canceled", "failures", "running"})
+_DIRECTIONS = {"desc": True, "asc": False}
 
 
 class _BadQuery(ValueError):
@@ -191,6 +193,25 @@ def _time_cursor(text: str | None) -> tuple[float, str] | None:
     return position, cursor[1]
 
 
+def _trace_cursor(text: str | None) -> tuple[float | None, str] | None:
+    """A page of traces ends at its sort key and a trace id; ``null`` once past every known key."""
+    if text is not None and text.startswith("null~"):
+        cursor = _cursor(text)
+        return None if cursor is None else (None, cursor[1])
+    return _time_cursor(text)
+
+
+def _trace_sort(query: dict[str, list[str]]) -> TraceSort:
+    """``sort`` and ``dir`` name one of the store's orders; their text never reaches the SQL."""
+    key = _one(query, "sort") or "start"
+    direction = _one(query, "dir") or "desc"
+    if key not in TRACE_SORTS:
+        raise _BadQuery(f"sort must be one of {', '.join(TRACE_SORTS)}")
+    if direction not in _DIRECTIONS:
+        raise _BadQuery("dir must be asc or desc")
+    return replace(TRACE_SORTS[key], descending=_DIRECTIONS[direction])
+
+
 def _serve_data(handler: BaseHTTPRequestHandler, store: RunStore, route: str, query: dict[str, list[str]]) -> None:
     parts = [unquote(part) for part in route.split("/")]
     if parts == ["version"]:
@@ -199,10 +220,13 @@ def _serve_data(handler: BaseHTTPRequestHandler, store: RunStore, route: str, qu
         status = _one(query, "status") or None
         if status is not None and status not in _STATUS_FILTERS:
             raise _BadQuery(f"status must be one of {', '.join(sorted(_STATUS_FILTERS))}")
-        after = _time_cursor(_one(query, "after"))
+        after = _trace_cursor(_one(query, "after"))
         text = (_one(query, "q") or "").strip()[:200] or None
-        traces, following = store.trace_page(_limit(query, 50, MAX_TRACES_PER_PAGE), after, status, text)
-        next_page = f"{following[0]!r}~{following[1]}" if following else None
+        limit = _limit(query, 50, MAX_TRACES_PER_PAGE)
+        traces, following = store.trace_page(limit, after, status, text, _trace_sort(query))
+        next_page = None
+        if following is not None:
+            next_page = f"{'null' if following[0] is None else repr(following[0])}~{following[1]}"
         _send_json(handler, HTTPStatus.OK, {"traces": traces, "next": next_page})
     elif len(parts) == 2 and parts[0] == "traces":
         summary = store.trace_summary(str(canonical_id(parts[1])))

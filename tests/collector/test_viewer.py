@@ -356,16 +356,28 @@ def test_a_database_listed_by_arrival_opens_listed_by_start_from_an_index(tmp_pa
         connection = store._connection
         indexes = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "traces_by_start" in indexes and "traces_newest" not in indexes
-        plan = " ".join(
-            str(step[-1])
-            for step in connection.execute(
-                f"EXPLAIN QUERY PLAN {_store._SELECT_TRACES} WHERE {_store._BELOW}{_store._NEWEST_FIRST} LIMIT 50",
-                (1.0, 1.0, "x"),
-            )
-        )
+        plan = page_plans(store, _store.NEWEST_FIRST, (1.0, "x"))
         assert "traces_by_start" in plan and "TEMP B-TREE" not in plan, plan  # a page reads 50 rows, never sorts all
     finally:
         store.close()
+
+
+def page_plans(store: RunStore, sort: _store.TraceSort, after: tuple[float | None, str] | None = None) -> str:
+    """SQLite's plan for each query a page of 50 traces makes: the statements are caught as they run."""
+    statements: list[str] = []
+    connection = store._connection
+    connection.set_trace_callback(statements.append)
+    try:
+        store.trace_page(50, after, sort=sort)
+    finally:
+        connection.set_trace_callback(None)
+    pages = [statement for statement in statements if "FROM traces" in statement and "ORDER BY" in statement]
+    assert pages, statements
+    # A Python whose trace gives the statement as written: its parameters, which the plan does not depend on.
+    return " | ".join(
+        " ".join(str(step[-1]) for step in connection.execute(f"EXPLAIN QUERY PLAN {page}", [0] * page.count("?")))
+        for page in pages
+    )
 
 
 def test_summaries_a_stopped_process_left_behind_are_recounted_on_open(tmp_path: Path) -> None:
@@ -588,3 +600,126 @@ def test_a_text_filter_scans_a_slice_at_a_time_and_its_pages_go_on_where_it_stop
     assert [trace["name"] for trace in first["traces"]] == ["needle 6", "needle 3"]
     rest = data(collector.url, "/viewer/api/traces?q=needle&limit=2&after=" + urllib.parse.quote(first["next"]))
     assert ([trace["name"] for trace in rest["traces"]], rest["next"]) == (["needle 0"], None)
+
+
+SORTED_TRACES = 23
+"""Traces for the sort tests: each value below is shared by several (ties), and some are unknown (NULL)."""
+
+
+def sorted_trace(number: int) -> list[dict[str, Any]]:
+    """Trace ``number``: its start, duration, runs, tokens and cost each repeat over the traces, a few unknown."""
+    start = minute(number * 7 % SORTED_TRACES)
+    seconds = number % 4  # 0 to 3 s; every fifth trace is still running (no end: its duration is unknown)
+    end = None if number % 5 == 0 else f"2026-01-01T{start[11:16]}:{seconds:02d}+00:00"
+    usage = {"total_tokens": 10 * (number % 3), "total_tokens_cost_usd": 0.25 * (number % 4)}
+    if number % 6 == 0:
+        usage = {"total_tokens": 10 * (number % 3)}  # tokens known, cost unknown
+    metadata: dict[str, Any] = {"node": {"group": "llms"}, "usage": usage}
+    if number % 7 == 0:
+        metadata = {}  # no usage at all: tokens and cost unknown
+    root = sample_run(
+        id=run_id(number * 10),
+        trace_id=trace_id(number),
+        name=f"sorted {number}",
+        start_time=start,
+        end_time=end,
+        metadata=metadata,
+        status="succeeded" if end else None,
+    )
+    children = [
+        sample_run(
+            id=run_id(number * 10 + child),
+            trace_id=trace_id(number),
+            parent_run_id=root["id"],
+            name="child",
+            start_time=start,
+            end_time=end and start,  # a running trace's children are running too
+        )
+        for child in range(1, 1 + number % 3)
+    ]
+    return [root, *children]
+
+
+def expected_order(traces: list[dict[str, Any]], key: str, descending: bool) -> list[str]:
+    """The order the list must have: known values by (value, trace id), then unknown ones by trace id."""
+
+    def value(trace: dict[str, Any]) -> float | None:
+        if key == "duration":
+            return None if trace["end_ms"] is None else trace["end_ms"] - trace["start_ms"]
+        return trace[{"start": "start_ms", "runs": "run_count", "tokens": "tokens", "cost": "cost_usd"}[key]]
+
+    known = sorted((t for t in traces if value(t) is not None), key=lambda t: (value(t), t["trace_id"]))
+    unknown = sorted(t["trace_id"] for t in traces if value(t) is None)
+    if descending:
+        known.reverse()
+        unknown.reverse()
+    return [t["trace_id"] for t in known] + unknown
+
+
+def test_traces_sort_by_each_column_either_way_over_pages_with_ties_and_unknowns_last(
+    collector: LocalCollector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = [run for number in range(SORTED_TRACES) for run in sorted_trace(number)]
+    assert post(collector.url, {"runs": runs})[0] == 200
+    everything = data(collector.url, "/viewer/api/traces?limit=200")["traces"]
+    assert len(everything) == SORTED_TRACES
+    assert {trace["run_count"] for trace in everything} == {1, 2, 3}
+    assert sum(trace["tokens"] is None for trace in everything) == 4
+    assert sum(trace["cost_usd"] is None for trace in everything) == 7
+    assert sum(trace["end_ms"] is None for trace in everything) == 5
+    still_running = {trace_id(number) for number in range(0, SORTED_TRACES, 5)}
+    monkeypatch.setattr(_store, "TEXT_SCAN_SLICE", 3)  # the text filter's scan crosses from known to unknown too
+    for key in ("start", "duration", "runs", "tokens", "cost"):
+        for direction in ("asc", "desc"):
+            expected = expected_order(everything, key, direction == "desc")
+            for extra in ("limit=4", "limit=1", "limit=200", "limit=5&q=sorted"):
+                query = f"sort={key}&dir={direction}&{extra}"
+                assert [trace["trace_id"] for trace in all_pages(collector.url, query)] == expected, query
+            running = all_pages(collector.url, f"sort={key}&dir={direction}&limit=2&status=running")
+            assert [trace["trace_id"] for trace in running] == [item for item in expected if item in still_running]
+    default = [trace["trace_id"] for trace in all_pages(collector.url, "limit=3")]
+    assert default == expected_order(everything, "start", descending=True)
+    assert [trace["trace_id"] for trace in all_pages(collector.url, "sort=start&limit=3")] == default
+
+
+def test_a_sort_or_direction_not_in_the_list_is_a_400_that_says_what_is(filled: LocalCollector) -> None:
+    for query, says in (
+        ("sort=name", b"sort must be one of start, duration, runs, tokens, cost"),
+        ("sort=cost_usd", b"sort must be one of"),
+        ("sort=start_ms%20DESC%3B%20DROP%20TABLE%20traces", b"sort must be one of"),
+        ("sort=cost&dir=up", b"dir must be asc or desc"),
+        ("dir=DESC", b"dir must be asc or desc"),
+        ("sort=cost&after=null~", b"after must be"),
+    ):
+        status, _, body = fetch(filled.url, f"/viewer/api/traces?{query}")
+        assert (status, says in body) == (400, True), (query, body)
+    assert len(data(filled.url, "/viewer/api/traces")["traces"]) == 3  # and nothing happened to the table
+
+
+def test_with_100000_traces_every_sort_reads_its_first_page_from_an_index_without_sorting() -> None:
+    store = RunStore()
+    try:
+        with store._connection:
+            store._connection.executemany(
+                "INSERT INTO traces (trace_id, start_ms, end_ms, run_count, tokens, cost_usd, failures, received)"
+                " VALUES (?, ?, ?, ?, ?, ?, 0, 1)",
+                (
+                    (
+                        f"{number:032x}",
+                        float(number % 5000),
+                        None if number % 11 == 0 else float(number % 5000 + number % 97),
+                        1 + number % 40,
+                        None if number % 13 == 0 else number % 1000,
+                        None if number % 17 == 0 else (number % 300) / 1000,
+                    )
+                    for number in range(100_000)
+                ),
+            )
+        for key, sort in _store.TRACE_SORTS.items():
+            for descending in (True, False):
+                chosen = _store.TraceSort(sort.key, sort.nullable, descending)
+                for after in (None, (1.0, "5"), (None, "5")) if sort.nullable else (None, (1.0, "5")):
+                    plan = page_plans(store, chosen, after)
+                    assert f"traces_by_{key}" in plan and "TEMP B-TREE" not in plan, (key, descending, after, plan)
+    finally:
+        store.close()
