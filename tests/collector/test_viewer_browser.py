@@ -1015,3 +1015,120 @@ def test_invisible_and_bidi_characters_show_as_code_points_in_the_list_the_tree_
     shown = page.locator("main").inner_text()
     hidden = [hex(ord(char)) for char in shown if unicodedata.category(char) in ("Cf", "Cc") and char not in "\t\n"]
     assert hidden == []
+
+
+def priced(count: int) -> list[dict[str, Any]]:
+    """``count`` traces, "priced NN" started NN minutes in; their costs in another order, every tenth unknown."""
+    runs = []
+    for number in range(count):
+        usage = {"total_tokens": (number * 13) % count, "total_tokens_cost_usd": ((number * 17) % count) / 1000}
+        runs.append(
+            sample_run(
+                id=run_id("cdcdcdcd", number),
+                trace_id=run_id("edededed", number),
+                name=f"priced {number:02d}",
+                start_time=minute(number),
+                end_time=minute(number).replace(":00+", f":{(number * 7) % count % 60:02d}+"),
+                metadata={} if number % 10 == 9 else {"node": {"group": "llms"}, "usage": usage},
+            )
+        )
+    return runs
+
+
+def by_cost(count: int, descending: bool) -> list[str]:
+    """The names in cost order, the traces without a cost last (by trace id, in the same direction)."""
+    known = sorted((n for n in range(count) if n % 10 != 9), key=lambda n: ((n * 17) % count, n), reverse=descending)
+    unknown = sorted((n for n in range(count) if n % 10 == 9), reverse=descending)
+    return [f"priced {number:02d}" for number in known + unknown]
+
+
+def test_a_header_sorts_the_list_by_cost_the_address_keeps_it_and_back_restores_each_order(
+    browser: Browser,
+) -> None:
+    with LocalCollector() as collector:
+        assert post(collector.url, {"runs": priced(60)})[0] == 200
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        try:
+            page = context.new_page()
+            page.goto(collector.url + "/")
+            names = page.locator("tr.trace-row .name a")
+            expect(names).to_have_count(50)
+            start, cost = page.locator("th[data-sort=start]"), page.locator("th[data-sort=cost]")
+            expect(start).to_have_attribute("aria-sort", "descending")
+            # The cost column: dollars, and empty where no run said what it cost.
+            expect(row_named(page, "priced 12").locator("td.cost")).to_have_text("$0.0240")  # 24 thousandths
+            expect(row_named(page, "priced 53").locator("td.cost")).to_have_text("$0.00100")
+            expect(row_named(page, "priced 19").locator("td.cost")).to_have_text("")
+            cost.get_by_role("button", name="Cost").click()
+            expect(page).to_have_url(re.compile(r"#/\?sort=cost&dir=desc$"))
+            expect(names.first).to_have_text(by_cost(60, True)[0])
+            assert names.all_inner_texts() == by_cost(60, True)[:50]
+            expect(cost).to_have_attribute("aria-sort", "descending")
+            expect(start).not_to_have_attribute("aria-sort", re.compile(".*"))
+            cost.get_by_role("button").click()
+            expect(page).to_have_url(re.compile(r"#/\?sort=cost&dir=asc$"))
+            expect(cost).to_have_attribute("aria-sort", "ascending")
+            expect(names.first).to_have_text(by_cost(60, False)[0])
+            page.locator("button.more", has_text="load more").click()  # goes on in the same order
+            expect(names).to_have_count(60)
+            assert names.all_inner_texts() == by_cost(60, False)  # the unknown costs last
+            expect(page).to_have_url(re.compile(r"#/\?sort=cost&dir=asc&n=60$"))
+            names.nth(3).click()
+            expect(page.locator(".totals h1")).to_have_text(by_cost(60, False)[3])
+            page.go_back()  # from the trace: the list as it was left
+            expect(names).to_have_count(60)
+            assert names.all_inner_texts() == by_cost(60, False)
+            page.go_back()  # the sort before: highest cost first
+            expect(page).to_have_url(re.compile(r"#/\?sort=cost&dir=desc$"))
+            expect(cost).to_have_attribute("aria-sort", "descending")
+            expect(names.first).to_have_text(by_cost(60, True)[0])
+            page.go_back()  # and the list by start
+            expect(page).to_have_url(re.compile(r"/(#/)?$"))
+            expect(start).to_have_attribute("aria-sort", "descending")
+            expect(names.first).to_have_text("priced 59")
+            shared = context.new_page()  # a link someone was sent
+            shared.goto(collector.url + "/#/?sort=cost&dir=asc")
+            expect(shared.locator("tr.trace-row .name a").first).to_have_text(by_cost(60, False)[0])
+            expect(shared.locator("th[data-sort=cost]")).to_have_attribute("aria-sort", "ascending")
+        finally:
+            context.close()
+
+
+def row_named(page: Page, name: str) -> Any:
+    return page.locator("tr.trace-row").filter(has=page.locator(".name a", has_text=re.compile(f"^{name}$")))
+
+
+def test_the_keyboard_reaches_a_header_and_sorts_by_it(browser: Browser) -> None:
+    with LocalCollector() as collector:
+        assert post(collector.url, {"runs": priced(30)})[0] == 200
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        try:
+            page = context.new_page()
+            page.goto(collector.url + "/")
+            names = page.locator("tr.trace-row .name a")
+            expect(names).to_have_count(30)
+            page.locator("table.traces").focus()
+            for _ in range(4):  # Start, Duration, Runs, Tokens: each header's button is a stop
+                page.keyboard.press("Tab")
+            expect(page.get_by_role("button", name="Tokens")).to_be_focused()
+            page.keyboard.press("Enter")
+            expect(page).to_have_url(re.compile(r"#/\?sort=tokens&dir=desc$"))
+            expect(page.locator("th[data-sort=tokens]")).to_have_attribute("aria-sort", "descending")
+            most = sorted((n for n in range(30) if n % 10 != 9), key=lambda n: ((n * 13) % 30, n), reverse=True)
+            expect(names.first).to_have_text(f"priced {most[0]:02d}")
+            page.keyboard.press("Space")
+            expect(page).to_have_url(re.compile(r"#/\?sort=tokens&dir=asc$"))
+            expect(names.first).to_have_text(f"priced {most[-1]:02d}")
+            expect(page.get_by_role("button", name="Tokens")).to_be_focused()  # the focus stays on the header
+            page.keyboard.press("ArrowDown")  # a header's keys are its own: no row moves
+            expect(page.locator("tr.trace-row.active")).to_have_count(0)
+            page.keyboard.press("Shift+Tab")
+            page.keyboard.press("Shift+Tab")
+            page.keyboard.press("Shift+Tab")
+            page.keyboard.press("Shift+Tab")
+            expect(page.locator("table.traces")).to_be_focused()
+            page.keyboard.press("ArrowDown")
+            expect(page.locator("tr.trace-row.active .name a")).to_have_text(f"priced {most[-1]:02d}")
+            expect(page.locator("table.traces")).to_have_attribute("aria-label", "traces, fewest tokens first")
+        finally:
+            context.close()

@@ -20,10 +20,13 @@ const id = (value) => encodeURIComponent(value);
 
 export const api = {
   version: () => getJSON("/viewer/api/version"),
-  traces({ status, text, after, limit }) {
+  // sort and dir: one of the collector's orders (start, duration, runs, tokens, cost) and asc or desc.
+  traces({ status, text, sort, dir, after, limit }) {
     const query = new URLSearchParams();
     if (status) query.set("status", status);
     if (text) query.set("q", text);
+    if (sort) query.set("sort", sort);
+    if (dir) query.set("dir", dir);
     if (after) query.set("after", after);
     if (limit) query.set("limit", String(limit));
     return getJSON(`/viewer/api/traces?${query}`);

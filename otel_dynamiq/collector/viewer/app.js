@@ -30,9 +30,17 @@ function route() {
     document.title = `trace ${parts[1].slice(0, 8)} · otel-dynamiq`;
     return;
   }
-  if (!(current instanceof TracesList)) {
-    const params = new URLSearchParams(query || "");
-    current = new TracesList(view, { status: params.get("status"), text: params.get("q"), rows: params.get("n") }, history.state);
+  const params = new URLSearchParams(query || "");
+  const asked = {
+    status: params.get("status"),
+    text: params.get("q"),
+    sort: params.get("sort"),
+    dir: params.get("dir"),
+    rows: params.get("n"),
+  };
+  // Back or Forward between two sorts of the list, or a link to another: the list as that address has it.
+  if (!(current instanceof TracesList) || !current.shows(asked)) {
+    current = new TracesList(view, asked, history.state);
     current.start();
     document.title = "traces · otel-dynamiq";
   }

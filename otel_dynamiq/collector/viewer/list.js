@@ -1,10 +1,13 @@
 // The traces list: latest start first, filtered by status and by text in run names, a page at a time.
-// Its address holds the filters and how many rows are loaded (#/?status=failed&n=150), and its history entry
-// the scroll position and the row last opened: Back from a trace shows the list as it was left.
+// A column's header button sorts by it (duration, runs, tokens, cost; highest first, then lowest first); the
+// collector does the sorting, so "load more" goes on in the same order, and unknown values come last either way.
+// Its address holds the filters, the sort and how many rows are loaded (#/?sort=cost&dir=asc&n=150), and its
+// history entry the scroll position and the row last opened: Back from a trace shows the list as it was left.
+// A new sort is a new history entry: Back returns to the order before it.
 // The keyboard moves through the rows (the table keeps the focus and names the active row with
 // aria-activedescendant, so live updates that draw the rows again never drop it); Enter opens a trace.
 import { api } from "./api.js";
-import { badge, clear, clock, duration, h, number } from "./dom.js";
+import { badge, clear, clock, cost, duration, h, number } from "./dom.js";
 
 const STATUSES = [
   ["", "any status"],
@@ -19,6 +22,23 @@ const PAGE_SIZE = 50;
 const MAX_PAGE = 200; // the collector's most traces per request
 const MOST_RESTORED = 5000; // rows a hand-edited address may ask for again
 const ROW_STEP = { ArrowDown: 1, ArrowUp: -1, PageDown: 10, PageUp: -10 };
+// The collector's orders (its fixed list), each with what it reads as: highest first ("desc"), then lowest first.
+const SORTS = {
+  start: { desc: "latest start first", asc: "earliest start first" },
+  duration: { desc: "longest first", asc: "shortest first" },
+  runs: { desc: "most runs first", asc: "fewest runs first" },
+  tokens: { desc: "most tokens first", asc: "fewest tokens first" },
+  cost: { desc: "costliest first", asc: "cheapest first" },
+};
+const COLUMNS = [
+  ["Name", null],
+  ["Status", null],
+  ["Start", "start"],
+  ["Duration", "duration"],
+  ["Runs", "runs"],
+  ["Tokens", "tokens"],
+  ["Cost", "cost"],
+];
 
 // Only these statuses become class names: any other text a run holds is its producer's, never a class.
 const KNOWN_STATUSES = new Set(["succeeded", "failed", "skipped", "canceled"]);
@@ -34,12 +54,18 @@ function restoredRows(text) {
   return Math.min(MOST_RESTORED, Math.max(PAGE_SIZE, rows));
 }
 
+// What the address asks to see, with anything it does not know read as the default: latest start first.
+function viewOf(asked) {
+  const sort = Object.hasOwn(SORTS, asked.sort || "") ? asked.sort : "start";
+  return { status: asked.status || "", text: asked.text || "", sort, dir: asked.dir === "asc" ? "asc" : "desc" };
+}
+
 export class TracesList {
-  // filters: status, text and rows (the address's n); left: what the history entry kept (scroll, the row opened).
-  constructor(root, filters, left = null) {
+  // asked: status, text, sort, dir and rows (the address's n); left: what the history entry kept (scroll, row).
+  constructor(root, asked, left = null) {
     this.root = root;
-    this.filters = { status: filters.status || "", text: filters.text || "" };
-    this.rows = restoredRows(filters.rows);
+    this.filters = viewOf(asked); // everything the collector is asked for but the page
+    this.rows = restoredRows(asked.rows);
     this.left = left && Number.isFinite(left.scroll) ? left : null;
     this.traces = [];
     this.next = null;
@@ -71,10 +97,20 @@ export class TracesList {
     this.remember();
   }
 
+  // Whether this list is what an address asks for (Back to another sort builds the list again).
+  shows(asked) {
+    const view = viewOf(asked);
+    return Object.keys(view).every((key) => view[key] === this.filters[key]);
+  }
+
   hash(rows) {
     const query = new URLSearchParams();
     if (this.filters.status) query.set("status", this.filters.status);
     if (this.filters.text) query.set("q", this.filters.text);
+    if (this.filters.sort !== "start" || this.filters.dir !== "desc") {
+      query.set("sort", this.filters.sort);
+      query.set("dir", this.filters.dir);
+    }
     if (rows > PAGE_SIZE) query.set("n", String(rows));
     return `#/${query.toString() ? `?${query}` : ""}`;
   }
@@ -112,18 +148,47 @@ export class TracesList {
         this.changed();
       }, 250);
     });
+    // A sortable column's header holds a button (Tab reaches it, Enter or Space sorts); the sorted one has aria-sort.
+    this.headers = new Map();
+    const headers = COLUMNS.map(([title, sort]) => {
+      if (!sort) return h("th", { scope: "col" }, title);
+      const button = h("button", { type: "button", class: "sort", onclick: () => this.sortBy(sort) }, title);
+      const header = h("th", { scope: "col", class: sort === "start" ? null : "num", dataset: { sort } }, button);
+      this.headers.set(sort, header);
+      return header;
+    });
     this.table = h(
       "table",
-      { class: "traces", role: "grid", "aria-label": "traces, latest start first", "aria-readonly": "true", tabindex: "0" },
-      h(
-        "thead",
-        null,
-        h("tr", null, ["Name", "Status", "Start", "Duration", "Runs", "Tokens"].map((title) => h("th", null, title))),
-      ),
+      { class: "traces", role: "grid", "aria-readonly": "true", tabindex: "0" },
+      h("thead", null, h("tr", null, headers)),
       this.body,
     );
+    this.showSort();
     this.table.addEventListener("keydown", (event) => this.key(event));
     clear(this.root, h("div", { class: "filters" }, select, search, this.count), this.problem, this.table, this.moreButton);
+  }
+
+  showSort() {
+    const { sort, dir } = this.filters;
+    for (const [key, header] of this.headers) {
+      if (key === sort) header.setAttribute("aria-sort", dir === "asc" ? "ascending" : "descending");
+      else header.removeAttribute("aria-sort");
+      const next = key === sort && dir === "desc" ? "asc" : "desc";
+      header.firstChild.title = `sort ${SORTS[key][next]}`;
+    }
+    this.table.setAttribute("aria-label", `traces, ${SORTS[sort][dir]}`);
+  }
+
+  // The first click on a column sorts it highest first, the next lowest first, and so on.
+  sortBy(sort) {
+    const dir = this.filters.sort === sort && this.filters.dir === "desc" ? "asc" : "desc";
+    this.remember(); // the entry left keeps its rows, scroll and row: Back shows them again
+    this.filters.sort = sort;
+    this.filters.dir = dir;
+    this.active = null;
+    history.pushState(null, "", this.hash(0));
+    this.showSort();
+    this.load(false);
   }
 
   changed() {
@@ -134,6 +199,7 @@ export class TracesList {
 
   // Up and down move a row, Page Up and Page Down ten, Home and End to the first and last; Enter opens.
   key(event) {
+    if (event.target !== this.table) return; // a header's button takes its own keys
     if (event.altKey || event.ctrlKey || event.metaKey) return;
     if (this.traces.length === 0) return;
     const index = this.traces.findIndex((trace) => trace.trace_id === this.active);
@@ -231,6 +297,7 @@ export class TracesList {
         h("td", { class: "num" }, duration(span)),
         h("td", { class: "num runs" }, number.format(trace.run_count)),
         h("td", { class: "num tokens" }, trace.tokens === null ? "–" : number.format(trace.tokens)),
+        h("td", { class: "num cost" }, cost(trace.cost_usd)), // empty when no run said what it cost
       );
     });
     if (rows.length === 0) {
@@ -241,9 +308,9 @@ export class TracesList {
           null,
           h(
             "td",
-            { colspan: 6, class: "empty" },
+            { colspan: COLUMNS.length, class: "empty" },
             this.next
-              ? "No match among the newest traces: load more to search further back."
+              ? "No match among the traces searched so far: load more to search further."
               : filtered
               ? "No trace matches these filters."
               : `No traces yet. Send runs here: OTEL_EXPORTER_DYNAMIQ_ENDPOINT=${location.origin}`,
