@@ -1108,6 +1108,8 @@ def test_the_keyboard_reaches_a_header_and_sorts_by_it(browser: Browser) -> None
             names = page.locator("tr.trace-row .name a")
             expect(names).to_have_count(30)
             page.locator("table.traces").focus()
+            page.keyboard.press("ArrowDown")  # a row is active: Enter on a header must still sort, not open it
+            expect(page.locator("tr.trace-row.active .name a")).to_have_text("priced 29")
             for _ in range(4):  # Start, Duration, Runs, Tokens: each header's button is a stop
                 page.keyboard.press("Tab")
             expect(page.get_by_role("button", name="Tokens")).to_be_focused()

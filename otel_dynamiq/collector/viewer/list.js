@@ -199,7 +199,7 @@ export class TracesList {
 
   // Up and down move a row, Page Up and Page Down ten, Home and End to the first and last; Enter opens.
   key(event) {
-    if (event.target !== this.table) return; // a header's button takes its own keys
+    if (event.target.closest("thead")) return; // a header's button takes its own keys (Enter sorts, not opens)
     if (event.altKey || event.ctrlKey || event.metaKey) return;
     if (this.traces.length === 0) return;
     const index = this.traces.findIndex((trace) => trace.trace_id === this.active);
