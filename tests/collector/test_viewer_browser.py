@@ -14,6 +14,7 @@ import subprocess
 import sys
 import unicodedata
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -824,6 +825,20 @@ def test_on_a_phone_a_tapped_run_brings_its_panel_into_view(site: Site, browser:
         context.close()
 
 
+@contextmanager
+def viewer_of(browser: Browser, runs: list[dict[str, Any]], path: str = "/") -> Iterator[tuple[LocalCollector, Page]]:
+    """A collector of its own holding ``runs``, and a page on its viewer at ``path`` (closed after)."""
+    with LocalCollector() as collector:
+        assert post(collector.url, {"runs": runs})[0] == 200
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        try:
+            page = context.new_page()
+            page.goto(collector.url + path)
+            yield collector, page
+        finally:
+            context.close()
+
+
 def batch(count: int) -> list[dict[str, Any]]:
     """``count`` traces in one request, their starts shuffled: the one named "started 007" started 7 minutes in."""
     starts = [(number * 37) % count for number in range(count)]  # 37 shares no factor with the counts used
@@ -847,73 +862,59 @@ def names_started(first: int, last: int) -> list[str]:
 def test_a_batch_of_traces_is_listed_by_start_and_back_after_load_more_restores_rows_and_scroll(
     browser: Browser,
 ) -> None:
-    with LocalCollector() as collector:
-        assert post(collector.url, {"runs": batch(200)})[0] == 200
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        try:
-            page = context.new_page()
-            page.goto(collector.url + "/")
-            names = page.locator("tr.trace-row .name a")
-            expect(names).to_have_count(50)
-            assert names.all_inner_texts() == names_started(199, 150)  # one request's traces, by their start
-            for shown in (100, 150):
-                page.locator("button.more", has_text="load more").click()
-                expect(names).to_have_count(shown)
-            assert names.all_inner_texts() == names_started(199, 50)  # each page goes on where the last ended
-            expect(page).to_have_url(re.compile(r"#/\?n=150$"))
-            opened = page.locator("tr.trace-row").nth(120)
-            opened.scroll_into_view_if_needed()
-            scrolled = page.evaluate("scrollY")
-            assert scrolled > 1000
-            opened.locator(".name a").click()
-            expect(page.locator(".totals h1")).to_have_text("started 079")
-            page.go_back()
-            expect(names).to_have_count(150)  # not the first 50 again
-            page.wait_for_function("(y) => Math.abs(scrollY - y) <= 2", arg=scrolled)
-            expect(page.locator("tr.trace-row.active .name a")).to_have_text("started 079")  # the row left from
-            page.reload()  # the address alone is enough for the rows
-            expect(names).to_have_count(150)
-        finally:
-            context.close()
+    with viewer_of(browser, batch(200)) as (_, page):
+        names = page.locator("tr.trace-row .name a")
+        expect(names).to_have_count(50)
+        assert names.all_inner_texts() == names_started(199, 150)  # one request's traces, by their start
+        for shown in (100, 150):
+            page.locator("button.more", has_text="load more").click()
+            expect(names).to_have_count(shown)
+        assert names.all_inner_texts() == names_started(199, 50)  # each page goes on where the last ended
+        expect(page).to_have_url(re.compile(r"#/\?n=150$"))
+        opened = page.locator("tr.trace-row").nth(120)
+        opened.scroll_into_view_if_needed()
+        scrolled = page.evaluate("scrollY")
+        assert scrolled > 1000
+        opened.locator(".name a").click()
+        expect(page.locator(".totals h1")).to_have_text("started 079")
+        page.go_back()
+        expect(names).to_have_count(150)  # not the first 50 again
+        page.wait_for_function("(y) => Math.abs(scrollY - y) <= 2", arg=scrolled)
+        expect(page.locator("tr.trace-row.active .name a")).to_have_text("started 079")  # the row left from
+        page.reload()  # the address alone is enough for the rows
+        expect(names).to_have_count(150)
 
 
 def test_the_traces_list_takes_the_keyboard_through_live_updates(browser: Browser) -> None:
-    with LocalCollector() as collector:
-        assert post(collector.url, {"runs": batch(60)})[0] == 200
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        try:
-            page = context.new_page()
-            page.goto(collector.url + "/")
-            expect(page.locator("tr.trace-row")).to_have_count(50)
-            table = page.locator("table.traces")
-            active = page.locator("tr.trace-row.active .name a")
-            page.locator("input[name=q]").focus()
-            page.keyboard.press("Tab")  # one stop for the whole table, not one per row
-            expect(table).to_be_focused()
-            page.keyboard.press("ArrowDown")
-            expect(active).to_have_text("started 059")
-            for key, name in (("ArrowDown", "started 058"), ("ArrowDown", "started 057"), ("End", "started 010")):
-                page.keyboard.press(key)
-                expect(active).to_have_text(name)
-            page.keyboard.press("Home")
-            page.keyboard.press("ArrowDown")
-            expect(active).to_have_text("started 058")
-            # What a screen reader is told: the table names its active row, and the row says it is selected.
-            named = table.get_attribute("aria-activedescendant")
-            assert named
-            expect(page.locator(f"#{named}")).to_have_attribute("aria-selected", "true")
-            expect(page.locator(f"#{named} .name a")).to_have_text("started 058")
-            # A live update draws every row again: the focus and the active row stay.
-            assert post(collector.url, {"runs": [sample_run(name="Arrived later", start_time=now())]})[0] == 200
-            expect(page.locator("tr.trace-row").first.locator(".name a")).to_have_text("Arrived later", timeout=15_000)
-            expect(table).to_be_focused()
-            expect(active).to_have_text("started 058")
-            page.keyboard.press("ArrowDown")
-            expect(active).to_have_text("started 057")
-            page.keyboard.press("Enter")
-            expect(page.locator(".totals h1")).to_have_text("started 057")
-        finally:
-            context.close()
+    with viewer_of(browser, batch(60)) as (collector, page):
+        expect(page.locator("tr.trace-row")).to_have_count(50)
+        table = page.locator("table.traces")
+        active = page.locator("tr.trace-row.active .name a")
+        page.locator("input[name=q]").focus()
+        page.keyboard.press("Tab")  # one stop for the whole table, not one per row
+        expect(table).to_be_focused()
+        page.keyboard.press("ArrowDown")
+        expect(active).to_have_text("started 059")
+        for key, name in (("ArrowDown", "started 058"), ("ArrowDown", "started 057"), ("End", "started 010")):
+            page.keyboard.press(key)
+            expect(active).to_have_text(name)
+        page.keyboard.press("Home")
+        page.keyboard.press("ArrowDown")
+        expect(active).to_have_text("started 058")
+        # What a screen reader is told: the table names its active row, and the row says it is selected.
+        named = table.get_attribute("aria-activedescendant")
+        assert named
+        expect(page.locator(f"#{named}")).to_have_attribute("aria-selected", "true")
+        expect(page.locator(f"#{named} .name a")).to_have_text("started 058")
+        # A live update draws every row again: the focus and the active row stay.
+        assert post(collector.url, {"runs": [sample_run(name="Arrived later", start_time=now())]})[0] == 200
+        expect(page.locator("tr.trace-row").first.locator(".name a")).to_have_text("Arrived later", timeout=15_000)
+        expect(table).to_be_focused()
+        expect(active).to_have_text("started 058")
+        page.keyboard.press("ArrowDown")
+        expect(active).to_have_text("started 057")
+        page.keyboard.press("Enter")
+        expect(page.locator(".totals h1")).to_have_text("started 057")
 
 
 def test_the_waterfall_keeps_the_keys_after_a_fold_is_clicked_and_names_its_selected_row(browser: Browser) -> None:
@@ -930,34 +931,27 @@ def test_the_waterfall_keeps_the_keys_after_a_fold_is_clicked_and_names_its_sele
             id=run_id("abababab", 4), trace_id=trace, parent_run_id=root["id"], name="second child", start_time=at(0.4)
         ),
     ]
-    with LocalCollector() as collector:
-        assert post(collector.url, {"runs": runs})[0] == 200
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        try:
-            page = context.new_page()
-            page.goto(f"{collector.url}/#/trace/{trace}")
-            page.wait_for_function("(id) => document.body.dataset.loadedTrace === id", arg=trace)
-            selected = page.locator(".wf-row.selected .run-name")
-            row(page, "first child").click()
-            row(page, "first child").locator(".toggle").click()  # the row is drawn again, folded
-            expect(row(page, "grandchild")).to_have_count(0)
-            page.keyboard.press("ArrowDown")
-            expect(selected).to_have_text("second child")
-            scroller = page.locator(".wf-scroll")
-            expect(scroller).to_be_focused()
-            named = scroller.get_attribute("aria-activedescendant")
-            assert named
-            expect(page.locator(f"#{named}")).to_have_attribute("aria-selected", "true")
-            expect(page.locator(f"#{named} .run-name")).to_have_text("second child")
-            expect(row(page, "first child")).to_have_attribute("aria-expanded", "false")
-            page.keyboard.press("ArrowUp")
-            page.keyboard.press("ArrowRight")  # unfolds, by key this time
-            expect(row(page, "grandchild")).to_have_count(1)
-            page.keyboard.press("ArrowDown")
-            expect(selected).to_have_text("grandchild")
-            expect(page.locator(".panel .run-head h2")).to_have_text("grandchild")
-        finally:
-            context.close()
+    with viewer_of(browser, runs, f"/#/trace/{trace}") as (_, page):
+        page.wait_for_function("(id) => document.body.dataset.loadedTrace === id", arg=trace)
+        selected = page.locator(".wf-row.selected .run-name")
+        row(page, "first child").click()
+        row(page, "first child").locator(".toggle").click()  # the row is drawn again, folded
+        expect(row(page, "grandchild")).to_have_count(0)
+        page.keyboard.press("ArrowDown")
+        expect(selected).to_have_text("second child")
+        scroller = page.locator(".wf-scroll")
+        expect(scroller).to_be_focused()
+        named = scroller.get_attribute("aria-activedescendant")
+        assert named
+        expect(page.locator(f"#{named}")).to_have_attribute("aria-selected", "true")
+        expect(page.locator(f"#{named} .run-name")).to_have_text("second child")
+        expect(row(page, "first child")).to_have_attribute("aria-expanded", "false")
+        page.keyboard.press("ArrowUp")
+        page.keyboard.press("ArrowRight")  # unfolds, by key this time
+        expect(row(page, "grandchild")).to_have_count(1)
+        page.keyboard.press("ArrowDown")
+        expect(selected).to_have_text("grandchild")
+        expect(page.locator(".panel .run-head h2")).to_have_text("grandchild")
 
 
 def test_a_skipped_run_says_so_in_its_row_and_its_panel(site: Site, page: Page) -> None:
@@ -1045,53 +1039,46 @@ def by_cost(count: int, descending: bool) -> list[str]:
 def test_a_header_sorts_the_list_by_cost_the_address_keeps_it_and_back_restores_each_order(
     browser: Browser,
 ) -> None:
-    with LocalCollector() as collector:
-        assert post(collector.url, {"runs": priced(60)})[0] == 200
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        try:
-            page = context.new_page()
-            page.goto(collector.url + "/")
-            names = page.locator("tr.trace-row .name a")
-            expect(names).to_have_count(50)
-            start, cost = page.locator("th[data-sort=start]"), page.locator("th[data-sort=cost]")
-            expect(start).to_have_attribute("aria-sort", "descending")
-            # The cost column: dollars, and empty where no run said what it cost.
-            expect(row_named(page, "priced 12").locator("td.cost")).to_have_text("$0.0240")  # 24 thousandths
-            expect(row_named(page, "priced 53").locator("td.cost")).to_have_text("$0.00100")
-            expect(row_named(page, "priced 19").locator("td.cost")).to_have_text("")
-            cost.get_by_role("button", name="Cost").click()
-            expect(page).to_have_url(re.compile(r"#/\?sort=cost&dir=desc$"))
-            expect(names.first).to_have_text(by_cost(60, True)[0])
-            assert names.all_inner_texts() == by_cost(60, True)[:50]
-            expect(cost).to_have_attribute("aria-sort", "descending")
-            expect(start).not_to_have_attribute("aria-sort", re.compile(".*"))
-            cost.get_by_role("button").click()
-            expect(page).to_have_url(re.compile(r"#/\?sort=cost&dir=asc$"))
-            expect(cost).to_have_attribute("aria-sort", "ascending")
-            expect(names.first).to_have_text(by_cost(60, False)[0])
-            page.locator("button.more", has_text="load more").click()  # goes on in the same order
-            expect(names).to_have_count(60)
-            assert names.all_inner_texts() == by_cost(60, False)  # the unknown costs last
-            expect(page).to_have_url(re.compile(r"#/\?sort=cost&dir=asc&n=60$"))
-            names.nth(3).click()
-            expect(page.locator(".totals h1")).to_have_text(by_cost(60, False)[3])
-            page.go_back()  # from the trace: the list as it was left
-            expect(names).to_have_count(60)
-            assert names.all_inner_texts() == by_cost(60, False)
-            page.go_back()  # the sort before: highest cost first
-            expect(page).to_have_url(re.compile(r"#/\?sort=cost&dir=desc$"))
-            expect(cost).to_have_attribute("aria-sort", "descending")
-            expect(names.first).to_have_text(by_cost(60, True)[0])
-            page.go_back()  # and the list by start
-            expect(page).to_have_url(re.compile(r"/(#/)?$"))
-            expect(start).to_have_attribute("aria-sort", "descending")
-            expect(names.first).to_have_text("priced 59")
-            shared = context.new_page()  # a link someone was sent
-            shared.goto(collector.url + "/#/?sort=cost&dir=asc")
-            expect(shared.locator("tr.trace-row .name a").first).to_have_text(by_cost(60, False)[0])
-            expect(shared.locator("th[data-sort=cost]")).to_have_attribute("aria-sort", "ascending")
-        finally:
-            context.close()
+    with viewer_of(browser, priced(60)) as (collector, page):
+        names = page.locator("tr.trace-row .name a")
+        expect(names).to_have_count(50)
+        start, cost = page.locator("th[data-sort=start]"), page.locator("th[data-sort=cost]")
+        expect(start).to_have_attribute("aria-sort", "descending")
+        # The cost column: dollars, and empty where no run said what it cost.
+        expect(row_named(page, "priced 12").locator("td.cost")).to_have_text("$0.0240")  # 24 thousandths
+        expect(row_named(page, "priced 53").locator("td.cost")).to_have_text("$0.00100")
+        expect(row_named(page, "priced 19").locator("td.cost")).to_have_text("")
+        cost.get_by_role("button", name="Cost").click()
+        expect(page).to_have_url(re.compile(r"#/\?sort=cost&dir=desc$"))
+        expect(names.first).to_have_text(by_cost(60, True)[0])
+        assert names.all_inner_texts() == by_cost(60, True)[:50]
+        expect(cost).to_have_attribute("aria-sort", "descending")
+        expect(start).not_to_have_attribute("aria-sort", re.compile(".*"))
+        cost.get_by_role("button").click()
+        expect(page).to_have_url(re.compile(r"#/\?sort=cost&dir=asc$"))
+        expect(cost).to_have_attribute("aria-sort", "ascending")
+        expect(names.first).to_have_text(by_cost(60, False)[0])
+        page.locator("button.more", has_text="load more").click()  # goes on in the same order
+        expect(names).to_have_count(60)
+        assert names.all_inner_texts() == by_cost(60, False)  # the unknown costs last
+        expect(page).to_have_url(re.compile(r"#/\?sort=cost&dir=asc&n=60$"))
+        names.nth(3).click()
+        expect(page.locator(".totals h1")).to_have_text(by_cost(60, False)[3])
+        page.go_back()  # from the trace: the list as it was left
+        expect(names).to_have_count(60)
+        assert names.all_inner_texts() == by_cost(60, False)
+        page.go_back()  # the sort before: highest cost first
+        expect(page).to_have_url(re.compile(r"#/\?sort=cost&dir=desc$"))
+        expect(cost).to_have_attribute("aria-sort", "descending")
+        expect(names.first).to_have_text(by_cost(60, True)[0])
+        page.go_back()  # and the list by start
+        expect(page).to_have_url(re.compile(r"/(#/)?$"))
+        expect(start).to_have_attribute("aria-sort", "descending")
+        expect(names.first).to_have_text("priced 59")
+        shared = page.context.new_page()  # a link someone was sent
+        shared.goto(collector.url + "/#/?sort=cost&dir=asc")
+        expect(shared.locator("tr.trace-row .name a").first).to_have_text(by_cost(60, False)[0])
+        expect(shared.locator("th[data-sort=cost]")).to_have_attribute("aria-sort", "ascending")
 
 
 def row_named(page: Page, name: str) -> Any:
@@ -1099,38 +1086,31 @@ def row_named(page: Page, name: str) -> Any:
 
 
 def test_the_keyboard_reaches_a_header_and_sorts_by_it(browser: Browser) -> None:
-    with LocalCollector() as collector:
-        assert post(collector.url, {"runs": priced(30)})[0] == 200
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        try:
-            page = context.new_page()
-            page.goto(collector.url + "/")
-            names = page.locator("tr.trace-row .name a")
-            expect(names).to_have_count(30)
-            page.locator("table.traces").focus()
-            page.keyboard.press("ArrowDown")  # a row is active: Enter on a header must still sort, not open it
-            expect(page.locator("tr.trace-row.active .name a")).to_have_text("priced 29")
-            for _ in range(4):  # Start, Duration, Runs, Tokens: each header's button is a stop
-                page.keyboard.press("Tab")
-            expect(page.get_by_role("button", name="Tokens")).to_be_focused()
-            page.keyboard.press("Enter")
-            expect(page).to_have_url(re.compile(r"#/\?sort=tokens&dir=desc$"))
-            expect(page.locator("th[data-sort=tokens]")).to_have_attribute("aria-sort", "descending")
-            most = sorted((n for n in range(30) if n % 10 != 9), key=lambda n: ((n * 13) % 30, n), reverse=True)
-            expect(names.first).to_have_text(f"priced {most[0]:02d}")
-            page.keyboard.press("Space")
-            expect(page).to_have_url(re.compile(r"#/\?sort=tokens&dir=asc$"))
-            expect(names.first).to_have_text(f"priced {most[-1]:02d}")
-            expect(page.get_by_role("button", name="Tokens")).to_be_focused()  # the focus stays on the header
-            page.keyboard.press("ArrowDown")  # a header's keys are its own: no row moves
-            expect(page.locator("tr.trace-row.active")).to_have_count(0)
-            page.keyboard.press("Shift+Tab")
-            page.keyboard.press("Shift+Tab")
-            page.keyboard.press("Shift+Tab")
-            page.keyboard.press("Shift+Tab")
-            expect(page.locator("table.traces")).to_be_focused()
-            page.keyboard.press("ArrowDown")
-            expect(page.locator("tr.trace-row.active .name a")).to_have_text(f"priced {most[-1]:02d}")
-            expect(page.locator("table.traces")).to_have_attribute("aria-label", "traces, fewest tokens first")
-        finally:
-            context.close()
+    with viewer_of(browser, priced(30)) as (_, page):
+        names = page.locator("tr.trace-row .name a")
+        expect(names).to_have_count(30)
+        page.locator("table.traces").focus()
+        page.keyboard.press("ArrowDown")  # a row is active: Enter on a header must still sort, not open it
+        expect(page.locator("tr.trace-row.active .name a")).to_have_text("priced 29")
+        for _ in range(4):  # Start, Duration, Runs, Tokens: each header's button is a stop
+            page.keyboard.press("Tab")
+        expect(page.get_by_role("button", name="Tokens")).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(page).to_have_url(re.compile(r"#/\?sort=tokens&dir=desc$"))
+        expect(page.locator("th[data-sort=tokens]")).to_have_attribute("aria-sort", "descending")
+        most = sorted((n for n in range(30) if n % 10 != 9), key=lambda n: ((n * 13) % 30, n), reverse=True)
+        expect(names.first).to_have_text(f"priced {most[0]:02d}")
+        page.keyboard.press("Space")
+        expect(page).to_have_url(re.compile(r"#/\?sort=tokens&dir=asc$"))
+        expect(names.first).to_have_text(f"priced {most[-1]:02d}")
+        expect(page.get_by_role("button", name="Tokens")).to_be_focused()  # the focus stays on the header
+        page.keyboard.press("ArrowDown")  # a header's keys are its own: no row moves
+        expect(page.locator("tr.trace-row.active")).to_have_count(0)
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Shift+Tab")
+        expect(page.locator("table.traces")).to_be_focused()
+        page.keyboard.press("ArrowDown")
+        expect(page.locator("tr.trace-row.active .name a")).to_have_text(f"priced {most[-1]:02d}")
+        expect(page.locator("table.traces")).to_have_attribute("aria-label", "traces, fewest tokens first")
