@@ -52,13 +52,22 @@ CREATE TABLE IF NOT EXISTS traces (
     tokens INTEGER,
     cost_usd REAL,
     failures INTEGER NOT NULL,
-    received INTEGER NOT NULL
+    received INTEGER NOT NULL,
+    session_id TEXT,
+    user_id TEXT
 );
 CREATE INDEX IF NOT EXISTS traces_by_start ON traces (start_ms, trace_id);
 CREATE INDEX IF NOT EXISTS traces_by_duration ON traces ((end_ms - start_ms), trace_id);
 CREATE INDEX IF NOT EXISTS traces_by_runs ON traces (run_count, trace_id);
 CREATE INDEX IF NOT EXISTS traces_by_tokens ON traces (tokens, trace_id);
 CREATE INDEX IF NOT EXISTS traces_by_cost ON traces (cost_usd, trace_id);
+CREATE TABLE IF NOT EXISTS trace_labels (
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    PRIMARY KEY (kind, value, trace_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS trace_labels_by_trace ON trace_labels (trace_id);
 CREATE TABLE IF NOT EXISTS requests (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     run_count INTEGER NOT NULL,
@@ -73,7 +82,23 @@ TEXT_SCAN_SECONDS = 0.5
 """How long one request's text filter scans before its page ends where it got to."""
 MAX_STALE_TRACES = 10_000
 """Traces whose summary waits for a reader; past this, a request recounts them itself (memory stays bounded)."""
-_FACT_NAMES = ("parent_run_id", "name", "type", "grp", "status", "start_ms", "end_ms", "tokens", "cost_usd", "error")
+_FACT_NAMES = (
+    "parent_run_id",
+    "name",
+    "type",
+    "grp",
+    "status",
+    "start_ms",
+    "end_ms",
+    "tokens",
+    "cost_usd",
+    "error",
+    "model",
+    "provider",
+    "session_id",
+    "user_id",
+    "tags",
+)
 """The columns of ``_summary.RunFacts``, in its order (``group`` is a keyword in SQL)."""
 _FACT_COLUMNS = (
     "parent_run_id TEXT",
@@ -86,15 +111,25 @@ _FACT_COLUMNS = (
     "tokens INTEGER",
     "cost_usd REAL",
     "error TEXT",
+    "model TEXT",
+    "provider TEXT",
+    "session_id TEXT",
+    "user_id TEXT",
+    "tags TEXT",
     "size INTEGER",
 )
+_TRACE_ADDED_COLUMNS = ("session_id TEXT", "user_id TEXT")
+"""Summary columns a file written by an older collector lacks: added, and every summary recounted, on open."""
+LABEL_KINDS = ("model", "provider", "tag", "session", "user")
+"""What ``trace_labels`` holds of each trace, one row per distinct value: a filter on any is one index range."""
 # A trace's start is its earliest run's, whichever arrived first: the list's order, so never NULL.
 # A trace's name and status are its root's (the run without a parent); until the root arrives, its first run's.
+# A trace's session and user are its root's, or else its earliest run's that names one.
 # Tokens and cost add up with TOTAL (a float), which cannot overflow as SUM can, and only the values in bounds
 # count: a file an older collector wrote may hold any number, and a recount must never fail.
 _REFRESH_TRACES = """
 INSERT OR REPLACE INTO traces
-    (trace_id, name, status, start_ms, end_ms, run_count, tokens, cost_usd, failures, received)
+    (trace_id, name, status, start_ms, end_ms, run_count, tokens, cost_usd, failures, received, session_id, user_id)
 SELECT r.trace_id,
     COALESCE(
         (SELECT substr(p.name, 1, {chars}) FROM runs p WHERE p.trace_id = r.trace_id AND p.parent_run_id IS NULL
@@ -107,14 +142,41 @@ SELECT r.trace_id,
     COALESCE(MIN(r.start_ms), 0), MAX(r.end_ms), COUNT(*),
     CASE WHEN COUNT({tokens}) > 0 THEN TOTAL({tokens}) END,
     CASE WHEN COUNT({cost}) > 0 THEN TOTAL({cost}) END,
-    COUNT(CASE WHEN r.status = 'failed' THEN 1 END), MAX(r.received)
+    COUNT(CASE WHEN r.status = 'failed' THEN 1 END), MAX(r.received),
+    (SELECT p.session_id FROM runs p WHERE p.trace_id = r.trace_id AND p.session_id IS NOT NULL
+     ORDER BY p.parent_run_id IS NOT NULL, p.start_ms LIMIT 1),
+    (SELECT p.user_id FROM runs p WHERE p.trace_id = r.trace_id AND p.user_id IS NOT NULL
+     ORDER BY p.parent_run_id IS NOT NULL, p.start_ms LIMIT 1)
 FROM runs r WHERE r.trace_id IN ({{}}) GROUP BY r.trace_id
 """.format(  # noqa: S608 (constants only; the trace ids are bound)
     chars=FACT_TEXT_CHARS,
     tokens=f"CASE WHEN r.tokens BETWEEN 0 AND {MAX_TOKENS} THEN r.tokens END",
     cost=f"CASE WHEN r.cost_usd BETWEEN 0 AND {MAX_COST_USD!r} THEN r.cost_usd END",
 )
-_TRACE_COLUMNS = ("trace_id", "name", "status", "start_ms", "end_ms", "run_count", "tokens", "cost_usd", "failures")
+_TRACE_COLUMNS = (
+    "trace_id",
+    "name",
+    "status",
+    "start_ms",
+    "end_ms",
+    "run_count",
+    "tokens",
+    "cost_usd",
+    "failures",
+    "session_id",
+    "user_id",
+)
+# Every distinct model, provider, tag and user of the touched traces' runs (tags are JSON arrays), and the
+# trace's session: one per trace, as the sessions view groups them.
+_REFRESH_LABELS = """
+INSERT OR IGNORE INTO trace_labels (kind, value, trace_id)
+SELECT 'model', model, trace_id FROM runs WHERE trace_id IN ({ids}) AND model IS NOT NULL
+UNION SELECT 'provider', provider, trace_id FROM runs WHERE trace_id IN ({ids}) AND provider IS NOT NULL
+UNION SELECT 'session', session_id, trace_id FROM traces WHERE trace_id IN ({ids}) AND session_id IS NOT NULL
+UNION SELECT 'user', user_id, trace_id FROM runs WHERE trace_id IN ({ids}) AND user_id IS NOT NULL
+UNION SELECT 'tag', t.value, r.trace_id FROM runs r, json_each(r.tags) t
+    WHERE r.trace_id IN ({ids}) AND r.tags IS NOT NULL AND t.type = 'text'
+"""
 
 
 @dataclass(frozen=True)
@@ -141,7 +203,8 @@ TRACE_SORTS = {
 """The list's orders by the name the viewer's API takes; newest start first is the default."""
 NEWEST_FIRST = TRACE_SORTS["start"]
 
-_RUN_ROW_COLUMNS = ("id", *_FACT_NAMES, "size")
+# A trace's page of runs carries what its timeline draws; labels are the list's and stay out of it.
+_RUN_ROW_COLUMNS = ("id", *_FACT_NAMES[: _FACT_NAMES.index("error") + 1], "size")
 # Built from the constant column names above, never from input (values are always bound): hence the noqa.
 _INSERT_RUN = (
     f"INSERT INTO runs (id, trace_id, start_time, body, {', '.join(_FACT_NAMES)}, size, received)"  # noqa: S608
@@ -160,6 +223,39 @@ _SELECT_RUN_ROWS = "SELECT {} FROM runs WHERE trace_id = ?".format(  # noqa: S60
         for name in _RUN_ROW_COLUMNS
     )
 )
+
+
+@dataclass(frozen=True)
+class TraceFilter:
+    """Which traces a list, a session or an overview covers: a start range and labels (``LABEL_KINDS``).
+
+    Times are epoch milliseconds, ``start_from`` included and ``start_to`` not; each label is one exact
+    value, all must hold. Every condition reads an index: the start's, or one range of ``trace_labels``.
+    """
+
+    start_from: float | None = None
+    start_to: float | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    """(kind, value) pairs; the kind is checked against ``LABEL_KINDS`` here, the value is bound."""
+
+    def conditions(self) -> tuple[list[str], list[Any]]:
+        conditions: list[str] = []
+        parameters: list[Any] = []
+        if self.start_from is not None:
+            conditions.append("start_ms >= ?")
+            parameters.append(self.start_from)
+        if self.start_to is not None:
+            conditions.append("start_ms < ?")
+            parameters.append(self.start_to)
+        for kind, value in self.labels:
+            if kind not in LABEL_KINDS:
+                raise ValueError(f"a trace label is one of {', '.join(LABEL_KINDS)}")
+            conditions.append("trace_id IN (SELECT l.trace_id FROM trace_labels l WHERE l.kind = ? AND l.value = ?)")
+            parameters += [kind, value]
+        return conditions, parameters
+
+
+EVERY_TRACE = TraceFilter()
 
 
 def _where(conditions: list[str]) -> str:
@@ -191,6 +287,7 @@ class RunStore:
         with self._lock, self._connection:
             self._connection.executescript(_SCHEMA)
             self._add_fact_columns()
+            self._add_trace_columns()
             self._order_by_start()
             self._catch_up()
 
@@ -217,6 +314,17 @@ class RunStore:
                 [(*run_facts(json.loads(body)), len(body), run_id) for run_id, body in rows],
             )
             last = rows[-1][0]
+
+    def _add_trace_columns(self) -> None:
+        """A file an older collector wrote has summaries without sessions and no labels: add the columns and
+        mark every summary older than its runs, so ``_catch_up`` recounts them all once."""
+        present = {row[1] for row in self._connection.execute("PRAGMA table_info(traces)")}
+        missing = [column for column in _TRACE_ADDED_COLUMNS if column.split()[0] not in present]
+        for column in missing:
+            self._connection.execute(f"ALTER TABLE traces ADD COLUMN {column}")
+        if missing:
+            self._connection.execute("UPDATE traces SET received = -1")
+        self._connection.execute("CREATE INDEX IF NOT EXISTS traces_by_session ON traces (session_id, start_ms)")
 
     def _order_by_start(self) -> None:
         """A file an older collector wrote listed traces by arrival: drop that index (its upkeep would cost every
@@ -247,7 +355,10 @@ class RunStore:
         """Recount the summary of the traces a request touched: a run sent again replaces, never adds."""
         for start in range(0, len(trace_ids), 500):
             chosen = trace_ids[start : start + 500]
-            self._connection.execute(_REFRESH_TRACES.format(", ".join("?" * len(chosen))), chosen)
+            marks = ", ".join("?" * len(chosen))
+            self._connection.execute(_REFRESH_TRACES.format(marks), chosen)
+            self._connection.execute(f"DELETE FROM trace_labels WHERE trace_id IN ({marks})", chosen)  # noqa: S608
+            self._connection.execute(_REFRESH_LABELS.format(ids=marks), chosen * 5)
 
     def add(self, runs: Iterable[dict[str, Any]], body_bytes: int, content_encoding: str | None) -> None:
         rows = []
@@ -297,15 +408,15 @@ class RunStore:
         status: str | None = None,
         text: str | None = None,
         sort: TraceSort = NEWEST_FIRST,
+        chosen: TraceFilter = EVERY_TRACE,
     ) -> tuple[list[dict[str, Any]], tuple[float | None, str] | None]:
         """Trace summaries in ``sort``'s order, ``limit`` at most; and where the next page starts, if any.
 
         ``status`` is a run status, ``"failures"`` (any run failed) or ``"running"`` (no status yet);
-        ``text`` matches any run's name in the trace, or the trace id. A mark's value is ``None`` once the
-        page has reached the traces whose key is unknown.
+        ``text`` matches any run's name in the trace, or the trace id; ``chosen`` narrows by start and labels.
+        A mark's value is ``None`` once the page has reached the traces whose key is unknown.
         """
-        conditions: list[str] = []
-        parameters: list[Any] = []
+        conditions, parameters = chosen.conditions()
         if status == "failures":
             conditions.append("failures > 0")
         elif status == "running":
@@ -407,6 +518,19 @@ class RunStore:
             position = _mark(scanned[-1])
             if time.monotonic() > deadline:
                 return [_trace(row[:-1]) for row in found], position
+
+    def label_values(self, kind: str, limit: int) -> list[tuple[str, int]]:
+        """The commonest values of one label and how many traces carry each: what a filter offers."""
+        if kind not in LABEL_KINDS:
+            raise ValueError(f"a trace label is one of {', '.join(LABEL_KINDS)}")
+        with self._lock:
+            self._settle()
+            rows = self._connection.execute(
+                "SELECT value, COUNT(*) FROM trace_labels WHERE kind = ? GROUP BY value"
+                " ORDER BY COUNT(*) DESC, value LIMIT ?",
+                (kind, limit),
+            ).fetchall()
+        return [(value, count) for value, count in rows]
 
     def trace_summary(self, trace_id: str) -> dict[str, Any] | None:
         with self._lock:

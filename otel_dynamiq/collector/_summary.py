@@ -7,6 +7,7 @@ parsing every stored run again.
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -21,6 +22,11 @@ MAX_TOKENS = 10**15
 thousand trillion tokens, and a trace's sum then stays exact and far from SQLite's integer limit."""
 MAX_COST_USD = 10.0**9
 """The same for a run's cost: a billion dollars per call is a bad value, not a bill."""
+MAX_TAGS = 32
+"""A run's tags kept as facts (each cut to ``FACT_TEXT_CHARS``): what a tag filter can find, bounded."""
+_MODEL_GROUPS = ("llms", "embedders")
+_USER_ATTRIBUTES = ("user.id", "enduser.id", "langfuse.user.id")
+"""Where OpenTelemetry producers name the end user (semantic conventions, the older one, Langfuse's)."""
 
 
 class RunFacts(NamedTuple):
@@ -34,6 +40,12 @@ class RunFacts(NamedTuple):
     tokens: int | None
     cost_usd: float | None
     error: str | None
+    model: str | None
+    provider: str | None
+    session_id: str | None
+    user_id: str | None
+    tags: str | None
+    """A JSON array of the run's distinct tags (``MAX_TAGS`` at most), or None when it has none."""
 
 
 def epoch_ms(value: Any) -> float | None:
@@ -84,6 +96,42 @@ def cost_of(usage: dict[str, Any]) -> float | None:
     return sum(part or 0.0 for part in parts)
 
 
+def _text(value: Any) -> str | None:
+    """A short fact from a text or a number; anything else (or empty) is no fact."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    text = str(value)[:FACT_TEXT_CHARS]
+    return text or None
+
+
+def _user_id(metadata: dict[str, Any]) -> str | None:
+    """Dynamiq's handler metadata may name the user; an OpenTelemetry span's attributes under ``otel`` do."""
+    user = _text(metadata.get("user_id"))
+    if user is not None:
+        return user
+    otel = metadata.get("otel")
+    attributes = otel.get("attributes") if isinstance(otel, dict) else None
+    if isinstance(attributes, dict):
+        for name in _USER_ATTRIBUTES:
+            user = _text(attributes.get(name))
+            if user is not None:
+                return user
+    return None
+
+
+def _connection_kind(connection: Any) -> str | None:
+    """A Dynamiq node names its provider only by its connection's class (``dynamiq.connections.OpenAI``)."""
+    kind = connection.get("type") if isinstance(connection, dict) else None
+    return kind.rsplit(".", 1)[-1] if isinstance(kind, str) else None
+
+
+def _tags(tags: Any) -> str | None:
+    if not isinstance(tags, list) or not tags:
+        return None
+    kept = list(dict.fromkeys(tag[:FACT_TEXT_CHARS] for tag in tags if isinstance(tag, str) and tag))[:MAX_TAGS]
+    return json.dumps(kept) if kept else None
+
+
 def run_facts(run: dict[str, Any]) -> RunFacts:
     """The facts of a run the validator accepted (``start_time`` is then a time with an offset).
 
@@ -92,9 +140,15 @@ def run_facts(run: dict[str, Any]) -> RunFacts:
     metadata = run.get("metadata")
     usage: Any = None
     node: Any = None
+    user = None
     if isinstance(metadata, dict):
         usage, node = metadata.get("usage"), metadata.get("node")
-    group = node.get("group") if isinstance(node, dict) else None
+        user = _user_id(metadata)
+    group = model = provider = None
+    if isinstance(node, dict):
+        group, model, provider = node.get("group"), node.get("model"), node.get("provider")
+        if provider is None and group in _MODEL_GROUPS:
+            provider = _connection_kind(node.get("connection"))
     parent, status, error = run.get("parent_run_id"), run.get("status"), run.get("error")
     error_line = None
     if isinstance(error, dict):
@@ -112,4 +166,9 @@ def run_facts(run: dict[str, Any]) -> RunFacts:
         tokens_of(usage) if has_usage else None,
         cost_of(usage) if has_usage else None,
         error_line,
+        _text(model),
+        _text(provider),
+        _text(run.get("session_id")),
+        user,
+        _tags(run.get("tags")),
     )

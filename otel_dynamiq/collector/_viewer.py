@@ -28,7 +28,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from otel_dynamiq.collector._store import TRACE_SORTS, RunStore, TraceSort
+from otel_dynamiq.collector._store import LABEL_KINDS, TRACE_SORTS, RunStore, TraceFilter, TraceSort
 from otel_dynamiq.collector._validate import canonical_id
 from otel_dynamiq.environment_variables import OTEL_DYNAMIQ_COLLECTOR_ACCESS_KEY
 
@@ -36,6 +36,9 @@ ASSETS_PREFIX = "/viewer/"
 API_PREFIX = "/viewer/api/"
 MAX_TRACES_PER_PAGE = 200
 MAX_RUNS_PER_PAGE = 2000
+MAX_LABEL_VALUES = 200
+MAX_LABEL_CHARS = 200
+"""A label a filter names is cut here, as the store cut it (``FACT_TEXT_CHARS``)."""
 REALM = "otel-dynamiq collector: any user name, the collector's key as password"
 KEY_NEEDED = (
     f"This collector needs its access key (the {OTEL_DYNAMIQ_COLLECTOR_ACCESS_KEY} it was started with).\n"
@@ -139,7 +142,7 @@ def serve(handler: BaseHTTPRequestHandler, store: RunStore, access_key: str | No
         return
     if path.startswith(API_PREFIX):
         try:
-            _serve_data(handler, store, path[len(API_PREFIX) :], parse_qs(query, max_num_fields=10))
+            _serve_data(handler, store, path[len(API_PREFIX) :], parse_qs(query, max_num_fields=20))
         except (_BadQuery, ValueError) as bad:
             _send_json(handler, HTTPStatus.BAD_REQUEST, {"detail": str(bad)[:200]})
         return
@@ -212,6 +215,27 @@ def _trace_sort(query: dict[str, list[str]]) -> TraceSort:
     return replace(TRACE_SORTS[key], descending=_DIRECTIONS[direction])
 
 
+def _epoch_ms(query: dict[str, list[str]], name: str) -> float | None:
+    text = _one(query, name)
+    if text is None or text == "":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise _BadQuery(f"{name} must be a time in milliseconds since the epoch")
+    return value
+
+
+def _trace_filter(query: dict[str, list[str]]) -> TraceFilter:
+    """``from`` and ``to`` (epoch ms) and one value per label kind (``model=gpt-4o&tag=env:prod``)."""
+    labels = tuple(
+        (kind, value[:MAX_LABEL_CHARS]) for kind in LABEL_KINDS if (value := _one(query, kind)) not in (None, "")
+    )
+    return TraceFilter(_epoch_ms(query, "from"), _epoch_ms(query, "to"), labels)
+
+
 def _serve_data(handler: BaseHTTPRequestHandler, store: RunStore, route: str, query: dict[str, list[str]]) -> None:
     parts = [unquote(part) for part in route.split("/")]
     if parts == ["version"]:
@@ -223,11 +247,16 @@ def _serve_data(handler: BaseHTTPRequestHandler, store: RunStore, route: str, qu
         after = _trace_cursor(_one(query, "after"))
         text = (_one(query, "q") or "").strip()[:200] or None
         limit = _limit(query, 50, MAX_TRACES_PER_PAGE)
-        traces, following = store.trace_page(limit, after, status, text, _trace_sort(query))
+        traces, following = store.trace_page(limit, after, status, text, _trace_sort(query), _trace_filter(query))
         next_page = None
         if following is not None:
             next_page = f"{'null' if following[0] is None else repr(following[0])}~{following[1]}"
         _send_json(handler, HTTPStatus.OK, {"traces": traces, "next": next_page})
+    elif len(parts) == 2 and parts[0] == "labels":
+        if parts[1] not in LABEL_KINDS:
+            raise _BadQuery(f"labels are of {', '.join(LABEL_KINDS)}")
+        values = store.label_values(parts[1], _limit(query, 50, MAX_LABEL_VALUES))
+        _send_json(handler, HTTPStatus.OK, {"values": [{"value": v, "traces": n} for v, n in values]})
     elif len(parts) == 2 and parts[0] == "traces":
         summary = store.trace_summary(str(canonical_id(parts[1])))
         if summary is None:

@@ -151,6 +151,8 @@ def test_traces_list_newest_first_with_totals_counting_each_llm_call_once(filled
         "tokens": 120,  # 100 + 20: the node above the call carries no usage and adds nothing
         "cost_usd": None,
         "failures": 0,
+        "session_id": "t",  # sample_run's
+        "user_id": None,
     }
     first = by_id[trace_id(1)]
     assert first["end_ms"] - first["start_ms"] == pytest.approx(2500)
@@ -183,6 +185,27 @@ def test_traces_filter_by_status_and_by_text_in_any_run_name(filled: LocalCollec
     for limit in ("0", "201", "x", "-1"):
         assert fetch(filled.url, f"/viewer/api/traces?limit={limit}")[0] == 400
     assert fetch(filled.url, "/viewer/api/traces?after=nonsense")[0] == 400
+
+
+def test_traces_filter_by_labels_and_start_and_offer_each_labels_values(filled: LocalCollector) -> None:
+    def ids(query: str) -> list[str]:
+        return [trace["trace_id"] for trace in data(filled.url, f"/viewer/api/traces?{query}")["traces"]]
+
+    assert ids("model=gpt-4o-mini") == [trace_id(1)]
+    assert ids("model=gpt-4o-mini&status=failures") == []
+    assert ids("model=gpt") == []  # exact values only
+    assert ids("session=t&model=") == [trace_id(3), trace_id(2), trace_id(1)]  # an empty filter is no filter
+    first = data(filled.url, "/viewer/api/traces?model=gpt-4o-mini")["traces"][0]
+    start = first["start_ms"]  # every trace of ``filled`` starts then
+    assert ids(f"from={start}&to={start + 1}") == [trace_id(3), trace_id(2), trace_id(1)]
+    assert ids(f"to={start}") == []
+    assert ids(f"from={start + 1}") == []
+    assert data(filled.url, "/viewer/api/labels/model") == {"values": [{"value": "gpt-4o-mini", "traces": 1}]}
+    assert data(filled.url, "/viewer/api/labels/session?limit=1") == {"values": [{"value": "t", "traces": 3}]}
+    for bad in ("labels/name", "labels/model?limit=0", "traces?from=nan", "traces?to=soon"):
+        status, _, body = fetch(filled.url, f"/viewer/api/{bad}")
+        assert status == 400, bad
+        assert json.loads(body)["detail"]
 
 
 def test_traces_come_a_page_at_a_time(collector: LocalCollector) -> None:
