@@ -1114,3 +1114,129 @@ def test_the_keyboard_reaches_a_header_and_sorts_by_it(browser: Browser) -> None
         page.keyboard.press("ArrowDown")
         expect(page.locator("tr.trace-row.active .name a")).to_have_text(f"priced {most[-1]:02d}")
         expect(page.locator("table.traces")).to_have_attribute("aria-label", "traces, fewest tokens first")
+
+
+EXTRAS_TRACE = "e1e1e1e1-0000-4000-8000-000000000000"
+CALL_USAGE = {"total_tokens": 30, "prompt_tokens": 20, "completion_tokens": 10}
+
+
+def extras_trace(session: str = "user-3") -> list[dict[str, Any]]:
+    """A root in session ``session``, an LLM node counting a call's usage, the client's span of that call (its usage
+    counted in the node), an agent whose usage is the total of calls below it, a skipped step; in start order."""
+    trace = {"trace_id": EXTRAS_TRACE, "session_id": session}
+    root = sample_run(id=run_id("e1e1e1e1", 1), name="Session root", end_time=at(2), **trace)
+    node = sample_run(
+        id=run_id("e1e1e1e1", 2),
+        parent_run_id=root["id"],
+        name="LLM node",
+        start_time=at(0.1),
+        end_time=at(0.8),
+        metadata={"node": {"group": "llms", "model": "gpt-4o"}, "usage": CALL_USAGE},
+        **trace,
+    )
+    call = sample_run(
+        id=run_id("e1e1e1e1", 3),
+        parent_run_id=node["id"],
+        name="client call",
+        start_time=at(0.2),
+        end_time=at(0.7),
+        metadata={"node": {"group": "llms"}, "otel": {"usage": CALL_USAGE, "usage_counted_in": node["id"]}},
+        **trace,
+    )
+    agent = sample_run(
+        id=run_id("e1e1e1e1", 4),
+        parent_run_id=root["id"],
+        name="agent",
+        start_time=at(0.9),
+        end_time=at(1.5),
+        metadata={"node": {"group": "agents"}, "otel": {"usage": CALL_USAGE, "usage_aggregate": True}},
+        **trace,
+    )
+    skipped = sample_run(
+        id=run_id("e1e1e1e1", 5),
+        parent_run_id=root["id"],
+        name="skipped step",
+        status="skipped",
+        start_time=at(1.6),
+        end_time=at(1.6),
+        **trace,
+    )
+    return [root, node, call, agent, skipped]
+
+
+def loaded(page: Page, trace_id: str) -> None:
+    page.wait_for_function("(id) => document.body.dataset.loadedTrace === id", arg=trace_id)
+
+
+def luminance(css: str) -> float:
+    """The relative luminance (WCAG) of a computed ``rgb(...)``/``rgba(...)`` colour."""
+    red, green, blue = (int(part) / 255 for part in re.findall(r"[\d.]+", css)[:3])
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (red, green, blue)]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(first: str, second: str) -> float:
+    lighter, darker = sorted((luminance(first), luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def colour(page: Page, selector: str, what: str = "color") -> str:
+    return page.locator(selector).first.evaluate(f"(e) => getComputedStyle(e).{what}")
+
+
+def test_the_viewer_follows_the_system_s_dark_or_light_scheme_with_readable_colours(browser: Browser) -> None:
+    runs = extras_trace()
+    chat = runs[1] | {
+        "input": {"messages": [{"role": "user", "content": "Say 4"}]},
+        "output": {"content": "4"},
+        "metadata": runs[1]["metadata"] | {"answer": 4},
+    }
+    with LocalCollector() as collector:
+        assert post(collector.url, {"runs": [*runs[:1], chat, *runs[2:]]})[0] == 200
+        for scheme in ("dark", "light"):
+            context = browser.new_context(viewport={"width": 1400, "height": 900}, color_scheme=scheme)
+            try:
+                page = context.new_page()
+                page.goto(f"{collector.url}/")
+                expect(page.locator("tr.trace-row")).to_have_count(1)
+                background = luminance(colour(page, "body", "backgroundColor"))
+                assert background < 0.05 if scheme == "dark" else background > 0.85, (scheme, background)
+                page.screenshot(path=str(SCREENSHOTS / f"traces-{scheme}.png"))
+                open_trace_at(page, collector.url, EXTRAS_TRACE)
+                row(page, "LLM node").click()
+                page.locator(".panel summary", has_text="Metadata").click()
+                expect(page.locator(".panel .message.role-user")).to_contain_text("Say 4")
+                paper = colour(page, ".panel", "backgroundColor")
+                assert (luminance(paper) < 0.05) == (scheme == "dark"), (scheme, paper)
+                pairs = {
+                    "text": (colour(page, ".totals h1"), paper, 7),
+                    "muted": (colour(page, ".fact .label"), paper, 4.5),
+                    "badge": (
+                        colour(page, ".badge.status-succeeded"),
+                        colour(page, ".badge.status-succeeded", "backgroundColor"),
+                        4.5,
+                    ),
+                    "json": (colour(page, ".panel .v-number"), paper, 4.5),
+                    "chat": (
+                        colour(page, ".panel .message.role-user .text"),
+                        colour(page, ".panel .message.role-user", "backgroundColor"),
+                        7,
+                    ),
+                    "bar": (colour(page, ".wf-bar.kind-llms", "backgroundColor"), paper, 3),
+                    "skipped": (
+                        colour(page, ".wf-row.skipped .badge.status-skipped"),
+                        colour(page, ".wf-row.skipped .badge", "backgroundColor"),
+                        4.5,
+                    ),
+                }
+                for name, (ink, under, least) in pairs.items():
+                    assert contrast(ink, under) >= least, (scheme, name, ink, under)
+                page.screenshot(path=str(SCREENSHOTS / f"trace-{scheme}.png"))
+            finally:
+                context.close()
+
+
+def open_trace_at(page: Page, url: str, trace_id: str, run: str | None = None) -> None:
+    """``open_trace`` on a collector of a test's own; with ``run``, a link to that run."""
+    page.goto(f"{url}/#/trace/{trace_id}" + (f"/run/{run}" if run else ""))
+    loaded(page, trace_id)
