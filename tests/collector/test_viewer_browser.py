@@ -9,6 +9,7 @@ does, after installing chromium. Screenshots land in `.cache/viewer/`.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -1168,6 +1170,42 @@ def loaded(page: Page, trace_id: str) -> None:
     page.wait_for_function("(id) => document.body.dataset.loadedTrace === id", arg=trace_id)
 
 
+def test_download_json_saves_the_trace_s_runs_in_start_order_as_posted(browser: Browser) -> None:
+    runs = extras_trace()
+    with viewer_of(browser, runs[::-1], f"/#/trace/{EXTRAS_TRACE}") as (_, page):  # posted last run first
+        loaded(page, EXTRAS_TRACE)
+        with page.expect_download() as started:
+            page.get_by_role("link", name="Download JSON").click()
+        download = started.value
+        assert download.suggested_filename == f"trace-{EXTRAS_TRACE}.json"
+        saved = json.loads(Path(download.path()).read_text())
+        assert len(saved) == len(runs)
+        assert [run["id"] for run in saved] == [run["id"] for run in runs]  # by start, not as posted
+        assert saved == runs  # each run whole
+
+
+def test_a_trace_links_to_its_session_and_shows_none_without_one(browser: Browser) -> None:
+    odd = "a b/\u202ec"
+    with viewer_of(browser, extras_trace(), f"/#/trace/{EXTRAS_TRACE}") as (collector, page):
+        loaded(page, EXTRAS_TRACE)
+        session = page.locator(".totals a.session")
+        expect(session).to_have_text("session user-3")
+        expect(session).to_have_attribute("href", "#/session/user-3")
+        other, bare = "e2e2e2e2-0000-4000-8000-000000000000", "e3e3e3e3-0000-4000-8000-000000000000"
+        assert post(collector.url, {"runs": [sample_run(trace_id=other, session_id=odd)]})[0] == 200
+        page.goto(f"{collector.url}/#/trace/{other}")
+        loaded(page, other)
+        expect(session).to_have_text("session a b/⟨U+202E⟩c")  # shown, never obeyed
+        expect(session).to_have_attribute("href", "#/session/a%20b%2F%E2%80%AEc")
+        unsessioned = sample_run(id=run_id("e3e3e3e3", 1), trace_id=bare)
+        del unsessioned["session_id"]
+        collector.store.add([unsessioned], 0, None)  # a file another program wrote: the service needs one
+        page.goto(f"{collector.url}/#/trace/{bare}")
+        loaded(page, bare)
+        expect(page.locator(".totals h1")).to_have_text("n")
+        expect(session).to_have_count(0)
+
+
 def luminance(css: str) -> float:
     """The relative luminance (WCAG) of a computed ``rgb(...)``/``rgba(...)`` colour."""
     red, green, blue = (int(part) / 255 for part in re.findall(r"[\d.]+", css)[:3])
@@ -1211,6 +1249,7 @@ def test_the_viewer_follows_the_system_s_dark_or_light_scheme_with_readable_colo
                 pairs = {
                     "text": (colour(page, ".totals h1"), paper, 7),
                     "muted": (colour(page, ".fact .label"), paper, 4.5),
+                    "link": (colour(page, ".totals a.download"), paper, 4.5),
                     "badge": (
                         colour(page, ".badge.status-succeeded"),
                         colour(page, ".badge.status-succeeded", "backgroundColor"),

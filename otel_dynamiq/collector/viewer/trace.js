@@ -65,6 +65,8 @@ export class TraceView {
     this.collapsed = new Set();
     this.selected = null;
     this.summary = null;
+    // From the trace's notes: its session, and by run id where a run's usage is counted instead of in it.
+    this.notes = { session: null, usage: new Map() };
     this.totals = h("section", { class: "totals" }, "Loading…");
     this.axis = h("div", { class: "wf-axis" });
     this.spacer = h("div", { class: "wf-spacer" });
@@ -103,11 +105,16 @@ export class TraceView {
 
   async loadAll() {
     delete document.body.dataset.loadedTrace;
-    let summary, page, version, instance;
+    let summary, page, version, instance, notes;
     try {
       // The version first: runs stored while the pages load come again in the next update, never not at all.
       ({ version, instance } = await api.version());
-      [summary, page] = await Promise.all([api.trace(this.traceId), api.runPage(this.traceId, null)]);
+      // The notes only add to the page: without them it shows the trace all the same.
+      [summary, page, notes] = await Promise.all([
+        api.trace(this.traceId),
+        api.runPage(this.traceId, null),
+        api.notes(this.traceId).catch(() => null),
+      ]);
     } catch (error) {
       clear(this.totals, h("p", { class: "problem" }, `Could not load trace ${this.traceId}: ${error.message}`));
       return;
@@ -115,6 +122,7 @@ export class TraceView {
     this.version = version;
     this.instance = instance;
     this.summary = summary;
+    this.takeNotes(notes, null);
     this.showTotals();
     const runs = page.runs;
     this.setRuns(runs);
@@ -153,6 +161,7 @@ export class TraceView {
       return;
     }
     const changed = [];
+    let notes;
     try {
       let after = null;
       do {
@@ -160,11 +169,13 @@ export class TraceView {
         changed.push(...page.runs);
         after = page.next;
       } while (after);
+      notes = await api.notes(this.traceId, since);
     } catch (error) {
       return; // the next poll tries again from the same version
     }
     this.version = version;
     this.summary = summary;
+    this.takeNotes(notes, changed);
     this.showTotals();
     if (changed.length === 0) return;
     const byId = new Map(this.runs.map((run, index) => [run.id, index]));
@@ -194,13 +205,39 @@ export class TraceView {
     clear(this.totals, h("p", { class: "problem" }, `The collector no longer holds trace ${this.traceId}.`), h("a", { href: "#/", class: "back" }, "← traces"));
   }
 
+  // The notes of the whole trace, or (changed: the runs stored since the last look) of the runs that changed:
+  // a run sent again without its note loses it.
+  takeNotes(notes, changed) {
+    if (!notes) return;
+    if (changed) for (const run of changed) this.notes.usage.delete(run.id);
+    else this.notes.usage.clear();
+    for (const [runId, note] of Object.entries(notes.usage || {})) this.notes.usage.set(runId, note);
+    this.notes.session = typeof notes.session_id === "string" && notes.session_id ? notes.session_id : null;
+  }
+
+  // The sessions view lives at #/session/<id>: the trace's session (its root run's) links there.
+  sessionLink() {
+    const session = this.notes.session;
+    if (!session) return null;
+    return h("a", { class: "session", href: `#/session/${encodeURIComponent(session)}`, title: "the runs of this session" }, "session ", h("span", { class: "id" }, session));
+  }
+
   showTotals() {
     const s = this.summary;
     const span = s.end_ms !== null ? s.end_ms - s.start_ms : null;
     const fact = (label, value, kind) => h("div", { class: `fact ${kind || ""}` }, h("span", { class: "label" }, label), h("span", { class: "value" }, value));
     clear(
       this.totals,
-      h("div", { class: "title" }, h("a", { href: "#/", class: "back" }, "← traces"), h("h1", null, s.name || "(unnamed)"), statusBadge(s.status)),
+      h(
+        "div",
+        { class: "title" },
+        h("a", { href: "#/", class: "back" }, "← traces"),
+        h("h1", null, s.name || "(unnamed)"),
+        statusBadge(s.status),
+        this.sessionLink(),
+        // The server names the file too (Content-Disposition): this name is for a browser that asks the link.
+        h("a", { class: "download", href: api.downloadURL(s.trace_id), download: `trace-${s.trace_id}.json` }, "Download JSON"),
+      ),
       h(
         "div",
         { class: "facts" },
