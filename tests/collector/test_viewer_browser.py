@@ -1184,6 +1184,41 @@ def test_download_json_saves_the_trace_s_runs_in_start_order_as_posted(browser: 
         assert saved == runs  # each run whole
 
 
+def test_a_run_counted_in_its_parent_or_adding_up_calls_below_says_so_in_its_row_and_panel(browser: Browser) -> None:
+    runs = extras_trace()
+    with viewer_of(browser, runs, f"/#/trace/{EXTRAS_TRACE}") as (collector, page):
+        loaded(page, EXTRAS_TRACE)
+        expect(page.locator(".totals .tokens .value")).to_have_text("30")  # the call once, in its node
+        call = row(page, "client call")
+        expect(call.locator(".usage-note")).to_have_text("usage in parent")
+        expect(call.locator(".usage-note")).to_have_attribute("title", "usage counted in LLM node")
+        expect(call.locator(".row-tokens")).to_have_count(0)  # no second count of its tokens
+        expect(row(page, "LLM node").locator(".row-tokens")).to_have_text("30 tok")
+        expect(row(page, "LLM node").locator(".usage-note")).to_have_count(0)
+        expect(row(page, "agent").locator(".usage-note.aggregate")).to_have_text("usage of calls below")
+        expect(row(page, "agent").locator(".row-tokens")).to_have_count(0)
+        call.click()
+        note = page.locator(".panel .counted-elsewhere")
+        expect(note.locator("strong")).to_have_text("Usage counted in LLM node.")
+        expect(page.locator(".panel dd.total-tokens")).to_have_text("30")
+        expect(page.locator(".panel dd.total-tokens")).to_have_class(re.compile(r"\buncounted\b"))
+        row(page, "agent").click()
+        expect(page.locator(".panel .counted-elsewhere.aggregate strong")).to_have_text(
+            "Usage: total of the calls below."
+        )
+        row(page, "client call").click()
+        page.locator(".panel .counted-elsewhere").get_by_role("link", name="LLM node").click()
+        expect(page.locator(".panel .run-head h2")).to_have_text("LLM node")
+        expect(page.locator(".panel dd.total-tokens")).not_to_have_class(re.compile(r"\buncounted\b"))
+        expect(page.locator(".panel .counted-elsewhere")).to_have_count(0)
+        # Live: a call that arrives later is marked; the agent sent again without its total no longer is.
+        late = runs[2] | {"id": run_id("e1e1e1e1", 6), "name": "late call", "start_time": at(0.75)}
+        assert post(collector.url, {"runs": [late, runs[3] | {"metadata": {}}]})[0] == 200
+        expect(row(page, "late call").locator(".usage-note")).to_have_text("usage in parent", timeout=15_000)
+        expect(row(page, "agent").locator(".usage-note")).to_have_count(0)
+        expect(page.locator(".totals .tokens .value")).to_have_text("30")
+
+
 def test_a_trace_links_to_its_session_and_shows_none_without_one(browser: Browser) -> None:
     odd = "a b/\u202ec"
     with viewer_of(browser, extras_trace(), f"/#/trace/{EXTRAS_TRACE}") as (collector, page):

@@ -74,7 +74,7 @@ export class TraceView {
     this.scroller.addEventListener("scroll", () => this.schedule());
     this.scroller.addEventListener("keydown", (event) => this.key(event));
     this.note = h("p", { class: "note", hidden: true });
-    this.panel = new RunPanel(h("section", { class: "panel" }));
+    this.panel = new RunPanel(h("section", { class: "panel" }), (runId) => this.runName(runId));
     clear(
       root,
       this.totals,
@@ -213,6 +213,11 @@ export class TraceView {
     else this.notes.usage.clear();
     for (const [runId, note] of Object.entries(notes.usage || {})) this.notes.usage.set(runId, note);
     this.notes.session = typeof notes.session_id === "string" && notes.session_id ? notes.session_id : null;
+  }
+
+  runName(runId) {
+    const run = this.tree ? this.tree.byId.get(runId) : undefined;
+    return run ? run.name : undefined;
   }
 
   // The sessions view lives at #/session/<id>: the trace's session (its root run's) links there.
@@ -355,6 +360,7 @@ export class TraceView {
         run.status === "skipped" ? badge("skipped", "status-skipped") : null,
         run.grp ? badge(run.grp, "group") : badge(run.type, "group"),
         run.tokens !== null ? h("span", { class: "row-tokens" }, `${number.format(run.tokens)} tok`) : null,
+        this.usageMarker(run),
       ),
       h(
         "div",
@@ -366,6 +372,19 @@ export class TraceView {
         h("span", { class: "wf-dur", style: { left: `${Math.min(100, Math.max(0, startShare + widthShare))}%` } }, duration(length)),
       ),
     );
+  }
+
+  // A run whose tokens are counted in another run (the node that made the call) or that only adds up the calls
+  // below it says so in place of a count: its tokens are never shown as if they were added to the trace's.
+  usageMarker(run) {
+    const note = this.notes.usage.get(run.id);
+    if (!note) return null;
+    if (note.aggregate) {
+      return h("span", { class: "usage-note aggregate", title: "usage: the total of the calls below, each counted in its own run" }, "usage of calls below");
+    }
+    const where = this.runName(note.counted_in) ?? "another run";
+    const text = note.counted_in === run.parent_run_id ? "usage in parent" : "usage elsewhere";
+    return h("span", { class: "usage-note", title: `usage counted in ${where}` }, text);
   }
 
   select(runId, scroll = false) {
