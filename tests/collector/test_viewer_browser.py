@@ -1184,6 +1184,28 @@ def test_download_json_saves_the_trace_s_runs_in_start_order_as_posted(browser: 
         assert saved == runs  # each run whole
 
 
+def test_copy_buttons_copy_the_trace_run_parent_and_session_ids_and_say_so(browser: Browser) -> None:
+    runs = extras_trace()
+    with viewer_of(browser, runs, f"/#/trace/{EXTRAS_TRACE}") as (collector, page):
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=collector.url)
+        loaded(page, EXTRAS_TRACE)
+        page.get_by_role("button", name="copy trace id", exact=True).click()
+        expect(page.locator(".totals .copy-status")).to_have_text("copied")
+        assert page.evaluate("navigator.clipboard.readText()") == EXTRAS_TRACE
+        expect(page.locator(".totals .copy-status")).to_have_text("")  # the feedback goes after a moment
+        row(page, "client call").click()
+        expect(page.locator(".panel .run-head h2")).to_have_text("client call")
+        for label, value in (("run id", runs[2]["id"]), ("parent run id", runs[1]["id"]), ("session id", "user-3")):
+            expect(page.locator(f".panel dd.{label.replace(' ', '-')} code")).to_have_text(value)
+            button = page.locator(".panel").get_by_role("button", name=f"copy {label}", exact=True)
+            button.focus()  # from the keyboard: a real button
+            page.keyboard.press("Enter")
+            expect(page.locator(f".panel dd.{label.replace(' ', '-')} .copy-status")).to_have_text("copied")
+            assert page.evaluate("navigator.clipboard.readText()") == value, label
+        row(page, "Session root").click()
+        expect(page.locator(".panel dd.parent-run-id")).to_have_count(0)  # a root has no parent to copy
+
+
 def test_a_run_counted_in_its_parent_or_adding_up_calls_below_says_so_in_its_row_and_panel(browser: Browser) -> None:
     runs = extras_trace()
     with viewer_of(browser, runs, f"/#/trace/{EXTRAS_TRACE}") as (collector, page):

@@ -1,7 +1,7 @@
 // A run's panel, by what the run is: an LLM call as a chat with its usage, a tool or retriever as its
 // input and output, an error with its traceback, its executions (retries), and the raw JSON.
 import { api } from "./api.js";
-import { badge, clear, clock, cost, duration, foldedText, h, lazySection, number, pagedList, setLongText, valueView, visible } from "./dom.js";
+import { badge, clear, clock, copyButton, cost, duration, foldedText, h, lazySection, number, pagedList, setLongText, valueView, visible } from "./dom.js";
 import { statusBadge } from "./list.js";
 
 const RAW_PREVIEW_CHARS = 200000;
@@ -270,6 +270,13 @@ function rawView(text) {
   return h("div", null, pre, more);
 }
 
+// An id with its copy button, or nothing for a run without it.
+function idFact(label, value) {
+  if (value === null || value === undefined || value === "") return null;
+  const text = String(value);
+  return [h("dt", null, label), h("dd", { class: label.replace(/ /g, "-") }, h("code", { class: "id" }, text), copyButton(text, label))];
+}
+
 export class RunPanel {
   // runName: a run's name by its id, from the trace's waterfall (a note names the run it points to).
   constructor(root, runName = () => undefined) {
@@ -317,7 +324,8 @@ export class RunPanel {
           statusBadge(run.status),
           h("span", { class: "run-duration" }, duration(spanOf(run))),
         ),
-        h("div", { class: "run-meta" }, `started ${clock(time(run.start_time))} · id ${run.id}`, deliveries > 1 ? ` · received ${deliveries} times` : ""),
+        h("div", { class: "run-meta" }, `started ${clock(time(run.start_time))}`, deliveries > 1 ? ` · received ${deliveries} times` : ""),
+        h("dl", { class: "ids" }, idFact("run id", run.id), idFact("parent run id", run.parent_run_id), idFact("session id", run.session_id)),
       ),
       skippedView(run),
       errorView(run.error),

@@ -4,7 +4,7 @@
 // for good, and names the selected row with aria-activedescendant (a click, a fold, Enter or a live update
 // would otherwise drop the focus with the row it was on, and the keys with it).
 import { api } from "./api.js";
-import { badge, clear, cost, duration, h, number } from "./dom.js";
+import { badge, clear, copyButton, cost, duration, h, number } from "./dom.js";
 import { statusBadge } from "./list.js";
 import { RunPanel } from "./run.js";
 
@@ -251,7 +251,7 @@ export class TraceView {
         fact("tokens", s.tokens === null ? "–" : number.format(s.tokens), "tokens"),
         cost(s.cost_usd) ? fact("cost", cost(s.cost_usd), "cost") : null,
         fact("failed runs", number.format(s.failures), s.failures ? "failures bad" : "failures"),
-        fact("trace id", s.trace_id, "trace-id"),
+        fact("trace id", [h("span", { class: "id-text" }, s.trace_id), copyButton(s.trace_id, "trace id")], "trace-id"),
       ),
     );
     this.totals.querySelector(".tokens").title = "Sum of metadata.usage over the runs that carry it: each LLM call once";
