@@ -1336,3 +1336,46 @@ def open_trace_at(page: Page, url: str, trace_id: str, run: str | None = None) -
     """``open_trace`` on a collector of a test's own; with ``run``, a link to that run."""
     page.goto(f"{url}/#/trace/{trace_id}" + (f"/run/{run}" if run else ""))
     loaded(page, trace_id)
+
+
+ON_SCREEN = (
+    "() => { const box = document.querySelector('.panel').getBoundingClientRect();"
+    " return box.top >= -1 && (box.bottom <= innerHeight + 1 || box.top <= 1); }"
+)
+"""As much of the run's panel as fits is on screen: all of it, or from its top down."""
+
+
+def test_at_390_px_a_clicked_run_or_a_linked_one_brings_its_panel_on_screen(browser: Browser) -> None:
+    trace = "e4e4e4e4-0000-4000-8000-000000000000"
+    root = sample_run(id=run_id("e4e4e4e4", 0), trace_id=trace, name="Phone root", end_time=at(50))
+    runs = [root] + [
+        sample_run(
+            id=run_id("e4e4e4e4", number),
+            trace_id=trace,
+            parent_run_id=root["id"],
+            name=f"step {number}",
+            start_time=at(number / 10),
+            end_time=at(number / 10 + 0.05),
+            output={f"key {key}": "a value" for key in range(60 if number % 2 else 1)},  # odd: over a screen
+        )
+        for number in range(1, 41)
+    ]
+    with LocalCollector() as collector:
+        assert post(collector.url, {"runs": runs})[0] == 200
+        context = browser.new_context(viewport={"width": 390, "height": 844})
+        try:
+            page = context.new_page()
+            open_trace_at(page, collector.url, trace)
+            for name in ("step 2", "step 3"):  # a short panel, then a long one
+                page.evaluate("scrollTo(0, 0)")
+                row(page, name).click()
+                expect(page.locator(".panel .run-head h2")).to_have_text(name)
+                page.wait_for_function(ON_SCREEN)
+            # A link to a run (someone sent it): the run's panel, not the top of the timeline.
+            linked = context.new_page()
+            open_trace_at(linked, collector.url, trace, run_id("e4e4e4e4", 31))
+            expect(linked.locator(".panel .run-head h2")).to_have_text("step 31")
+            linked.wait_for_function(ON_SCREEN)
+            linked.screenshot(path=str(SCREENSHOTS / "narrow-linked-run.png"))
+        finally:
+            context.close()

@@ -345,11 +345,7 @@ export class TraceView {
         onclick: () => {
           this.select(run.id);
           this.scroller.focus({ preventScroll: true }); // a tap need not have focused it: the keys go here next
-          // A narrow window shows the panel below the timeline: bring it into view once it is drawn (the page
-          // may be too short to scroll until then).
-          if (matchMedia("(max-width: 760px)").matches) {
-            Promise.resolve(this.panel.shown).then(() => this.panel.root.scrollIntoView({ block: "start" }));
-          }
+          this.reveal();
         },
       },
       h(
@@ -385,6 +381,13 @@ export class TraceView {
     const where = this.runName(note.counted_in) ?? "another run";
     const text = note.counted_in === run.parent_run_id ? "usage in parent" : "usage elsewhere";
     return h("span", { class: "usage-note", title: `usage counted in ${where}` }, text);
+  }
+
+  // A narrow window shows the panel below the timeline: bring it into view once it is drawn (the page may be too
+  // short to scroll until then). After a click or tap on a row, and for a run named in the address.
+  reveal() {
+    if (!matchMedia("(max-width: 760px)").matches) return;
+    Promise.resolve(this.panel.shown).then(() => this.panel.root.scrollIntoView({ block: "start" }));
   }
 
   select(runId, scroll = false) {
