@@ -677,10 +677,12 @@ def test_a_broken_link_shows_the_list_and_odd_runs_read_sensibly(site: Site, pag
     assert post(site.url, {"runs": [backwards]})[0] == 200
     open_trace(page, site, trace)
     expect(row(page, "Backwards").locator(".wf-dur")).to_have_text("ends before it starts")
-    # The waterfall takes the keyboard: Tab to it, Enter opens its first row.
+    # The waterfall takes the keyboard: Tab to it through the header (back, session, download, copy), Enter opens
+    # its first row.
     page.locator(".totals a.back").focus()
-    page.keyboard.press("Tab")
-    expect(page.locator(".wf-scroll")).to_be_focused()
+    for stop in (".totals a.session", ".totals a.download", ".totals button.copy", ".wf-scroll"):
+        page.keyboard.press("Tab")
+        expect(page.locator(stop)).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator(".panel .run-head h2")).to_have_text("Backwards")
 
