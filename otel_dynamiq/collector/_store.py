@@ -586,3 +586,90 @@ class RunStore:
         with self._lock:
             self._settle()
             self._connection.close()
+
+    # What the viewer's trace page reads beside its rows: each answered from the stored JSON text.
+
+    def run_bodies(
+        self, trace_id: str, limit: int, after: tuple[float, str] | None = None
+    ) -> tuple[list[str], tuple[float, str] | None]:
+        """A page of a trace's runs' JSON as stored (never parsed), in the waterfall's order; and the next's start.
+
+        A download streams a trace a page at a time, so the lock is held, and memory taken, for one page only.
+        """
+        condition = ""
+        parameters: list[Any] = [trace_id]
+        if after is not None:
+            condition = " AND (start_ms > ? OR (start_ms = ? AND id > ?))"
+            parameters += [after[0], after[0], after[1]]
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT start_ms, id, body FROM runs WHERE trace_id = ?"  # noqa: S608 (constants; values bound)
+                + condition
+                + " ORDER BY start_ms, id LIMIT ?",
+                (*parameters, limit + 1),
+            ).fetchall()
+        following = (rows[limit - 1][0], rows[limit - 1][1]) if len(rows) > limit else None
+        return [body for _, _, body in rows[:limit]], following
+
+    def trace_notes(self, trace_id: str, since: int | None = None) -> dict[str, Any]:
+        """The trace's session (its root's, else its first run's), and the runs whose usage is not counted where
+        they are: ``usage_counted_in`` (the run it is counted in) or ``usage_aggregate`` under ``metadata.otel``.
+
+        ``since`` keeps only the runs stored after it. Only bodies that hold those keys are parsed (a key inside a
+        string is escaped, so it never matches), and the session is read from one run.
+        """
+        found: dict[str, dict[str, Any]] = {}
+        query = (
+            "SELECT id, body FROM runs WHERE trace_id = ? AND received > ?"
+            " AND (instr(body, '\"usage_counted_in\"') > 0 OR instr(body, '\"usage_aggregate\"') > 0)"
+        )
+        with self._lock:
+            rows = self._connection.execute(query, (trace_id, -1 if since is None else since)).fetchall()
+            session = self._session_of(trace_id)
+        for run_id, body in rows:
+            note = _usage_note(body)
+            if note is not None:
+                found[run_id] = note
+        return {"session_id": session, "usage": found}
+
+    def _session_of(self, trace_id: str) -> str | None:
+        """Called with the lock held: the root's session id; else the first run's that names one (only the runs
+        whose text holds a non-empty ``"session_id"`` are parsed, and the first of them nearly always does)."""
+        candidates = (
+            "parent_run_id IS NULL",
+            'instr(body, \'"session_id": "\') > 0 AND instr(body, \'"session_id": ""\') = 0',
+        )
+        for condition in candidates:
+            rows = self._connection.execute(
+                f"SELECT body FROM runs WHERE trace_id = ? AND {condition} ORDER BY start_ms, id",  # noqa: S608
+                (trace_id,),
+            )
+            for (body,) in rows:
+                session = _parsed(body).get("session_id")
+                if isinstance(session, str) and session:
+                    return session
+                if condition == candidates[0]:
+                    break  # the root, the first run without a parent, names none
+        return None
+
+
+def _parsed(body: str) -> dict[str, Any]:
+    """A stored run, or nothing where its text is not a JSON object (a file another program wrote)."""
+    try:
+        run = json.loads(body)
+    except ValueError:
+        return {}
+    return run if isinstance(run, dict) else {}
+
+
+def _usage_note(body: str) -> dict[str, Any] | None:
+    metadata = _parsed(body).get("metadata")
+    otel = metadata.get("otel") if isinstance(metadata, dict) else None
+    if not isinstance(otel, dict):
+        return None
+    counted_in = otel.get("usage_counted_in")
+    if isinstance(counted_in, str) and counted_in:
+        return {"counted_in": counted_in, "aggregate": False}
+    if otel.get("usage_aggregate") is True:
+        return {"counted_in": None, "aggregate": True}
+    return None

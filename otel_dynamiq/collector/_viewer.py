@@ -39,6 +39,8 @@ MAX_RUNS_PER_PAGE = 2000
 MAX_LABEL_VALUES = 200
 MAX_LABEL_CHARS = 200
 """A label a filter names is cut here, as the store cut it (``FACT_TEXT_CHARS``)."""
+DOWNLOAD_PAGE = 200
+"""Runs read from the store per step of a download."""
 REALM = "otel-dynamiq collector: any user name, the collector's key as password"
 KEY_NEEDED = (
     f"This collector needs its access key (the {OTEL_DYNAMIQ_COLLECTOR_ACCESS_KEY} it was started with).\n"
@@ -281,5 +283,61 @@ def _serve_data(handler: BaseHTTPRequestHandler, store: RunStore, route: str, qu
         body, deliveries = stored
         payload = b'{"deliveries": %d, "run": %s}' % (deliveries, body.encode())
         _send(handler, HTTPStatus.OK, payload, "application/json", _NO_STORE)
+    elif len(parts) == 3 and parts[0] == "traces" and parts[2] in ("download", "notes"):
+        _serve_trace_extra(handler, store, str(canonical_id(parts[1])), parts[2], query)
     else:
         _send_json(handler, HTTPStatus.NOT_FOUND, {"detail": "no such viewer data"})
+
+
+# A trace page's extras, beside its rows: the trace as a file, and what its rows do not carry.
+
+
+def _serve_trace_extra(
+    handler: BaseHTTPRequestHandler, store: RunStore, trace_id: str, what: str, query: dict[str, list[str]]
+) -> None:
+    if what == "download":
+        _send_download(handler, store, trace_id)
+        return
+    since = _one(query, "since")
+    if since is not None and (not since.isdigit() or not since.isascii() or int(since) >= 2**63):
+        raise _BadQuery("since must be a version the page was given")
+    _send_json(handler, HTTPStatus.OK, store.trace_notes(trace_id, int(since) if since is not None else None))
+
+
+def _send_download(handler: BaseHTTPRequestHandler, store: RunStore, trace_id: str) -> None:
+    """The trace's runs as one JSON list, in start order, each as stored: sent a page of runs at a time.
+
+    Chunked over HTTP/1.1 (the length is not known until the last page); an HTTP/1.0 answer ends with the
+    connection. The file name keeps only safe characters of the id: it goes into a header.
+    """
+    bodies, following = store.run_bodies(trace_id, DOWNLOAD_PAGE)
+    if not bodies:
+        _send_json(handler, HTTPStatus.NOT_FOUND, {"detail": "no such trace"})
+        return
+    chunked = handler.request_version >= "HTTP/1.1"
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", trace_id)[:120]
+    handler.send_response(HTTPStatus.OK)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Disposition", f'attachment; filename="trace-{name}.json"')
+    for header, value in {**_SECURITY_HEADERS, **_NO_STORE}.items():
+        handler.send_header(header, value)
+    if chunked:
+        handler.send_header("Transfer-Encoding", "chunked")
+    else:
+        handler.close_connection = True
+        handler.send_header("Connection", "close")
+    handler.end_headers()
+    if handler.command == "HEAD":
+        return
+    _write(handler, b"[" + b",\n".join(body.encode() for body in bodies), chunked)
+    while following is not None:
+        bodies, following = store.run_bodies(trace_id, DOWNLOAD_PAGE, following)
+        if bodies:  # a run sent again meanwhile may have moved: never a comma before nothing
+            _write(handler, b",\n" + b",\n".join(body.encode() for body in bodies), chunked)
+    _write(handler, b"]\n", chunked)
+    if chunked:
+        handler.wfile.write(b"0\r\n\r\n")
+
+
+def _write(handler: BaseHTTPRequestHandler, data: bytes, chunked: bool) -> None:
+    handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)

@@ -9,6 +9,7 @@ does, after installing chromium. Screenshots land in `.cache/viewer/`.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -675,10 +677,12 @@ def test_a_broken_link_shows_the_list_and_odd_runs_read_sensibly(site: Site, pag
     assert post(site.url, {"runs": [backwards]})[0] == 200
     open_trace(page, site, trace)
     expect(row(page, "Backwards").locator(".wf-dur")).to_have_text("ends before it starts")
-    # The waterfall takes the keyboard: Tab to it, Enter opens its first row.
+    # The waterfall takes the keyboard: Tab to it through the header (back, session, download, copy), Enter opens
+    # its first row.
     page.locator(".totals a.back").focus()
-    page.keyboard.press("Tab")
-    expect(page.locator(".wf-scroll")).to_be_focused()
+    for stop in (".totals a.session", ".totals a.download", ".totals button.copy", ".wf-scroll"):
+        page.keyboard.press("Tab")
+        expect(page.locator(stop)).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator(".panel .run-head h2")).to_have_text("Backwards")
 
@@ -1114,3 +1118,266 @@ def test_the_keyboard_reaches_a_header_and_sorts_by_it(browser: Browser) -> None
         page.keyboard.press("ArrowDown")
         expect(page.locator("tr.trace-row.active .name a")).to_have_text(f"priced {most[-1]:02d}")
         expect(page.locator("table.traces")).to_have_attribute("aria-label", "traces, fewest tokens first")
+
+
+EXTRAS_TRACE = "e1e1e1e1-0000-4000-8000-000000000000"
+CALL_USAGE = {"total_tokens": 30, "prompt_tokens": 20, "completion_tokens": 10}
+
+
+def extras_trace(session: str = "user-3") -> list[dict[str, Any]]:
+    """A root in session ``session``, an LLM node counting a call's usage, the client's span of that call (its usage
+    counted in the node), an agent whose usage is the total of calls below it, a skipped step; in start order."""
+    trace = {"trace_id": EXTRAS_TRACE, "session_id": session}
+    root = sample_run(id=run_id("e1e1e1e1", 1), name="Session root", end_time=at(2), **trace)
+    node = sample_run(
+        id=run_id("e1e1e1e1", 2),
+        parent_run_id=root["id"],
+        name="LLM node",
+        start_time=at(0.1),
+        end_time=at(0.8),
+        metadata={"node": {"group": "llms", "model": "gpt-4o"}, "usage": CALL_USAGE},
+        **trace,
+    )
+    call = sample_run(
+        id=run_id("e1e1e1e1", 3),
+        parent_run_id=node["id"],
+        name="client call",
+        start_time=at(0.2),
+        end_time=at(0.7),
+        metadata={"node": {"group": "llms"}, "otel": {"usage": CALL_USAGE, "usage_counted_in": node["id"]}},
+        **trace,
+    )
+    agent = sample_run(
+        id=run_id("e1e1e1e1", 4),
+        parent_run_id=root["id"],
+        name="agent",
+        start_time=at(0.9),
+        end_time=at(1.5),
+        metadata={"node": {"group": "agents"}, "otel": {"usage": CALL_USAGE, "usage_aggregate": True}},
+        **trace,
+    )
+    skipped = sample_run(
+        id=run_id("e1e1e1e1", 5),
+        parent_run_id=root["id"],
+        name="skipped step",
+        status="skipped",
+        start_time=at(1.6),
+        end_time=at(1.6),
+        **trace,
+    )
+    return [root, node, call, agent, skipped]
+
+
+def loaded(page: Page, trace_id: str) -> None:
+    page.wait_for_function("(id) => document.body.dataset.loadedTrace === id", arg=trace_id)
+
+
+def test_download_json_saves_the_trace_s_runs_in_start_order_as_posted(browser: Browser) -> None:
+    runs = extras_trace()
+    with viewer_of(browser, runs[::-1], f"/#/trace/{EXTRAS_TRACE}") as (_, page):  # posted last run first
+        loaded(page, EXTRAS_TRACE)
+        with page.expect_download() as started:
+            page.get_by_role("link", name="Download JSON").click()
+        download = started.value
+        assert download.suggested_filename == f"trace-{EXTRAS_TRACE}.json"
+        saved = json.loads(Path(download.path()).read_text())
+        assert len(saved) == len(runs)
+        assert [run["id"] for run in saved] == [run["id"] for run in runs]  # by start, not as posted
+        assert saved == runs  # each run whole
+
+
+def test_copy_buttons_copy_the_trace_run_parent_and_session_ids_and_say_so(browser: Browser) -> None:
+    runs = extras_trace()
+    with viewer_of(browser, runs, f"/#/trace/{EXTRAS_TRACE}") as (collector, page):
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=collector.url)
+        loaded(page, EXTRAS_TRACE)
+        page.get_by_role("button", name="copy trace id", exact=True).click()
+        expect(page.locator(".totals .copy-status")).to_have_text("copied")
+        assert page.evaluate("navigator.clipboard.readText()") == EXTRAS_TRACE
+        expect(page.locator(".totals .copy-status")).to_have_text("")  # the feedback goes after a moment
+        row(page, "client call").click()
+        expect(page.locator(".panel .run-head h2")).to_have_text("client call")
+        for label, value in (("run id", runs[2]["id"]), ("parent run id", runs[1]["id"]), ("session id", "user-3")):
+            expect(page.locator(f".panel dd.{label.replace(' ', '-')} code")).to_have_text(value)
+            button = page.locator(".panel").get_by_role("button", name=f"copy {label}", exact=True)
+            button.focus()  # from the keyboard: a real button
+            page.keyboard.press("Enter")
+            expect(page.locator(f".panel dd.{label.replace(' ', '-')} .copy-status")).to_have_text("copied")
+            assert page.evaluate("navigator.clipboard.readText()") == value, label
+        row(page, "Session root").click()
+        expect(page.locator(".panel dd.parent-run-id")).to_have_count(0)  # a root has no parent to copy
+
+
+def test_a_run_counted_in_its_parent_or_adding_up_calls_below_says_so_in_its_row_and_panel(browser: Browser) -> None:
+    runs = extras_trace()
+    with viewer_of(browser, runs, f"/#/trace/{EXTRAS_TRACE}") as (collector, page):
+        loaded(page, EXTRAS_TRACE)
+        expect(page.locator(".totals .tokens .value")).to_have_text("30")  # the call once, in its node
+        call = row(page, "client call")
+        expect(call.locator(".usage-note")).to_have_text("usage in parent")
+        expect(call.locator(".usage-note")).to_have_attribute("title", "usage counted in LLM node")
+        expect(call.locator(".row-tokens")).to_have_count(0)  # no second count of its tokens
+        expect(row(page, "LLM node").locator(".row-tokens")).to_have_text("30 tok")
+        expect(row(page, "LLM node").locator(".usage-note")).to_have_count(0)
+        expect(row(page, "agent").locator(".usage-note.aggregate")).to_have_text("usage of calls below")
+        expect(row(page, "agent").locator(".row-tokens")).to_have_count(0)
+        call.click()
+        note = page.locator(".panel .counted-elsewhere")
+        expect(note.locator("strong")).to_have_text("Usage counted in LLM node.")
+        expect(page.locator(".panel dd.total-tokens")).to_have_text("30")
+        expect(page.locator(".panel dd.total-tokens")).to_have_class(re.compile(r"\buncounted\b"))
+        row(page, "agent").click()
+        expect(page.locator(".panel .counted-elsewhere.aggregate strong")).to_have_text(
+            "Usage: total of the calls below."
+        )
+        row(page, "client call").click()
+        page.locator(".panel .counted-elsewhere").get_by_role("link", name="LLM node").click()
+        expect(page.locator(".panel .run-head h2")).to_have_text("LLM node")
+        expect(page.locator(".panel dd.total-tokens")).not_to_have_class(re.compile(r"\buncounted\b"))
+        expect(page.locator(".panel .counted-elsewhere")).to_have_count(0)
+        # Live: a call that arrives later is marked; the agent sent again without its total no longer is.
+        late = runs[2] | {"id": run_id("e1e1e1e1", 6), "name": "late call", "start_time": at(0.75)}
+        assert post(collector.url, {"runs": [late, runs[3] | {"metadata": {}}]})[0] == 200
+        expect(row(page, "late call").locator(".usage-note")).to_have_text("usage in parent", timeout=15_000)
+        expect(row(page, "agent").locator(".usage-note")).to_have_count(0)
+        expect(page.locator(".totals .tokens .value")).to_have_text("30")
+
+
+def test_a_trace_links_to_its_session_and_shows_none_without_one(browser: Browser) -> None:
+    odd = "a b/\u202ec"
+    with viewer_of(browser, extras_trace(), f"/#/trace/{EXTRAS_TRACE}") as (collector, page):
+        loaded(page, EXTRAS_TRACE)
+        session = page.locator(".totals a.session")
+        expect(session).to_have_text("session user-3")
+        expect(session).to_have_attribute("href", "#/session/user-3")
+        other, bare = "e2e2e2e2-0000-4000-8000-000000000000", "e3e3e3e3-0000-4000-8000-000000000000"
+        assert post(collector.url, {"runs": [sample_run(trace_id=other, session_id=odd)]})[0] == 200
+        page.goto(f"{collector.url}/#/trace/{other}")
+        loaded(page, other)
+        expect(session).to_have_text("session a b/⟨U+202E⟩c")  # shown, never obeyed
+        expect(session).to_have_attribute("href", "#/session/a%20b%2F%E2%80%AEc")
+        unsessioned = sample_run(id=run_id("e3e3e3e3", 1), trace_id=bare)
+        del unsessioned["session_id"]
+        collector.store.add([unsessioned], 0, None)  # a file another program wrote: the service needs one
+        page.goto(f"{collector.url}/#/trace/{bare}")
+        loaded(page, bare)
+        expect(page.locator(".totals h1")).to_have_text("n")
+        expect(session).to_have_count(0)
+
+
+def luminance(css: str) -> float:
+    """The relative luminance (WCAG) of a computed ``rgb(...)``/``rgba(...)`` colour."""
+    red, green, blue = (int(part) / 255 for part in re.findall(r"[\d.]+", css)[:3])
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (red, green, blue)]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(first: str, second: str) -> float:
+    lighter, darker = sorted((luminance(first), luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def colour(page: Page, selector: str, what: str = "color") -> str:
+    return page.locator(selector).first.evaluate(f"(e) => getComputedStyle(e).{what}")
+
+
+def test_the_viewer_follows_the_system_s_dark_or_light_scheme_with_readable_colours(browser: Browser) -> None:
+    runs = extras_trace()
+    chat = runs[1] | {
+        "input": {"messages": [{"role": "user", "content": "Say 4"}]},
+        "output": {"content": "4"},
+        "metadata": runs[1]["metadata"] | {"answer": 4},
+    }
+    with LocalCollector() as collector:
+        assert post(collector.url, {"runs": [*runs[:1], chat, *runs[2:]]})[0] == 200
+        for scheme in ("dark", "light"):
+            context = browser.new_context(viewport={"width": 1400, "height": 900}, color_scheme=scheme)
+            try:
+                page = context.new_page()
+                page.goto(f"{collector.url}/")
+                expect(page.locator("tr.trace-row")).to_have_count(1)
+                background = luminance(colour(page, "body", "backgroundColor"))
+                assert background < 0.05 if scheme == "dark" else background > 0.85, (scheme, background)
+                page.screenshot(path=str(SCREENSHOTS / f"traces-{scheme}.png"))
+                open_trace_at(page, collector.url, EXTRAS_TRACE)
+                row(page, "LLM node").click()
+                page.locator(".panel summary", has_text="Metadata").click()
+                expect(page.locator(".panel .message.role-user")).to_contain_text("Say 4")
+                paper = colour(page, ".panel", "backgroundColor")
+                assert (luminance(paper) < 0.05) == (scheme == "dark"), (scheme, paper)
+                pairs = {
+                    "text": (colour(page, ".totals h1"), paper, 7),
+                    "muted": (colour(page, ".fact .label"), paper, 4.5),
+                    "link": (colour(page, ".totals a.download"), paper, 4.5),
+                    "badge": (
+                        colour(page, ".badge.status-succeeded"),
+                        colour(page, ".badge.status-succeeded", "backgroundColor"),
+                        4.5,
+                    ),
+                    "json": (colour(page, ".panel .v-number"), paper, 4.5),
+                    "chat": (
+                        colour(page, ".panel .message.role-user .text"),
+                        colour(page, ".panel .message.role-user", "backgroundColor"),
+                        7,
+                    ),
+                    "bar": (colour(page, ".wf-bar.kind-llms", "backgroundColor"), paper, 3),
+                    "skipped": (
+                        colour(page, ".wf-row.skipped .badge.status-skipped"),
+                        colour(page, ".wf-row.skipped .badge", "backgroundColor"),
+                        4.5,
+                    ),
+                }
+                for name, (ink, under, least) in pairs.items():
+                    assert contrast(ink, under) >= least, (scheme, name, ink, under)
+                page.screenshot(path=str(SCREENSHOTS / f"trace-{scheme}.png"))
+            finally:
+                context.close()
+
+
+def open_trace_at(page: Page, url: str, trace_id: str, run: str | None = None) -> None:
+    """``open_trace`` on a collector of a test's own; with ``run``, a link to that run."""
+    page.goto(f"{url}/#/trace/{trace_id}" + (f"/run/{run}" if run else ""))
+    loaded(page, trace_id)
+
+
+ON_SCREEN = (
+    "() => { const box = document.querySelector('.panel').getBoundingClientRect();"
+    " return box.top >= -1 && (box.bottom <= innerHeight + 1 || box.top <= 1); }"
+)
+"""As much of the run's panel as fits is on screen: all of it, or from its top down."""
+
+
+def test_at_390_px_a_clicked_run_or_a_linked_one_brings_its_panel_on_screen(browser: Browser) -> None:
+    trace = "e4e4e4e4-0000-4000-8000-000000000000"
+    root = sample_run(id=run_id("e4e4e4e4", 0), trace_id=trace, name="Phone root", end_time=at(50))
+    runs = [root] + [
+        sample_run(
+            id=run_id("e4e4e4e4", number),
+            trace_id=trace,
+            parent_run_id=root["id"],
+            name=f"step {number}",
+            start_time=at(number / 10),
+            end_time=at(number / 10 + 0.05),
+            output={f"key {key}": "a value" for key in range(60 if number % 2 else 1)},  # odd: over a screen
+        )
+        for number in range(1, 41)
+    ]
+    with LocalCollector() as collector:
+        assert post(collector.url, {"runs": runs})[0] == 200
+        context = browser.new_context(viewport={"width": 390, "height": 844})
+        try:
+            page = context.new_page()
+            open_trace_at(page, collector.url, trace)
+            for name in ("step 2", "step 3"):  # a short panel, then a long one
+                page.evaluate("scrollTo(0, 0)")
+                row(page, name).click()
+                expect(page.locator(".panel .run-head h2")).to_have_text(name)
+                page.wait_for_function(ON_SCREEN)
+            # A link to a run (someone sent it): the run's panel, not the top of the timeline.
+            linked = context.new_page()
+            open_trace_at(linked, collector.url, trace, run_id("e4e4e4e4", 31))
+            expect(linked.locator(".panel .run-head h2")).to_have_text("step 31")
+            linked.wait_for_function(ON_SCREEN)
+            linked.screenshot(path=str(SCREENSHOTS / "narrow-linked-run.png"))
+        finally:
+            context.close()

@@ -23,10 +23,16 @@ function route() {
     const runId = parts[2] === "run" ? parts[3] : null;
     if (!(current instanceof TraceView) || current.traceId !== parts[1]) {
       current = new TraceView(view, parts[1]);
-      current.load().then(() => {
-        if (runId) current.select(runId, true);
+      const opened = current;
+      opened.load().then(() => {
+        if (!runId) return;
+        opened.select(runId, true);
+        opened.reveal(); // on a phone, the run a link names: its panel, not the top of the timeline
       });
-    } else if (runId && runId !== current.selected) current.select(runId, true);
+    } else if (runId && runId !== current.selected) {
+      current.select(runId, true);
+      current.reveal();
+    }
     document.title = `trace ${parts[1].slice(0, 8)} · otel-dynamiq`;
     return;
   }

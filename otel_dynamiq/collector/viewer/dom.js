@@ -65,6 +65,54 @@ export function badge(text, kind) {
   return h("span", { class: `badge ${kind || ""}` }, text);
 }
 
+// A button that copies a value (an id) as it is, and says so for a moment: "copied", announced to screen readers
+// by the status beside it. The clipboard API needs a secure context (127.0.0.1 is one, a keyed collector on a LAN
+// address over http is not): there, the browser's copy command on a selected text field does it.
+const COPIED_MS = 1500;
+
+export function copyButton(value, what) {
+  const status = h("span", { class: "copy-status", role: "status" });
+  const button = h("button", { class: "copy", type: "button", "aria-label": `copy ${what}`, title: `copy ${what}` }, "copy");
+  let timer = null;
+  button.addEventListener("click", async (event) => {
+    event.stopPropagation(); // a copy button in a row never selects the row
+    const copied = await copyText(String(value));
+    status.textContent = copied ? "copied" : "could not copy";
+    button.classList.toggle("done", copied);
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      status.textContent = "";
+      button.classList.remove("done");
+    }, COPIED_MS);
+  });
+  return h("span", { class: "copy-box" }, button, status);
+}
+
+async function copyText(text) {
+  try {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch (refused) {
+    // no permission: try the older way
+  }
+  const before = document.activeElement; // the field takes the focus to be selected: it goes back after
+  const field = h("textarea", { class: "copy-field", readonly: "readonly", "aria-hidden": "true" });
+  field.value = text;
+  document.body.append(field);
+  field.select();
+  let done = false;
+  try {
+    done = document.execCommand("copy");
+  } catch (unsupported) {
+    done = false;
+  }
+  field.remove();
+  if (before && before.focus) before.focus({ preventScroll: true });
+  return done;
+}
+
 // Long text shows its first lines; the rest is one click away, so a 4 MiB string costs nothing until asked for.
 const FOLD_LINES = 14;
 const FOLD_CHARS = 1600;

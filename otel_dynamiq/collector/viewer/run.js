@@ -1,7 +1,7 @@
 // A run's panel, by what the run is: an LLM call as a chat with its usage, a tool or retriever as its
 // input and output, an error with its traceback, its executions (retries), and the raw JSON.
 import { api } from "./api.js";
-import { badge, clear, clock, cost, duration, foldedText, h, lazySection, number, pagedList, setLongText, valueView, visible } from "./dom.js";
+import { badge, clear, clock, copyButton, cost, duration, foldedText, h, lazySection, number, pagedList, setLongText, valueView, visible } from "./dom.js";
 import { statusBadge } from "./list.js";
 
 const RAW_PREVIEW_CHARS = 200000;
@@ -39,21 +39,29 @@ function usageCountedElsewhere(run) {
   return null;
 }
 
-function countedElsewhereView(run, elsewhere) {
+// runName: the name of a run of the trace by its id, when the waterfall holds it.
+function countedElsewhereView(run, elsewhere, runName) {
   const tokens = elsewhere.usage && typeof elsewhere.usage.total_tokens === "number" ? `${number.format(elsewhere.usage.total_tokens)} tokens, ` : "";
   if (elsewhere.countedIn === null) {
     return h(
       "p",
       { class: "counted-elsewhere aggregate" },
+      h("strong", null, "Usage: total of the calls below. "),
       `This run's usage (${tokens}in metadata.otel.usage) is the total of the model calls under it; each is counted once, in its own run.`,
     );
   }
+  const name = runName(elsewhere.countedIn);
   return h(
     "p",
     { class: "counted-elsewhere" },
-    `This call's usage (${tokens}in metadata.otel.usage) is counted once, in the run it was made in: `,
-    h("a", { href: `#/trace/${encodeURIComponent(String(run.trace_id))}/run/${encodeURIComponent(elsewhere.countedIn)}` }, "the parent run"),
-    ".",
+    h(
+      "strong",
+      null,
+      "Usage counted in ",
+      h("a", { href: `#/trace/${encodeURIComponent(String(run.trace_id))}/run/${encodeURIComponent(elsewhere.countedIn)}` }, name ?? "the run it was made in"),
+      ". ",
+    ),
+    `This call's usage (${tokens}in metadata.otel.usage) is counted once, in the run it was made in, not again here.`,
   );
 }
 
@@ -148,7 +156,10 @@ function sumOrNull(...values) {
   return numbers.length ? numbers.reduce((total, value) => total + value, 0) : null;
 }
 
-function llmView(run) {
+// The usage facts of a run whose usage is counted elsewhere are drawn apart (class "uncounted"): shown, not a count.
+const USAGE_FACTS = new Set(["prompt tokens", "completion tokens", "total tokens", "cached input tokens", "cost"]);
+
+function llmView(run, runName) {
   const node = nodeOf(run);
   const elsewhere = usageCountedElsewhere(run);
   const usage = usageOf(run) ?? (elsewhere ? elsewhere.usage : null);
@@ -177,8 +188,18 @@ function llmView(run) {
   return [
     section(
       nodeOf(run).group === "agents" ? "Agent" : "LLM call",
-      elsewhere ? countedElsewhereView(run, elsewhere) : null,
-      h("dl", { class: "facts-list" }, facts.map(([label, value]) => [h("dt", null, label), h("dd", { class: label.replace(/ /g, "-") }, typeof value === "number" ? number.format(value) : String(value))])),
+      elsewhere ? countedElsewhereView(run, elsewhere, runName) : null,
+      h(
+        "dl",
+        { class: "facts-list" },
+        facts.map(([label, value]) => {
+          const apart = elsewhere && USAGE_FACTS.has(label) ? " uncounted" : "";
+          return [
+            h("dt", { class: apart.trim() || null }, label),
+            h("dd", { class: label.replace(/ /g, "-") + apart }, typeof value === "number" ? number.format(value) : String(value)),
+          ];
+        }),
+      ),
     ),
     section("Conversation", h("div", { class: "chat" }, pagedList(h("div", { class: "messages" }), messages, (message) => messageView(message)), answer)),
   ];
@@ -249,9 +270,18 @@ function rawView(text) {
   return h("div", null, pre, more);
 }
 
+// An id with its copy button, or nothing for a run without it.
+function idFact(label, value) {
+  if (value === null || value === undefined || value === "") return null;
+  const text = String(value);
+  return [h("dt", null, label), h("dd", { class: label.replace(/ /g, "-") }, h("code", { class: "id" }, text), copyButton(text, label))];
+}
+
 export class RunPanel {
-  constructor(root) {
+  // runName: a run's name by its id, from the trace's waterfall (a note names the run it points to).
+  constructor(root, runName = () => undefined) {
     this.root = root;
+    this.runName = runName;
     this.current = null;
     clear(root, h("p", { class: "empty" }, "Select a run in the timeline to see it here."));
   }
@@ -294,11 +324,12 @@ export class RunPanel {
           statusBadge(run.status),
           h("span", { class: "run-duration" }, duration(spanOf(run))),
         ),
-        h("div", { class: "run-meta" }, `started ${clock(time(run.start_time))} · id ${run.id}`, deliveries > 1 ? ` · received ${deliveries} times` : ""),
+        h("div", { class: "run-meta" }, `started ${clock(time(run.start_time))}`, deliveries > 1 ? ` · received ${deliveries} times` : ""),
+        h("dl", { class: "ids" }, idFact("run id", run.id), idFact("parent run id", run.parent_run_id), idFact("session id", run.session_id)),
       ),
       skippedView(run),
       errorView(run.error),
-      isLLM ? llmView(run) : null,
+      isLLM ? llmView(run, this.runName) : null,
       !isLLM || !messagesOf(run) ? section("Input", h("div", { class: "io input" }, valueView(run.input))) : null,
       !isLLM ? section("Output", h("div", { class: "io output" }, valueView(run.output))) : null,
       executionsView(run),

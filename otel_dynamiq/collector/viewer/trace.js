@@ -4,7 +4,7 @@
 // for good, and names the selected row with aria-activedescendant (a click, a fold, Enter or a live update
 // would otherwise drop the focus with the row it was on, and the keys with it).
 import { api } from "./api.js";
-import { badge, clear, cost, duration, h, number } from "./dom.js";
+import { badge, clear, copyButton, cost, duration, h, number } from "./dom.js";
 import { statusBadge } from "./list.js";
 import { RunPanel } from "./run.js";
 
@@ -65,6 +65,8 @@ export class TraceView {
     this.collapsed = new Set();
     this.selected = null;
     this.summary = null;
+    // From the trace's notes: its session, and by run id where a run's usage is counted instead of in it.
+    this.notes = { session: null, usage: new Map() };
     this.totals = h("section", { class: "totals" }, "Loading…");
     this.axis = h("div", { class: "wf-axis" });
     this.spacer = h("div", { class: "wf-spacer" });
@@ -72,7 +74,7 @@ export class TraceView {
     this.scroller.addEventListener("scroll", () => this.schedule());
     this.scroller.addEventListener("keydown", (event) => this.key(event));
     this.note = h("p", { class: "note", hidden: true });
-    this.panel = new RunPanel(h("section", { class: "panel" }));
+    this.panel = new RunPanel(h("section", { class: "panel" }), (runId) => this.runName(runId));
     clear(
       root,
       this.totals,
@@ -103,11 +105,16 @@ export class TraceView {
 
   async loadAll() {
     delete document.body.dataset.loadedTrace;
-    let summary, page, version, instance;
+    let summary, page, version, instance, notes;
     try {
       // The version first: runs stored while the pages load come again in the next update, never not at all.
       ({ version, instance } = await api.version());
-      [summary, page] = await Promise.all([api.trace(this.traceId), api.runPage(this.traceId, null)]);
+      // The notes only add to the page: without them it shows the trace all the same.
+      [summary, page, notes] = await Promise.all([
+        api.trace(this.traceId),
+        api.runPage(this.traceId, null),
+        api.notes(this.traceId).catch(() => null),
+      ]);
     } catch (error) {
       clear(this.totals, h("p", { class: "problem" }, `Could not load trace ${this.traceId}: ${error.message}`));
       return;
@@ -115,6 +122,7 @@ export class TraceView {
     this.version = version;
     this.instance = instance;
     this.summary = summary;
+    this.takeNotes(notes, null);
     this.showTotals();
     const runs = page.runs;
     this.setRuns(runs);
@@ -153,6 +161,7 @@ export class TraceView {
       return;
     }
     const changed = [];
+    let notes;
     try {
       let after = null;
       do {
@@ -160,11 +169,13 @@ export class TraceView {
         changed.push(...page.runs);
         after = page.next;
       } while (after);
+      notes = await api.notes(this.traceId, since);
     } catch (error) {
       return; // the next poll tries again from the same version
     }
     this.version = version;
     this.summary = summary;
+    this.takeNotes(notes, changed);
     this.showTotals();
     if (changed.length === 0) return;
     const byId = new Map(this.runs.map((run, index) => [run.id, index]));
@@ -194,13 +205,44 @@ export class TraceView {
     clear(this.totals, h("p", { class: "problem" }, `The collector no longer holds trace ${this.traceId}.`), h("a", { href: "#/", class: "back" }, "← traces"));
   }
 
+  // The notes of the whole trace, or (changed: the runs stored since the last look) of the runs that changed:
+  // a run sent again without its note loses it.
+  takeNotes(notes, changed) {
+    if (!notes) return;
+    if (changed) for (const run of changed) this.notes.usage.delete(run.id);
+    else this.notes.usage.clear();
+    for (const [runId, note] of Object.entries(notes.usage || {})) this.notes.usage.set(runId, note);
+    this.notes.session = typeof notes.session_id === "string" && notes.session_id ? notes.session_id : null;
+  }
+
+  runName(runId) {
+    const run = this.tree ? this.tree.byId.get(runId) : undefined;
+    return run ? run.name : undefined;
+  }
+
+  // The sessions view lives at #/session/<id>: the trace's session (its root run's) links there.
+  sessionLink() {
+    const session = this.notes.session;
+    if (!session) return null;
+    return h("a", { class: "session", href: `#/session/${encodeURIComponent(session)}`, title: "the runs of this session" }, "session ", h("span", { class: "id" }, session));
+  }
+
   showTotals() {
     const s = this.summary;
     const span = s.end_ms !== null ? s.end_ms - s.start_ms : null;
     const fact = (label, value, kind) => h("div", { class: `fact ${kind || ""}` }, h("span", { class: "label" }, label), h("span", { class: "value" }, value));
     clear(
       this.totals,
-      h("div", { class: "title" }, h("a", { href: "#/", class: "back" }, "← traces"), h("h1", null, s.name || "(unnamed)"), statusBadge(s.status)),
+      h(
+        "div",
+        { class: "title" },
+        h("a", { href: "#/", class: "back" }, "← traces"),
+        h("h1", null, s.name || "(unnamed)"),
+        statusBadge(s.status),
+        this.sessionLink(),
+        // The server names the file too (Content-Disposition): this name is for a browser that asks the link.
+        h("a", { class: "download", href: api.downloadURL(s.trace_id), download: `trace-${s.trace_id}.json` }, "Download JSON"),
+      ),
       h(
         "div",
         { class: "facts" },
@@ -209,7 +251,7 @@ export class TraceView {
         fact("tokens", s.tokens === null ? "–" : number.format(s.tokens), "tokens"),
         cost(s.cost_usd) ? fact("cost", cost(s.cost_usd), "cost") : null,
         fact("failed runs", number.format(s.failures), s.failures ? "failures bad" : "failures"),
-        fact("trace id", s.trace_id, "trace-id"),
+        fact("trace id", [h("span", { class: "id-text" }, s.trace_id), copyButton(s.trace_id, "trace id")], "trace-id"),
       ),
     );
     this.totals.querySelector(".tokens").title = "Sum of metadata.usage over the runs that carry it: each LLM call once";
@@ -303,11 +345,7 @@ export class TraceView {
         onclick: () => {
           this.select(run.id);
           this.scroller.focus({ preventScroll: true }); // a tap need not have focused it: the keys go here next
-          // A narrow window shows the panel below the timeline: bring it into view once it is drawn (the page
-          // may be too short to scroll until then).
-          if (matchMedia("(max-width: 760px)").matches) {
-            Promise.resolve(this.panel.shown).then(() => this.panel.root.scrollIntoView({ block: "start" }));
-          }
+          this.reveal();
         },
       },
       h(
@@ -318,6 +356,7 @@ export class TraceView {
         run.status === "skipped" ? badge("skipped", "status-skipped") : null,
         run.grp ? badge(run.grp, "group") : badge(run.type, "group"),
         run.tokens !== null ? h("span", { class: "row-tokens" }, `${number.format(run.tokens)} tok`) : null,
+        this.usageMarker(run),
       ),
       h(
         "div",
@@ -329,6 +368,26 @@ export class TraceView {
         h("span", { class: "wf-dur", style: { left: `${Math.min(100, Math.max(0, startShare + widthShare))}%` } }, duration(length)),
       ),
     );
+  }
+
+  // A run whose tokens are counted in another run (the node that made the call) or that only adds up the calls
+  // below it says so in place of a count: its tokens are never shown as if they were added to the trace's.
+  usageMarker(run) {
+    const note = this.notes.usage.get(run.id);
+    if (!note) return null;
+    if (note.aggregate) {
+      return h("span", { class: "usage-note aggregate", title: "usage: the total of the calls below, each counted in its own run" }, "usage of calls below");
+    }
+    const where = this.runName(note.counted_in) ?? "another run";
+    const text = note.counted_in === run.parent_run_id ? "usage in parent" : "usage elsewhere";
+    return h("span", { class: "usage-note", title: `usage counted in ${where}` }, text);
+  }
+
+  // A narrow window shows the panel below the timeline: bring it into view once it is drawn (the page may be too
+  // short to scroll until then). After a click or tap on a row, and for a run named in the address.
+  reveal() {
+    if (!matchMedia("(max-width: 760px)").matches) return;
+    Promise.resolve(this.panel.shown).then(() => this.panel.root.scrollIntoView({ block: "start" }));
   }
 
   select(runId, scroll = false) {
