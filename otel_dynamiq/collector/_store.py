@@ -98,6 +98,8 @@ _FACT_NAMES = (
     "session_id",
     "user_id",
     "tags",
+    "usage_counted_in",
+    "usage_aggregate",
 )
 """The columns of ``_summary.RunFacts``, in its order (``group`` is a keyword in SQL)."""
 _FACT_COLUMNS = (
@@ -116,6 +118,8 @@ _FACT_COLUMNS = (
     "session_id TEXT",
     "user_id TEXT",
     "tags TEXT",
+    "usage_counted_in TEXT",
+    "usage_aggregate INTEGER",
     "size INTEGER",
 )
 _TRACE_ADDED_COLUMNS = ("session_id TEXT", "user_id TEXT")
@@ -143,10 +147,16 @@ SELECT r.trace_id,
     CASE WHEN COUNT({tokens}) > 0 THEN TOTAL({tokens}) END,
     CASE WHEN COUNT({cost}) > 0 THEN TOTAL({cost}) END,
     COUNT(CASE WHEN r.status = 'failed' THEN 1 END), MAX(r.received),
-    (SELECT p.session_id FROM runs p WHERE p.trace_id = r.trace_id AND p.session_id IS NOT NULL
-     ORDER BY p.parent_run_id IS NOT NULL, p.start_ms LIMIT 1),
-    (SELECT p.user_id FROM runs p WHERE p.trace_id = r.trace_id AND p.user_id IS NOT NULL
-     ORDER BY p.parent_run_id IS NOT NULL, p.start_ms LIMIT 1)
+    COALESCE(
+        (SELECT p.session_id FROM runs p WHERE p.trace_id = r.trace_id AND p.parent_run_id IS NULL
+         AND p.session_id IS NOT NULL ORDER BY p.start_ms LIMIT 1),
+        (SELECT p.session_id FROM runs p WHERE p.trace_id = r.trace_id AND p.session_id IS NOT NULL
+         ORDER BY p.start_ms LIMIT 1)),
+    COALESCE(
+        (SELECT p.user_id FROM runs p WHERE p.trace_id = r.trace_id AND p.parent_run_id IS NULL
+         AND p.user_id IS NOT NULL ORDER BY p.start_ms LIMIT 1),
+        (SELECT p.user_id FROM runs p WHERE p.trace_id = r.trace_id AND p.user_id IS NOT NULL
+         ORDER BY p.start_ms LIMIT 1))
 FROM runs r WHERE r.trace_id IN ({{}}) GROUP BY r.trace_id
 """.format(  # noqa: S608 (constants only; the trace ids are bound)
     chars=FACT_TEXT_CHARS,
@@ -165,16 +175,18 @@ _TRACE_COLUMNS = (
     "failures",
     "session_id",
     "user_id",
+    "received",
 )
 # Every distinct model, provider, tag and user of the touched traces' runs (tags are JSON arrays), and the
-# trace's session: one per trace, as the sessions view groups them.
+# trace's session: one per trace, as the sessions view groups them. The table's key drops repeats as they come,
+# where UNION would sort them all first.
 _REFRESH_LABELS = """
 INSERT OR IGNORE INTO trace_labels (kind, value, trace_id)
 SELECT 'model', model, trace_id FROM runs WHERE trace_id IN ({ids}) AND model IS NOT NULL
-UNION SELECT 'provider', provider, trace_id FROM runs WHERE trace_id IN ({ids}) AND provider IS NOT NULL
-UNION SELECT 'session', session_id, trace_id FROM traces WHERE trace_id IN ({ids}) AND session_id IS NOT NULL
-UNION SELECT 'user', user_id, trace_id FROM runs WHERE trace_id IN ({ids}) AND user_id IS NOT NULL
-UNION SELECT 'tag', t.value, r.trace_id FROM runs r, json_each(r.tags) t
+UNION ALL SELECT 'provider', provider, trace_id FROM runs WHERE trace_id IN ({ids}) AND provider IS NOT NULL
+UNION ALL SELECT 'session', session_id, trace_id FROM traces WHERE trace_id IN ({ids}) AND session_id IS NOT NULL
+UNION ALL SELECT 'user', user_id, trace_id FROM runs WHERE trace_id IN ({ids}) AND user_id IS NOT NULL
+UNION ALL SELECT 'tag', t.value, r.trace_id FROM runs r, json_each(r.tags) t
     WHERE r.trace_id IN ({ids}) AND r.tags IS NOT NULL AND t.type = 'text'
 """
 
@@ -204,7 +216,7 @@ TRACE_SORTS = {
 NEWEST_FIRST = TRACE_SORTS["start"]
 
 # A trace's page of runs carries what its timeline draws; labels are the list's and stay out of it.
-_RUN_ROW_COLUMNS = ("id", *_FACT_NAMES[: _FACT_NAMES.index("error") + 1], "size")
+_RUN_ROW_COLUMNS = ("id", *_FACT_NAMES[: _FACT_NAMES.index("error") + 1], "usage_counted_in", "usage_aggregate", "size")
 # Built from the constant column names above, never from input (values are always bound): hence the noqa.
 _INSERT_RUN = (
     f"INSERT INTO runs (id, trace_id, start_time, body, {', '.join(_FACT_NAMES)}, size, received)"  # noqa: S608
@@ -263,10 +275,13 @@ def _where(conditions: list[str]) -> str:
 
 
 def _trace(row: tuple[Any, ...]) -> dict[str, Any]:
-    """A summary row as the viewer gets it: tokens, added up as a float, are a whole number again."""
+    """A summary row as the viewer gets it: tokens, added up as a float, are a whole number again; ``version`` is
+    the ``version()`` of the request that last stored one of its runs, so a page showing the trace sees any run sent
+    again, even one that changes no count."""
     trace = dict(zip(_TRACE_COLUMNS, row, strict=True))
     if isinstance(trace["tokens"], float):
         trace["tokens"] = int(trace["tokens"])
+    trace["version"] = trace.pop("received")
     return trace
 
 
@@ -286,6 +301,9 @@ class RunStore:
         self._connection = sqlite3.connect(path, check_same_thread=False)
         with self._lock, self._connection:
             self._connection.executescript(_SCHEMA)
+            # SQLite's ALTER TABLE is transactional: in one transaction with the filling of the columns it adds,
+            # a process killed halfway leaves the file as it was, and the next open starts again.
+            self._connection.execute("BEGIN IMMEDIATE")
             self._add_fact_columns()
             self._add_trace_columns()
             self._order_by_start()
@@ -311,7 +329,7 @@ class RunStore:
                 break
             self._connection.executemany(
                 _UPDATE_FACTS,
-                [(*run_facts(json.loads(body)), len(body), run_id) for run_id, body in rows],
+                [(*run_facts(_parsed(body)), len(body), run_id) for run_id, body in rows],
             )
             last = rows[-1][0]
 
@@ -359,6 +377,12 @@ class RunStore:
             self._connection.execute(_REFRESH_TRACES.format(marks), chosen)
             self._connection.execute(f"DELETE FROM trace_labels WHERE trace_id IN ({marks})", chosen)  # noqa: S608
             self._connection.execute(_REFRESH_LABELS.format(ids=marks), chosen * 5)
+            # A trace whose every run was sent again under another trace id has nothing left to list.
+            self._connection.execute(
+                f"DELETE FROM traces WHERE trace_id IN ({marks})"  # noqa: S608
+                " AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.trace_id = traces.trace_id)",
+                chosen,
+            )
 
     def add(self, runs: Iterable[dict[str, Any]], body_bytes: int, content_encoding: str | None) -> None:
         rows = []
@@ -370,11 +394,25 @@ class RunStore:
                 "INSERT INTO requests (run_count, body_bytes, content_encoding) VALUES (?, ?, ?)",
                 (len(rows), body_bytes, content_encoding),
             ).lastrowid
+            self._stale.update(self._earlier_traces([row[0] for row in rows]))
             self._connection.executemany(_INSERT_RUN, [(*row, sequence) for row in rows])
             self._stale.update(row[1] for row in rows)
             if len(self._stale) > MAX_STALE_TRACES:
                 self._refresh_traces(sorted(self._stale))
                 self._stale.clear()
+
+    def _earlier_traces(self, run_ids: list[str]) -> set[str]:
+        """Called with the lock held: the traces these runs are stored in now. A run sent again may name
+        another trace: the one it leaves is recounted too, or its summary and labels would keep the run."""
+        found: set[str] = set()
+        for start in range(0, len(run_ids), 500):
+            chosen = run_ids[start : start + 500]
+            rows = self._connection.execute(
+                f"SELECT trace_id FROM runs WHERE id IN ({', '.join('?' * len(chosen))})",  # noqa: S608
+                chosen,
+            )
+            found.update(trace_id for (trace_id,) in rows)
+        return found
 
     def runs(self, trace_id: str | None = None) -> list[dict[str, Any]]:
         """Runs as received, in start order."""
@@ -549,8 +587,8 @@ class RunStore:
         condition = ""
         parameters: list[Any] = [trace_id]
         if after is not None:
-            condition = " AND (start_ms > ? OR (start_ms = ? AND id > ?))"
-            parameters += [after[0], after[0], after[1]]
+            condition = " AND (start_ms, id) > (?, ?)"  # a row value: the index range starts past the mark
+            parameters += [after[0], after[1]]
         if since is not None:
             condition += " AND received > ?"
             parameters.append(since)
@@ -560,6 +598,8 @@ class RunStore:
                 (*parameters, limit + 1),
             ).fetchall()
         runs = [dict(zip(_RUN_ROW_COLUMNS, row, strict=True)) for row in rows[:limit]]
+        for run in runs:
+            run["usage_aggregate"] = bool(run["usage_aggregate"])
         following = (runs[-1]["start_ms"], runs[-1]["id"]) if len(rows) > limit else None
         return runs, following
 
@@ -589,87 +629,35 @@ class RunStore:
 
     # What the viewer's trace page reads beside its rows: each answered from the stored JSON text.
 
-    def run_bodies(
+    def run_marks(
         self, trace_id: str, limit: int, after: tuple[float, str] | None = None
     ) -> tuple[list[str], tuple[float, str] | None]:
-        """A page of a trace's runs' JSON as stored (never parsed), in the waterfall's order; and the next's start.
+        """The ids of a page of a trace's runs in the waterfall's order, ``limit`` at most; and the next's start.
 
-        A download streams a trace a page at a time, so the lock is held, and memory taken, for one page only.
+        A download reads the ids a page at a time and then each body alone, so neither the lock nor memory is ever
+        held for more than one run's JSON, however large the runs are.
         """
         condition = ""
         parameters: list[Any] = [trace_id]
         if after is not None:
-            condition = " AND (start_ms > ? OR (start_ms = ? AND id > ?))"
-            parameters += [after[0], after[0], after[1]]
+            condition = " AND (start_ms, id) > (?, ?)"  # a row value: the index range starts past the mark
+            parameters += [after[0], after[1]]
         with self._lock:
             rows = self._connection.execute(
-                "SELECT start_ms, id, body FROM runs WHERE trace_id = ?"  # noqa: S608 (constants; values bound)
+                "SELECT start_ms, id FROM runs WHERE trace_id = ?"  # noqa: S608 (constants; values bound)
                 + condition
                 + " ORDER BY start_ms, id LIMIT ?",
                 (*parameters, limit + 1),
             ).fetchall()
         following = (rows[limit - 1][0], rows[limit - 1][1]) if len(rows) > limit else None
-        return [body for _, _, body in rows[:limit]], following
-
-    def trace_notes(self, trace_id: str, since: int | None = None) -> dict[str, Any]:
-        """The trace's session (its root's, else its first run's), and the runs whose usage is not counted where
-        they are: ``usage_counted_in`` (the run it is counted in) or ``usage_aggregate`` under ``metadata.otel``.
-
-        ``since`` keeps only the runs stored after it. Only bodies that hold those keys are parsed (a key inside a
-        string is escaped, so it never matches), and the session is read from one run.
-        """
-        found: dict[str, dict[str, Any]] = {}
-        query = (
-            "SELECT id, body FROM runs WHERE trace_id = ? AND received > ?"
-            " AND (instr(body, '\"usage_counted_in\"') > 0 OR instr(body, '\"usage_aggregate\"') > 0)"
-        )
-        with self._lock:
-            rows = self._connection.execute(query, (trace_id, -1 if since is None else since)).fetchall()
-            session = self._session_of(trace_id)
-        for run_id, body in rows:
-            note = _usage_note(body)
-            if note is not None:
-                found[run_id] = note
-        return {"session_id": session, "usage": found}
-
-    def _session_of(self, trace_id: str) -> str | None:
-        """Called with the lock held: the root's session id; else the first run's that names one (only the runs
-        whose text holds a non-empty ``"session_id"`` are parsed, and the first of them nearly always does)."""
-        candidates = (
-            "parent_run_id IS NULL",
-            'instr(body, \'"session_id": "\') > 0 AND instr(body, \'"session_id": ""\') = 0',
-        )
-        for condition in candidates:
-            rows = self._connection.execute(
-                f"SELECT body FROM runs WHERE trace_id = ? AND {condition} ORDER BY start_ms, id",  # noqa: S608
-                (trace_id,),
-            )
-            for (body,) in rows:
-                session = _parsed(body).get("session_id")
-                if isinstance(session, str) and session:
-                    return session
-                if condition == candidates[0]:
-                    break  # the root, the first run without a parent, names none
-        return None
+        return [run_id for _, run_id in rows[:limit]], following
 
 
 def _parsed(body: str) -> dict[str, Any]:
-    """A stored run, or nothing where its text is not a JSON object (a file another program wrote)."""
+    """A stored run, or nothing where its text is not a JSON object (a file another program wrote): its facts are
+    then the defaults, and the file still opens."""
     try:
         run = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return run if isinstance(run, dict) else {}
-
-
-def _usage_note(body: str) -> dict[str, Any] | None:
-    metadata = _parsed(body).get("metadata")
-    otel = metadata.get("otel") if isinstance(metadata, dict) else None
-    if not isinstance(otel, dict):
-        return None
-    counted_in = otel.get("usage_counted_in")
-    if isinstance(counted_in, str) and counted_in:
-        return {"counted_in": counted_in, "aggregate": False}
-    if otel.get("usage_aggregate") is True:
-        return {"counted_in": None, "aggregate": True}
-    return None

@@ -46,6 +46,10 @@ class RunFacts(NamedTuple):
     user_id: str | None
     tags: str | None
     """A JSON array of the run's distinct tags (``MAX_TAGS`` at most), or None when it has none."""
+    usage_counted_in: str | None
+    """The run whose usage holds this run's call (``metadata.otel.usage_counted_in``): shown here, counted there."""
+    usage_aggregate: bool | None
+    """True when this run's usage (``metadata.otel.usage``) totals the calls below it, each counted in its own."""
 
 
 def epoch_ms(value: Any) -> float | None:
@@ -122,7 +126,8 @@ def _user_id(metadata: dict[str, Any]) -> str | None:
 def _connection_kind(connection: Any) -> str | None:
     """A Dynamiq node names its provider only by its connection's class (``dynamiq.connections.OpenAI``)."""
     kind = connection.get("type") if isinstance(connection, dict) else None
-    return kind.rsplit(".", 1)[-1] if isinstance(kind, str) else None
+    # In lower case, as OpenTelemetry's ``gen_ai.provider.name`` values are: "OpenAI" and "openai" are one filter.
+    return kind.rsplit(".", 1)[-1].lower() if isinstance(kind, str) else None
 
 
 def _tags(tags: Any) -> str | None:
@@ -140,10 +145,15 @@ def run_facts(run: dict[str, Any]) -> RunFacts:
     metadata = run.get("metadata")
     usage: Any = None
     node: Any = None
+    otel: Any = None
     user = None
     if isinstance(metadata, dict):
-        usage, node = metadata.get("usage"), metadata.get("node")
+        usage, node, otel = metadata.get("usage"), metadata.get("node"), metadata.get("otel")
         user = _user_id(metadata)
+    counted_in = aggregate = None
+    if isinstance(otel, dict):
+        counted_in = otel.get("usage_counted_in")
+        aggregate = otel.get("usage_aggregate") is True or None
     group = model = provider = None
     if isinstance(node, dict):
         group, model, provider = node.get("group"), node.get("model"), node.get("provider")
@@ -171,4 +181,6 @@ def run_facts(run: dict[str, Any]) -> RunFacts:
         _text(run.get("session_id")),
         user,
         _tags(run.get("tags")),
+        counted_in[:FACT_TEXT_CHARS] if isinstance(counted_in, str) and counted_in else None,
+        aggregate,
     )

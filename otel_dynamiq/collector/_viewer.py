@@ -40,7 +40,7 @@ MAX_LABEL_VALUES = 200
 MAX_LABEL_CHARS = 200
 """A label a filter names is cut here, as the store cut it (``FACT_TEXT_CHARS``)."""
 DOWNLOAD_PAGE = 200
-"""Runs read from the store per step of a download."""
+"""Run ids read from the store per step of a download; each body is then read, and written, alone."""
 REALM = "otel-dynamiq collector: any user name, the collector's key as password"
 KEY_NEEDED = (
     f"This collector needs its access key (the {OTEL_DYNAMIQ_COLLECTOR_ACCESS_KEY} it was started with).\n"
@@ -231,10 +231,8 @@ def _epoch_ms(query: dict[str, list[str]], name: str) -> float | None:
 
 
 def _trace_filter(query: dict[str, list[str]]) -> TraceFilter:
-    """``from`` and ``to`` (epoch ms) and one value per label kind (``model=gpt-4o&tag=env:prod``)."""
-    labels = tuple(
-        (kind, value[:MAX_LABEL_CHARS]) for kind in LABEL_KINDS if (value := _one(query, kind)) not in (None, "")
-    )
+    """``from`` and ``to`` (epoch ms) and label values (``model=gpt-4o&tag=env:prod&tag=team:a``), all to hold."""
+    labels = tuple((kind, value[:MAX_LABEL_CHARS]) for kind in LABEL_KINDS for value in query.get(kind, ()) if value)
     return TraceFilter(_epoch_ms(query, "from"), _epoch_ms(query, "to"), labels)
 
 
@@ -283,25 +281,10 @@ def _serve_data(handler: BaseHTTPRequestHandler, store: RunStore, route: str, qu
         body, deliveries = stored
         payload = b'{"deliveries": %d, "run": %s}' % (deliveries, body.encode())
         _send(handler, HTTPStatus.OK, payload, "application/json", _NO_STORE)
-    elif len(parts) == 3 and parts[0] == "traces" and parts[2] in ("download", "notes"):
-        _serve_trace_extra(handler, store, str(canonical_id(parts[1])), parts[2], query)
+    elif len(parts) == 3 and parts[0] == "traces" and parts[2] == "download":
+        _send_download(handler, store, str(canonical_id(parts[1])))
     else:
         _send_json(handler, HTTPStatus.NOT_FOUND, {"detail": "no such viewer data"})
-
-
-# A trace page's extras, beside its rows: the trace as a file, and what its rows do not carry.
-
-
-def _serve_trace_extra(
-    handler: BaseHTTPRequestHandler, store: RunStore, trace_id: str, what: str, query: dict[str, list[str]]
-) -> None:
-    if what == "download":
-        _send_download(handler, store, trace_id)
-        return
-    since = _one(query, "since")
-    if since is not None and (not since.isdigit() or not since.isascii() or int(since) >= 2**63):
-        raise _BadQuery("since must be a version the page was given")
-    _send_json(handler, HTTPStatus.OK, store.trace_notes(trace_id, int(since) if since is not None else None))
 
 
 def _send_download(handler: BaseHTTPRequestHandler, store: RunStore, trace_id: str) -> None:
@@ -310,8 +293,8 @@ def _send_download(handler: BaseHTTPRequestHandler, store: RunStore, trace_id: s
     Chunked over HTTP/1.1 (the length is not known until the last page); an HTTP/1.0 answer ends with the
     connection. The file name keeps only safe characters of the id: it goes into a header.
     """
-    bodies, following = store.run_bodies(trace_id, DOWNLOAD_PAGE)
-    if not bodies:
+    ids, following = store.run_marks(trace_id, DOWNLOAD_PAGE)
+    if not ids:
         _send_json(handler, HTTPStatus.NOT_FOUND, {"detail": "no such trace"})
         return
     chunked = handler.request_version >= "HTTP/1.1"
@@ -329,12 +312,21 @@ def _send_download(handler: BaseHTTPRequestHandler, store: RunStore, trace_id: s
     handler.end_headers()
     if handler.command == "HEAD":
         return
-    _write(handler, b"[" + b",\n".join(body.encode() for body in bodies), chunked)
-    while following is not None:
-        bodies, following = store.run_bodies(trace_id, DOWNLOAD_PAGE, following)
-        if bodies:  # a run sent again meanwhile may have moved: never a comma before nothing
-            _write(handler, b",\n" + b",\n".join(body.encode() for body in bodies), chunked)
-    _write(handler, b"]\n", chunked)
+    # A run sent again while the file is written may move past the page mark: it is written once, where first met.
+    written: set[str] = set()
+    separator = b"["
+    while True:
+        for run_id in ids:
+            stored = store.run_json(run_id)
+            if stored is None or run_id in written:
+                continue
+            written.add(run_id)
+            _write(handler, separator + stored[0].encode(), chunked)  # one run per chunk: memory for one run
+            separator = b",\n"
+        if following is None:
+            break
+        ids, following = store.run_marks(trace_id, DOWNLOAD_PAGE, following)
+    _write(handler, b"[]\n" if separator == b"[" else b"]\n", chunked)
     if chunked:
         handler.wfile.write(b"0\r\n\r\n")
 

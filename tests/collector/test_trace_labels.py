@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
+from otel_dynamiq.collector import _store
 from otel_dynamiq.collector._store import RunStore, TraceFilter
+from otel_dynamiq.collector._summary import run_facts
 from tests.support.runs import sample_run
 
 
@@ -101,7 +103,8 @@ def listed(store: RunStore, chosen: TraceFilter, **arguments: Any) -> list[str]:
 def test_each_label_finds_the_traces_that_carry_it(store: RunStore) -> None:
     assert listed(store, TraceFilter(labels=(("model", "gpt-4o"),))) == [trace_id(2), trace_id(1)]
     assert listed(store, TraceFilter(labels=(("model", "claude-3-5-sonnet"),))) == [trace_id(1)]
-    assert listed(store, TraceFilter(labels=(("provider", "Anthropic"),))) == [trace_id(1)]  # from the connection
+    # The provider of a Dynamiq node: its connection class, in lower case as OpenTelemetry names them.
+    assert listed(store, TraceFilter(labels=(("provider", "anthropic"),))) == [trace_id(1)]
     assert listed(store, TraceFilter(labels=(("provider", "ollama"),))) == [trace_id(3)]
     assert listed(store, TraceFilter(labels=(("tag", "env:prod"),))) == [trace_id(1)]
     assert listed(store, TraceFilter(labels=(("tag", "env:dev"),))) == [trace_id(2)]
@@ -183,17 +186,7 @@ def test_a_label_filter_reads_the_label_index(store: RunStore) -> None:
 
 def test_a_file_an_older_collector_wrote_gains_sessions_and_labels(tmp_path: Path) -> None:
     path = str(tmp_path / "runs.db")
-    first = RunStore(path)
-    first.add([root(1, 1, "user-3", ["env:prod"]), native_llm(1, 2, "gpt-4o", "OpenAI", 1.1)], 100, None)
-    first.close()
-    with sqlite3.connect(path) as older:  # as the collector before labels left it
-        older.execute("DROP TABLE trace_labels")
-        older.execute("DROP INDEX traces_by_session")
-        for column in ("session_id", "user_id"):
-            older.execute(f"ALTER TABLE traces DROP COLUMN {column}")
-        for column in ("model", "provider", "session_id", "user_id", "tags"):
-            older.execute(f"ALTER TABLE runs DROP COLUMN {column}")
-    older.close()
+    older_file(path)
     store = RunStore(path)
     try:
         assert listed(store, TraceFilter(labels=(("model", "gpt-4o"), ("tag", "env:prod")))) == [trace_id(1)]
@@ -206,3 +199,67 @@ def test_a_file_an_older_collector_wrote_gains_sessions_and_labels(tmp_path: Pat
             "env:prod"
         ]
     reopened.close()
+
+
+def test_a_run_sent_again_under_another_trace_takes_its_labels_and_count_with_it(store: RunStore) -> None:
+    moved = native_llm(1, 3, "claude-3-5-sonnet", "Anthropic", 1.2) | {"trace_id": trace_id(3)}
+    store.add([moved], 100, None)
+    assert listed(store, TraceFilter(labels=(("model", "claude-3-5-sonnet"),))) == [trace_id(3)]
+    first = store.trace_summary(trace_id(1))
+    assert first is not None and first["run_count"] == 2
+    # A trace left without runs is no longer listed, nor are its labels offered.
+    store.add([run | {"trace_id": trace_id(3)} for run in store.runs(trace_id(1))], 100, None)
+    assert store.trace_summary(trace_id(1)) is None
+    assert trace_id(1) not in listed(store, TraceFilter())
+    assert ("env:prod", 1) in store.label_values("tag", 10)  # now trace 3's
+    assert listed(store, TraceFilter(labels=(("tag", "env:prod"),))) == [trace_id(3)]
+
+
+def older_file(path: str) -> None:
+    """A file as the collector before labels left it: trace 1 with an LLM call, and a body no run can be read from."""
+    first = RunStore(path)
+    first.add([root(1, 1, "user-3", ["env:prod"]), native_llm(1, 2, "gpt-4o", "OpenAI", 1.1)], 100, None)
+    first.close()
+    with sqlite3.connect(path) as older:
+        older.execute("DROP TABLE trace_labels")
+        for index in ("traces_by_session", "runs_by_model_call"):
+            older.execute(f"DROP INDEX IF EXISTS {index}")
+        for column in ("session_id", "user_id"):
+            older.execute(f"ALTER TABLE traces DROP COLUMN {column}")
+        for column in ("model", "provider", "session_id", "user_id", "tags", "usage_counted_in", "usage_aggregate"):
+            older.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+        older.execute(
+            "INSERT INTO runs (id, trace_id, start_time, received, body) VALUES ('odd', ?, ?, 1, '[1, 2]')",
+            (trace_id(2), at(2)),
+        )
+    older.close()
+
+
+def test_an_upgrade_stopped_halfway_leaves_the_file_as_it_was_and_the_next_open_finishes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(tmp_path / "runs.db")
+    older_file(path)
+    read = 0
+
+    def facts_until_the_process_dies(run: dict[str, Any]) -> Any:
+        nonlocal read
+        read += 1
+        if read == 2:
+            raise KeyboardInterrupt  # as a process stopped between two runs would
+        return run_facts(run)
+
+    monkeypatch.setattr(_store, "run_facts", facts_until_the_process_dies)
+    with pytest.raises(KeyboardInterrupt):
+        RunStore(path)
+    monkeypatch.undo()
+    with sqlite3.connect(path) as after:
+        assert "model" not in {row[1] for row in after.execute("PRAGMA table_info(runs)")}
+    after.close()
+    store = RunStore(path)
+    try:
+        assert listed(store, TraceFilter(labels=(("model", "gpt-4o"), ("tag", "env:prod")))) == [trace_id(1)]
+        odd = store.trace_summary(trace_id(2))  # a body that is not a run object: listed, with what it has
+        assert odd is not None and odd["run_count"] == 1
+    finally:
+        store.close()

@@ -153,6 +153,7 @@ def test_traces_list_newest_first_with_totals_counting_each_llm_call_once(filled
         "failures": 0,
         "session_id": "t",  # sample_run's
         "user_id": None,
+        "version": 1,  # the first request stored it
     }
     first = by_id[trace_id(1)]
     assert first["end_ms"] - first["start_ms"] == pytest.approx(2500)
@@ -206,6 +207,14 @@ def test_traces_filter_by_labels_and_start_and_offer_each_labels_values(filled: 
         status, _, body = fetch(filled.url, f"/viewer/api/{bad}")
         assert status == 400, bad
         assert json.loads(body)["detail"]
+
+
+def test_every_value_of_a_label_in_the_address_must_hold(collector: LocalCollector) -> None:
+    both = sample_run(id=run_id(1), trace_id=trace_id(1), tags=["env:prod", "team:a"])
+    one = sample_run(id=run_id(2), trace_id=trace_id(2), tags=["env:prod"])
+    assert post(collector.url, {"runs": [both, one]})[0] == 200
+    listed = data(collector.url, "/viewer/api/traces?tag=env:prod&tag=team:a")["traces"]
+    assert [trace["trace_id"] for trace in listed] == [trace_id(1)]
 
 
 def test_traces_come_a_page_at_a_time(collector: LocalCollector) -> None:
@@ -305,6 +314,8 @@ def test_a_traces_runs_come_a_page_at_a_time_in_start_order_without_bodies(colle
         "tokens": 10,
         "cost_usd": None,
         "error": None,
+        "usage_counted_in": None,
+        "usage_aggregate": False,
         "size": 0,
     }
     assert seen[1]["size"] > 1000  # the size is told; the input itself is not sent

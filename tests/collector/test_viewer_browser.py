@@ -1236,10 +1236,15 @@ def test_a_run_counted_in_its_parent_or_adding_up_calls_below_says_so_in_its_row
         expect(page.locator(".panel dd.total-tokens")).not_to_have_class(re.compile(r"\buncounted\b"))
         expect(page.locator(".panel .counted-elsewhere")).to_have_count(0)
         # Live: a call that arrives later is marked; the agent sent again without its total no longer is.
+        download = page.get_by_role("link", name="Download JSON")
+        download.focus()
         late = runs[2] | {"id": run_id("e1e1e1e1", 6), "name": "late call", "start_time": at(0.75)}
-        assert post(collector.url, {"runs": [late, runs[3] | {"metadata": {}}]})[0] == 200
+        assert post(collector.url, {"runs": [late]})[0] == 200
         expect(row(page, "late call").locator(".usage-note")).to_have_text("usage in parent", timeout=15_000)
-        expect(row(page, "agent").locator(".usage-note")).to_have_count(0)
+        expect(download).to_be_focused()  # the header drawn again keeps the keyboard where it was
+        # Sent again with nothing else changed (no count moves): the marker goes all the same.
+        assert post(collector.url, {"runs": [runs[3] | {"metadata": {}}]})[0] == 200
+        expect(row(page, "agent").locator(".usage-note")).to_have_count(0, timeout=15_000)
         expect(page.locator(".totals .tokens .value")).to_have_text("30")
 
 

@@ -1,4 +1,5 @@
-"""The viewer's trace extras: a trace's runs as a file to download, and its notes (session, usage counted elsewhere)."""
+"""The viewer's trace extras: a trace's runs as a file to download, its session, and the runs whose usage is
+counted elsewhere."""
 
 from __future__ import annotations
 
@@ -69,9 +70,9 @@ def test_a_download_of_no_trace_is_a_404_and_an_odd_id_makes_a_safe_file_name(co
 def test_a_download_needs_the_key_like_every_viewer_route(keyed_collector: LocalCollector) -> None:
     key = {"Authorization": f"Bearer {FAKE_KEY}"}
     assert post(keyed_collector.url, {"runs": shuffled_trace(2)}, key)[0] == 200
-    for path in (f"/viewer/api/traces/{trace_id(7)}/download", f"/viewer/api/traces/{trace_id(7)}/notes"):
-        assert fetch(keyed_collector.url, path)[0] == 401
-        assert fetch(keyed_collector.url, path, key)[0] == 200
+    path = f"/viewer/api/traces/{trace_id(7)}/download"
+    assert fetch(keyed_collector.url, path)[0] == 401
+    assert fetch(keyed_collector.url, path, key)[0] == 200
 
 
 def usage_runs() -> list[dict[str, Any]]:
@@ -103,37 +104,62 @@ def usage_runs() -> list[dict[str, Any]]:
     ]
 
 
-def test_a_trace_s_notes_name_its_session_and_the_runs_whose_usage_is_counted_elsewhere(
+def notes(url: str, query: str = "") -> dict[str, tuple[str | None, bool]]:
+    """The runs of trace 5 whose rows say their usage is counted elsewhere, as the waterfall reads them."""
+    rows = data(url, f"/viewer/api/traces/{trace_id(5)}/runs{query}")["runs"]
+    return {
+        row["id"]: (row["usage_counted_in"], row["usage_aggregate"])
+        for row in rows
+        if row["usage_counted_in"] or row["usage_aggregate"]
+    }
+
+
+def test_a_trace_s_rows_say_whose_usage_is_counted_elsewhere_and_its_summary_names_its_session(
     collector: LocalCollector,
 ) -> None:
     assert post(collector.url, {"runs": usage_runs()})[0] == 200
     version = data(collector.url, "/viewer/api/version")["version"]
-    notes = data(collector.url, f"/viewer/api/traces/{trace_id(5)}/notes")
-    assert notes == {
-        "session_id": "user-3",
-        "usage": {
-            run_id(3): {"counted_in": run_id(2), "aggregate": False},
-            run_id(4): {"counted_in": None, "aggregate": True},
-        },
-    }
-    # Since a version: only what was stored after it (the agent sent again, now without a total).
+    assert notes(collector.url) == {run_id(3): (run_id(2), False), run_id(4): (None, True)}
+    assert data(collector.url, f"/viewer/api/traces/{trace_id(5)}")["session_id"] == "user-3"
+    # The agent sent again without its total: the rows stored since the version no longer note it.
     again = usage_runs()[3] | {"metadata": {}}
     assert post(collector.url, {"runs": [again]})[0] == 200
-    later = data(collector.url, f"/viewer/api/traces/{trace_id(5)}/notes?since={version}")
-    assert later == {"session_id": "user-3", "usage": {}}
-    assert fetch(collector.url, f"/viewer/api/traces/{trace_id(5)}/notes?since=x")[0] == 400
+    assert notes(collector.url, f"?since={version}") == {}
+    assert notes(collector.url) == {run_id(3): (run_id(2), False)}
 
 
-def test_a_trace_without_a_session_or_a_root_names_the_first_run_s_or_none(collector: LocalCollector) -> None:
+def test_a_trace_without_a_session_on_its_root_names_the_first_run_s_or_none(collector: LocalCollector) -> None:
     orphan = sample_run(id=run_id(6), trace_id=trace_id(6), parent_run_id=run_id(99), session_id="later-one")
     first = sample_run(id=run_id(7), trace_id=trace_id(6), parent_run_id=run_id(99), start_time="2025-01-01T00:00:00Z")
     collector.store.add([first | {"session_id": ""}, orphan], 0, None)  # a store another program filled
-    assert data(collector.url, f"/viewer/api/traces/{trace_id(6)}/notes")["session_id"] == "later-one"
+    assert data(collector.url, f"/viewer/api/traces/{trace_id(6)}")["session_id"] == "later-one"
     bare = sample_run(id=run_id(8), trace_id=trace_id(9))
     del bare["session_id"]
     collector.store.add([bare], 0, None)
-    assert data(collector.url, f"/viewer/api/traces/{trace_id(9)}/notes") == {"session_id": None, "usage": {}}
-    assert data(collector.url, f"/viewer/api/traces/{trace_id(10)}/notes") == {"session_id": None, "usage": {}}
+    assert data(collector.url, f"/viewer/api/traces/{trace_id(9)}")["session_id"] is None
+
+
+def test_a_run_sent_again_during_a_download_is_in_the_file_once(collector: LocalCollector) -> None:
+    count = _viewer.DOWNLOAD_PAGE * 2
+    runs = shuffled_trace(count)
+    assert post(collector.url, {"runs": runs})[0] == 200
+    store = collector.store
+    read_marks = store.run_marks
+    first = min(runs, key=lambda run: run["start_time"])
+
+    def marks_then_a_run_moves(*arguments: Any) -> Any:
+        page = read_marks(*arguments)
+        if len(arguments) == 2:  # after the first page: its first run comes again, now starting last
+            store.add([first | {"start_time": "2026-01-01T01:00:00+00:00", "name": "moved"}], 0, None)
+        return page
+
+    store.run_marks = marks_then_a_run_moves  # type: ignore[method-assign]
+    try:
+        status, _, body = fetch(collector.url, f"/viewer/api/traces/{trace_id(7)}/download")
+    finally:
+        del store.run_marks
+    downloaded = [run["id"] for run in json.loads(body)]
+    assert status == 200 and len(downloaded) == count == len(set(downloaded))
 
 
 def test_the_download_is_served_over_one_kept_alive_connection_with_other_requests(collector: LocalCollector) -> None:

@@ -40,11 +40,6 @@ export const api = {
     return getJSON(`/viewer/api/traces/${id(traceId)}/runs?${query}`);
   },
   run: (runId) => getJSON(`/viewer/api/runs/${id(runId)}`),
-  // What the rows do not carry: the trace's session, and the runs whose usage is counted elsewhere (since: as above).
-  notes(traceId, since = null) {
-    const query = since === null ? "" : `?${new URLSearchParams({ since: String(since) })}`;
-    return getJSON(`/viewer/api/traces/${id(traceId)}/notes${query}`);
-  },
   // An address, not a fetch: the browser saves the answer as a file (with the page's credentials, as a link).
   downloadURL: (traceId) => `/viewer/api/traces/${id(traceId)}/download`,
 };

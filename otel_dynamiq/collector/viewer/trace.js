@@ -65,8 +65,6 @@ export class TraceView {
     this.collapsed = new Set();
     this.selected = null;
     this.summary = null;
-    // From the trace's notes: its session, and by run id where a run's usage is counted instead of in it.
-    this.notes = { session: null, usage: new Map() };
     this.totals = h("section", { class: "totals" }, "Loading…");
     this.axis = h("div", { class: "wf-axis" });
     this.spacer = h("div", { class: "wf-spacer" });
@@ -105,16 +103,11 @@ export class TraceView {
 
   async loadAll() {
     delete document.body.dataset.loadedTrace;
-    let summary, page, version, instance, notes;
+    let summary, page, version, instance;
     try {
       // The version first: runs stored while the pages load come again in the next update, never not at all.
       ({ version, instance } = await api.version());
-      // The notes only add to the page: without them it shows the trace all the same.
-      [summary, page, notes] = await Promise.all([
-        api.trace(this.traceId),
-        api.runPage(this.traceId, null),
-        api.notes(this.traceId).catch(() => null),
-      ]);
+      [summary, page] = await Promise.all([api.trace(this.traceId), api.runPage(this.traceId, null)]);
     } catch (error) {
       clear(this.totals, h("p", { class: "problem" }, `Could not load trace ${this.traceId}: ${error.message}`));
       return;
@@ -122,7 +115,6 @@ export class TraceView {
     this.version = version;
     this.instance = instance;
     this.summary = summary;
-    this.takeNotes(notes, null);
     this.showTotals();
     const runs = page.runs;
     this.setRuns(runs);
@@ -161,7 +153,6 @@ export class TraceView {
       return;
     }
     const changed = [];
-    let notes;
     try {
       let after = null;
       do {
@@ -169,13 +160,11 @@ export class TraceView {
         changed.push(...page.runs);
         after = page.next;
       } while (after);
-      notes = await api.notes(this.traceId, since);
     } catch (error) {
       return; // the next poll tries again from the same version
     }
     this.version = version;
     this.summary = summary;
-    this.takeNotes(notes, changed);
     this.showTotals();
     if (changed.length === 0) return;
     const byId = new Map(this.runs.map((run, index) => [run.id, index]));
@@ -205,16 +194,6 @@ export class TraceView {
     clear(this.totals, h("p", { class: "problem" }, `The collector no longer holds trace ${this.traceId}.`), h("a", { href: "#/", class: "back" }, "← traces"));
   }
 
-  // The notes of the whole trace, or (changed: the runs stored since the last look) of the runs that changed:
-  // a run sent again without its note loses it.
-  takeNotes(notes, changed) {
-    if (!notes) return;
-    if (changed) for (const run of changed) this.notes.usage.delete(run.id);
-    else this.notes.usage.clear();
-    for (const [runId, note] of Object.entries(notes.usage || {})) this.notes.usage.set(runId, note);
-    this.notes.session = typeof notes.session_id === "string" && notes.session_id ? notes.session_id : null;
-  }
-
   runName(runId) {
     const run = this.tree ? this.tree.byId.get(runId) : undefined;
     return run ? run.name : undefined;
@@ -222,12 +201,20 @@ export class TraceView {
 
   // The sessions view lives at #/session/<id>: the trace's session (its root run's) links there.
   sessionLink() {
-    const session = this.notes.session;
+    const session = this.summary.session_id;
     if (!session) return null;
-    return h("a", { class: "session", href: `#/session/${encodeURIComponent(session)}`, title: "the runs of this session" }, "session ", h("span", { class: "id" }, session));
+    return h("a", { class: "session", href: `#/session/${encodeURIComponent(session)}`, title: `session ${session}: its turns` }, "session ", h("span", { class: "id" }, session));
   }
 
+  // Drawn again at each live update: a control that had the focus (the download, a copy button, the session
+  // link) has it again in the new header, so the keyboard never falls back to the top of the page.
   showTotals() {
+    const focused = this.totals.contains(document.activeElement) ? controlKey(document.activeElement) : null;
+    this.drawTotals();
+    if (focused) [...this.totals.querySelectorAll("a, button")].find((control) => controlKey(control) === focused)?.focus();
+  }
+
+  drawTotals() {
     const s = this.summary;
     const span = s.end_ms !== null ? s.end_ms - s.start_ms : null;
     const fact = (label, value, kind) => h("div", { class: `fact ${kind || ""}` }, h("span", { class: "label" }, label), h("span", { class: "value" }, value));
@@ -373,13 +360,12 @@ export class TraceView {
   // A run whose tokens are counted in another run (the node that made the call) or that only adds up the calls
   // below it says so in place of a count: its tokens are never shown as if they were added to the trace's.
   usageMarker(run) {
-    const note = this.notes.usage.get(run.id);
-    if (!note) return null;
-    if (note.aggregate) {
+    if (run.usage_aggregate) {
       return h("span", { class: "usage-note aggregate", title: "usage: the total of the calls below, each counted in its own run" }, "usage of calls below");
     }
-    const where = this.runName(note.counted_in) ?? "another run";
-    const text = note.counted_in === run.parent_run_id ? "usage in parent" : "usage elsewhere";
+    if (!run.usage_counted_in) return null;
+    const where = this.runName(run.usage_counted_in) ?? "another run";
+    const text = run.usage_counted_in === run.parent_run_id ? "usage in parent" : "usage elsewhere";
     return h("span", { class: "usage-note", title: `usage counted in ${where}` }, text);
   }
 
@@ -428,4 +414,9 @@ export class TraceView {
     event.preventDefault();
     this.select(this.rows[next].run.id, true);
   }
+}
+
+// What tells a header control from the others across a redraw: its kind, its class and its label.
+function controlKey(element) {
+  return `${element.tagName}|${element.classList[0] || ""}|${element.getAttribute("aria-label") || ""}`;
 }
