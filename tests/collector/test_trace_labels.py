@@ -189,6 +189,7 @@ def test_a_file_an_older_collector_wrote_gains_sessions_and_labels(tmp_path: Pat
     with sqlite3.connect(path) as older:  # as the collector before labels left it
         older.execute("DROP TABLE trace_labels")
         older.execute("DROP INDEX traces_by_session")
+        older.execute("DROP INDEX runs_by_model_call")  # the overview's, which came later still
         for column in ("session_id", "user_id"):
             older.execute(f"ALTER TABLE traces DROP COLUMN {column}")
         for column in ("model", "provider", "session_id", "user_id", "tags"):
