@@ -13,11 +13,13 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
-from otel_dynamiq.collector import _insights
+from otel_dynamiq.collector import LocalCollector, _insights
 from otel_dynamiq.collector._store import RunStore, TraceFilter
+from tests.support.http import get, post
 from tests.support.runs import sample_run
 
 T0 = 1_767_225_600_000.0
@@ -485,6 +487,54 @@ def test_sessions_are_counted_from_the_file_as_it_is_when_the_store_opens(tmp_pa
         assert store.overview()["models"][0]["calls"] == 4
     finally:
         store.close()
+
+
+def test_the_api_answers_sessions_a_session_and_the_overview(collector: LocalCollector) -> None:
+    runs = [*turn(1, "chat/1 ~ é", 0, input={"input": "hi"}), *turn(2, "chat/1 ~ é", MINUTE), *turn(3, "b", 0)]
+    assert post(collector.url, {"runs": runs})[0] == 200
+    api = collector.url + "/viewer/api"
+    status, page = get(f"{api}/sessions?limit=1")
+    assert status == 200 and [s["session_id"] for s in page["sessions"]] == ["chat/1 ~ é"]
+    status, rest = get(f"{api}/sessions?limit=1&after={quote(page['next'])}")
+    assert status == 200 and [s["session_id"] for s in rest["sessions"]] == ["b"] and rest["next"] is None
+    status, _ = get(f"{api}/sessions?from={T0 + MINUTE:.0f}&to={T0 + 2 * MINUTE:.0f}&user=")
+    assert status == 200
+    status, session = get(f"{api}/sessions/chat%2F1%20~%20%C3%A9?limit=1")
+    assert status == 200 and session["session"]["turns"] == 2 and session["turns"][0]["input"] == "hi"
+    status, second = get(f"{api}/sessions/chat%2F1%20~%20%C3%A9?limit=1&after={quote(session['next'])}")
+    assert status == 200 and [t["trace_id"] for t in second["turns"]] == [trace_id(2)] and second["next"] is None
+    assert get(f"{api}/sessions/nobody") == (404, {"detail": "no such session"})
+    status, overview = get(f"{api}/overview?from={T0:.0f}&to={T0 + 10 * MINUTE:.0f}&buckets=10")
+    assert status == 200 and len(overview["buckets"]) == 10 and overview["totals"]["traces"] == 3
+    assert overview["models"] == [{"model": "gpt-4o", "calls": 3, "tokens": 30, "cost_usd": 0.003}]
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("sessions?limit=0", "limit must be a number from 1 to 200"),
+        ("sessions?limit=201", "limit must be a number from 1 to 200"),
+        ("sessions?after=nonsense", "after must be the 'next' of the previous page"),
+        ("sessions?after=nan~x", "after must be the 'next' of the previous page"),
+        ("sessions?from=yesterday", "from must be a time in milliseconds since the epoch"),
+        ("sessions?model=gpt-4o", "sessions are chosen by start and one user only"),
+        ("sessions/chat?limit=101", "limit must be a number from 1 to 100"),
+        ("sessions/chat?after=1~", "after must be the 'next' of the previous page"),
+        ("overview?buckets=0", "buckets must be a number from 1 to 200"),
+        ("overview?buckets=201", "buckets must be a number from 1 to 200"),
+        ("overview?buckets=%C2%B2", "buckets must be a number from 1 to 200"),
+        ("overview?from=2&to=1", "from must be before to"),
+        ("overview?from=-1", "from and to must be times from the epoch"),
+        ("overview?to=1e300", "from and to must be times from the epoch"),
+        ("overview?to=inf", "to must be a time in milliseconds since the epoch"),
+        ("overview?user=alice", "the overview takes from, to and buckets only"),
+    ],
+)
+def test_a_bad_parameter_is_a_400_that_says_what_is_wanted(collector: LocalCollector, query: str, says: str) -> None:
+    assert post(collector.url, {"runs": turn(1, "chat", 0)})[0] == 200
+    status, body = get(f"{collector.url}/viewer/api/{query}")
+    assert status == 400, body
+    assert says in body["detail"], body
 
 
 def test_a_session_page_parses_no_json_but_its_roots(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
