@@ -92,9 +92,12 @@ _ADDS = {
     "failures": "({row}.failures > 0)",
 }
 _OLD = "(SELECT {column} FROM traces WHERE trace_id = {key})"
+# A session's first (or last) start when a turn leaves: unchanged unless the turn was the first (or last); then
+# the next one's, a seek of ``traces_by_session`` (CASE evaluates the seek only then).
 _NEIGHBOUR = (
-    "COALESCE((SELECT n.start_ms FROM traces n WHERE n.session_id = o.session_id AND n.trace_id <> o.trace_id"
-    " ORDER BY n.start_ms {way} LIMIT 1), sessions.{column})"
+    "CASE WHEN o.start_ms {inside} sessions.{column} THEN sessions.{column} ELSE"
+    " COALESCE((SELECT n.start_ms FROM traces n WHERE n.session_id = o.session_id AND n.trace_id <> o.trace_id"
+    " ORDER BY n.start_ms {way} LIMIT 1), sessions.{column}) END"
 )
 # Before a summary row is replaced or changed: its counts leave its session (and the session goes with its
 # last turn). ``{key}`` is the row's trace id; the row is still in ``traces``.
@@ -107,8 +110,8 @@ _LEAVE = (  # noqa: S608 (constant text only)
 ).format(
     columns=", ".join(_ADDS),
     taken=", ".join(f"sessions.{column} - {adds.format(row='o')}" for column, adds in _ADDS.items()),
-    first=_NEIGHBOUR.format(way="ASC", column="first_start_ms"),
-    last=_NEIGHBOUR.format(way="DESC", column="last_start_ms"),
+    first=_NEIGHBOUR.format(inside=">", way="ASC", column="first_start_ms"),
+    last=_NEIGHBOUR.format(inside="<", way="DESC", column="last_start_ms"),
     session=_OLD.format(column="session_id", key="{key}"),
     user=_OLD.format(column="user_id", key="{key}"),
 )
