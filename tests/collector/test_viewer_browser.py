@@ -1222,6 +1222,18 @@ def test_the_sessions_list_shows_each_session_with_its_totals_latest_activity_fi
         assert problems == []
 
 
+def test_the_sessions_list_loads_more_where_the_last_page_ended(browser: Browser) -> None:
+    runs = [run for number in range(60) for run in turn_of(number, f"chat-{number:02d}", number)[:1]]
+    with viewer_of(browser, runs, "/#/sessions") as (_, page):
+        names = page.locator("tr.session-row .name a")
+        expect(names).to_have_count(50)
+        expect(page.locator(".filters .count")).to_have_text("50 shown, more below")
+        page.locator("button.more", has_text="load more").click()
+        expect(names).to_have_count(60)
+        assert names.all_inner_texts() == [f"chat-{number:02d}" for number in range(59, -1, -1)]
+        expect(page.locator("button.more", has_text="load more")).to_be_hidden()
+
+
 def test_a_session_lists_its_turns_in_order_with_totals_and_links_to_each_trace(browser: Browser) -> None:
     with viewer_of(browser, sessions_data(), "/#/sessions") as (_, page):
         problems = watch(page)
@@ -1359,3 +1371,16 @@ def test_the_header_links_take_the_keyboard_to_each_view(browser: Browser) -> No
         expect(page.locator(".range button", has_text="all")).to_have_attribute("aria-pressed", "true")
         expect(page.locator("tr.session-row")).to_have_count(3)
         assert problems == []
+
+
+def test_the_insights_scale_benchmark_runs_at_a_tiny_size() -> None:
+    done = subprocess.run(
+        [sys.executable, "benchmarks/viewer_insights_scale.py", "--tiny"],
+        env=clean_env(LITELLM_LOCAL_MODEL_COST_MAP="True"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "first render in Chromium" in done.stdout
