@@ -553,9 +553,10 @@ def test_screenshots_of_the_list_and_the_demo_trace(site: Site, page: Page) -> N
     assert (SCREENSHOTS / "trace.png").stat().st_size > 10_000
 
 
-def test_the_render_benchmark_runs_at_a_tiny_size() -> None:
+def tiny_benchmark(name: str) -> str:
+    """What ``benchmarks/<name>.py --tiny`` printed; it must succeed."""
     done = subprocess.run(
-        [sys.executable, "benchmarks/viewer_render.py", "--tiny"],
+        [sys.executable, f"benchmarks/{name}.py", "--tiny"],
         env=clean_env(LITELLM_LOCAL_MODEL_COST_MAP="True"),
         capture_output=True,
         text=True,
@@ -563,7 +564,11 @@ def test_the_render_benchmark_runs_at_a_tiny_size() -> None:
         cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "first rows" in done.stdout
+    return done.stdout
+
+
+def test_the_render_benchmark_runs_at_a_tiny_size() -> None:
+    assert "first rows" in tiny_benchmark("viewer_render")
 
 
 def test_a_run_holding_long_lists_draws_a_page_of_each_and_shows_more_on_demand(site: Site, page: Page) -> None:
@@ -1374,13 +1379,4 @@ def test_the_header_links_take_the_keyboard_to_each_view(browser: Browser) -> No
 
 
 def test_the_insights_scale_benchmark_runs_at_a_tiny_size() -> None:
-    done = subprocess.run(
-        [sys.executable, "benchmarks/viewer_insights_scale.py", "--tiny"],
-        env=clean_env(LITELLM_LOCAL_MODEL_COST_MAP="True"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "first render in Chromium" in done.stdout
+    assert "first render in Chromium" in tiny_benchmark("viewer_insights_scale")
