@@ -62,7 +62,8 @@ fleet: $(STAMP)
 browser: $(STAMP)
 	$(BIN)/pytest -m browser tests/collector/test_viewer_browser.py
 
-BENCHMARKS := encoder_choice caller_latency tracing_floor polling concurrency export_throughput instrumentation_cost memory_outage spool_drain collector_limits gateway gateway_limits short_lived first_flush process_ends nested_call_marker asyncio_profile
+# viewer_insights_scale drives Debian's chromium, as `make browser` does (apt-get install chromium).
+BENCHMARKS := encoder_choice caller_latency tracing_floor polling concurrency export_throughput instrumentation_cost memory_outage spool_drain collector_limits gateway gateway_limits short_lived first_flush process_ends nested_call_marker asyncio_profile viewer_insights_scale
 
 # Every benchmark at full size (about 10 minutes on 2 cores); BENCH_ARGS=--tiny for a smoke run.
 bench: $(STAMP)

@@ -23,6 +23,7 @@ so every order is read from an index a page at a time.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 import time
@@ -31,6 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from otel_dynamiq.collector import _insights
 from otel_dynamiq.collector._summary import FACT_TEXT_CHARS, MAX_COST_USD, MAX_TOKENS, run_facts
 
 _SCHEMA = """
@@ -270,6 +272,14 @@ class TraceFilter:
 EVERY_TRACE = TraceFilter()
 
 
+def _session_user(chosen: TraceFilter) -> str | None:
+    """Sessions are chosen by their range and one user: the user's label is the only one they take."""
+    users = [value for kind, value in chosen.labels if kind == "user"]
+    if len(users) != len(chosen.labels) or len(users) > 1:
+        raise ValueError("sessions are chosen by start and one user only")
+    return users[0] if users else None
+
+
 def _where(conditions: list[str]) -> str:
     return f" WHERE {' AND '.join(conditions)}" if conditions else ""
 
@@ -307,6 +317,7 @@ class RunStore:
             self._add_fact_columns()
             self._add_trace_columns()
             self._order_by_start()
+            _insights.open_sessions(self._connection)
             self._catch_up()
 
     def _add_fact_columns(self) -> None:
@@ -569,6 +580,93 @@ class RunStore:
                 (kind, limit),
             ).fetchall()
         return [(value, count) for value, count in rows]
+
+    # Sessions and the overview (``_insights``): each read from an index, a page or a bucket at a time.
+
+    def session_page(
+        self, limit: int, after: tuple[float, str] | None = None, chosen: TraceFilter = EVERY_TRACE
+    ) -> tuple[list[dict[str, Any]], tuple[float, str] | None]:
+        """Sessions with a turn started in ``chosen``'s range (and, if it names one, a turn of its user), the
+        latest last start first; and where the next page starts. No other label narrows sessions."""
+        user = _session_user(chosen)
+        with self._lock:
+            self._settle()
+            rows = _insights.session_page(self._connection, limit, after, chosen.start_from, chosen.start_to, user)
+        sessions = [_insights.session_row(row) for row in rows[:limit]]
+        following = (sessions[-1]["last_start_ms"], sessions[-1]["session_id"]) if len(rows) > limit else None
+        return sessions, following
+
+    def session(self, session_id: str) -> dict[str, Any] | None:
+        """One session's totals and users."""
+        with self._lock:
+            self._settle()
+            return _insights.session_totals(self._connection, session_id)
+
+    def turn_page(
+        self, session_id: str, limit: int, after: tuple[float, str] | None = None
+    ) -> tuple[list[dict[str, Any]], tuple[float, str] | None]:
+        """A session's traces, oldest first, each with its root run's input and output in brief; and where the
+        next page starts. Only the roots' JSON is read, each once and only if small (``MAX_PREVIEW_BYTES``)."""
+        with self._lock:
+            self._settle()
+            rows = _insights.turn_page(self._connection, _SELECT_COLUMNS, session_id, limit, after)
+            roots = [_insights.root_body(self._connection, row[0]) for row in rows[:limit]]
+        turns = [{**_trace(row), **_insights.previews(root)} for row, root in zip(rows, roots, strict=False)]
+        following = (turns[-1]["start_ms"], turns[-1]["trace_id"]) if len(rows) > limit else None
+        return turns, following
+
+    def overview(self, chosen: TraceFilter = EVERY_TRACE, buckets: int = 60) -> dict[str, Any]:
+        """Traces by start in ``chosen``'s range cut into ``buckets`` at most (an open end is the data's):
+        per bucket the traces, those with a failed run, the p50 and p95 of the finished ones' durations, their
+        tokens and cost; the same for the whole range; and the model calls by model.
+
+        The lock is let go between buckets, so runs posted meanwhile wait for one bucket, not the whole range.
+        """
+        if chosen.labels:
+            raise ValueError("the overview takes a start range only")
+        with self._lock:
+            self._settle()
+            span = _insights.time_range(self._connection, chosen.start_from, chosen.start_to)
+            models = _insights.models(self._connection, chosen.start_from, chosen.start_to)
+        drawn: list[dict[str, Any]] = []
+        every: list[float] = []
+        width = None
+        if span is not None:
+            start, end = span
+            width = _insights.bucket_width(start, end, buckets)
+            first = math.floor(start / width) * width
+            for index in range(math.ceil(end / width) - math.floor(start / width)):
+                low = first + index * width
+                with self._lock:
+                    (traces, errors, tokens, cost), durations = _insights.bucket(
+                        self._connection, max(start, low), min(end, low + width)
+                    )
+                every += durations
+                drawn.append(
+                    {
+                        "start": low,
+                        "traces": traces,
+                        "errors": errors,
+                        **_insights.percentiles(durations),
+                        "tokens": int(tokens),
+                        "cost_usd": round(cost, 9),
+                    }
+                )
+        totals = {
+            "traces": sum(drawn_bucket["traces"] for drawn_bucket in drawn),
+            "errors": sum(drawn_bucket["errors"] for drawn_bucket in drawn),
+            **_insights.percentiles(every),
+            "tokens": sum(drawn_bucket["tokens"] for drawn_bucket in drawn),
+            "cost_usd": round(sum(drawn_bucket["cost_usd"] for drawn_bucket in drawn), 9),
+        }
+        return {
+            "from": None if span is None else span[0],
+            "to": None if span is None else span[1],
+            "bucket_ms": width,
+            "buckets": drawn,
+            "totals": totals,
+            "models": models,
+        }
 
     def trace_summary(self, trace_id: str) -> dict[str, Any] | None:
         with self._lock:

@@ -37,6 +37,12 @@ API_PREFIX = "/viewer/api/"
 MAX_TRACES_PER_PAGE = 200
 MAX_RUNS_PER_PAGE = 2000
 MAX_LABEL_VALUES = 200
+MAX_SESSIONS_PER_PAGE = 200
+MAX_TURNS_PER_PAGE = 100
+"""Each turn's root run may be parsed for its preview: a page of turns is kept smaller than a page of traces."""
+MAX_BUCKETS = 200
+LATEST_MS = 253_402_300_800_000.0
+"""The start of the year 10000: the overview's range lies between the epoch and this."""
 MAX_LABEL_CHARS = 200
 """A label a filter names is cut here, as the store cut it (``FACT_TEXT_CHARS``)."""
 DOWNLOAD_PAGE = 200
@@ -257,6 +263,15 @@ def _serve_data(handler: BaseHTTPRequestHandler, store: RunStore, route: str, qu
             raise _BadQuery(f"labels are of {', '.join(LABEL_KINDS)}")
         values = store.label_values(parts[1], _limit(query, 50, MAX_LABEL_VALUES))
         _send_json(handler, HTTPStatus.OK, {"values": [{"value": v, "traces": n} for v, n in values]})
+    elif parts == ["sessions"]:
+        after = _time_cursor(_one(query, "after"))
+        sessions, following = store.session_page(_limit(query, 50, MAX_SESSIONS_PER_PAGE), after, _trace_filter(query))
+        next_page = f"{following[0]!r}~{following[1]}" if following else None
+        _send_json(handler, HTTPStatus.OK, {"sessions": sessions, "next": next_page})
+    elif len(parts) == 2 and parts[0] == "sessions":
+        _serve_session(handler, store, parts[1], query)
+    elif parts == ["overview"]:
+        _serve_overview(handler, store, query)
     elif len(parts) == 2 and parts[0] == "traces":
         summary = store.trace_summary(str(canonical_id(parts[1])))
         if summary is None:
@@ -333,3 +348,34 @@ def _send_download(handler: BaseHTTPRequestHandler, store: RunStore, trace_id: s
 
 def _write(handler: BaseHTTPRequestHandler, data: bytes, chunked: bool) -> None:
     handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+
+
+def _serve_session(
+    handler: BaseHTTPRequestHandler, store: RunStore, session_id: str, query: dict[str, list[str]]
+) -> None:
+    """A session's totals and a page of its turns, oldest first: the totals come with every page."""
+    after = _time_cursor(_one(query, "after"))
+    limit = _limit(query, 50, MAX_TURNS_PER_PAGE)
+    session = store.session(session_id)
+    if session is None:
+        _send_json(handler, HTTPStatus.NOT_FOUND, {"detail": "no such session"})
+        return
+    turns, following = store.turn_page(session_id, limit, after)
+    next_page = f"{following[0]!r}~{following[1]}" if following else None
+    _send_json(handler, HTTPStatus.OK, {"session": session, "turns": turns, "next": next_page})
+
+
+def _serve_overview(handler: BaseHTTPRequestHandler, store: RunStore, query: dict[str, list[str]]) -> None:
+    """``from`` and ``to`` (either may be left open: the data's first or last start) and at most ``buckets``."""
+    chosen = _trace_filter(query)
+    if chosen.labels:
+        raise _BadQuery("the overview takes from, to and buckets only")
+    for bound in (chosen.start_from, chosen.start_to):
+        if bound is not None and not 0 <= bound <= LATEST_MS:
+            raise _BadQuery(f"from and to must be times from the epoch to {LATEST_MS:.0f} ms")
+    if chosen.start_from is not None and chosen.start_to is not None and chosen.start_from >= chosen.start_to:
+        raise _BadQuery("from must be before to")
+    text = _one(query, "buckets")
+    if text is not None and (not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_BUCKETS):
+        raise _BadQuery(f"buckets must be a number from 1 to {MAX_BUCKETS}")
+    _send_json(handler, HTTPStatus.OK, store.overview(chosen, int(text) if text is not None else 60))

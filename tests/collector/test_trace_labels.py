@@ -210,6 +210,8 @@ def test_a_run_sent_again_under_another_trace_takes_its_labels_and_count_with_it
     # A trace left without runs is no longer listed, nor are its labels offered.
     store.add([run | {"trace_id": trace_id(3)} for run in store.runs(trace_id(1))], 100, None)
     assert store.trace_summary(trace_id(1)) is None
+    session = store.session("user-3")
+    assert session is not None and session["turns"] == 1  # trace 3 alone: trace 1's turn left with it
     assert trace_id(1) not in listed(store, TraceFilter())
     assert ("env:prod", 1) in store.label_values("tag", 10)  # now trace 3's
     assert listed(store, TraceFilter(labels=(("tag", "env:prod"),))) == [trace_id(3)]

@@ -555,9 +555,10 @@ def test_screenshots_of_the_list_and_the_demo_trace(site: Site, page: Page) -> N
     assert (SCREENSHOTS / "trace.png").stat().st_size > 10_000
 
 
-def test_the_render_benchmark_runs_at_a_tiny_size() -> None:
+def tiny_benchmark(name: str) -> str:
+    """What ``benchmarks/<name>.py --tiny`` printed; it must succeed."""
     done = subprocess.run(
-        [sys.executable, "benchmarks/viewer_render.py", "--tiny"],
+        [sys.executable, f"benchmarks/{name}.py", "--tiny"],
         env=clean_env(LITELLM_LOCAL_MODEL_COST_MAP="True"),
         capture_output=True,
         text=True,
@@ -565,7 +566,11 @@ def test_the_render_benchmark_runs_at_a_tiny_size() -> None:
         cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "first rows" in done.stdout
+    return done.stdout
+
+
+def test_the_render_benchmark_runs_at_a_tiny_size() -> None:
+    assert "first rows" in tiny_benchmark("viewer_render")
 
 
 def test_a_run_holding_long_lists_draws_a_page_of_each_and_shows_more_on_demand(site: Site, page: Page) -> None:
@@ -1386,3 +1391,264 @@ def test_at_390_px_a_clicked_run_or_a_linked_one_brings_its_panel_on_screen(brow
             linked.screenshot(path=str(SCREENSHOTS / "narrow-linked-run.png"))
         finally:
             context.close()
+
+
+SUPPORT = "support/42 ~ é"
+"""A session id a link must encode: a slash, a tilde, a space and an accent."""
+T0_MS = 1_767_225_600_000
+"""2026-01-01T00:00Z, where ``minute(0)`` is."""
+
+
+def turn_of(number: int, session: str, start: int, seconds: int = 2, **fields: Any) -> list[dict[str, Any]]:
+    """Trace "turn N" in ``session``, started ``start`` minutes in and taking ``seconds``: its root asked
+    "question N" and answered "answer N"; below it, one LLM call of 48 tokens and $0.0012 (in the exporter's
+    default session, as a span without ``session.id`` is). ``model`` names the call's model; other fields go
+    to the root (``status``, ``metadata``)."""
+    model = fields.pop("model", "gpt-4o")
+    started = minute(start)
+    root = sample_run(
+        id=run_id("5e5e5e5e", number * 10),
+        trace_id=run_id("7e7e7e7e", number),
+        name=f"turn {number}",
+        type="workflow",
+        session_id=session,
+        start_time=started,
+        end_time=started.replace(":00+", f":{seconds:02d}+"),
+        input={"input": f"question {number}"},
+        output={"content": f"answer {number}"},
+        **fields,
+    )
+    call = sample_run(
+        id=run_id("5e5e5e5e", number * 10 + 1),
+        trace_id=root["trace_id"],
+        parent_run_id=root["id"],
+        name="chat",
+        start_time=started,
+        end_time=started.replace(":00+", ":01+"),
+        metadata={
+            "node": {"group": "llms", "model": model},
+            "usage": {"total_tokens": 48, "total_tokens_cost_usd": 0.0012},
+        },
+    )
+    return [root, call]
+
+
+def sessions_data() -> list[dict[str, Any]]:
+    """Three sessions: SUPPORT (turns at minutes 1, 5 and 9, the second failed), "chat-b" (one turn at 7, by
+    alice) and "chat-c" (turns at 2 and 3)."""
+    return [
+        *turn_of(1, SUPPORT, 1),
+        *turn_of(2, SUPPORT, 5, status="failed"),
+        *turn_of(3, SUPPORT, 9),
+        *turn_of(4, "chat-b", 7, metadata={"user_id": "alice"}),
+        *turn_of(5, "chat-c", 2),
+        *turn_of(6, "chat-c", 3),
+    ]
+
+
+def watch(page: Page) -> list[str]:
+    """The page's script errors from now on: a test that reads them fails on any."""
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    return problems
+
+
+def test_the_sessions_list_shows_each_session_with_its_totals_latest_activity_first(browser: Browser) -> None:
+    with viewer_of(browser, sessions_data(), "/#/sessions") as (collector, page):
+        problems = watch(page)
+        page.reload()
+        rows = page.locator("tr.session-row")
+        expect(rows).to_have_count(3)
+        assert rows.locator(".name a").all_inner_texts() == [SUPPORT, "chat-b", "chat-c"]  # by their last turn
+        support = rows.first
+        for cell, shown in {
+            "turns": "3",
+            "duration": "6.00 s",  # its three turns' durations added up
+            "runs": "6",
+            "tokens": "144",  # three calls of 48, each counted once
+            "cost": "$0.00360",
+            "failures": "1",
+        }.items():
+            expect(support.locator(f"td.{cell}")).to_have_text(shown)
+        expect(rows.nth(2).locator("td.turns")).to_have_text("2")
+        expect(page.locator("nav.views a", has_text="Sessions")).to_have_attribute("aria-current", "page")
+        expect(page.locator(".range button", has_text="all")).to_have_attribute("aria-pressed", "true")
+        # One user's sessions: the address keeps the choice.
+        page.locator("select[name=user]").select_option("alice")
+        expect(page).to_have_url(re.compile(r"#/sessions\?user=alice$"))
+        expect(rows.locator(".name a")).to_have_text(["chat-b"])
+        page.go_back()
+        expect(rows).to_have_count(3)
+        # A range in which no turn started shows none, and says so.
+        page.locator(".range button", has_text="1 h").click()
+        expect(page).to_have_url(re.compile(r"#/sessions\?range=1h$"))
+        expect(page.locator("table.sessions td.empty")).to_have_text("No session has a turn in this range.")
+        # A turn that starts now is in the last hour: the list follows without a reload.
+        assert post(collector.url, {"runs": turn_of(7, "chat-now", 0)[:1]})[0] == 200
+        fresh = sample_run(
+            id=run_id("5e5e5e5e", 99),
+            trace_id=run_id("7e7e7e7e", 99),
+            session_id="chat-now",
+            start_time=now(),
+            end_time=None,
+        )
+        assert post(collector.url, {"runs": [fresh]})[0] == 200
+        expect(rows.locator(".name a")).to_have_text(["chat-now"], timeout=15_000)
+        expect(rows.first.locator("td.turns")).to_have_text("2")  # both of its turns, though one is older
+        assert problems == []
+
+
+def test_the_sessions_list_loads_more_where_the_last_page_ended(browser: Browser) -> None:
+    runs = [run for number in range(60) for run in turn_of(number, f"chat-{number:02d}", number)[:1]]
+    with viewer_of(browser, runs, "/#/sessions") as (_, page):
+        names = page.locator("tr.session-row .name a")
+        expect(names).to_have_count(50)
+        expect(page.locator(".filters .count")).to_have_text("50 shown, more below")
+        page.locator("button.more", has_text="load more").click()
+        expect(names).to_have_count(60)
+        assert names.all_inner_texts() == [f"chat-{number:02d}" for number in range(59, -1, -1)]
+        expect(page.locator("button.more", has_text="load more")).to_be_hidden()
+
+
+def test_a_session_lists_its_turns_in_order_with_totals_and_links_to_each_trace(browser: Browser) -> None:
+    with viewer_of(browser, sessions_data(), "/#/sessions") as (_, page):
+        problems = watch(page)
+        page.locator("tr.session-row .name a", has_text=SUPPORT).click()
+        expect(page).to_have_url(re.compile(r"#/session/support%2F42%20~%20%C3%A9$"))
+        totals = page.locator(".totals")
+        expect(totals.locator("h1")).to_have_text(f"Session {SUPPORT}")
+        for fact, shown in {"turns": "3", "tokens": "144", "cost": "$0.00360", "failures": "1", "runs": "6"}.items():
+            expect(totals.locator(f".fact.{fact} .value")).to_have_text(shown)
+        turns = page.locator("tr.turn-row")
+        expect(turns).to_have_count(3)
+        assert turns.locator("td.number").all_inner_texts() == ["1", "2", "3"]  # the oldest first
+        assert turns.locator(".name a").all_inner_texts() == ["turn 1", "turn 2", "turn 3"]
+        expect(turns.nth(1).locator(".brief.input .text")).to_have_text("question 2")
+        expect(turns.nth(1).locator(".brief.output .text")).to_have_text("answer 2")
+        expect(turns.nth(1).locator(".badge")).to_have_text("failed")
+        expect(turns.nth(1).locator("td.tokens")).to_have_text("48")
+        expect(turns.nth(1).locator("td.duration")).to_have_text("2.00 s")
+        expect(page.locator("nav.views a", has_text="Sessions")).to_have_attribute("aria-current", "true")
+        turns.nth(1).locator(".name a").click()
+        expect(page.locator(".totals h1")).to_have_text("turn 2")
+        page.go_back()
+        expect(turns.locator(".name a")).to_have_text(["turn 1", "turn 2", "turn 3"])
+        page.goto(page.url.replace("support%2F42", "nobody"))
+        expect(page.locator(".totals .problem")).to_have_text("The collector holds no session nobody ~ é.")
+        assert [problem for problem in problems if "404" not in problem] == []  # the browser logs the 404 itself
+
+
+def overview_data() -> list[dict[str, Any]]:
+    """Minute 0: "turn 1" (1 s, two gpt-4o calls) and "turn 2" (3 s, failed, one call); minute 5: "turn 3"
+    (2 s, a claude call). Every call 48 tokens and $0.0012."""
+    first = turn_of(1, "s", 0, seconds=1)
+    extra = {**first[1], "id": run_id("5e5e5e5e", 12)}
+    return [
+        *first,
+        extra,
+        *turn_of(2, "s", 0, seconds=3, status="failed"),
+        *turn_of(3, "s", 5, seconds=2, model="claude-3-5-sonnet"),
+    ]
+
+
+def numbers(page: Page, chart: str, start_ms: int) -> Any:
+    """One bucket's row in a chart's table of numbers, opened as a reader would."""
+    figure = page.locator("figure.chart").filter(has=page.locator("h2", has_text=re.compile(f"^{chart}$")))
+    details = figure.locator("details.numbers")
+    if details.get_attribute("open") is None:
+        details.locator("summary").click()
+    return figure.locator(f'tr[data-start="{start_ms}"]')
+
+
+def test_the_overview_charts_a_known_range_and_tables_its_numbers(browser: Browser) -> None:
+    hour = f"/#/overview?from={T0_MS}&to={T0_MS + 3_600_000}"
+    with viewer_of(browser, overview_data(), hour) as (_, page):
+        problems = watch(page)
+        page.reload()
+        facts = page.locator(".totals .facts")
+        for fact, shown in {
+            "traces": "3",
+            "errors": "1",
+            "p50": "2.00 s",
+            "p95": "3.00 s",
+            "tokens": "192",
+            "cost": "$0.00480",
+        }.items():
+            expect(facts.locator(f".fact.{fact} .value")).to_have_text(shown)
+        expect(page.locator(".range button[aria-pressed=true]")).to_have_count(1)  # the address's own range
+        traces = page.locator("figure.chart", has=page.locator("h2", has_text="Traces and failures"))
+        image = traces.locator("svg[role=img]")
+        expect(image.locator("title").first).to_have_text("Traces and failures")
+        expect(image.locator("rect.series-traces")).to_have_count(2)  # minutes 0 and 5
+        expect(image.locator("rect.series-errors")).to_have_count(1)
+        assert "60 buckets" in (image.locator("desc").text_content() or "")
+        first, fifth = (
+            numbers(page, "Traces and failures", T0_MS),
+            numbers(page, "Traces and failures", T0_MS + 300_000),
+        )
+        expect(first.locator("td")).to_have_text(["2", "1"])
+        expect(fifth.locator("td")).to_have_text(["1", "0"])
+        expect(numbers(page, "Traces and failures", T0_MS + 60_000).locator("td")).to_have_text(["0", "0"])
+        expect(numbers(page, "Duration, p50 and p95", T0_MS).locator("td")).to_have_text(["1.00 s", "3.00 s"])
+        expect(numbers(page, "Duration, p50 and p95", T0_MS + 60_000).locator("td")).to_have_text(["–", "–"])
+        expect(numbers(page, "Tokens", T0_MS).locator("td")).to_have_text(["144"])
+        expect(numbers(page, "Cost", T0_MS + 300_000).locator("td")).to_have_text(["$0.0012"])
+        models = page.locator("table.models tr.model-row")
+        expect(models.locator("th")).to_have_text(["gpt-4o", "claude-3-5-sonnet"])  # most calls first
+        expect(models.first.locator("td")).to_have_text(["3", "144", "$0.00360"])
+        expect(models.nth(1).locator("td")).to_have_text(["1", "48", "$0.00120"])
+        # Colours are the stylesheet's, by class: no mark carries its own, so a theme recolours them all.
+        assert page.locator("svg [fill], svg [stroke], svg [style]").count() == 0
+        page.evaluate("document.documentElement.style.setProperty('--accent', 'rgb(1, 2, 3)')")  # as a theme would
+        expect(image.locator("rect.series-traces").first).to_have_css("fill", "rgb(1, 2, 3)")
+        page.locator(".range button", has_text="all").click()
+        expect(page).to_have_url(re.compile(r"#/overview\?range=all$"))
+        expect(page.locator(".range button", has_text="all")).to_have_attribute("aria-pressed", "true")
+        expect(facts.locator(".fact.traces .value")).to_have_text("3")
+        page.locator(".range button", has_text="24 h").click()  # long ago: nothing in the last day
+        expect(facts.locator(".fact.traces .value")).to_have_text("0")
+        expect(page.locator("figure.chart.models .note")).to_have_text("No model call reported usage in this range.")
+        assert problems == []
+
+
+def test_the_header_links_take_the_keyboard_to_each_view(browser: Browser) -> None:
+    with viewer_of(browser, sessions_data()) as (_, page):
+        problems = watch(page)
+        expect(page.locator("tr.trace-row")).to_have_count(6)
+        nav = page.locator("nav.views")
+        links = {name: nav.get_by_role("link", name=name) for name in ("Traces", "Sessions", "Overview")}
+        expect(links["Traces"]).to_have_attribute("aria-current", "page")
+        for _ in range(3):  # the collector's name, then Traces, then Sessions
+            page.keyboard.press("Tab")
+        expect(links["Sessions"]).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(page).to_have_url(re.compile(r"#/sessions$"))
+        expect(page.locator("tr.session-row")).to_have_count(3)
+        expect(links["Sessions"]).to_have_attribute("aria-current", "page")
+        expect(links["Traces"]).not_to_have_attribute("aria-current", re.compile(".*"))
+        page.keyboard.press("Tab")
+        expect(links["Overview"]).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(page).to_have_url(re.compile(r"#/overview$"))
+        expect(page.locator("figure.chart h2").first).to_have_text("Traces and failures")
+        expect(links["Overview"]).to_have_attribute("aria-current", "page")
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Shift+Tab")
+        expect(links["Traces"]).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(page.locator("tr.trace-row")).to_have_count(6)
+        expect(links["Traces"]).to_have_attribute("aria-current", "page")
+        # A range chosen on one view goes along to the other.
+        page.goto(page.url.split("#")[0] + "#/overview")
+        page.locator(".range button", has_text="all").click()
+        expect(links["Sessions"]).to_have_attribute("href", "#/sessions?range=all")
+        links["Sessions"].focus()
+        page.keyboard.press("Enter")
+        expect(page.locator(".range button", has_text="all")).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("tr.session-row")).to_have_count(3)
+        assert problems == []
+
+
+def test_the_insights_scale_benchmark_runs_at_a_tiny_size() -> None:
+    assert "first render in Chromium" in tiny_benchmark("viewer_insights_scale")

@@ -42,4 +42,27 @@ export const api = {
   run: (runId) => getJSON(`/viewer/api/runs/${id(runId)}`),
   // An address, not a fetch: the browser saves the answer as a file (with the page's credentials, as a link).
   downloadURL: (traceId) => `/viewer/api/traces/${id(traceId)}/download`,
+  // A label's commonest values (kind: model, provider, tag, session or user).
+  labels: (kind, limit) => getJSON(`/viewer/api/labels/${id(kind)}?limit=${limit}`),
+  // Sessions with a turn started in [from, to) (epoch ms, either open), the latest activity first.
+  sessions({ from, to, user, after, limit }) {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (from !== null && from !== undefined) query.set("from", String(from));
+    if (to !== null && to !== undefined) query.set("to", String(to));
+    if (user) query.set("user", user);
+    if (after) query.set("after", after);
+    return getJSON(`/viewer/api/sessions?${query}`);
+  },
+  // A session's totals and a page of its turns, oldest first.
+  session(sessionId, after, limit) {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (after) query.set("after", after);
+    return getJSON(`/viewer/api/sessions/${id(sessionId)}?${query}`);
+  },
+  overview({ from, to, buckets }) {
+    const query = new URLSearchParams({ buckets: String(buckets) });
+    if (from !== null && from !== undefined) query.set("from", String(Math.floor(from)));
+    if (to !== null && to !== undefined) query.set("to", String(Math.ceil(to)));
+    return getJSON(`/viewer/api/overview?${query}`);
+  },
 };

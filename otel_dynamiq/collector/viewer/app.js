@@ -1,6 +1,9 @@
-// The viewer's router and its live updates: #/ is the traces list, #/trace/<id>[/run/<run id>] one trace.
+// The viewer's router and its live updates: #/ is the traces list, #/trace/<id>[/run/<run id>] one trace,
+// #/sessions the sessions, #/session/<id> one session's turns, #/overview the trends over a time range.
 import { api } from "./api.js";
 import { TracesList } from "./list.js";
+import { Overview, overviewAsked } from "./overview.js";
+import { SessionView, SessionsList, sessionsAsked } from "./sessions.js";
 import { TraceView } from "./trace.js";
 
 const POLL_MS = 1500;
@@ -19,6 +22,8 @@ function route() {
     parts = []; // a hand-edited link that is not valid percent-encoding: show the list
     history.replaceState(null, "", "#/");
   }
+  showNav(parts[0] || "", query);
+  if (routeInsights(parts, new URLSearchParams(query || ""))) return;
   if (parts[0] === "trace" && parts[1]) {
     const runId = parts[2] === "run" ? parts[3] : null;
     if (!(current instanceof TraceView) || current.traceId !== parts[1]) {
@@ -50,6 +55,45 @@ function route() {
     current.start();
     document.title = "traces · otel-dynamiq";
   }
+}
+
+// The header's links: the page shown is aria-current, and a time range in the address goes along to the
+// pages that take one.
+const SECTIONS = { "": "traces", trace: "traces", sessions: "sessions", session: "sessions", overview: "overview" };
+
+function showNav(page, query) {
+  const section = SECTIONS[page] || "traces";
+  const kept = new URLSearchParams();
+  for (const [key, value] of new URLSearchParams(query || "")) if (["range", "from", "to"].includes(key)) kept.set(key, value);
+  for (const link of document.querySelectorAll("nav.views a[data-view]")) {
+    const view = link.dataset.view;
+    if (view !== section) link.removeAttribute("aria-current");
+    else link.setAttribute("aria-current", page === "trace" || page === "session" ? "true" : "page"); // "true": within it
+    if (view !== "traces") link.setAttribute("href", `#/${view}${kept.toString() ? `?${kept}` : ""}`);
+  }
+}
+
+// The sessions list, a session and the overview: true when the address names one of them.
+function routeInsights(parts, params) {
+  let wanted = null;
+  if (parts[0] === "sessions") {
+    const asked = sessionsAsked(params);
+    if (!(current instanceof SessionsList) || !current.shows(asked)) wanted = () => new SessionsList(view, asked);
+    document.title = "sessions · otel-dynamiq";
+  } else if (parts[0] === "session" && parts[1]) {
+    if (!(current instanceof SessionView) || current.sessionId !== parts[1]) wanted = () => new SessionView(view, parts[1]);
+    document.title = `session ${parts[1].slice(0, 24)} · otel-dynamiq`;
+  } else if (parts[0] === "overview") {
+    const asked = overviewAsked(params);
+    if (!(current instanceof Overview) || !current.shows(asked)) wanted = () => new Overview(view, asked);
+    document.title = "overview · otel-dynamiq";
+  } else return false;
+  if (wanted) {
+    current = wanted();
+    window.scrollTo(0, 0);
+    current.start();
+  }
+  return true;
 }
 
 // The collector counts what it stored; the page fetches again only when that count moved.
