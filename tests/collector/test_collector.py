@@ -145,3 +145,34 @@ def test_command_line_serves_and_shows_a_trace(tmp_path: Any) -> None:
         server.terminate()
         server.wait(timeout=10)
     assert database.exists()
+
+
+@pytest.mark.parametrize(
+    ("variable", "flags", "indexed"),
+    [
+        ("true", [], True),
+        ("true", ["--no-index-content"], False),
+        ("false", ["--index-content"], True),
+        ("", [], False),
+    ],
+)
+def test_the_command_line_indexes_inputs_and_outputs_when_asked(variable: str, flags: list[str], indexed: bool) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "otel_dynamiq.cli", "collector", "--port", str(port), *flags],
+        env=clean_env(OTEL_DYNAMIQ_COLLECTOR_INDEX_CONTENT=variable),
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert server.stdout is not None
+        server.stdout.readline()  # listening
+        assert post(url, {"runs": [sample_run(input={"question": "where is my parcel?"})]})[0] == 200
+        status, found = get(url + "/viewer/api/traces?q=my%20parcel")
+        assert status == 200
+        assert len(found["traces"]) == (1 if indexed else 0)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
