@@ -42,7 +42,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from otel_dynamiq.collector._summary import FACT_TEXT_CHARS, MAX_COST_USD, MAX_TOKENS, run_facts
+from otel_dynamiq.collector._summary import FACT_TEXT_CHARS, MAX_COST_USD, MAX_TOKENS, json_text, run_facts
 from otel_dynamiq.collector._validate import canonical_id
 
 _SCHEMA = """
@@ -197,20 +197,22 @@ _TRACE_COLUMNS = (
 )
 # Every distinct model, provider, tag and user of the touched traces' runs (tags are JSON arrays), and the
 # trace's session: one per trace, as the sessions view groups them.
+# UNION ALL: the primary key drops a repeated value, so no temporary table sorts them out first.
 _REFRESH_LABELS = """
 INSERT OR IGNORE INTO trace_labels (kind, value, trace_id)
 SELECT 'model', model, trace_id FROM runs WHERE trace_id IN ({ids}) AND model IS NOT NULL
-UNION SELECT 'provider', provider, trace_id FROM runs WHERE trace_id IN ({ids}) AND provider IS NOT NULL
-UNION SELECT 'session', session_id, trace_id FROM traces WHERE trace_id IN ({ids}) AND session_id IS NOT NULL
-UNION SELECT 'user', user_id, trace_id FROM runs WHERE trace_id IN ({ids}) AND user_id IS NOT NULL
-UNION SELECT 'tag', t.value, r.trace_id FROM runs r, json_each(r.tags) t
+UNION ALL SELECT 'provider', provider, trace_id FROM runs WHERE trace_id IN ({ids}) AND provider IS NOT NULL
+UNION ALL SELECT 'session', session_id, trace_id FROM traces WHERE trace_id IN ({ids}) AND session_id IS NOT NULL
+UNION ALL SELECT 'user', user_id, trace_id FROM runs WHERE trace_id IN ({ids}) AND user_id IS NOT NULL
+UNION ALL SELECT 'tag', t.value, r.trace_id FROM runs r, json_each(r.tags) t
     WHERE r.trace_id IN ({ids}) AND r.tags IS NOT NULL AND t.type = 'text'
 """
 # The search index: a trace's row is found by its doc number (the FTS5 rowid), which ``trace_docs`` keeps
 # for its trace id (an FTS5 row can be deleted cheaply by rowid only, and a summary's own rowid changes as
 # INSERT OR REPLACE rewrites it). Its text: the trace id, then its run names and labels, each once, cut at
 # ``SEARCH_FACT_CHARS``; with content, then its first runs' input and output text.
-_SEARCH_TABLE = "CREATE VIRTUAL TABLE trace_search USING fts5(text, tokenize='trigram')"
+# No column sizes: they serve ranking, which the list does not do (its order is its sort); a row costs less.
+_SEARCH_TABLE = "CREATE VIRTUAL TABLE trace_search USING fts5(text, tokenize='trigram', columnsize=0)"
 _UNINDEX = "DELETE FROM trace_search WHERE rowid IN (SELECT doc FROM trace_docs WHERE trace_id IN ({ids}))"
 _NEW_DOCS = "INSERT OR IGNORE INTO trace_docs (trace_id) SELECT trace_id FROM traces WHERE trace_id IN ({ids})"
 _INDEX = """
@@ -520,7 +522,7 @@ class RunStore:
     def add(self, runs: Iterable[dict[str, Any]], body_bytes: int, content_encoding: str | None) -> None:
         rows = []
         for run in runs:
-            body = json.dumps(run)
+            body = json_text(run)
             content = search_content(run) if self.index_content else None
             rows.append((run["id"], str(run["trace_id"]), run["start_time"], body, *run_facts(run), len(body), content))
         with self._lock, self._connection:

@@ -176,3 +176,25 @@ def test_the_command_line_indexes_inputs_and_outputs_when_asked(variable: str, f
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_ids_in_any_spelling_are_stored_in_one_and_any_value_a_caller_gives_is_kept() -> None:
+    from otel_dynamiq.collector import RunStore
+    from otel_dynamiq.collector._validate import canonical_id
+
+    spelled = "00000000-0000-4000-8000-0000000000AB"
+    for given in (spelled, spelled.lower(), "{" + spelled + "}", spelled.replace("-", ""), "urn:uuid:" + spelled):
+        assert canonical_id(given) == spelled.lower()
+    assert canonical_id("not-a-uuid") == "not-a-uuid"
+    store = RunStore()
+    try:
+        # Past what orjson writes (an int over 64 bits, a lone surrogate): stored all the same, by json.
+        odd = sample_run(name="caf\u00e9 \u2603", output={"huge": 2**70, "broken": "\ud800"}, tags=["\u00e9t\u00e9"])
+        store.add([odd], 1, None)
+        (stored,) = store.runs(odd["trace_id"])
+        assert stored == odd
+        plain = sample_run(id="00000000-0000-4000-8000-000000000002", name="caf\u00e9 \u2603")
+        store.add([plain], 1, None)
+        assert store.runs(odd["trace_id"])[1]["name"] == "caf\u00e9 \u2603"
+    finally:
+        store.close()
