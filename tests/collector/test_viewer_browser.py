@@ -553,17 +553,19 @@ def test_screenshots_of_the_list_and_the_demo_trace(site: Site, page: Page) -> N
     assert (SCREENSHOTS / "trace.png").stat().st_size > 10_000
 
 
-def test_the_render_benchmark_runs_at_a_tiny_size() -> None:
+@pytest.mark.parametrize(("script", "says"), [("viewer_render", "first rows"), ("viewer_scale", "now/before")])
+def test_the_viewer_benchmarks_run_at_a_tiny_size(script: str, says: str) -> None:
+    """Here rather than in tests/integration/test_benchmarks.py: they need Chromium, which `make test` does not."""
     done = subprocess.run(
-        [sys.executable, "benchmarks/viewer_render.py", "--tiny"],
+        [sys.executable, f"benchmarks/{script}.py", "--tiny"],
         env=clean_env(LITELLM_LOCAL_MODEL_COST_MAP="True"),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "first rows" in done.stdout
+    assert says in done.stdout
 
 
 def test_a_run_holding_long_lists_draws_a_page_of_each_and_shows_more_on_demand(site: Site, page: Page) -> None:
