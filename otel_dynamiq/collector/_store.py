@@ -153,7 +153,13 @@ LABEL_KINDS = ("model", "provider", "tag", "session", "user")
 """What ``trace_labels`` holds of each trace, one row per distinct value: a filter on any is one index range."""
 # A trace's start is its earliest run's, whichever arrived first: the list's order, so never NULL.
 # A trace's name and status are its root's (the run without a parent); until the root arrives, its first run's.
-# A trace's session and user are its root's, or else its earliest run's that names one.
+# A trace's session and user are its root's, or else its earliest run's that names one: two lookups that each
+# read the trace's runs in start order and stop at the first, where one ORDER BY would sort them all.
+_ROOTS_FIRST = """COALESCE(
+        (SELECT p.{column} FROM runs p WHERE p.trace_id = r.trace_id AND p.parent_run_id IS NULL
+         AND p.{column} IS NOT NULL ORDER BY p.start_ms LIMIT 1),
+        (SELECT p.{column} FROM runs p WHERE p.trace_id = r.trace_id AND p.{column} IS NOT NULL
+         ORDER BY p.start_ms LIMIT 1))"""
 # Tokens and cost add up with TOTAL (a float), which cannot overflow as SUM can, and only the values in bounds
 # count: a file an older collector wrote may hold any number, and a recount must never fail.
 _REFRESH_TRACES = """
@@ -172,13 +178,13 @@ SELECT r.trace_id,
     CASE WHEN COUNT({tokens}) > 0 THEN TOTAL({tokens}) END,
     CASE WHEN COUNT({cost}) > 0 THEN TOTAL({cost}) END,
     COUNT(CASE WHEN r.status = 'failed' THEN 1 END), MAX(r.received),
-    (SELECT p.session_id FROM runs p WHERE p.trace_id = r.trace_id AND p.session_id IS NOT NULL
-     ORDER BY p.parent_run_id IS NOT NULL, p.start_ms LIMIT 1),
-    (SELECT p.user_id FROM runs p WHERE p.trace_id = r.trace_id AND p.user_id IS NOT NULL
-     ORDER BY p.parent_run_id IS NOT NULL, p.start_ms LIMIT 1)
+    {session},
+    {user}
 FROM runs r WHERE r.trace_id IN ({{}}) GROUP BY r.trace_id
 """.format(  # noqa: S608 (constants only; the trace ids are bound)
     chars=FACT_TEXT_CHARS,
+    session=_ROOTS_FIRST.format(column="session_id"),
+    user=_ROOTS_FIRST.format(column="user_id"),
     tokens=f"CASE WHEN r.tokens BETWEEN 0 AND {MAX_TOKENS} THEN r.tokens END",
     cost=f"CASE WHEN r.cost_usd BETWEEN 0 AND {MAX_COST_USD!r} THEN r.cost_usd END",
 )

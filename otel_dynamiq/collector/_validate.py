@@ -39,10 +39,15 @@ def _is_id(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
 
 
+def _is_uuid(value: Any) -> bool:
+    """``is_uuid``, answered by one match for the canonical spelling every exporter sends (a fifth of parsing)."""
+    return isinstance(value, str) and (_CANONICAL_UUID.fullmatch(value) is not None or is_uuid(value))
+
+
 Check = Callable[[Any], bool]
 # field: (required, nullable, check, what it must be)
 _RUN_FIELDS: dict[str, tuple[bool, bool, Check, str]] = {
-    "id": (True, False, is_uuid, "a UUID string"),
+    "id": (True, False, _is_uuid, "a UUID string"),
     "name": (True, False, _is_str, "a string"),
     "type": (True, False, lambda v: v in RUN_TYPES, "one of workflow, flow, node"),
     "trace_id": (True, False, is_trace_id, f"a non-empty string of at most {MAX_TRACE_ID_CHARS} characters"),
@@ -50,7 +55,7 @@ _RUN_FIELDS: dict[str, tuple[bool, bool, Check, str]] = {
     "session_id": (True, False, _is_id, "a non-empty string"),
     "start_time": (True, False, _is_datetime, "an ISO 8601 time with a UTC offset"),
     "end_time": (False, True, _is_datetime, "an ISO 8601 time with a UTC offset"),
-    "parent_run_id": (False, True, is_uuid, "a UUID string"),
+    "parent_run_id": (False, True, _is_uuid, "a UUID string"),
     "status": (False, True, lambda v: v in RUN_STATUSES, "one of succeeded, failed, skipped, canceled"),
     "metadata": (False, True, lambda v: isinstance(v, dict), "an object"),
     "error": (
@@ -64,7 +69,7 @@ _RUN_FIELDS: dict[str, tuple[bool, bool, Check, str]] = {
 }
 
 _EXECUTION_FIELDS: dict[str, tuple[bool, bool, Check, str]] = {
-    "id": (True, False, is_uuid, "a UUID string"),
+    "id": (True, False, _is_uuid, "a UUID string"),
     "start_time": (True, False, _is_datetime, "an ISO 8601 time with a UTC offset"),
     "end_time": (False, True, _is_datetime, "an ISO 8601 time with a UTC offset"),
     "status": (False, True, lambda v: v in RUN_STATUSES, "one of succeeded, failed, skipped, canceled"),
