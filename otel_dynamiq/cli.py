@@ -24,6 +24,7 @@ from otel_dynamiq.version import __version__
 DEFAULT_PORT = 4319
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
 COLLECTOR_KEY_VARIABLE = env.OTEL_DYNAMIQ_COLLECTOR_ACCESS_KEY
+INDEX_CONTENT_VARIABLE = env.OTEL_DYNAMIQ_COLLECTOR_INDEX_CONTENT
 REQUEST_TIMEOUT_SECONDS = 10.0
 
 
@@ -61,8 +62,14 @@ def _serve(args: argparse.Namespace) -> int:
         )
     if args.db != ":memory:" and not os.path.isdir(os.path.dirname(os.path.abspath(args.db))):
         raise CommandError(f"--db {args.db}: the directory {os.path.dirname(os.path.abspath(args.db))} does not exist")
+    index_content = args.index_content
+    if index_content is None:  # neither flag: the environment decides, as for the key
+        try:
+            index_content = env.parse_bool(INDEX_CONTENT_VARIABLE, os.environ.get(INDEX_CONTENT_VARIABLE) or "false")
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
     try:
-        collector = LocalCollector(args.host, args.port, args.db, key)
+        collector = LocalCollector(args.host, args.port, args.db, key, index_content=index_content)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise CommandError(f"port {args.port} on {args.host} is in use; choose another with --port") from None
@@ -182,6 +189,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port to listen on (default {DEFAULT_PORT})")
     serve.add_argument("--db", default=":memory:", help="SQLite file to keep runs in (default: memory)")
+    serve.add_argument(
+        "--index-content",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"let the viewer's search find text in runs' inputs and outputs (default: {INDEX_CONTENT_VARIABLE}, "
+        "or off)",
+    )
     serve.set_defaults(handler=_serve)
 
     show = commands.add_parser("show", help="print a trace from the collector as a tree")

@@ -64,6 +64,10 @@ it. Default none."""
 OTEL_DYNAMIQ_COLLECTOR_ACCESS_KEY: Final = "OTEL_DYNAMIQ_COLLECTOR_ACCESS_KEY"
 """The key the local collector (``otel-dynamiq collector``) demands, and ``otel-dynamiq show`` sends; default
 none, which only a collector on loopback may go without."""
+OTEL_DYNAMIQ_COLLECTOR_INDEX_CONTENT: Final = "OTEL_DYNAMIQ_COLLECTOR_INDEX_CONTENT"
+"""``true`` makes the local collector's search find text in runs' inputs and outputs too (the first 1,000
+characters of each, for a trace's first 8 runs), as ``--index-content`` does. Default ``false``: ids, names and
+labels only."""
 OTEL_DYNAMIQ_GATEWAY_TOKEN: Final = "OTEL_DYNAMIQ_GATEWAY_TOKEN"  # noqa: S105 - a variable name
 """The bearer token senders present to ``otel-dynamiq gateway``; default none, which only a gateway on loopback
 may go without."""

@@ -154,6 +154,8 @@ class LocalCollector:
         access_key: demand ``Authorization: Bearer <key>`` like the real service, for the API and
             the viewer alike (default: none, loopback only).
         connection_timeout: seconds a connection may idle between requests (default 10).
+        index_content: also let the viewer's search find text in runs' inputs and outputs (their beginnings;
+            default off: ids, names and labels only).
     """
 
     def __init__(
@@ -163,8 +165,9 @@ class LocalCollector:
         database: str = ":memory:",
         access_key: str | None = None,
         connection_timeout: float = CONNECTION_TIMEOUT_SECONDS,
+        index_content: bool = False,
     ) -> None:
-        self.store = RunStore(database)
+        self.store = RunStore(database, index_content=index_content)
         try:
             self._server = _Server((host, port), self.store, access_key, connection_timeout)
         except BaseException:

@@ -18,6 +18,17 @@ ends at a (value, trace id) mark, and the next page begins past it; traces
 whose value is unknown (a running trace's duration, a trace without usage's
 tokens) come last in both directions, in a second pass over the same index,
 so every order is read from an index a page at a time.
+
+Text search reads an index too: one SQLite FTS5 row per trace (trigram
+tokenizer, so any fragment of three characters or more matches, in any case)
+holding its trace id, its runs' names and its labels (models, providers, tags,
+session, users), and with ``index_content`` the first characters of its first
+runs' input and output text. A run id is found whole, through the runs' own
+key: ten 36-character ids a trace would be most of the index. The row
+is rebuilt with the summary, when a reader next looks (DELETE and INSERT for the
+traces touched), so storing runs costs no indexing. A query shorter than three
+characters, or a SQLite without FTS5's trigram tokenizer (checked once, when
+the store opens), falls back to a scan bounded in time (``TEXT_SCAN_SECONDS``).
 """
 
 from __future__ import annotations
@@ -33,7 +44,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from otel_dynamiq.collector import _insights
-from otel_dynamiq.collector._summary import FACT_TEXT_CHARS, MAX_COST_USD, MAX_TOKENS, run_facts
+from otel_dynamiq.collector._summary import FACT_TEXT_CHARS, MAX_COST_USD, MAX_TOKENS, json_text, run_facts
+from otel_dynamiq.collector._validate import canonical_id
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -70,6 +82,10 @@ CREATE TABLE IF NOT EXISTS trace_labels (
     PRIMARY KEY (kind, value, trace_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS trace_labels_by_trace ON trace_labels (trace_id);
+CREATE TABLE IF NOT EXISTS trace_docs (
+    doc INTEGER PRIMARY KEY,
+    trace_id TEXT NOT NULL UNIQUE
+);
 CREATE TABLE IF NOT EXISTS requests (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     run_count INTEGER NOT NULL,
@@ -82,6 +98,19 @@ TEXT_SCAN_SLICE = 200
 """Traces a text filter reads per hold of the lock."""
 TEXT_SCAN_SECONDS = 0.5
 """How long one request's text filter scans before its page ends where it got to."""
+SEARCH_FACT_CHARS = 4_000
+"""A trace's indexed ids, run names and labels are cut here (the values in order, each once)."""
+SEARCH_CONTENT_CHARS = 1_000
+"""With ``index_content``: the characters kept of a run's input text, and as many of its output text."""
+SEARCH_CONTENT_RUNS = 8
+"""With ``index_content``: a trace's first runs (by start) whose text is indexed; 16,000 characters at most."""
+SEARCH_CONTENT_STEPS = 10_000
+"""The most values of one input or output visited for its text: a list of a million numbers costs no more."""
+SEARCH_SORTED_MOST = 2_000
+"""Up to this many traces matching a search are read from its index and sorted; past it, the list's order is
+walked and each trace looked up in the search index (a common term fills a page after a few dozen)."""
+MIN_INDEXED_QUERY = 3
+"""Characters a query needs to be looked up in the index: the trigram tokenizer matches nothing shorter."""
 MAX_STALE_TRACES = 10_000
 """Traces whose summary waits for a reader; past this, a request recounts them itself (memory stays bounded)."""
 _FACT_NAMES = (
@@ -130,7 +159,13 @@ LABEL_KINDS = ("model", "provider", "tag", "session", "user")
 """What ``trace_labels`` holds of each trace, one row per distinct value: a filter on any is one index range."""
 # A trace's start is its earliest run's, whichever arrived first: the list's order, so never NULL.
 # A trace's name and status are its root's (the run without a parent); until the root arrives, its first run's.
-# A trace's session and user are its root's, or else its earliest run's that names one.
+# A trace's session and user are its root's, or else its earliest run's that names one: two lookups that each
+# read the trace's runs in start order and stop at the first, where one ORDER BY would sort them all.
+_ROOTS_FIRST = """COALESCE(
+        (SELECT p.{column} FROM runs p WHERE p.trace_id = r.trace_id AND p.parent_run_id IS NULL
+         AND p.{column} IS NOT NULL ORDER BY p.start_ms LIMIT 1),
+        (SELECT p.{column} FROM runs p WHERE p.trace_id = r.trace_id AND p.{column} IS NOT NULL
+         ORDER BY p.start_ms LIMIT 1))"""
 # Tokens and cost add up with TOTAL (a float), which cannot overflow as SUM can, and only the values in bounds
 # count: a file an older collector wrote may hold any number, and a recount must never fail.
 _REFRESH_TRACES = """
@@ -149,19 +184,13 @@ SELECT r.trace_id,
     CASE WHEN COUNT({tokens}) > 0 THEN TOTAL({tokens}) END,
     CASE WHEN COUNT({cost}) > 0 THEN TOTAL({cost}) END,
     COUNT(CASE WHEN r.status = 'failed' THEN 1 END), MAX(r.received),
-    COALESCE(
-        (SELECT p.session_id FROM runs p WHERE p.trace_id = r.trace_id AND p.parent_run_id IS NULL
-         AND p.session_id IS NOT NULL ORDER BY p.start_ms LIMIT 1),
-        (SELECT p.session_id FROM runs p WHERE p.trace_id = r.trace_id AND p.session_id IS NOT NULL
-         ORDER BY p.start_ms LIMIT 1)),
-    COALESCE(
-        (SELECT p.user_id FROM runs p WHERE p.trace_id = r.trace_id AND p.parent_run_id IS NULL
-         AND p.user_id IS NOT NULL ORDER BY p.start_ms LIMIT 1),
-        (SELECT p.user_id FROM runs p WHERE p.trace_id = r.trace_id AND p.user_id IS NOT NULL
-         ORDER BY p.start_ms LIMIT 1))
+    {session},
+    {user}
 FROM runs r WHERE r.trace_id IN ({{}}) GROUP BY r.trace_id
 """.format(  # noqa: S608 (constants only; the trace ids are bound)
     chars=FACT_TEXT_CHARS,
+    session=_ROOTS_FIRST.format(column="session_id"),
+    user=_ROOTS_FIRST.format(column="user_id"),
     tokens=f"CASE WHEN r.tokens BETWEEN 0 AND {MAX_TOKENS} THEN r.tokens END",
     cost=f"CASE WHEN r.cost_usd BETWEEN 0 AND {MAX_COST_USD!r} THEN r.cost_usd END",
 )
@@ -180,8 +209,8 @@ _TRACE_COLUMNS = (
     "received",
 )
 # Every distinct model, provider, tag and user of the touched traces' runs (tags are JSON arrays), and the
-# trace's session: one per trace, as the sessions view groups them. The table's key drops repeats as they come,
-# where UNION would sort them all first.
+# trace's session: one per trace, as the sessions view groups them.
+# UNION ALL: the primary key drops a repeated value, so no temporary table sorts them out first.
 _REFRESH_LABELS = """
 INSERT OR IGNORE INTO trace_labels (kind, value, trace_id)
 SELECT 'model', model, trace_id FROM runs WHERE trace_id IN ({ids}) AND model IS NOT NULL
@@ -191,6 +220,42 @@ UNION ALL SELECT 'user', user_id, trace_id FROM runs WHERE trace_id IN ({ids}) A
 UNION ALL SELECT 'tag', t.value, r.trace_id FROM runs r, json_each(r.tags) t
     WHERE r.trace_id IN ({ids}) AND r.tags IS NOT NULL AND t.type = 'text'
 """
+# The search index: a trace's row is found by its doc number (the FTS5 rowid), which ``trace_docs`` keeps
+# for its trace id (an FTS5 row can be deleted cheaply by rowid only, and a summary's own rowid changes as
+# INSERT OR REPLACE rewrites it). Its text: the trace id, then its run names and labels, each once, cut at
+# ``SEARCH_FACT_CHARS``; with content, then its first runs' input and output text.
+# No column sizes: they serve ranking, which the list does not do (its order is its sort); a row costs less.
+_SEARCH_TABLE = "CREATE VIRTUAL TABLE trace_search USING fts5(text, tokenize='trigram', columnsize=0)"
+_UNINDEX = "DELETE FROM trace_search WHERE rowid IN (SELECT doc FROM trace_docs WHERE trace_id IN ({ids}))"
+_NEW_DOCS = "INSERT OR IGNORE INTO trace_docs (trace_id) SELECT trace_id FROM traces WHERE trace_id IN ({ids})"
+_INDEX = """
+INSERT INTO trace_search (rowid, text)
+SELECT d.doc, substr(d.trace_id || char(10) || COALESCE(
+    (SELECT group_concat(value, char(10)) FROM (
+        SELECT name AS value FROM runs WHERE trace_id = d.trace_id AND name <> ''
+        UNION SELECT value FROM trace_labels WHERE trace_id = d.trace_id)), ''), 1, {chars}){content}
+FROM trace_docs d WHERE d.trace_id IN ({{ids}})
+"""
+_INDEX_FACTS = _INDEX.format(chars=SEARCH_FACT_CHARS, content="")
+_INDEX_CONTENT = _INDEX.format(
+    chars=SEARCH_FACT_CHARS,
+    content=" || COALESCE(char(10) || (SELECT group_concat(content, char(10)) FROM (SELECT content FROM runs"  # noqa: S608
+    " WHERE trace_id = d.trace_id AND content IS NOT NULL ORDER BY start_ms, id"
+    f" LIMIT {SEARCH_CONTENT_RUNS})), '')",
+)
+# What a query matches: the index (the query one FTS5 string, never its syntax), a run's whole id, a trace's.
+# A few matches are read from the index and sorted; many, and the list's own index is read in order, each trace
+# looked up in the search index until the page is full: either way no query sorts more than SEARCH_SORTED_MOST.
+_COUNT_MATCHES = "SELECT COUNT(*) FROM (SELECT 1 FROM trace_search WHERE trace_search MATCH ? LIMIT ?)"
+_MATCHES_FEW = (
+    "trace_id IN (SELECT d.trace_id FROM trace_search s JOIN trace_docs d ON d.doc = s.rowid"
+    " WHERE trace_search MATCH ? UNION ALL SELECT trace_id FROM runs WHERE id = ? UNION ALL SELECT ?)"
+)
+_MATCHES_MANY = (
+    "((SELECT doc FROM trace_docs WHERE trace_id = traces.trace_id) IN"
+    " (SELECT rowid FROM trace_search WHERE trace_search MATCH ?)"
+    " OR trace_id IN (SELECT trace_id FROM runs WHERE id = ? UNION ALL SELECT ?))"
+)
 
 
 @dataclass(frozen=True)
@@ -221,11 +286,11 @@ NEWEST_FIRST = TRACE_SORTS["start"]
 _RUN_ROW_COLUMNS = ("id", *_FACT_NAMES[: _FACT_NAMES.index("error") + 1], "usage_counted_in", "usage_aggregate", "size")
 # Built from the constant column names above, never from input (values are always bound): hence the noqa.
 _INSERT_RUN = (
-    f"INSERT INTO runs (id, trace_id, start_time, body, {', '.join(_FACT_NAMES)}, size, received)"  # noqa: S608
-    f" VALUES ({', '.join('?' * (len(_FACT_NAMES) + 6))})"
+    f"INSERT INTO runs (id, trace_id, start_time, body, {', '.join(_FACT_NAMES)}, size, content, received)"  # noqa: S608
+    f" VALUES ({', '.join('?' * (len(_FACT_NAMES) + 7))})"
     " ON CONFLICT(id) DO UPDATE SET trace_id = excluded.trace_id, start_time = excluded.start_time,"
-    " body = excluded.body, deliveries = runs.deliveries + 1, size = excluded.size, received = excluded.received, "
-    + ", ".join(f"{name} = excluded.{name}" for name in _FACT_NAMES)
+    " body = excluded.body, deliveries = runs.deliveries + 1, size = excluded.size, content = excluded.content,"
+    " received = excluded.received, " + ", ".join(f"{name} = excluded.{name}" for name in _FACT_NAMES)
 )
 _UPDATE_FACTS = f"UPDATE runs SET {', '.join(f'{name} = ?' for name in _FACT_NAMES)}, size = ? WHERE id = ?"  # noqa: S608
 _SELECT_COLUMNS = ", ".join(_TRACE_COLUMNS)
@@ -300,15 +365,76 @@ def _mark(row: tuple[Any, ...]) -> tuple[float | None, str]:
     return (None if row[-1] is None else float(row[-1])), row[0]
 
 
-class RunStore:
-    """Thread-safe: the HTTP server answers each request on its own thread."""
+def search_index_available(connection: sqlite3.Connection) -> bool:
+    """Whether this SQLite has FTS5 and its trigram tokenizer (3.34 on): the SQLite of every supported Python
+    build has; a custom build may not, and the store then searches by scanning."""
+    try:
+        connection.execute("CREATE VIRTUAL TABLE temp.trigram_probe USING fts5(text, tokenize='trigram')")
+        connection.execute("DROP TABLE temp.trigram_probe")
+    except sqlite3.OperationalError:
+        return False
+    return True
 
-    def __init__(self, path: str = ":memory:") -> None:
+
+def fts_string(text: str) -> str:
+    """The query as one FTS5 string (a phrase: the text itself, anywhere), so none of it is read as syntax."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+_END = object()
+
+
+def _strings(value: Any, limit: int) -> str:
+    """The text in a run's input or output: its strings (values, not keys) in order, up to ``limit`` characters.
+
+    Walked with iterators and at most ``SEARCH_CONTENT_STEPS`` values, so a huge value costs no more than a
+    small one: this runs on the request path.
+    """
+    found: list[str] = []
+    left = limit
+    pending = [iter((value,))]
+    for _ in range(SEARCH_CONTENT_STEPS):
+        if not pending or left <= 0:
+            break
+        item = next(pending[-1], _END)
+        if item is _END:
+            pending.pop()
+        elif isinstance(item, str):
+            if item.strip():
+                found.append(item[:left])
+                left -= len(found[-1]) + 1
+        elif isinstance(item, dict):
+            pending.append(iter(item.values()))
+        elif isinstance(item, list):
+            pending.append(iter(item))
+    return "\n".join(found)
+
+
+def search_content(run: dict[str, Any]) -> str | None:
+    """What ``index_content`` indexes of a run: the beginning of its input text and of its output text."""
+    text = "\n".join(
+        part for part in (_strings(run.get(field), SEARCH_CONTENT_CHARS) for field in ("input", "output")) if part
+    )
+    return text or None
+
+
+class RunStore:
+    """Thread-safe: the HTTP server answers each request on its own thread.
+
+    ``index_content`` also indexes the beginning of each run's input and output text for search (runs stored
+    while it is on): off by default, as it makes the file bigger and a run's storing dearer.
+    """
+
+    def __init__(self, path: str = ":memory:", index_content: bool = False) -> None:
         self.instance = uuid.uuid4().hex
         """Differs each time a store is opened: with ``version()``, a page tells a restarted collector apart."""
+        self.index_content = index_content
         self._lock = threading.Lock()
         self._stale: set[str] = set()
         self._connection = sqlite3.connect(path, check_same_thread=False)
+        self.searchable = search_index_available(self._connection)
+        """Whether text search reads the index; without it, it scans (``_text_page``)."""
+        self._index = _INDEX_CONTENT if index_content else _INDEX_FACTS
         with self._lock, self._connection:
             self._connection.executescript(_SCHEMA)
             # SQLite's ALTER TABLE is transactional: in one transaction with the filling of the columns it adds,
@@ -317,6 +443,7 @@ class RunStore:
             self._add_fact_columns()
             self._add_trace_columns()
             self._order_by_start()
+            self._prepare_search()
             _insights.open_sessions(self._connection)
             self._catch_up()
 
@@ -362,6 +489,32 @@ class RunStore:
         self._connection.execute("DROP INDEX IF EXISTS traces_newest")
         self._connection.execute("UPDATE traces SET start_ms = 0 WHERE start_ms IS NULL")
 
+    def _prepare_search(self) -> None:
+        """Give a file without a search index (an older collector's) one, once: every summary is then recounted
+        by ``_catch_up``, its index row with it.
+
+        ``trace_docs`` holds a row per indexed trace, so a count that differs from the summaries' says the
+        index is missing or behind; opened by a SQLite without trigrams, the store empties it, and the next
+        open with them builds the index again.
+        """
+        present = {row[1] for row in self._connection.execute("PRAGMA table_info(runs)")}
+        if "content" not in present:
+            self._connection.execute("ALTER TABLE runs ADD COLUMN content TEXT")
+        if not self.searchable:
+            self._connection.execute("DELETE FROM trace_docs")
+            return
+        exists = self._connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'trace_search'"
+        ).fetchone()
+        (indexed,) = self._connection.execute("SELECT COUNT(*) FROM trace_docs").fetchone()
+        (summaries,) = self._connection.execute("SELECT COUNT(*) FROM traces").fetchone()
+        if exists and indexed == summaries:
+            return
+        self._connection.execute("DROP TABLE IF EXISTS trace_search")
+        self._connection.execute("DELETE FROM trace_docs")
+        self._connection.execute(_SEARCH_TABLE)
+        self._connection.execute("UPDATE traces SET received = -1")
+
     def _catch_up(self) -> None:
         """Recount traces with runs newer than their summary: an older file's, or a killed process's.
 
@@ -381,7 +534,8 @@ class RunStore:
             self._stale.clear()
 
     def _refresh_traces(self, trace_ids: list[str]) -> None:
-        """Recount the summary of the traces a request touched: a run sent again replaces, never adds."""
+        """Recount the summary, the labels and the search index row of the traces a request touched: a run sent
+        again replaces, never adds."""
         for start in range(0, len(trace_ids), 500):
             chosen = trace_ids[start : start + 500]
             marks = ", ".join("?" * len(chosen))
@@ -394,12 +548,17 @@ class RunStore:
                 " AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.trace_id = traces.trace_id)",
                 chosen,
             )
+            if self.searchable:
+                self._connection.execute(_UNINDEX.format(ids=marks), chosen)
+                self._connection.execute(_NEW_DOCS.format(ids=marks), chosen)
+                self._connection.execute(self._index.format(ids=marks), chosen)
 
     def add(self, runs: Iterable[dict[str, Any]], body_bytes: int, content_encoding: str | None) -> None:
         rows = []
         for run in runs:
-            body = json.dumps(run)
-            rows.append((run["id"], str(run["trace_id"]), run["start_time"], body, *run_facts(run), len(body)))
+            body = json_text(run)
+            content = search_content(run) if self.index_content else None
+            rows.append((run["id"], str(run["trace_id"]), run["start_time"], body, *run_facts(run), len(body), content))
         with self._lock, self._connection:
             sequence = self._connection.execute(
                 "INSERT INTO requests (run_count, body_bytes, content_encoding) VALUES (?, ?, ?)",
@@ -442,13 +601,14 @@ class RunStore:
             return dict(self._connection.execute("SELECT id, deliveries FROM runs").fetchall())
 
     def traces(self) -> list[dict[str, Any]]:
-        """One line per trace, newest first."""
+        """One line per trace, latest start first as the viewer lists them (ties by trace id): the order
+        traces arrived in says nothing of when they ran, so ``otel-dynamiq show latest`` reads the first."""
         with self._lock:
             rows = self._connection.execute(
-                "SELECT trace_id, COUNT(*), MIN(start_time), MAX(received) FROM runs"
-                " GROUP BY trace_id ORDER BY MAX(received) DESC, MIN(start_time) DESC"
+                "SELECT trace_id, COUNT(*), MIN(start_time) FROM runs"
+                " GROUP BY trace_id ORDER BY COALESCE(MIN(start_ms), 0) DESC, trace_id DESC"
             ).fetchall()
-        return [{"trace_id": trace_id, "run_count": count, "start_time": start} for trace_id, count, start, _ in rows]
+        return [{"trace_id": trace_id, "run_count": count, "start_time": start} for trace_id, count, start in rows]
 
     def trace_page(
         self,
@@ -462,8 +622,9 @@ class RunStore:
         """Trace summaries in ``sort``'s order, ``limit`` at most; and where the next page starts, if any.
 
         ``status`` is a run status, ``"failures"`` (any run failed) or ``"running"`` (no status yet);
-        ``text`` matches any run's name in the trace, or the trace id; ``chosen`` narrows by start and labels.
-        A mark's value is ``None`` once the page has reached the traces whose key is unknown.
+        ``text`` is found in the trace id, a run's name, a label or (``index_content``) a run's text, or is a
+        run's whole id; ``chosen`` narrows by start and labels. A mark's value is ``None`` once the page has
+        reached the traces whose key is unknown.
         """
         conditions, parameters = chosen.conditions()
         if status == "failures":
@@ -473,10 +634,15 @@ class RunStore:
         elif status:
             conditions.append("status = ?")
             parameters.append(status)
-        if text:
+        if text and (not self.searchable or len(text) < MIN_INDEXED_QUERY):
             return self._text_page(limit, after, conditions, parameters, text, sort)
         with self._lock:
             self._settle()
+            if text:
+                phrase, identifier = fts_string(text), str(canonical_id(text))
+                (matches,) = self._connection.execute(_COUNT_MATCHES, (phrase, SEARCH_SORTED_MOST)).fetchone()
+                conditions.append(_MATCHES_FEW if matches < SEARCH_SORTED_MOST else _MATCHES_MANY)
+                parameters += [phrase, identifier, identifier]
             rows = self._ordered(_SELECT_COLUMNS, sort, after, conditions, parameters, limit + 1)
         return [_trace(row[:-1]) for row in rows[:limit]], _mark(rows[limit - 1]) if len(rows) > limit else None
 
@@ -535,17 +701,21 @@ class RunStore:
         text: str,
         sort: TraceSort,
     ) -> tuple[list[dict[str, Any]], tuple[float | None, str] | None]:
-        """Traces with ``text`` in their id or in a run's name: no index serves it, so every run may be read.
+        """Traces whose text holds ``text`` (what the index holds, content included) when no index serves it: a
+        query too short for it, or a SQLite without trigrams. Every run may be read.
 
         The scan goes in the list's order ``TEXT_SCAN_SLICE`` traces at a time, letting go of the lock between
         slices (runs being posted meanwhile wait for one slice, not the whole database), and stops after
         ``TEXT_SCAN_SECONDS``: the page then ends where the scan stopped, and its ``next`` goes on from there.
         """
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        content = " OR r.content LIKE ? ESCAPE '\\'" if self.index_content else ""
         matching = (  # constant text; the pattern is bound
-            " AND (trace_id LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM runs r WHERE r.trace_id = traces.trace_id"
-            " AND r.name LIKE ? ESCAPE '\\'))"
+            " AND (trace_id LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM runs r WHERE r.trace_id = traces.trace_id"  # noqa: S608
+            f" AND (r.id = ? OR r.name LIKE ? ESCAPE '\\'{content})) OR EXISTS (SELECT 1 FROM trace_labels l"
+            " WHERE l.trace_id = traces.trace_id AND l.value LIKE ? ESCAPE '\\'))"
         )
+        bound = (pattern, str(canonical_id(text)), *[pattern] * (3 if content else 2))
         deadline = time.monotonic() + TEXT_SCAN_SECONDS
         found: list[tuple[Any, ...]] = []
         position = after
@@ -556,7 +726,7 @@ class RunStore:
                 if scanned:
                     hits = self._connection.execute(
                         f"{_SELECT_TRACES} WHERE trace_id IN ({', '.join('?' * len(scanned))}){matching}",
-                        (*(trace_id for trace_id, _ in scanned), pattern, pattern),
+                        (*(trace_id for trace_id, _ in scanned), *bound),
                     ).fetchall()
                     by_id = {row[0]: row for row in hits}
                     found += [(*by_id[trace_id], key) for trace_id, key in scanned if trace_id in by_id]

@@ -12,6 +12,8 @@ import math
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import orjson
+
 ERROR_SUMMARY_CHARS = 200
 """The first line of an error, cut here: enough for a timeline's tooltip."""
 FACT_TEXT_CHARS = 200
@@ -130,11 +132,21 @@ def _connection_kind(connection: Any) -> str | None:
     return kind.rsplit(".", 1)[-1].lower() if isinstance(kind, str) else None
 
 
+def json_text(value: Any) -> str:
+    """JSON as the store keeps it: orjson writes a run ten times as fast as ``json`` (it is on every request's
+    path); what orjson cannot write (an int past 64 bits, a lone surrogate: a request's JSON holds neither, a
+    Python caller's may) is written by ``json``."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # orjson.JSONEncodeError is one
+        return json.dumps(value)
+
+
 def _tags(tags: Any) -> str | None:
     if not isinstance(tags, list) or not tags:
         return None
     kept = list(dict.fromkeys(tag[:FACT_TEXT_CHARS] for tag in tags if isinstance(tag, str) and tag))[:MAX_TAGS]
-    return json.dumps(kept) if kept else None
+    return json_text(kept) if kept else None
 
 
 def run_facts(run: dict[str, Any]) -> RunFacts:

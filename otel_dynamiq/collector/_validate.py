@@ -7,6 +7,7 @@ instead of vanishing in production.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -15,6 +16,7 @@ from typing import Any
 from otel_dynamiq._translation.run_identity import MAX_TRACE_ID_CHARS, is_trace_id, is_uuid
 
 RUN_TYPES = frozenset({"workflow", "flow", "node"})
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 RUN_STATUSES = frozenset({"succeeded", "failed", "skipped", "canceled"})
 
 
@@ -37,10 +39,15 @@ def _is_id(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
 
 
+def _is_uuid(value: Any) -> bool:
+    """``is_uuid``, answered by one match for the canonical spelling every exporter sends (a fifth of parsing)."""
+    return isinstance(value, str) and (_CANONICAL_UUID.fullmatch(value) is not None or is_uuid(value))
+
+
 Check = Callable[[Any], bool]
 # field: (required, nullable, check, what it must be)
 _RUN_FIELDS: dict[str, tuple[bool, bool, Check, str]] = {
-    "id": (True, False, is_uuid, "a UUID string"),
+    "id": (True, False, _is_uuid, "a UUID string"),
     "name": (True, False, _is_str, "a string"),
     "type": (True, False, lambda v: v in RUN_TYPES, "one of workflow, flow, node"),
     "trace_id": (True, False, is_trace_id, f"a non-empty string of at most {MAX_TRACE_ID_CHARS} characters"),
@@ -48,7 +55,7 @@ _RUN_FIELDS: dict[str, tuple[bool, bool, Check, str]] = {
     "session_id": (True, False, _is_id, "a non-empty string"),
     "start_time": (True, False, _is_datetime, "an ISO 8601 time with a UTC offset"),
     "end_time": (False, True, _is_datetime, "an ISO 8601 time with a UTC offset"),
-    "parent_run_id": (False, True, is_uuid, "a UUID string"),
+    "parent_run_id": (False, True, _is_uuid, "a UUID string"),
     "status": (False, True, lambda v: v in RUN_STATUSES, "one of succeeded, failed, skipped, canceled"),
     "metadata": (False, True, lambda v: isinstance(v, dict), "an object"),
     "error": (
@@ -62,7 +69,7 @@ _RUN_FIELDS: dict[str, tuple[bool, bool, Check, str]] = {
 }
 
 _EXECUTION_FIELDS: dict[str, tuple[bool, bool, Check, str]] = {
-    "id": (True, False, is_uuid, "a UUID string"),
+    "id": (True, False, _is_uuid, "a UUID string"),
     "start_time": (True, False, _is_datetime, "an ISO 8601 time with a UTC offset"),
     "end_time": (False, True, _is_datetime, "an ISO 8601 time with a UTC offset"),
     "status": (False, True, lambda v: v in RUN_STATUSES, "one of succeeded, failed, skipped, canceled"),
@@ -99,8 +106,14 @@ def validate_run(run: Any, index: int = 0) -> list[str]:
 
 
 def canonical_id(value: Any) -> Any:
-    """One spelling per UUID (lower case, dashed), so ``{...}``, ``urn:uuid:`` or 32-hex forms are one run."""
+    """One spelling per UUID (lower case, dashed), so ``{...}``, ``urn:uuid:`` or 32-hex forms are one run.
+
+    An id already in that spelling (what the exporter sends) is kept after one match, which costs a fifth of
+    parsing it: every run's ids go through here on the way in.
+    """
     if not isinstance(value, str):
+        return value
+    if _CANONICAL_UUID.fullmatch(value):
         return value
     try:
         return str(uuid.UUID(value))

@@ -185,7 +185,7 @@ def _cursor(text: str | None) -> tuple[str, str] | None:
     if text is None:
         return None
     position, separator, last_id = text.partition("~")
-    if not separator or not last_id or len(position) > 40:
+    if not separator or not last_id or len(position) > 64:
         raise _BadQuery("after must be the 'next' of the previous page")
     return position, last_id
 
@@ -204,23 +204,36 @@ def _time_cursor(text: str | None) -> tuple[float, str] | None:
     return position, cursor[1]
 
 
-def _trace_cursor(text: str | None) -> tuple[float | None, str] | None:
-    """A page of traces ends at its sort key and a trace id; ``null`` once past every known key."""
-    if text is not None and text.startswith("null~"):
-        cursor = _cursor(text)
+def _trace_cursor(text: str | None, order: str, sort: TraceSort) -> tuple[float | None, str] | None:
+    """A page of traces ends at ``<order>:<key>~<trace id>``: the order it was listed in (``cost-asc``), its sort
+    key there (``null`` once past every known one) and a trace id.
+
+    A mark from another order is refused, never read as a place in this one (a cost taken for a start would
+    start the page anywhere): the page that asks starts again from the top.
+    """
+    if text is None:
+        return None
+    listed, separator, rest = text.partition(":")
+    if not separator:
+        raise _BadQuery("after must be the 'next' of the previous page")
+    if listed != order:
+        raise _BadQuery(f"after is the 'next' of a page in another order ({listed[:20]}): ask for the first page again")
+    if rest.startswith("null~") and sort.nullable:
+        cursor = _cursor(rest)
         return None if cursor is None else (None, cursor[1])
-    return _time_cursor(text)
+    return _time_cursor(rest)
 
 
-def _trace_sort(query: dict[str, list[str]]) -> TraceSort:
-    """``sort`` and ``dir`` name one of the store's orders; their text never reaches the SQL."""
+def _trace_sort(query: dict[str, list[str]]) -> tuple[str, TraceSort]:
+    """``sort`` and ``dir`` name one of the store's orders; their text never reaches the SQL. Also its name,
+    ``<sort>-<dir>``, which every page's ``next`` carries."""
     key = _one(query, "sort") or "start"
     direction = _one(query, "dir") or "desc"
     if key not in TRACE_SORTS:
         raise _BadQuery(f"sort must be one of {', '.join(TRACE_SORTS)}")
     if direction not in _DIRECTIONS:
         raise _BadQuery("dir must be asc or desc")
-    return replace(TRACE_SORTS[key], descending=_DIRECTIONS[direction])
+    return f"{key}-{direction}", replace(TRACE_SORTS[key], descending=_DIRECTIONS[direction])
 
 
 def _epoch_ms(query: dict[str, list[str]], name: str) -> float | None:
@@ -250,13 +263,14 @@ def _serve_data(handler: BaseHTTPRequestHandler, store: RunStore, route: str, qu
         status = _one(query, "status") or None
         if status is not None and status not in _STATUS_FILTERS:
             raise _BadQuery(f"status must be one of {', '.join(sorted(_STATUS_FILTERS))}")
-        after = _trace_cursor(_one(query, "after"))
+        order, sort = _trace_sort(query)
+        after = _trace_cursor(_one(query, "after"), order, sort)
         text = (_one(query, "q") or "").strip()[:200] or None
         limit = _limit(query, 50, MAX_TRACES_PER_PAGE)
-        traces, following = store.trace_page(limit, after, status, text, _trace_sort(query), _trace_filter(query))
+        traces, following = store.trace_page(limit, after, status, text, sort, _trace_filter(query))
         next_page = None
         if following is not None:
-            next_page = f"{'null' if following[0] is None else repr(following[0])}~{following[1]}"
+            next_page = f"{order}:{'null' if following[0] is None else repr(following[0])}~{following[1]}"
         _send_json(handler, HTTPStatus.OK, {"traces": traces, "next": next_page})
     elif len(parts) == 2 and parts[0] == "labels":
         if parts[1] not in LABEL_KINDS:

@@ -145,3 +145,56 @@ def test_command_line_serves_and_shows_a_trace(tmp_path: Any) -> None:
         server.terminate()
         server.wait(timeout=10)
     assert database.exists()
+
+
+@pytest.mark.parametrize(
+    ("variable", "flags", "indexed"),
+    [
+        ("true", [], True),
+        ("true", ["--no-index-content"], False),
+        ("false", ["--index-content"], True),
+        ("", [], False),
+    ],
+)
+def test_the_command_line_indexes_inputs_and_outputs_when_asked(variable: str, flags: list[str], indexed: bool) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "otel_dynamiq.cli", "collector", "--port", str(port), *flags],
+        env=clean_env(OTEL_DYNAMIQ_COLLECTOR_INDEX_CONTENT=variable),
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert server.stdout is not None
+        server.stdout.readline()  # listening
+        assert post(url, {"runs": [sample_run(input={"question": "where is my parcel?"})]})[0] == 200
+        status, found = get(url + "/viewer/api/traces?q=my%20parcel")
+        assert status == 200
+        assert len(found["traces"]) == (1 if indexed else 0)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_ids_in_any_spelling_are_stored_in_one_and_any_value_a_caller_gives_is_kept() -> None:
+    from otel_dynamiq.collector import RunStore
+    from otel_dynamiq.collector._validate import canonical_id
+
+    spelled = "00000000-0000-4000-8000-0000000000AB"
+    for given in (spelled, spelled.lower(), "{" + spelled + "}", spelled.replace("-", ""), "urn:uuid:" + spelled):
+        assert canonical_id(given) == spelled.lower()
+    assert canonical_id("not-a-uuid") == "not-a-uuid"
+    store = RunStore()
+    try:
+        # Past what orjson writes (an int over 64 bits, a lone surrogate): stored all the same, by json.
+        odd = sample_run(name="caf\u00e9 \u2603", output={"huge": 2**70, "broken": "\ud800"}, tags=["\u00e9t\u00e9"])
+        store.add([odd], 1, None)
+        (stored,) = store.runs(odd["trace_id"])
+        assert stored == odd
+        plain = sample_run(id="00000000-0000-4000-8000-000000000002", name="caf\u00e9 \u2603")
+        store.add([plain], 1, None)
+        assert store.runs(odd["trace_id"])[1]["name"] == "caf\u00e9 \u2603"
+    finally:
+        store.close()

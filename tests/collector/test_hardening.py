@@ -456,3 +456,8 @@ def test_a_body_sent_where_none_is_read_closes_the_connection_instead_of_being_r
     assert status_of(answer) in (401, 405)
     assert answer.count(b"HTTP/1.1 ") == 1  # the body was not answered as a second request
     assert b"Connection: close" in answer
+
+
+def test_a_content_switch_that_is_no_boolean_fails_in_one_line() -> None:
+    result = cli("collector", "--port", "0", env=clean_env(OTEL_DYNAMIQ_COLLECTOR_INDEX_CONTENT="sometimes"))
+    assert_one_line_failure(result, "OTEL_DYNAMIQ_COLLECTOR_INDEX_CONTENT", "'true' or 'false'")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +70,9 @@ def root(trace: int, start: float, session: str, tags: list[Any], **fields: Any)
     )
 
 
-@pytest.fixture
-def store() -> Iterator[RunStore]:
-    store = RunStore()
+def labelled(store: RunStore) -> RunStore:
+    """Three traces: 1 (gpt-4o and claude, session user-3, env:prod and team:a), 2 (gpt-4o, session user-4,
+    users alice and bob, env:dev), 3 (llama3, session user-3, failed, user carol)."""
     store.add(
         [
             root(1, 1, "user-3", ["env:prod", "team:a"]),
@@ -92,8 +91,7 @@ def store() -> Iterator[RunStore]:
         None,
     )
     store.add([root(3, 3, "user-3", [], status="failed"), otel_llm(3, 2, "llama3", "ollama", "carol", 3.1)], 100, None)
-    yield store
-    store.close()
+    return store
 
 
 def listed(store: RunStore, chosen: TraceFilter, **arguments: Any) -> list[str]:

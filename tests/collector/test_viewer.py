@@ -217,6 +217,49 @@ def test_every_value_of_a_label_in_the_address_must_hold(collector: LocalCollect
     assert [trace["trace_id"] for trace in listed] == [trace_id(1)]
 
 
+def test_a_search_finds_models_and_ids_and_combines_with_every_filter(filled: LocalCollector) -> None:
+    def ids(query: str) -> list[str]:
+        return [trace["trace_id"] for trace in data(filled.url, f"/viewer/api/traces?{query}")["traces"]]
+
+    assert ids("q=4o-MINI") == [trace_id(1)]  # a model: a label, found by any fragment in any case
+    assert ids(f"q={run_id(11)}") == [trace_id(2)]  # a run's whole id
+    assert ids(f"q={trace_id(3).replace('-', '')}") == [trace_id(3)]  # a trace id as OpenTelemetry prints it
+    assert ids("q=%22Workflow%22%20OR%20x") == []  # the query's quotes and OR are text, not search syntax
+    assert ids("q=4o-mini&status=failures") == []
+    assert ids("q=4o-mini&model=gpt-4o-mini&session=t") == [trace_id(1)]
+    start = data(filled.url, f"/viewer/api/traces/{trace_id(1)}")["start_ms"]
+    assert ids(f"q=4o-mini&from={start}&to={start + 1}") == [trace_id(1)]
+    assert ids(f"q=4o-mini&from={start + 1}") == []
+    assert ids("q=4o-mini&sort=tokens&dir=asc") == [trace_id(1)]
+
+
+def test_a_page_mark_is_only_taken_in_the_order_it_was_made_in(collector: LocalCollector) -> None:
+    runs = [run for number in range(8) for run in sorted_trace(number)]  # 5 costs known, then 3 unknown
+    assert post(collector.url, {"runs": runs})[0] == 200
+    first = data(collector.url, "/viewer/api/traces?sort=cost&dir=asc&limit=2")
+    assert first["next"].startswith("cost-asc:")
+    mark = urllib.parse.quote(first["next"])
+    rest = data(collector.url, f"/viewer/api/traces?sort=cost&dir=asc&limit=50&after={mark}")
+    assert len(first["traces"]) + len(rest["traces"]) == 8
+    for other in ("", "sort=cost&dir=desc&", "sort=start&dir=asc&", "sort=duration&"):
+        status, _, body = fetch(collector.url, f"/viewer/api/traces?{other}after={mark}")
+        assert status == 400, other
+        assert "another order" in json.loads(body)["detail"]
+    unknown = data(collector.url, "/viewer/api/traces?sort=cost&dir=asc&limit=6")["next"]  # past every known cost
+    assert unknown.startswith("cost-asc:null~")
+    for text in (unknown.replace("cost-asc", "start-asc"), "start-desc:null~x", "1.5~x", "start-desc:1.5"):
+        assert fetch(collector.url, f"/viewer/api/traces?sort=start&dir=asc&after={urllib.parse.quote(text)}")[0] == 400
+
+
+def test_the_api_lists_traces_latest_start_first_however_they_arrived(collector: LocalCollector) -> None:
+    for number, start in ((1, 30), (2, 10), (3, 50), (4, 20)):
+        run = sample_run(id=run_id(number), trace_id=trace_id(number), start_time=minute(start))
+        assert post(collector.url, {"runs": [run]})[0] == 200
+    status, listing = get(collector.url + "/v1/traces")
+    assert status == 200
+    assert [trace["trace_id"] for trace in listing["traces"]] == [trace_id(n) for n in (3, 1, 4, 2)]
+
+
 def test_traces_come_a_page_at_a_time(collector: LocalCollector) -> None:
     for number in range(7):
         run = sample_run(id=run_id(number), trace_id=trace_id(number), name=f"trace {number}")
@@ -610,7 +653,9 @@ def test_an_ipv6_collector_url_has_brackets() -> None:
 def test_a_text_filter_scans_a_slice_at_a_time_and_its_pages_go_on_where_it_stopped(
     collector: LocalCollector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Scanning every run's name holds the store: a request scans slices, and stops once its time is up."""
+    """Without the search index (a SQLite without trigrams, or a query under three characters) a search scans
+    every run's name, which holds the store: a request scans slices, and stops once its time is up."""
+    monkeypatch.setattr(collector.store, "searchable", False)
     for number in range(9):
         name = f"needle {number}" if number % 3 == 0 else f"hay {number}"
         run = sample_run(id=run_id(number), trace_id=trace_id(number), name=name)

@@ -17,7 +17,7 @@ import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -562,7 +562,7 @@ def tiny_benchmark(name: str) -> str:
         env=clean_env(LITELLM_LOCAL_MODEL_COST_MAP="True"),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -571,6 +571,10 @@ def tiny_benchmark(name: str) -> str:
 
 def test_the_render_benchmark_runs_at_a_tiny_size() -> None:
     assert "first rows" in tiny_benchmark("viewer_render")
+
+
+def test_the_scale_benchmark_runs_at_a_tiny_size() -> None:
+    assert "now/before" in tiny_benchmark("viewer_scale")
 
 
 def test_a_run_holding_long_lists_draws_a_page_of_each_and_shows_more_on_demand(site: Site, page: Page) -> None:
@@ -1652,3 +1656,195 @@ def test_the_header_links_take_the_keyboard_to_each_view(browser: Browser) -> No
 
 def test_the_insights_scale_benchmark_runs_at_a_tiny_size() -> None:
     assert "first render in Chromium" in tiny_benchmark("viewer_insights_scale")
+
+
+def labelled_traces() -> list[dict[str, Any]]:
+    """Five traces started minutes to a month ago, each with its model, provider, tag, session and user."""
+    now_ = datetime.now(timezone.utc)
+    runs = []
+    for number, (name, minutes, model, provider, tag, session, user, status) in enumerate(
+        [
+            ("fresh", 5, "gpt-4o", "openai", "env:prod", "chat-1", "alice", "succeeded"),
+            ("half hour", 40, "claude-3-5-sonnet", "anthropic", "env:dev", "chat-2", "bob", "failed"),
+            ("morning", 180, "gpt-4o-mini", "openai", "env:prod", "chat-1", "carol", "succeeded"),
+            ("monday", 3 * 1440, "llama3", "ollama", "env:staging", "chat-3", "alice", "succeeded"),
+            ("last month", 30 * 1440, "gpt-4o", "openai", "env:prod", "chat-2", "dave", "failed"),
+        ]
+    ):
+        start = now_ - timedelta(minutes=minutes)
+        root = sample_run(
+            id=run_id("f1f1f1f1", number),
+            trace_id=run_id("f0f0f0f0", number),
+            name=name,
+            start_time=start.isoformat(),
+            end_time=(start + timedelta(seconds=2)).isoformat(),
+            session_id=session,
+            tags=[tag],
+            status=status,
+            metadata={"user_id": user},
+        )
+        call = sample_run(
+            id=run_id("f2f2f2f2", number),
+            trace_id=root["trace_id"],
+            parent_run_id=root["id"],
+            name="llm call",
+            session_id=session,
+            start_time=(start + timedelta(seconds=1)).isoformat(),
+            end_time=(start + timedelta(seconds=2)).isoformat(),
+            metadata={"node": {"group": "llms", "model": model, "provider": provider}},
+        )
+        runs += [root, call]
+    return runs
+
+
+EVERY_LABELLED = ["fresh", "half hour", "morning", "monday", "last month"]
+
+
+def shown(page: Page) -> Any:
+    return expect(page.locator("tr.trace-row .name a"))
+
+
+def test_each_filter_narrows_the_list_and_the_address_names_it(browser: Browser) -> None:
+    with viewer_of(browser, labelled_traces()) as (_, page):
+        shown(page).to_have_text(EVERY_LABELLED)
+        expect(page.locator("select[name=model] option")).to_have_text(
+            ["any model", "gpt-4o (2)", "claude-3-5-sonnet (1)", "gpt-4o-mini (1)", "llama3 (1)"]
+        )
+        expect(page.locator("button.clear-filters")).to_be_hidden()
+        page.select_option("select[name=model]", "gpt-4o")
+        shown(page).to_have_text(["fresh", "last month"])
+        expect(page).to_have_url(re.compile(r"#/\?model=gpt-4o$"))
+        page.select_option("select[name=status]", "failed")
+        shown(page).to_have_text(["last month"])
+        expect(page).to_have_url(re.compile(r"#/\?status=failed&model=gpt-4o$"))
+        page.select_option("select[name=model]", "")
+        page.select_option("select[name=status]", "")
+        page.select_option("select[name=provider]", "openai")
+        shown(page).to_have_text(["fresh", "morning", "last month"])
+        page.select_option("select[name=provider]", "")
+        page.select_option("select[name=tag]", "env:prod")
+        shown(page).to_have_text(["fresh", "morning", "last month"])
+        page.select_option("select[name=tag]", "env:staging")
+        shown(page).to_have_text(["monday"])
+        page.select_option("select[name=tag]", "")
+        session = page.locator("input[name=session]")
+        expect(page.locator("#session-values option")).to_have_count(3)  # the sessions offered as it is typed
+        session.fill("chat-2")
+        session.press("Enter")
+        shown(page).to_have_text(["half hour", "last month"])
+        expect(page).to_have_url(re.compile(r"#/\?session=chat-2$"))
+        session.fill("")
+        session.press("Enter")
+        user = page.locator("input[name=user]")
+        user.fill("alice")
+        user.press("Enter")
+        shown(page).to_have_text(["fresh", "monday"])
+        user.fill("ali")  # exact values only: the search box finds fragments
+        user.press("Enter")
+        expect(page.locator("td.empty")).to_have_text("No trace matches these filters.")
+        user.fill("")
+        user.press("Enter")
+        shown(page).to_have_text(EVERY_LABELLED)
+        expect(page.locator("button.clear-filters")).to_be_hidden()
+
+
+def test_a_time_range_is_a_preset_counted_back_from_now_or_a_custom_from_and_to(browser: Browser) -> None:
+    with viewer_of(browser, labelled_traces()) as (_, page):
+        shown(page).to_have_text(EVERY_LABELLED)
+        for preset, names in (
+            ("15m", ["fresh"]),
+            ("1h", ["fresh", "half hour"]),
+            ("24h", ["fresh", "half hour", "morning"]),
+            ("7d", ["fresh", "half hour", "morning", "monday"]),
+            ("", EVERY_LABELLED),
+        ):
+            page.select_option("select[name=range]", preset)
+            shown(page).to_have_text(names)
+            assert page.url.endswith(f"#/?range={preset}" if preset else "#/")  # relative: a shared link stays so
+        page.select_option("select[name=range]", "custom")
+        local = "(ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 16)"
+        now_ms = datetime.now(timezone.utc).timestamp() * 1000
+        page.locator("input[name=from]").fill(page.evaluate(local, now_ms - 4 * 86_400_000))
+        shown(page).to_have_text(["fresh", "half hour", "morning", "monday"])
+        page.locator("input[name=to]").fill(page.evaluate(local, now_ms - 2 * 3_600_000))
+        shown(page).to_have_text(["morning", "monday"])
+        expect(page).to_have_url(re.compile(r"#/\?from=\d{4}-\d\d-\d\dT\d\d%3A\d\dZ&to=\d{4}-\d\d-\d\dT\d\d%3A\d\dZ$"))
+        page.select_option("select[name=range]", "1h")
+        shown(page).to_have_text(["fresh", "half hour"])
+        expect(page.locator(".custom-range")).to_be_hidden()
+        page.select_option("select[name=range]", "custom")  # the preset's window becomes the custom one
+        expect(page).to_have_url(re.compile(r"#/\?from=[^&]+$"))
+        shown(page).to_have_text(["fresh", "half hour"])
+
+
+def test_search_finds_by_model_session_user_tag_and_id_and_keeps_every_filter(browser: Browser) -> None:
+    with viewer_of(browser, labelled_traces()) as (_, page):
+        shown(page).to_have_text(EVERY_LABELLED)
+        search = page.locator("input[name=q]")
+        for query, names in (
+            ("CLAUDE", ["half hour"]),  # a model, any case
+            ("4o-mini", ["morning"]),
+            ("chat-3", ["monday"]),  # a session
+            ("dave", ["last month"]),  # a user
+            ("staging", ["monday"]),  # a tag
+            (run_id("f0f0f0f0", 2)[-5:], ["morning"]),  # a trace id's fragment
+            (run_id("f2f2f2f2", 1), ["half hour"]),  # a run's whole id
+            ("llm call", EVERY_LABELLED),  # a run's name
+            ('"llm" OR x', []),  # quotes and OR are text
+        ):
+            search.fill(query)
+            if names:
+                shown(page).to_have_text(names)
+            else:
+                expect(page.locator("td.empty")).to_have_text("No trace matches these filters.")
+        search.fill("gpt-4o")
+        shown(page).to_have_text(["fresh", "morning", "last month"])
+        page.select_option("select[name=status]", "failed")
+        shown(page).to_have_text(["last month"])
+        page.select_option("select[name=status]", "")
+        page.select_option("select[name=range]", "24h")
+        shown(page).to_have_text(["fresh", "morning"])
+        expect(page).to_have_url(re.compile(r"#/\?q=gpt-4o&range=24h$"))
+
+
+def test_back_and_a_shared_link_restore_every_filter_and_clear_filters_undoes_them(browser: Browser) -> None:
+    with viewer_of(browser, labelled_traces()) as (collector, page):
+        shown(page).to_have_text(EVERY_LABELLED)
+        page.select_option("select[name=provider]", "openai")
+        shown(page).to_have_text(["fresh", "morning", "last month"])
+        page.select_option("select[name=range]", "24h")
+        shown(page).to_have_text(["fresh", "morning"])
+        page.locator("input[name=q]").fill("alice")
+        shown(page).to_have_text(["fresh"])
+        expect(page).to_have_url(re.compile(r"#/\?q=alice&range=24h&provider=openai$"))
+        page.locator("button.clear-filters").click()
+        shown(page).to_have_text(EVERY_LABELLED)
+        expect(page).to_have_url(re.compile(r"/(#/)?$"))
+        for control in ("select[name=provider]", "select[name=range]", "input[name=q]"):
+            expect(page.locator(control)).to_have_value("")
+        expect(page.locator("button.clear-filters")).to_be_hidden()
+        page.go_back()  # each view a history entry: the filters before clearing, then each one before
+        shown(page).to_have_text(["fresh"])
+        expect(page.locator("input[name=q]")).to_have_value("alice")
+        expect(page.locator("select[name=range]")).to_have_value("24h")
+        expect(page.locator("select[name=provider]")).to_have_value("openai")
+        page.go_back()
+        shown(page).to_have_text(["fresh", "morning"])
+        expect(page.locator("input[name=q]")).to_have_value("")
+        page.go_back()
+        shown(page).to_have_text(["fresh", "morning", "last month"])
+        expect(page.locator("select[name=range]")).to_have_value("")
+        page.go_back()
+        shown(page).to_have_text(EVERY_LABELLED)
+        shared = page.context.new_page()  # a link someone was sent: every filter and the sort
+        shared.goto(collector.url + "/#/?status=succeeded&range=7d&tag=env%3Aprod&user=carol&session=chat-1&sort=runs")
+        shown(shared).to_have_text(["morning"])
+        expect(shared.locator("select[name=status]")).to_have_value("succeeded")
+        expect(shared.locator("select[name=range]")).to_have_value("7d")
+        expect(shared.locator("select[name=tag]")).to_have_value("env:prod")
+        expect(shared.locator("input[name=user]")).to_have_value("carol")
+        expect(shared.locator("input[name=session]")).to_have_value("chat-1")
+        expect(shared.locator("th[data-sort=runs]")).to_have_attribute("aria-sort", "descending")
+        shared.locator("button.clear-filters").click()  # the sort stays: two runs each, so by trace id
+        shown(shared).to_have_text(EVERY_LABELLED[::-1])
+        expect(shared).to_have_url(re.compile(r"#/\?sort=runs&dir=desc$"))

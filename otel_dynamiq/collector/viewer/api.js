@@ -17,20 +17,27 @@ async function getJSON(path) {
 }
 
 const id = (value) => encodeURIComponent(value);
+const LABEL_KINDS = ["model", "provider", "tag", "session", "user"];
 
 export const api = {
   version: () => getJSON("/viewer/api/version"),
-  // sort and dir: one of the collector's orders (start, duration, runs, tokens, cost) and asc or desc.
-  traces({ status, text, sort, dir, after, limit }) {
+  // sort and dir: one of the collector's orders (start, duration, runs, tokens, cost) and asc or desc;
+  // from and to: epoch milliseconds (to excluded); model, provider, tag, session, user: exact values.
+  traces({ status, text, sort, dir, after, limit, from = null, to = null, ...labels }) {
     const query = new URLSearchParams();
     if (status) query.set("status", status);
     if (text) query.set("q", text);
+    if (from !== null) query.set("from", String(from));
+    if (to !== null) query.set("to", String(to));
+    for (const kind of LABEL_KINDS) if (labels[kind]) query.set(kind, labels[kind]);
     if (sort) query.set("sort", sort);
     if (dir) query.set("dir", dir);
     if (after) query.set("after", after);
     if (limit) query.set("limit", String(limit));
     return getJSON(`/viewer/api/traces?${query}`);
   },
+  // The commonest values of one label, each with how many traces carry it.
+  labels: (kind, limit) => getJSON(`/viewer/api/labels/${id(kind)}?limit=${limit}`),
   trace: (traceId) => getJSON(`/viewer/api/traces/${id(traceId)}`),
   // since: a version; only the runs stored after it (what a live update needs).
   runPage(traceId, after, since = null) {

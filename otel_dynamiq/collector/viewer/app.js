@@ -42,14 +42,8 @@ function route() {
     return;
   }
   const params = new URLSearchParams(query || "");
-  const asked = {
-    status: params.get("status"),
-    text: params.get("q"),
-    sort: params.get("sort"),
-    dir: params.get("dir"),
-    rows: params.get("n"),
-  };
-  // Back or Forward between two sorts of the list, or a link to another: the list as that address has it.
+  const asked = { ...Object.fromEntries(params), text: params.get("q"), rows: params.get("n") };
+  // Back or Forward between two views of the list, or a link to another: the list as that address has it.
   if (!(current instanceof TracesList) || !current.shows(asked)) {
     current = new TracesList(view, asked, history.state);
     current.start();

@@ -1,9 +1,12 @@
-// The traces list: latest start first, filtered by status and by text in run names, a page at a time.
+// The traces list: latest start first, a page at a time, filtered by status, start (a preset such as the last
+// hour, or a custom from and to), model, provider, tag, session and user, and searched (ids, names, labels).
 // A column's header button sorts by it (duration, runs, tokens, cost; highest first, then lowest first); the
 // collector does the sorting, so "load more" goes on in the same order, and unknown values come last either way.
-// Its address holds the filters, the sort and how many rows are loaded (#/?sort=cost&dir=asc&n=150), and its
-// history entry the scroll position and the row last opened: Back from a trace shows the list as it was left.
-// A new sort is a new history entry: Back returns to the order before it.
+// Its address holds the filters, the sort and how many rows are loaded (#/?model=gpt-4o&range=1h&sort=cost&n=150),
+// and its history entry the scroll position and the row last opened: Back from a trace shows the list as it was
+// left. A new sort or filter is a new history entry: Back returns to the view before it, and a shared link opens
+// the same view. A preset range counts back from when the list is built (opened, a filter changed, Back to it)
+// and stays put while the list updates live: new traces still come in at the top, none drops off the bottom.
 // The keyboard moves through the rows (the table keeps the focus and names the active row with
 // aria-activedescendant, so live updates that draw the rows again never drop it); Enter opens a trace.
 import { api } from "./api.js";
@@ -18,6 +21,23 @@ const STATUSES = [
   ["skipped", "skipped"],
   ["running", "no status yet"],
 ];
+// Start presets: kept relative in the address (range=1h), counted back from when the list is built.
+const RANGES = {
+  "15m": ["last 15 min", 15 * 60_000],
+  "1h": ["last hour", 3_600_000],
+  "24h": ["last 24 h", 86_400_000],
+  "7d": ["last 7 days", 7 * 86_400_000],
+};
+// The labels a list filters by, as the collector names them; session and user may have thousands of values,
+// so they are typed (their commonest values offered), the others chosen.
+const LABELS = [
+  ["model", "any model", "select"],
+  ["provider", "any provider", "select"],
+  ["tag", "any tag", "select"],
+  ["session", "session", "input"],
+  ["user", "user", "input"],
+];
+const LABEL_VALUES = 200; // values offered per label: the collector's most
 const PAGE_SIZE = 50;
 const MAX_PAGE = 200; // the collector's most traces per request
 const MOST_RESTORED = 5000; // rows a hand-edited address may ask for again
@@ -54,17 +74,56 @@ function restoredRows(text) {
   return Math.min(MOST_RESTORED, Math.max(PAGE_SIZE, rows));
 }
 
-// What the address asks to see, with anything it does not know read as the default: latest start first.
+// A moment in the address: epoch milliseconds, or a date and time Date.parse reads (2026-12-07T09:30Z).
+function moment(text) {
+  if (!text) return null;
+  const ms = /^\d{1,15}$/.test(text) ? Number(text) : Date.parse(text);
+  return Number.isFinite(ms) ? ms : null;
+}
+
+// The address's form of a moment: UTC to the minute when that is all it holds (from=2026-12-07T09:30Z).
+function written(ms) {
+  return new Date(ms).toISOString().replace(":00.000Z", "Z");
+}
+
+// A datetime-local input holds local time without a zone: "2026-12-07T10:30".
+function localInput(ms) {
+  if (ms === null) return "";
+  const local = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
+  return local.toISOString().slice(0, 16);
+}
+
+function fromInput(value) {
+  const ms = value ? new Date(value).getTime() : NaN; // no zone: the browser reads it as local time
+  return Number.isFinite(ms) ? ms : null;
+}
+
+// What the address asks to see, with anything it does not know read as the default: latest start first, all.
 function viewOf(asked) {
   const sort = Object.hasOwn(SORTS, asked.sort || "") ? asked.sort : "start";
-  return { status: asked.status || "", text: asked.text || "", sort, dir: asked.dir === "asc" ? "asc" : "desc" };
+  const range = Object.hasOwn(RANGES, asked.range || "") ? asked.range : "";
+  const from = range ? null : moment(asked.from);
+  const to = range ? null : moment(asked.to);
+  const view = { status: asked.status || "", text: asked.text || "", sort, dir: asked.dir === "asc" ? "asc" : "desc" };
+  Object.assign(view, { range: range || (from !== null || to !== null ? "custom" : ""), from, to });
+  for (const [kind] of LABELS) view[kind] = asked[kind] || "";
+  return view;
+}
+
+// Whether a view narrows the list (the sort does not): what "clear filters" undoes.
+function narrows(view) {
+  return Boolean(view.status || view.text || view.from !== null || view.to !== null || RANGES[view.range]) ||
+    LABELS.some(([kind]) => view[kind]);
 }
 
 export class TracesList {
-  // asked: status, text, sort, dir and rows (the address's n); left: what the history entry kept (scroll, row).
+  // asked: the address's filters (status, text, range, from, to, a value per label), sort, dir and rows (its n);
+  // left: what the history entry kept (scroll, row).
   constructor(root, asked, left = null) {
     this.root = root;
     this.filters = viewOf(asked); // everything the collector is asked for but the page
+    this.builtAt = Date.now(); // what a preset range counts back from
+    this.offered = new Map(); // each label's commonest values, once fetched
     this.rows = restoredRows(asked.rows);
     this.left = left && Number.isFinite(left.scroll) ? left : null;
     this.traces = [];
@@ -87,9 +146,38 @@ export class TracesList {
     window.addEventListener("scroll", scrolled, { passive: true });
   }
 
-  // Fresh or restored: as many rows as the address names (a page, unless "load more" was used).
-  start() {
-    return this.load(false, this.rows);
+  // Fresh or restored: as many rows as the address names (a page, unless "load more" was used); then the values
+  // each label filter offers, which wait for the rows (they read more of the collector).
+  async start() {
+    await this.load(false, this.rows);
+    await this.offerLabels();
+  }
+
+  async offerLabels() {
+    const answers = await Promise.all(
+      LABELS.map(([kind]) => api.labels(kind, LABEL_VALUES).then((answer) => answer.values, () => null)),
+    );
+    LABELS.forEach(([kind], index) => {
+      if (answers[index]) this.offered.set(kind, answers[index]);
+    });
+    if (this.table.isConnected) this.showOffered();
+  }
+
+  // A select lists the values (the one chosen even when it is not among them); a typed label suggests them.
+  showOffered() {
+    for (const [kind, any, shape] of LABELS) {
+      const { control, list } = this.labelControls.get(kind);
+      const values = this.offered.get(kind) || [];
+      const chosen = this.filters[kind];
+      if (shape === "input") {
+        clear(list, values.map(({ value, traces }) => h("option", { value }, `${number.format(traces)} traces`)));
+        continue;
+      }
+      const options = values.map(({ value, traces }) => h("option", { value }, `${value} (${number.format(traces)})`));
+      if (chosen && !values.some(({ value }) => value === chosen)) options.unshift(h("option", { value: chosen }, chosen));
+      clear(control, h("option", { value: "" }, any), options);
+      control.value = chosen;
+    }
   }
 
   async loadMore() {
@@ -105,8 +193,13 @@ export class TracesList {
 
   hash(rows) {
     const query = new URLSearchParams();
+    const { range, from, to } = this.filters;
     if (this.filters.status) query.set("status", this.filters.status);
     if (this.filters.text) query.set("q", this.filters.text);
+    if (RANGES[range]) query.set("range", range);
+    if (from !== null) query.set("from", written(from));
+    if (to !== null) query.set("to", written(to));
+    for (const [kind] of LABELS) if (this.filters[kind]) query.set(kind, this.filters[kind]);
     if (this.filters.sort !== "start" || this.filters.dir !== "desc") {
       query.set("sort", this.filters.sort);
       query.set("dir", this.filters.dir);
@@ -121,33 +214,13 @@ export class TracesList {
     history.replaceState({ scroll: window.scrollY, active: this.active }, "", this.hash(this.traces.length));
   }
 
+  // The start range the collector is asked for: a preset counts back from when the list was built.
+  span() {
+    const { range, from, to } = this.filters;
+    return RANGES[range] ? { from: this.builtAt - RANGES[range][1], to: null } : { from, to };
+  }
+
   render() {
-    const select = h(
-      "select",
-      { "aria-label": "status", name: "status" },
-      STATUSES.map(([value, label]) => h("option", { value }, label)),
-    );
-    select.value = this.filters.status;
-    select.addEventListener("change", () => {
-      this.filters.status = select.value;
-      this.changed();
-    });
-    const search = h("input", {
-      type: "search",
-      name: "q",
-      placeholder: "filter by run name or trace id",
-      "aria-label": "filter by name",
-      autocomplete: "off",
-    });
-    search.value = this.filters.text;
-    let pending = null;
-    search.addEventListener("input", () => {
-      clearTimeout(pending);
-      pending = setTimeout(() => {
-        this.filters.text = search.value.trim();
-        this.changed();
-      }, 250);
-    });
     // A sortable column's header holds a button (Tab reaches it, Enter or Space sorts); the sorted one has aria-sort.
     this.headers = new Map();
     const headers = COLUMNS.map(([title, sort]) => {
@@ -165,7 +238,103 @@ export class TracesList {
     );
     this.showSort();
     this.table.addEventListener("keydown", (event) => this.key(event));
-    clear(this.root, h("div", { class: "filters" }, select, search, this.count), this.problem, this.table, this.moreButton);
+    this.bar = this.filterBar();
+    clear(this.root, this.bar, this.problem, this.table, this.moreButton);
+  }
+
+  filterBar() {
+    const status = h(
+      "select",
+      { "aria-label": "status", name: "status" },
+      STATUSES.map(([value, label]) => h("option", { value }, label)),
+    );
+    status.value = this.filters.status;
+    status.addEventListener("change", () => this.change(() => (this.filters.status = status.value)));
+    const search = h("input", {
+      type: "search",
+      name: "q",
+      placeholder: "search ids, names, models, tags, sessions, users",
+      "aria-label": "search",
+      autocomplete: "off",
+    });
+    search.value = this.filters.text;
+    let pending = null;
+    let typing = false; // the first change of a search is a history entry, the next keystrokes amend it
+    search.addEventListener("focus", () => (typing = false));
+    search.addEventListener("input", () => {
+      clearTimeout(pending);
+      pending = setTimeout(() => {
+        this.change(() => (this.filters.text = search.value.trim()), !typing);
+        typing = true;
+      }, 250);
+    });
+    const range = h(
+      "select",
+      { "aria-label": "start", name: "range" },
+      h("option", { value: "" }, "any time"),
+      Object.entries(RANGES).map(([value, [label]]) => h("option", { value }, label)),
+      h("option", { value: "custom" }, "custom…"),
+    );
+    range.value = this.filters.range;
+    const from = h("input", { type: "datetime-local", name: "from", "aria-label": "started from" });
+    const to = h("input", { type: "datetime-local", name: "to", "aria-label": "started before" });
+    from.value = localInput(this.filters.from);
+    to.value = localInput(this.filters.to);
+    const custom = h("span", { class: "custom-range", hidden: this.filters.range !== "custom" }, from, " – ", to);
+    range.addEventListener("change", () => {
+      custom.hidden = range.value !== "custom";
+      if (range.value !== "custom") {
+        this.change(() => Object.assign(this.filters, { range: range.value, from: null, to: null }));
+        return;
+      }
+      const since = this.span().from; // a preset in force becomes its custom range: the list stays as it is
+      from.value = localInput(since);
+      this.change(() => Object.assign(this.filters, { range: "custom", from: since, to: null }), since !== null);
+    });
+    for (const [input, edge] of [[from, "from"], [to, "to"]]) {
+      input.addEventListener("change", () => this.change(() => (this.filters[edge] = fromInput(input.value))));
+    }
+    this.labelControls = new Map();
+    const labels = LABELS.map(([kind, any, shape]) => {
+      if (shape === "select") {
+        const control = h("select", { name: kind, "aria-label": kind }, h("option", { value: "" }, any));
+        control.addEventListener("change", () => this.change(() => (this.filters[kind] = control.value)));
+        this.labelControls.set(kind, { control, list: null });
+        return control;
+      }
+      const list = h("datalist", { id: `${kind}-values` });
+      const control = h("input", {
+        type: "text",
+        name: kind,
+        class: "label",
+        list: list.id,
+        placeholder: kind,
+        "aria-label": kind,
+        autocomplete: "off",
+      });
+      control.value = this.filters[kind];
+      control.addEventListener("change", () => this.change(() => (this.filters[kind] = control.value.trim())));
+      this.labelControls.set(kind, { control, list });
+      return [control, list];
+    });
+    this.clearButton = h(
+      "button",
+      { type: "button", class: "clear-filters", hidden: !narrows(this.filters), onclick: () => this.clearFilters() },
+      "clear filters",
+    );
+    // The search box last: Tab goes on from it to the table (its rows are one stop), past "clear filters".
+    const bar = h("div", { class: "filters" }, status, range, custom, labels, search, this.clearButton, this.count);
+    this.showOffered();
+    return bar;
+  }
+
+  // Every filter off, the sort kept: a history entry, so Back brings them back.
+  clearFilters() {
+    this.change(() => Object.assign(this.filters, viewOf({ sort: this.filters.sort, dir: this.filters.dir })));
+    const bar = this.filterBar();
+    this.bar.replaceWith(bar);
+    this.bar = bar;
+    bar.querySelector("input[name=q]").focus();
   }
 
   showSort() {
@@ -182,18 +351,18 @@ export class TracesList {
   // The first click on a column sorts it highest first, the next lowest first, and so on.
   sortBy(sort) {
     const dir = this.filters.sort === sort && this.filters.dir === "desc" ? "asc" : "desc";
-    this.remember(); // the entry left keeps its rows, scroll and row: Back shows them again
-    this.filters.sort = sort;
-    this.filters.dir = dir;
-    this.active = null;
-    history.pushState(null, "", this.hash(0));
+    this.change(() => Object.assign(this.filters, { sort, dir }));
     this.showSort();
-    this.load(false);
   }
 
-  changed() {
+  // A new view of the list: a new history entry (push), or the same one amended (a search being typed).
+  change(apply, push = true) {
+    if (push) this.remember(); // first: the entry left keeps its own address, rows, scroll and row
+    apply();
+    this.builtAt = Date.now();
     this.active = null;
-    history.replaceState(null, "", this.hash(0));
+    history[push ? "pushState" : "replaceState"](null, "", this.hash(0));
+    this.clearButton.hidden = !narrows(this.filters);
     this.load(false);
   }
 
@@ -245,7 +414,7 @@ export class TracesList {
       let next;
       do {
         const limit = more ? PAGE_SIZE : Math.min(MAX_PAGE, Math.max(PAGE_SIZE, keep - traces.length));
-        const page = await api.traces({ ...this.filters, after, limit });
+        const page = await api.traces({ ...this.filters, ...this.span(), after, limit });
         if (asked !== JSON.stringify(this.filters)) return; // the filters changed meanwhile
         traces = traces.concat(page.traces);
         after = next = page.next;
@@ -301,7 +470,7 @@ export class TracesList {
       );
     });
     if (rows.length === 0) {
-      const filtered = this.filters.status || this.filters.text;
+      const filtered = narrows(this.filters);
       rows.push(
         h(
           "tr",
@@ -319,6 +488,8 @@ export class TracesList {
       );
     }
     clear(this.body, rows);
+    if (!this.drawn) performance.mark("viewer:list-rows"); // the first rows: what a benchmark waits for
+    this.drawn = true;
     this.activate(this.traces.some((trace) => trace.trace_id === this.active) ? this.active : null, false);
     this.count.textContent = `${number.format(this.traces.length)} shown${this.next ? ", more below" : ""}`;
     this.moreButton.hidden = !this.next;
