@@ -131,7 +131,11 @@ _JOIN = (  # noqa: S608 (constant text only)
 )
 _SUMMARY_COLUMNS = "session_id, user_id, start_ms, end_ms, run_count, tokens, cost_usd, failures"
 _TRIGGERS = {
-    "sessions_leave_before_insert": f"BEFORE INSERT ON traces BEGIN {_LEAVE.format(key='NEW.trace_id')} END",
+    # A summary written for the first time has no counts to take out of a session: most are, and skip the work.
+    "sessions_leave_before_insert": (
+        "BEFORE INSERT ON traces WHEN EXISTS (SELECT 1 FROM traces WHERE trace_id = NEW.trace_id)"  # noqa: S608
+        f" BEGIN {_LEAVE.format(key='NEW.trace_id')} END"
+    ),
     "sessions_join_after_insert": f"AFTER INSERT ON traces BEGIN {_JOIN} END",
     "sessions_leave_before_update": (
         f"BEFORE UPDATE OF {_SUMMARY_COLUMNS} ON traces BEGIN {_LEAVE.format(key='OLD.trace_id')} END"

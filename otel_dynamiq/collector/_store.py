@@ -94,6 +94,16 @@ CREATE TABLE IF NOT EXISTS requests (
 );
 """
 
+_MOVED_RUNS = (
+    "CREATE TEMP TABLE runs_moved_from (trace_id TEXT PRIMARY KEY) WITHOUT ROWID",
+    "CREATE TEMP TRIGGER run_moved AFTER UPDATE OF trace_id ON runs WHEN OLD.trace_id <> NEW.trace_id"
+    # Not INSERT OR IGNORE: a trigger's statement takes the conflict rule of the statement that fired it.
+    " BEGIN INSERT INTO runs_moved_from SELECT OLD.trace_id"
+    " WHERE NOT EXISTS (SELECT 1 FROM runs_moved_from WHERE trace_id = OLD.trace_id); END",
+)
+"""The connection's own note of the traces runs sent again have left: a run sent again is an update of its row,
+and only one that names another trace writes here, so the common request reads an empty table."""
+
 TEXT_SCAN_SLICE = 200
 """Traces a text filter reads per hold of the lock."""
 TEXT_SCAN_SECONDS = 0.5
@@ -209,14 +219,17 @@ _TRACE_COLUMNS = (
     "received",
 )
 # Every distinct model, provider, tag and user of the touched traces' runs (tags are JSON arrays), and the
-# trace's session: one per trace, as the sessions view groups them.
-# UNION ALL: the primary key drops a repeated value, so no temporary table sorts them out first.
+# trace's session: one per trace, as the sessions view groups them. The runs are read once (CROSS JOIN keeps
+# them the outer loop, each giving its three labels), where a query per kind would read each run three times;
+# UNION ALL and the primary key drop a repeated value, so no temporary table sorts them out first.
 _REFRESH_LABELS = """
 INSERT OR IGNORE INTO trace_labels (kind, value, trace_id)
-SELECT 'model', model, trace_id FROM runs WHERE trace_id IN ({ids}) AND model IS NOT NULL
-UNION ALL SELECT 'provider', provider, trace_id FROM runs WHERE trace_id IN ({ids}) AND provider IS NOT NULL
+SELECT kinds.kind, CASE kinds.kind WHEN 'model' THEN r.model WHEN 'provider' THEN r.provider ELSE r.user_id END,
+    r.trace_id
+FROM runs r CROSS JOIN (SELECT 'model' AS kind UNION ALL SELECT 'provider' UNION ALL SELECT 'user') kinds
+WHERE r.trace_id IN ({ids})
+    AND CASE kinds.kind WHEN 'model' THEN r.model WHEN 'provider' THEN r.provider ELSE r.user_id END IS NOT NULL
 UNION ALL SELECT 'session', session_id, trace_id FROM traces WHERE trace_id IN ({ids}) AND session_id IS NOT NULL
-UNION ALL SELECT 'user', user_id, trace_id FROM runs WHERE trace_id IN ({ids}) AND user_id IS NOT NULL
 UNION ALL SELECT 'tag', t.value, r.trace_id FROM runs r, json_each(r.tags) t
     WHERE r.trace_id IN ({ids}) AND r.tags IS NOT NULL AND t.type = 'text'
 """
@@ -445,6 +458,8 @@ class RunStore:
             self._order_by_start()
             self._prepare_search()
             _insights.open_sessions(self._connection)
+            for statement in _MOVED_RUNS:
+                self._connection.execute(statement)
             self._catch_up()
 
     def _add_fact_columns(self) -> None:
@@ -541,7 +556,7 @@ class RunStore:
             marks = ", ".join("?" * len(chosen))
             self._connection.execute(_REFRESH_TRACES.format(marks), chosen)
             self._connection.execute(f"DELETE FROM trace_labels WHERE trace_id IN ({marks})", chosen)  # noqa: S608
-            self._connection.execute(_REFRESH_LABELS.format(ids=marks), chosen * 5)
+            self._connection.execute(_REFRESH_LABELS.format(ids=marks), chosen * 3)
             # A trace whose every run was sent again under another trace id has nothing left to list.
             self._connection.execute(
                 f"DELETE FROM traces WHERE trace_id IN ({marks})"  # noqa: S608
@@ -564,25 +579,21 @@ class RunStore:
                 "INSERT INTO requests (run_count, body_bytes, content_encoding) VALUES (?, ?, ?)",
                 (len(rows), body_bytes, content_encoding),
             ).lastrowid
-            self._stale.update(self._earlier_traces([row[0] for row in rows]))
             self._connection.executemany(_INSERT_RUN, [(*row, sequence) for row in rows])
             self._stale.update(row[1] for row in rows)
+            self._stale.update(self._traces_left())
             if len(self._stale) > MAX_STALE_TRACES:
                 self._refresh_traces(sorted(self._stale))
                 self._stale.clear()
 
-    def _earlier_traces(self, run_ids: list[str]) -> set[str]:
-        """Called with the lock held: the traces these runs are stored in now. A run sent again may name
-        another trace: the one it leaves is recounted too, or its summary and labels would keep the run."""
-        found: set[str] = set()
-        for start in range(0, len(run_ids), 500):
-            chosen = run_ids[start : start + 500]
-            rows = self._connection.execute(
-                f"SELECT trace_id FROM runs WHERE id IN ({', '.join('?' * len(chosen))})",  # noqa: S608
-                chosen,
-            )
-            found.update(trace_id for (trace_id,) in rows)
-        return found
+    def _traces_left(self) -> list[str]:
+        """Called with the lock held: the traces a run sent again under another trace id has left since the last
+        call (``_MOVED_RUNS`` notes them as it happens). They are recounted too, or their summary and labels would
+        keep the run."""
+        left = [trace_id for (trace_id,) in self._connection.execute("SELECT trace_id FROM runs_moved_from")]
+        if left:
+            self._connection.execute("DELETE FROM runs_moved_from")
+        return left
 
     def runs(self, trace_id: str | None = None) -> list[dict[str, Any]]:
         """Runs as received, in start order."""
