@@ -219,19 +219,22 @@ _TRACE_COLUMNS = (
     "received",
 )
 # Every distinct model, provider, tag and user of the touched traces' runs (tags are JSON arrays), and the
-# trace's session: one per trace, as the sessions view groups them. The runs are read once (CROSS JOIN keeps
-# them the outer loop, each giving its three labels), where a query per kind would read each run three times;
-# UNION ALL and the primary key drop a repeated value, so no temporary table sorts them out first.
+# trace's session: one per trace, as the sessions view groups them. A trace's runs mostly repeat these (a
+# Dynamiq handler's tags are on every run, a model on each of its calls): each distinct set is taken once in
+# memory first, so the label table, whose every probe is a descent of a file B-tree, sees each value once.
 _REFRESH_LABELS = """
 INSERT OR IGNORE INTO trace_labels (kind, value, trace_id)
 SELECT kinds.kind, CASE kinds.kind WHEN 'model' THEN r.model WHEN 'provider' THEN r.provider ELSE r.user_id END,
     r.trace_id
-FROM runs r CROSS JOIN (SELECT 'model' AS kind UNION ALL SELECT 'provider' UNION ALL SELECT 'user') kinds
-WHERE r.trace_id IN ({ids})
-    AND CASE kinds.kind WHEN 'model' THEN r.model WHEN 'provider' THEN r.provider ELSE r.user_id END IS NOT NULL
+FROM (SELECT DISTINCT trace_id, model, provider, user_id FROM runs WHERE trace_id IN ({ids})
+      AND (model IS NOT NULL OR provider IS NOT NULL OR user_id IS NOT NULL)) r
+CROSS JOIN (SELECT 'model' AS kind UNION ALL SELECT 'provider' UNION ALL SELECT 'user') kinds
+WHERE CASE kinds.kind WHEN 'model' THEN r.model WHEN 'provider' THEN r.provider ELSE r.user_id END IS NOT NULL
 UNION ALL SELECT 'session', session_id, trace_id FROM traces WHERE trace_id IN ({ids}) AND session_id IS NOT NULL
-UNION ALL SELECT 'tag', t.value, r.trace_id FROM runs r, json_each(r.tags) t
-    WHERE r.trace_id IN ({ids}) AND r.tags IS NOT NULL AND t.type = 'text'
+UNION ALL SELECT DISTINCT 'tag', t.value, r.trace_id
+    FROM (SELECT DISTINCT trace_id, tags FROM runs WHERE trace_id IN ({ids}) AND tags IS NOT NULL) r,
+        json_each(r.tags) t
+    WHERE t.type = 'text'
 """
 # The search index: a trace's row is found by its doc number (the FTS5 rowid), which ``trace_docs`` keeps
 # for its trace id (an FTS5 row can be deleted cheaply by rowid only, and a summary's own rowid changes as
