@@ -109,7 +109,8 @@ TEXT_SCAN_SLICE = 200
 TEXT_SCAN_SECONDS = 0.5
 """How long one request's text filter scans before its page ends where it got to."""
 SEARCH_FACT_CHARS = 4_000
-"""A trace's indexed ids, run names and labels are cut here (the values in order, each once)."""
+"""A trace's indexed id, labels and run names are cut here (in that order, each once: a trace of hundreds of
+run names loses names, never a model, tag, session or user)."""
 SEARCH_CONTENT_CHARS = 1_000
 """With ``index_content``: the characters kept of a run's input text, and as many of its output text."""
 SEARCH_CONTENT_RUNS = 8
@@ -238,18 +239,23 @@ UNION ALL SELECT DISTINCT 'tag', t.value, r.trace_id
 """
 # The search index: a trace's row is found by its doc number (the FTS5 rowid), which ``trace_docs`` keeps
 # for its trace id (an FTS5 row can be deleted cheaply by rowid only, and a summary's own rowid changes as
-# INSERT OR REPLACE rewrites it). Its text: the trace id, then its run names and labels, each once, cut at
+# INSERT OR REPLACE rewrites it). Its text: the trace id, then its labels, then its run names, each once, cut at
 # ``SEARCH_FACT_CHARS``; with content, then its first runs' input and output text.
 # No column sizes: they serve ranking, which the list does not do (its order is its sort); a row costs less.
 _SEARCH_TABLE = "CREATE VIRTUAL TABLE trace_search USING fts5(text, tokenize='trigram', columnsize=0)"
 _UNINDEX = "DELETE FROM trace_search WHERE rowid IN (SELECT doc FROM trace_docs WHERE trace_id IN ({ids}))"
+_GONE_DOCS = (
+    "DELETE FROM trace_docs WHERE trace_id IN ({ids})"
+    " AND NOT EXISTS (SELECT 1 FROM traces t WHERE t.trace_id = trace_docs.trace_id)"
+)
 _NEW_DOCS = "INSERT OR IGNORE INTO trace_docs (trace_id) SELECT trace_id FROM traces WHERE trace_id IN ({ids})"
 _INDEX = """
 INSERT INTO trace_search (rowid, text)
 SELECT d.doc, substr(d.trace_id || char(10) || COALESCE(
     (SELECT group_concat(value, char(10)) FROM (
-        SELECT name AS value FROM runs WHERE trace_id = d.trace_id AND name <> ''
-        UNION SELECT value FROM trace_labels WHERE trace_id = d.trace_id)), ''), 1, {chars}){content}
+        SELECT value FROM (SELECT 0 AS part, value FROM trace_labels WHERE trace_id = d.trace_id
+            UNION SELECT 1, name FROM runs WHERE trace_id = d.trace_id AND name <> '')
+        ORDER BY part)), ''), 1, {chars}){content}
 FROM trace_docs d WHERE d.trace_id IN ({{ids}})
 """
 _INDEX_FACTS = _INDEX.format(chars=SEARCH_FACT_CHARS, content="")
@@ -558,16 +564,18 @@ class RunStore:
             chosen = trace_ids[start : start + 500]
             marks = ", ".join("?" * len(chosen))
             self._connection.execute(_REFRESH_TRACES.format(marks), chosen)
-            self._connection.execute(f"DELETE FROM trace_labels WHERE trace_id IN ({marks})", chosen)  # noqa: S608
-            self._connection.execute(_REFRESH_LABELS.format(ids=marks), chosen * 3)
-            # A trace whose every run was sent again under another trace id has nothing left to list.
+            # A trace whose every run was sent again under another trace id has nothing left to list: its summary
+            # goes before its labels are taken from it.
             self._connection.execute(
                 f"DELETE FROM traces WHERE trace_id IN ({marks})"  # noqa: S608
                 " AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.trace_id = traces.trace_id)",
                 chosen,
             )
+            self._connection.execute(f"DELETE FROM trace_labels WHERE trace_id IN ({marks})", chosen)  # noqa: S608
+            self._connection.execute(_REFRESH_LABELS.format(ids=marks), chosen * 3)
             if self.searchable:
                 self._connection.execute(_UNINDEX.format(ids=marks), chosen)
+                self._connection.execute(_GONE_DOCS.format(ids=marks), chosen)
                 self._connection.execute(_NEW_DOCS.format(ids=marks), chosen)
                 self._connection.execute(self._index.format(ids=marks), chosen)
 
@@ -648,6 +656,8 @@ class RunStore:
         elif status:
             conditions.append("status = ?")
             parameters.append(status)
+        # A NUL ends a string in SQLite's FTS5 query parser (and in what a person can type): it is no part of a query.
+        text = text.replace("\x00", "") if text else text
         if text and (not self.searchable or len(text) < MIN_INDEXED_QUERY):
             return self._text_page(limit, after, conditions, parameters, text, sort)
         with self._lock:

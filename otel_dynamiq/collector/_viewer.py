@@ -175,7 +175,7 @@ def _limit(query: dict[str, list[str]], default: int, most: int) -> int:
     text = _one(query, "limit")
     if text is None:
         return default
-    if not text.isdigit() or not 1 <= int(text) <= most:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= most:
         raise _BadQuery(f"limit must be a number from 1 to {most}")
     return int(text)
 

@@ -16,6 +16,7 @@ import pytest
 from otel_dynamiq.collector import _store
 from otel_dynamiq.collector._store import TRACE_SORTS, RunStore, TraceFilter
 from tests.collector.test_trace_labels import labelled, native_llm, otel_llm, root, run_id, trace_id
+from tests.support.runs import sample_run
 
 
 def found(store: RunStore, text: str, **arguments: Any) -> list[str]:
@@ -234,3 +235,33 @@ def test_a_rare_term_sorts_its_few_matches_and_a_common_one_walks_the_lists_inde
     monkeypatch.setattr(_store, "SEARCH_SORTED_MOST", 2)
     common = plan_of(store, "gpt-4o")  # a page is full after a few traces of the list's order: no sort at all
     assert "SCAN traces USING INDEX traces_by_start" in common and "TEMP B-TREE" not in common, common
+
+
+def test_a_nul_in_a_query_is_no_part_of_it(store: RunStore) -> None:
+    assert found(store, "\x00gpt-4o") == [trace_id(2), trace_id(1)]
+    assert found(store, "gpt\x00") == [trace_id(2), trace_id(1)]  # "gpt" once the NUL is gone
+    assert found(store, "\x00\x00\x00") == [trace_id(3), trace_id(2), trace_id(1)]  # nothing left: no search
+
+
+def test_a_trace_of_many_run_names_keeps_its_labels_searchable(store: RunStore) -> None:
+    many = [root(9, 9, "busy-session", ["zz-team-payments"])]
+    many += [
+        sample_run(id=run_id(9, n), trace_id=trace_id(9), parent_run_id=run_id(9, 1), name=f"retrieve-chunk-{n:04d}")
+        for n in range(2, 302)
+    ]
+    store.add(many, 100, None)
+    assert found(store, "zz-team-payments") == [trace_id(9)]  # a tag, after 300 names that fill the row
+    assert found(store, "busy-session") == [trace_id(9)]
+    assert found(store, "retrieve-chunk-0002") == [trace_id(9)]
+
+
+def test_a_trace_left_without_runs_leaves_the_index_and_its_labels(store: RunStore) -> None:
+    assert found(store, "alice") == [trace_id(2)]  # read once: trace 2 is indexed and labelled
+    moved = [run | {"trace_id": trace_id(3)} for run in store.runs(trace_id(2))]
+    store.add(moved, 100, None)
+    assert store.trace_summary(trace_id(2)) is None
+    # One session label per trace left (trace 3 now holds trace 2's earlier root: its session), none for trace 2.
+    assert sum(count for _, count in store.label_values("session", 10)) == 2
+    docs = store._connection.execute("SELECT COUNT(*) FROM trace_docs").fetchone()[0]
+    assert docs == store._connection.execute("SELECT COUNT(*) FROM traces").fetchone()[0]
+    assert found(store, "alice") == [trace_id(3)]  # trace 2's runs are trace 3's now

@@ -1848,3 +1848,25 @@ def test_back_and_a_shared_link_restore_every_filter_and_clear_filters_undoes_th
         shared.locator("button.clear-filters").click()  # the sort stays: two runs each, so by trace id
         shown(shared).to_have_text(EVERY_LABELLED[::-1])
         expect(shared).to_have_url(re.compile(r"#/\?sort=runs&dir=desc$"))
+
+
+def test_a_range_the_traces_list_names_goes_along_to_the_sessions_and_the_overview(browser: Browser) -> None:
+    # A custom range as the list writes it (UTC to the minute): minutes 4 to 8 hold SUPPORT's turn 2 and chat-b's.
+    start, end = (minute(n).replace(":00+00:00", "Z") for n in (4, 8))
+    with viewer_of(browser, sessions_data(), f"/#/?from={start}&to={end}") as (_, page):
+        problems = watch(page)
+        expect(page.locator("tr.trace-row")).to_have_count(2)
+        page.locator("nav.views").get_by_role("link", name="Sessions").click()
+        expect(page.locator("tr.session-row")).to_have_count(2)
+        assert page.locator("tr.session-row .name a").all_inner_texts() == [SUPPORT, "chat-b"]  # by last activity
+        expect(page.locator(".range button[disabled]")).to_have_attribute("aria-pressed", "true")  # the custom range
+        page.locator("nav.views").get_by_role("link", name="Overview").click()
+        expect(page.locator(".range button[disabled]")).to_have_attribute("aria-pressed", "true")
+        # A preset the list offers means the same on the other views.
+        page.goto(page.url.split("#")[0] + "#/?range=15m")
+        page.locator("nav.views").get_by_role("link", name="Sessions").click()
+        expect(page.locator(".range button", has_text="15 min")).to_have_attribute("aria-pressed", "true")
+        # A status the list does not offer, typed into the address, is no filter rather than an error.
+        page.goto(page.url.split("#")[0] + "#/?status=bogus")
+        expect(page.locator("tr.trace-row")).to_have_count(6)
+        assert problems == []

@@ -11,6 +11,7 @@
 // aria-activedescendant, so live updates that draw the rows again never drop it); Enter opens a trace.
 import { api } from "./api.js";
 import { badge, clear, clock, cost, duration, h, number } from "./dom.js";
+import { moment } from "./range.js";
 
 const STATUSES = [
   ["", "any status"],
@@ -27,6 +28,7 @@ const RANGES = {
   "1h": ["last hour", 3_600_000],
   "24h": ["last 24 h", 86_400_000],
   "7d": ["last 7 days", 7 * 86_400_000],
+  "30d": ["last 30 days", 30 * 86_400_000],
 };
 // The labels a list filters by, as the collector names them; session and user may have thousands of values,
 // so they are typed (their commonest values offered), the others chosen.
@@ -74,12 +76,6 @@ function restoredRows(text) {
   return Math.min(MOST_RESTORED, Math.max(PAGE_SIZE, rows));
 }
 
-// A moment in the address: epoch milliseconds, or a date and time Date.parse reads (2026-12-07T09:30Z).
-function moment(text) {
-  if (!text) return null;
-  const ms = /^\d{1,15}$/.test(text) ? Number(text) : Date.parse(text);
-  return Number.isFinite(ms) ? ms : null;
-}
 
 // The address's form of a moment: UTC to the minute when that is all it holds (from=2026-12-07T09:30Z).
 function written(ms) {
@@ -104,7 +100,9 @@ function viewOf(asked) {
   const range = Object.hasOwn(RANGES, asked.range || "") ? asked.range : "";
   const from = range ? null : moment(asked.from);
   const to = range ? null : moment(asked.to);
-  const view = { status: asked.status || "", text: asked.text || "", sort, dir: asked.dir === "asc" ? "asc" : "desc" };
+  // A status the list does not offer (a hand-edited address) is no filter, as an unknown sort is the default.
+  const status = STATUSES.some(([value]) => value === asked.status) ? asked.status : "";
+  const view = { status, text: asked.text || "", sort, dir: asked.dir === "asc" ? "asc" : "desc" };
   Object.assign(view, { range: range || (from !== null || to !== null ? "custom" : ""), from, to });
   for (const [kind] of LABELS) view[kind] = asked[kind] || "";
   return view;

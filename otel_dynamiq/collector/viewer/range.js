@@ -3,7 +3,9 @@
 // the traces list's may. It lives in the address (#/overview?range=7d, #/sessions?from=…&to=…).
 import { h } from "./dom.js";
 
+// The same presets as the traces list's (and "all"), so a range carried from one page to another means the same.
 export const PRESETS = [
+  ["15m", "15 min", 15 * 60000],
   ["1h", "1 h", 3600000],
   ["24h", "24 h", 86400000],
   ["7d", "7 d", 7 * 86400000],
@@ -12,15 +14,18 @@ export const PRESETS = [
 ];
 const SPANS = new Map(PRESETS.map(([key, , span]) => [key, span]));
 
-function epochMs(text) {
-  if (!/^\d{1,15}(\.\d+)?$/.test(text || "")) return null;
-  return Number(text);
+// A moment in the address: epoch milliseconds, or a date and time Date.parse reads (2026-12-07T09:30Z), as
+// the traces list writes it; anything else is none.
+export function moment(text) {
+  if (!text) return null;
+  const ms = /^\d{1,15}(\.\d+)?$/.test(text) ? Number(text) : Date.parse(text);
+  return Number.isFinite(ms) && ms >= 0 && ms < 253402300800000 ? ms : null;
 }
 
 // What the address asks for: its from/to if it names either, else its preset, else the page's own default.
 export function rangeOf(params, fallback) {
-  const from = epochMs(params.get("from"));
-  const to = epochMs(params.get("to"));
+  const from = moment(params.get("from"));
+  const to = moment(params.get("to"));
   if (from !== null || to !== null) return { preset: null, from, to };
   const preset = params.get("range");
   return { preset: SPANS.has(preset) ? preset : fallback, from: null, to: null };
