@@ -265,3 +265,21 @@ def test_a_trace_left_without_runs_leaves_the_index_and_its_labels(store: RunSto
     docs = store._connection.execute("SELECT COUNT(*) FROM trace_docs").fetchone()[0]
     assert docs == store._connection.execute("SELECT COUNT(*) FROM traces").fetchone()[0]
     assert found(store, "alice") == [trace_id(3)]  # trace 2's runs are trace 3's now
+
+
+def test_the_index_merges_its_segments_sixteen_at_a_time(store: RunStore, tmp_path: Path) -> None:
+    """A polling viewer makes a recount every few seconds, each an FTS5 segment: merged four at a time (FTS5's
+    default) they cost more than the rows (docs/performance.md, "Viewer at scale")."""
+    config = "SELECT v FROM trace_search_config WHERE k = 'automerge'"
+    assert store._connection.execute(config).fetchone() == (16,)
+    path = str(tmp_path / "runs.db")
+    first = RunStore(path)
+    first.close()
+    with sqlite3.connect(path) as older:  # as the collector before this setting left its file
+        older.execute("DELETE FROM trace_search_config WHERE k = 'automerge'")
+    older.close()
+    reopened = RunStore(path)
+    try:
+        assert reopened._connection.execute(config).fetchone() == (16,)
+    finally:
+        reopened.close()
