@@ -29,7 +29,7 @@ import math
 import sqlite3
 from typing import Any
 
-from otel_dynamiq.collector._summary import MAX_COST_USD, MAX_TOKENS
+from otel_dynamiq.collector._summary import MAX_COST_USD, MAX_TOKENS, parsed_run
 
 SESSION_COLUMNS = (
     "session_id",
@@ -330,12 +330,7 @@ def previews(stored: tuple[int, str | None] | None) -> dict[str, str | None]:
     if body is None:
         note = f"(not shown: the run is {size / 1024:,.0f} KiB)"
         return {"input": note, "output": note}
-    try:
-        run = json.loads(body)
-    except ValueError:
-        return {"input": None, "output": None}
-    if not isinstance(run, dict):
-        return {"input": None, "output": None}
+    run = parsed_run(body)
     return {"input": brief(run.get("input")), "output": brief(run.get("output"))}
 
 

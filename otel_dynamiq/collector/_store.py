@@ -44,7 +44,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from otel_dynamiq.collector import _insights
-from otel_dynamiq.collector._summary import FACT_TEXT_CHARS, MAX_COST_USD, MAX_TOKENS, json_text, run_facts
+from otel_dynamiq.collector._summary import (
+    FACT_TEXT_CHARS,
+    MAX_COST_USD,
+    MAX_TOKENS,
+    json_text,
+    parsed_run,
+    run_facts,
+)
 from otel_dynamiq.collector._validate import canonical_id
 
 _SCHEMA = """
@@ -496,7 +503,7 @@ class RunStore:
                 break
             self._connection.executemany(
                 _UPDATE_FACTS,
-                [(*run_facts(_parsed(body)), len(body), run_id) for run_id, body in rows],
+                [(*run_facts(parsed_run(body)), len(body), run_id) for run_id, body in rows],
             )
             last = rows[-1][0]
 
@@ -948,13 +955,3 @@ class RunStore:
             ).fetchall()
         following = (rows[limit - 1][0], rows[limit - 1][1]) if len(rows) > limit else None
         return [run_id for _, run_id in rows[:limit]], following
-
-
-def _parsed(body: str) -> dict[str, Any]:
-    """A stored run, or nothing where its text is not a JSON object (a file another program wrote): its facts are
-    then the defaults, and the file still opens."""
-    try:
-        run = json.loads(body)
-    except (ValueError, RecursionError):
-        return {}
-    return run if isinstance(run, dict) else {}

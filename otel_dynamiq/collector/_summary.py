@@ -149,6 +149,16 @@ def _tags(tags: Any) -> str | None:
     return json_text(kept) if kept else None
 
 
+def parsed_run(body: str) -> dict[str, Any]:
+    """A stored run, or nothing where its text is not a JSON object (a file another program wrote) or nests
+    deeper than Python parses: its facts or previews are then the defaults, and the reader still answers."""
+    try:
+        run = json.loads(body)
+    except (ValueError, RecursionError):
+        return {}
+    return run if isinstance(run, dict) else {}
+
+
 def run_facts(run: dict[str, Any]) -> RunFacts:
     """The facts of a run the validator accepted (``start_time`` is then a time with an offset).
 

@@ -271,6 +271,18 @@ def test_a_root_too_large_to_preview_is_not_parsed(store: RunStore) -> None:
     assert only["input"].startswith("(not shown: the run is 256 KiB")
 
 
+def test_a_root_nested_deeper_than_python_parses_shows_no_preview_and_the_page_still_answers(
+    store: RunStore,
+) -> None:
+    runs = turn(1, "chat", 0)
+    add(store, runs)
+    root = runs[0]
+    deep = '{"input": ' + "[" * 5000 + "]" * 5000 + "}"  # as a file another program wrote may hold
+    store._connection.execute("UPDATE runs SET body = ? WHERE id = ?", (deep, root["id"]))
+    (only,), _ = store.turn_page("chat", 5)
+    assert (only["input"], only["output"]) == (None, None)
+
+
 def test_turns_with_the_same_start_are_paged_by_trace_id(store: RunStore) -> None:
     add(store, *(turn(n, "chat", 0) for n in range(7)))
     seen: list[str] = []
