@@ -277,7 +277,7 @@ def test_a_root_nested_deeper_than_python_parses_shows_no_preview_and_the_page_s
     runs = turn(1, "chat", 0)
     add(store, runs)
     root = runs[0]
-    deep = '{"input": ' + "[" * 5000 + "]" * 5000 + "}"  # as a file another program wrote may hold
+    deep = '{"input": ' + "[" * 100_000 + "]" * 100_000 + "}"  # as a file another program wrote may hold
     store._connection.execute("UPDATE runs SET body = ? WHERE id = ?", (deep, root["id"]))
     (only,), _ = store.turn_page("chat", 5)
     assert (only["input"], only["output"]) == (None, None)
