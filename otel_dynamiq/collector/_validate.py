@@ -18,6 +18,7 @@ from otel_dynamiq._translation.run_identity import MAX_TRACE_ID_CHARS, is_trace_
 RUN_TYPES = frozenset({"workflow", "flow", "node"})
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 RUN_STATUSES = frozenset({"succeeded", "failed", "skipped", "canceled"})
+_ID_FIELDS = ("id", "parent_run_id", "trace_id")
 
 
 def _is_datetime(value: Any) -> bool:
@@ -77,32 +78,38 @@ _EXECUTION_FIELDS: dict[str, tuple[bool, bool, Check, str]] = {
 }
 
 
-def _check_fields(where: str, value: Any, fields: Mapping[str, tuple[bool, bool, Check, str]]) -> list[str]:
+def _field_problems(value: Any, fields: Mapping[str, tuple[bool, bool, Check, str]]) -> list[str]:
+    """What is wrong with an object's fields, each said without naming the object: the name is put in front
+    only when something is wrong, as nearly every request has nothing wrong."""
     if not isinstance(value, dict):
-        return [f"{where} is not an object"]
+        return ["is not an object"]
     problems = []
     for name, (required, nullable, check, expected) in fields.items():
         if name not in value:
             if required:
-                problems.append(f"{where} lacks required field {name!r}")
+                problems.append(f"lacks required field {name!r}")
             continue
         field_value = value[name]
         if field_value is None and nullable:
             continue
         if not check(field_value):
-            problems.append(f"{where} field {name!r} must be {expected}, got {field_value!r:.80}")
+            problems.append(f"field {name!r} must be {expected}, got {field_value!r:.80}")
     return problems
 
 
 def validate_run(run: Any, index: int = 0) -> list[str]:
     """Every problem with one run, each naming the run and the field."""
-    run_id = run.get("id") if isinstance(run, dict) else None
-    where = f"runs[{index}]" + (f" (id {run_id})" if isinstance(run_id, str) else "")
-    problems = _check_fields(where, run, _RUN_FIELDS)
+    problems = _field_problems(run, _RUN_FIELDS)
     if isinstance(run, dict) and isinstance(run.get("executions"), list):
         for position, execution in enumerate(run["executions"]):
-            problems.extend(_check_fields(f"{where} executions[{position}]", execution, _EXECUTION_FIELDS))
-    return problems
+            problems += [
+                f"executions[{position}] {problem}" for problem in _field_problems(execution, _EXECUTION_FIELDS)
+            ]
+    if not problems:
+        return problems
+    run_id = run.get("id") if isinstance(run, dict) else None
+    where = f"runs[{index}]" + (f" (id {run_id})" if isinstance(run_id, str) else "")
+    return [f"{where} {problem}" for problem in problems]
 
 
 def canonical_id(value: Any) -> Any:
@@ -122,11 +129,16 @@ def canonical_id(value: Any) -> Any:
 
 
 def canonical_run(run: dict[str, Any]) -> dict[str, Any]:
-    """The run with its id, parent id and trace id (when it is a UUID) in their one canonical spelling."""
-    return {
-        **run,
-        **{field: canonical_id(run[field]) for field in ("id", "parent_run_id", "trace_id") if field in run},
-    }
+    """The run with its id, parent id and trace id (when it is a UUID) in their one canonical spelling; the run
+    itself when they already are (what every exporter sends), so the common request copies nothing."""
+    respelled = {}
+    for field in _ID_FIELDS:
+        value = run.get(field)
+        if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value) is None:
+            canonical = canonical_id(value)
+            if canonical != value:
+                respelled[field] = canonical
+    return {**run, **respelled} if respelled else run
 
 
 def validate_body(body: Any) -> list[str]:
