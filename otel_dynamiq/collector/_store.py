@@ -39,7 +39,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +92,10 @@ CREATE INDEX IF NOT EXISTS trace_labels_by_trace ON trace_labels (trace_id);
 CREATE TABLE IF NOT EXISTS trace_docs (
     doc INTEGER PRIMARY KEY,
     trace_id TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS store_settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS requests (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -455,8 +459,9 @@ def search_content(run: dict[str, Any]) -> str | None:
 class RunStore:
     """Thread-safe: the HTTP server answers each request on its own thread.
 
-    ``index_content`` also indexes the beginning of each run's input and output text for search (runs stored
-    while it is on): off by default, as it makes the file bigger and a run's storing dearer.
+    ``index_content`` also indexes the beginning of each run's input and output text for search, the runs already
+    in the file included (``_match_content_setting``): off by default, as it makes the file bigger and a run's
+    storing dearer.
     """
 
     def __init__(self, path: str = ":memory:", index_content: bool = False) -> None:
@@ -478,6 +483,7 @@ class RunStore:
             self._add_trace_columns()
             self._order_by_start()
             self._prepare_search()
+            self._match_content_setting()
             _insights.open_sessions(self._connection)
             for statement in _MOVED_RUNS:
                 self._connection.execute(statement)
@@ -494,17 +500,22 @@ class RunStore:
         self._connection.execute("DROP INDEX IF EXISTS runs_by_trace")
         if not missing:
             return
-        last = ""
-        while True:  # in slices, so an old file of any size is never read whole
-            rows = self._connection.execute(
-                "SELECT id, body FROM runs WHERE id > ? ORDER BY id LIMIT 500", (last,)
-            ).fetchall()
-            if not rows:
-                break
+        for rows in self._stored_bodies():
             self._connection.executemany(
                 _UPDATE_FACTS,
                 [(*run_facts(parsed_run(body)), len(body), run_id) for run_id, body in rows],
             )
+
+    def _stored_bodies(self) -> Iterator[list[tuple[str, str]]]:
+        """Every stored run's id and JSON, 500 at a time in id order, so a file of any size is never read whole."""
+        last = ""
+        while True:
+            rows = self._connection.execute(
+                "SELECT id, body FROM runs WHERE id > ? ORDER BY id LIMIT 500", (last,)
+            ).fetchall()
+            if not rows:
+                return
+            yield rows
             last = rows[-1][0]
 
     def _add_trace_columns(self) -> None:
@@ -550,6 +561,33 @@ class RunStore:
             self._connection.execute(_SEARCH_TABLE)
             self._connection.execute("UPDATE traces SET received = -1")
         self._connection.execute(_SEARCH_MERGE)
+
+    def _match_content_setting(self) -> None:
+        """Runs' text is in the file and its search index exactly when the store is opened with
+        ``index_content``, whenever the runs were stored: turned on, the runs already stored are indexed (each
+        body read once, in slices); turned off, their text leaves the file, as someone who turns it off because
+        the inputs are private expects. Either way every summary is recounted once, its index row with it.
+
+        The setting the file was last opened with is kept in it; a file from before it was kept is read as
+        "off", so turning it on indexes everything, and turning it off clears whatever text is there.
+        """
+        row = self._connection.execute("SELECT value FROM store_settings WHERE name = 'index_content'").fetchone()
+        was_on = row is not None and row[0] == "1"
+        if self.index_content and not was_on:
+            for rows in self._stored_bodies():
+                self._connection.executemany(
+                    "UPDATE runs SET content = ? WHERE id = ?",
+                    [(search_content(parsed_run(body)), run_id) for run_id, body in rows],
+                )
+            self._connection.execute("UPDATE traces SET received = -1")
+        elif not self.index_content and (was_on or row is None):
+            cleared = self._connection.execute("UPDATE runs SET content = NULL WHERE content IS NOT NULL").rowcount
+            if cleared:
+                self._connection.execute("UPDATE traces SET received = -1")
+        self._connection.execute(
+            "INSERT OR REPLACE INTO store_settings (name, value) VALUES ('index_content', ?)",
+            ("1" if self.index_content else "0",),
+        )
 
     def _catch_up(self) -> None:
         """Recount traces with runs newer than their summary: an older file's, or a killed process's.

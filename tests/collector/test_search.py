@@ -149,6 +149,41 @@ def test_inputs_and_outputs_are_searched_only_when_content_is_indexed() -> None:
         indexed.close()
 
 
+def test_turning_content_indexing_on_indexes_the_runs_already_stored_and_off_takes_their_text_out(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "runs.db")
+    question = {"messages": [{"role": "user", "content": "What is our refund policy?"}]}
+    first = RunStore(path)
+    first.add([root(1, 1, "s", [], input=question), root(2, 2, "s", [])], 100, None)
+    assert found(first, "refund policy") == []
+    first.close()
+
+    turned_on = RunStore(path, index_content=True)
+    try:
+        assert found(turned_on, "refund policy") == [trace_id(1)]  # stored while it was off
+        assert found(turned_on, "workflow 2") == [trace_id(2)]
+        turned_on.add([root(3, 3, "s", [], output={"text": "refund issued"})], 100, None)
+        assert found(turned_on, "refund") == [trace_id(3), trace_id(1)]
+    finally:
+        turned_on.close()
+
+    kept_on = RunStore(path, index_content=True)
+    try:
+        assert found(kept_on, "refund") == [trace_id(3), trace_id(1)]
+    finally:
+        kept_on.close()
+
+    turned_off = RunStore(path)
+    try:
+        assert found(turned_off, "refund") == []
+        assert found(turned_off, "re") == []  # nor by the scan
+        assert found(turned_off, "workflow 1") == [trace_id(1)]  # names stay
+        assert turned_off._connection.execute("SELECT COUNT(*) FROM runs WHERE content IS NOT NULL").fetchone() == (0,)
+    finally:
+        turned_off.close()
+
+
 def test_without_trigrams_a_search_scans_and_finds_the_same_traces(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_store, "search_index_available", lambda connection: False)
     store = labelled(RunStore())
