@@ -27,11 +27,12 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from _support import machine, parser, sink_server, table
 
 BATCH = 512
+Measured = TypeVar("Measured")
 PAYLOAD = "The refund policy allows returns within 30 days of purchase, with the receipt. " * 13  # ~1 KB
 
 
@@ -166,27 +167,36 @@ class Cost:
             self.cpu_us_per_span = min(self.cpu_us_per_span, cpu / len(spans) * 1e6)
 
 
+def measure_both(
+    url: str, spans: Sequence[Any], measure: Callable[[Sequence[Any], Any], Measured]
+) -> tuple[Measured, Measured]:
+    """``measure`` of otel-dynamiq's exporter, then of the stock OTLP/HTTP exporter, over the same spans, each
+    exporter sending to ``url`` and shut down after."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    from otel_dynamiq import DynamiqSpanExporter
+
+    dynamiq = DynamiqSpanExporter(endpoint=url)
+    ours = measure(spans, dynamiq.export)
+    assert dynamiq.stats.runs_dropped_total == 0, dynamiq.stats
+    dynamiq.shutdown()
+    otlp_exporter = OTLPSpanExporter(endpoint=f"{url}/v1/traces")
+    otlp = measure(spans, otlp_exporter.export)
+    otlp_exporter.shutdown()
+    return ours, otlp
+
+
 def main() -> None:
     arguments = parser(__doc__)
     arguments.add_argument("--spans", type=int, default=20_000, help="spans per mix")
     args = arguments.parse_args()
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-    from otel_dynamiq import DynamiqSpanExporter
 
     NODE_ATTRIBUTES.update(dynamiq_node_attributes(0))
     count = 1_024 if args.tiny else args.spans
     rows = []
     with sink_server() as url:
         for mix, (name, attributes) in MIXES.items():
-            spans = make_spans(count, name, attributes)
-            dynamiq = DynamiqSpanExporter(endpoint=url)
-            ours = Cost(spans, dynamiq.export)
-            assert dynamiq.stats.runs_dropped_total == 0, dynamiq.stats
-            dynamiq.shutdown()
-            otlp_exporter = OTLPSpanExporter(endpoint=f"{url}/v1/traces")
-            otlp = Cost(spans, otlp_exporter.export)
-            otlp_exporter.shutdown()
+            ours, otlp = measure_both(url, make_spans(count, name, attributes), Cost)
             rows.append(
                 [
                     mix,

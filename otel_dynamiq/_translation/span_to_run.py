@@ -358,6 +358,8 @@ def _usage(attributes: dict[str, Any]) -> dict[str, int] | None:
     if total is None:
         total = min((prompt or 0) + (completion or 0), MAX_TOKEN_COUNT)
     usage = {"prompt_tokens": prompt or 0, "completion_tokens": completion or 0, "total_tokens": total}
+    if _DETAIL_NAMES.isdisjoint(attributes):
+        return usage  # most calls report no cache or reasoning counts: one pass over the names, not 18 lookups
     details: dict[str, int] | None = None  # LiteLLM's usage object, parsed only when a name gives no count
     for field, names, detail in _USAGE_DETAILS:
         count = _token_count(attributes, *names)
@@ -410,6 +412,8 @@ _USAGE_DETAILS = (
     ),
 )
 _LITELLM_USAGE_OBJECT = "metadata.usage_object"
+_DETAIL_NAMES = frozenset((_LITELLM_USAGE_OBJECT, *(name for _, names, _ in _USAGE_DETAILS for name in names)))
+"""Every attribute a usage detail may come from: a span holding none of them has none to read."""
 _MAX_USAGE_OBJECT_CHARS = 4096
 """A usage object is a few hundred characters; anything longer is not read as one (parsing costs time)."""
 

@@ -18,6 +18,7 @@ BENCHMARKS = {
     "polling": "off/stock",
     "concurrency": "otel/untraced",
     "export_throughput": "CPU ratio",
+    "export_profile": "translation: span to run",
     "instrumentation_cost": "otel-dynamiq, content off",
     "memory_outage": "unaccounted for",
     "spool_drain": "bodies/s delivered",
