@@ -13,7 +13,11 @@ comparison a user makes: what our exporter costs beside the one they know.
 Beside throughput, the CPU time of the whole process (every thread) per node
 run, so what tracing costs shows even where the machine is not saturated.
 
-    .venv/bin/python benchmarks/concurrency.py [--runs-per-worker N] [--tiny]
+    .venv/bin/python benchmarks/concurrency.py [--runs-per-worker N] [--quiet] [--tiny]
+
+Dynamiq's import sets the root logger to INFO, and every node run logs four lines: by default they are part
+of every case's cost, untraced included. ``--quiet`` turns them off, as an application that logs at WARNING
+does; tracing's share of the run is then larger.
 
 Targets: otel-dynamiq / untraced throughput >= 0.9 with 20 ms nodes and >= 0.75
 with 0 ms nodes, at 50 and 100 concurrent runs.
@@ -22,6 +26,7 @@ with 0 ms nodes, at 50 and 100 concurrent runs.
 from __future__ import annotations
 
 import asyncio
+import logging
 import statistics
 import threading
 import time
@@ -92,7 +97,15 @@ def main() -> None:
     arguments = parser(__doc__)
     arguments.add_argument("--runs-per-worker", type=int, default=5)
     arguments.add_argument("--rounds", type=int, default=3, help="alternated rounds; medians are printed")
+    arguments.add_argument(
+        "--quiet",
+        action="store_true",
+        help="Dynamiq's INFO log lines off, as an application logging at WARNING has them (Dynamiq's import sets up"
+        " INFO on the root logger: four lines a node, a large part of an untraced run's own cost)",
+    )
     args = arguments.parse_args()
+    if args.quiet:
+        logging.disable(logging.INFO)
     rounds = 1 if args.tiny else args.rounds
     from dynamiq.callbacks import TracingCallbackHandler
     from dynamiq.clients import DynamiqTracingClient
@@ -147,6 +160,7 @@ def main() -> None:
                     )
     print(f"Workflow runs per second, {NODES}-node workflow, collector answering in 200 ms ({runs} runs per worker)")
     print(f"Medians of {rounds} alternated rounds (native: one round, it is far off and slow).")
+    print("Dynamiq's INFO log lines: " + ("off (--quiet)." if args.quiet else "on, as Dynamiq's import sets them up."))
     print("CPU: process time (all threads) per node run, in µs; 'added' is traced minus untraced.")
     print("'unsampled' is otel-dynamiq instrumented with every span sampled out: Dynamiq's faster formatting alone;")
     print("'CPU of spans' is traced minus unsampled: what recording and exporting the runs costs.")
