@@ -565,8 +565,9 @@ class RunStore:
     def _match_content_setting(self) -> None:
         """Runs' text is in the file and its search index exactly when the store is opened with
         ``index_content``, whenever the runs were stored: turned on, the runs already stored are indexed (each
-        body read once, in slices); turned off, their text leaves the file, as someone who turns it off because
-        the inputs are private expects. Either way every summary is recounted once, its index row with it.
+        body read once, in slices); turned off, the copies of their text kept for the index are dropped, so no
+        search finds a run by its text any more (the runs' bodies, which hold their whole input and output, are
+        kept as ever). Either way every summary is recounted once, its index row with it.
 
         The setting the file was last opened with is kept in it; a file from before it was kept is read as
         "off", so turning it on indexes everything, and turning it off clears whatever text is there.
