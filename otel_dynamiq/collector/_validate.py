@@ -134,10 +134,9 @@ def canonical_run(run: dict[str, Any]) -> dict[str, Any]:
     respelled = {}
     for field in _ID_FIELDS:
         value = run.get(field)
-        if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value) is None:
-            canonical = canonical_id(value)
-            if canonical != value:
-                respelled[field] = canonical
+        canonical = canonical_id(value)
+        if canonical != value:
+            respelled[field] = canonical
     return {**run, **respelled} if respelled else run
 
 

@@ -11,7 +11,7 @@
 // aria-activedescendant, so live updates that draw the rows again never drop it); Enter opens a trace.
 import { api } from "./api.js";
 import { badge, clear, clock, cost, duration, h, number } from "./dom.js";
-import { moment } from "./range.js";
+import { PRESETS, moment } from "./range.js";
 
 const STATUSES = [
   ["", "any status"],
@@ -22,14 +22,11 @@ const STATUSES = [
   ["skipped", "skipped"],
   ["running", "no status yet"],
 ];
-// Start presets: kept relative in the address (range=1h), counted back from when the list is built.
-const RANGES = {
-  "15m": ["last 15 min", 15 * 60_000],
-  "1h": ["last hour", 3_600_000],
-  "24h": ["last 24 h", 86_400_000],
-  "7d": ["last 7 days", 7 * 86_400_000],
-  "30d": ["last 30 days", 30 * 86_400_000],
-};
+// Start presets (range.js's, but "all": no range is the list's default): kept relative in the address
+// (range=1h), counted back from when the list is built.
+const RANGES = Object.fromEntries(
+  PRESETS.filter(([, , span]) => span !== null).map(([key, , span, label]) => [key, [label, span]]),
+);
 // The labels a list filters by, as the collector names them; session and user may have thousands of values,
 // so they are typed (their commonest values offered), the others chosen.
 const LABELS = [
@@ -75,7 +72,6 @@ function restoredRows(text) {
   const rows = /^\d{1,6}$/.test(text || "") ? Number(text) : 0;
   return Math.min(MOST_RESTORED, Math.max(PAGE_SIZE, rows));
 }
-
 
 // The address's form of a moment: UTC to the minute when that is all it holds (from=2026-12-07T09:30Z).
 function written(ms) {

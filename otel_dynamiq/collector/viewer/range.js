@@ -3,14 +3,15 @@
 // the traces list's may. It lives in the address (#/overview?range=7d, #/sessions?from=…&to=…).
 import { h } from "./dom.js";
 
-// The same presets as the traces list's (and "all"), so a range carried from one page to another means the same.
+// The presets of every page that takes a range: [key, button label, span, the traces list's option label].
+// One table, so a range carried from one page to another means the same; "all" is the list with no range.
 export const PRESETS = [
-  ["15m", "15 min", 15 * 60000],
-  ["1h", "1 h", 3600000],
-  ["24h", "24 h", 86400000],
-  ["7d", "7 d", 7 * 86400000],
-  ["30d", "30 d", 30 * 86400000],
-  ["all", "all", null],
+  ["15m", "15 min", 15 * 60000, "last 15 min"],
+  ["1h", "1 h", 3600000, "last hour"],
+  ["24h", "24 h", 86400000, "last 24 h"],
+  ["7d", "7 d", 7 * 86400000, "last 7 days"],
+  ["30d", "30 d", 30 * 86400000, "last 30 days"],
+  ["all", "all", null, null],
 ];
 const SPANS = new Map(PRESETS.map(([key, , span]) => [key, span]));
 
