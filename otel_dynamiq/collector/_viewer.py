@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from otel_dynamiq.collector._store import LABEL_KINDS, TRACE_SORTS, RunStore, TraceFilter, TraceSort
+from otel_dynamiq.collector._summary import FACT_TEXT_CHARS
 from otel_dynamiq.collector._validate import canonical_id
 from otel_dynamiq.environment_variables import OTEL_DYNAMIQ_COLLECTOR_ACCESS_KEY
 
@@ -370,6 +371,7 @@ def _serve_session(
     """A session's totals and a page of its turns, oldest first: the totals come with every page."""
     after = _time_cursor(_one(query, "after"))
     limit = _limit(query, 50, MAX_TURNS_PER_PAGE)
+    session_id = session_id[:FACT_TEXT_CHARS]  # kept as long as a run's facts keep it: a whole longer id finds it too
     session = store.session(session_id)
     if session is None:
         _send_json(handler, HTTPStatus.NOT_FOUND, {"detail": "no such session"})

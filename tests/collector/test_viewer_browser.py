@@ -1870,3 +1870,77 @@ def test_a_range_the_traces_list_names_goes_along_to_the_sessions_and_the_overvi
         page.goto(page.url.split("#")[0] + "#/?status=bogus")
         expect(page.locator("tr.trace-row")).to_have_count(6)
         assert problems == []
+
+
+def test_a_range_picked_in_the_list_goes_along_to_the_header_s_links_and_leaves_with_any_time(
+    browser: Browser,
+) -> None:
+    with viewer_of(browser, sessions_data()) as (_, page):
+        problems = watch(page)
+        expect(page.locator("tr.trace-row")).to_have_count(6)
+        nav = page.locator("nav.views")
+        page.select_option("select[name=range]", "1h")  # the list rewrites its own address: no hashchange
+        expect(page).to_have_url(re.compile(r"#/\?range=1h$"))
+        expect(nav.get_by_role("link", name="Overview")).to_have_attribute("href", "#/overview?range=1h")
+        expect(nav.get_by_role("link", name="Sessions")).to_have_attribute("href", "#/sessions?range=1h")
+        nav.get_by_role("link", name="Overview").click()
+        expect(page.locator(".range button", has_text="1 h")).to_have_attribute("aria-pressed", "true")
+        page.go_back()
+        page.select_option("select[name=range]", "")  # any time: the links carry no range any more
+        expect(page).to_have_url(re.compile(r"/(#/)?$"))
+        expect(nav.get_by_role("link", name="Overview")).to_have_attribute("href", "#/overview")
+        page.goto(page.url.split("#")[0] + "#/session/")  # a session link naming none: the list, at its address
+        expect(page).to_have_url(re.compile(r"#/$"))
+        expect(page.locator("tr.trace-row")).to_have_count(6)
+        assert problems == []
+
+
+UNBROKEN = "N" * 300
+"""A name with nowhere to wrap; the list and the trace's title show what the store keeps of it, 200 characters."""
+KEPT = UNBROKEN[:200]
+
+
+def unbroken_trace() -> list[dict[str, Any]]:
+    """A trace whose name, tag and session id are each one long word, and whose cost is a tenth of a micro-dollar."""
+    root = sample_run(
+        id=run_id("0b0b0b0b", 1),
+        trace_id=run_id("0c0c0c0c", 1),
+        name=UNBROKEN,
+        type="workflow",
+        session_id="S" * 300,
+        tags=["T" * 200],
+        start_time=minute(1),
+        end_time=minute(2),
+        metadata={"node": {"group": "llms"}, "usage": {"total_tokens": 1, "total_tokens_cost_usd": 1e-7}},
+    )
+    blank = sample_run(id=run_id("0b0b0b0b", 2), trace_id=run_id("0c0c0c0c", 2), name="   ", start_time=minute(5))
+    return [root, *turn_of(2, "chat-b", 3), blank]
+
+
+def test_one_long_word_in_a_name_tag_or_session_never_widens_a_page_and_tiny_costs_are_written_out(
+    browser: Browser,
+) -> None:
+    with viewer_of(browser, unbroken_trace()) as (collector, page):
+        problems = watch(page)
+
+        def fits() -> None:
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1400
+
+        expect(page.locator("tr.trace-row")).to_have_count(3)
+        expect(page.locator("tr.trace-row .name a").first).to_have_text("(unnamed)")  # only spaces: no name
+        fits()
+        expect(page.locator("th[data-sort=cost]")).to_be_in_viewport()
+        expect(row_named(page, KEPT).locator("td.cost")).to_have_text("$0.000000100")  # not "$1.00e-7"
+        row_named(page, KEPT).locator(".name a").click()
+        expect(page.locator(".totals h1")).to_have_text(KEPT)
+        fits()
+        page.goto(collector.url + "/#/sessions")
+        expect(page.locator("tr.session-row")).to_have_count(3)  # the blank trace's sample session too
+        fits()
+        page.goto(collector.url + "/#/session/" + "S" * 300)  # the whole id, as the run panel copies it
+        expect(page.locator("tr.turn-row")).to_have_count(1)
+        fits()
+        page.goto(collector.url + "/#/overview?range=all")
+        expect(page.locator(".chart").first).to_be_visible()
+        fits()
+        assert problems == []

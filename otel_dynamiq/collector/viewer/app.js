@@ -1,6 +1,7 @@
 // The viewer's router and its live updates: #/ is the traces list, #/trace/<id>[/run/<run id>] one trace,
 // #/sessions the sessions, #/session/<id> one session's turns, #/overview the trends over a time range.
 import { api } from "./api.js";
+import { ADDRESS_CHANGED } from "./dom.js";
 import { TracesList } from "./list.js";
 import { Overview, overviewAsked } from "./overview.js";
 import { SessionView, SessionsList, sessionsAsked } from "./sessions.js";
@@ -14,12 +15,17 @@ let version = null;
 
 function route() {
   const hash = location.hash.replace(/^#/, "") || "/";
-  const [path, query] = hash.split("?");
+  const [path, written] = hash.split("?");
+  let query = written;
   let parts;
   try {
     parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   } catch (malformed) {
     parts = []; // a hand-edited link that is not valid percent-encoding: show the list
+    history.replaceState(null, "", "#/");
+  }
+  if (["trace", "session"].includes(parts[0]) && !parts[1]) {
+    [parts, query] = [[], ""]; // "#/trace/" or "#/session/" names nothing: the list, at its own address
     history.replaceState(null, "", "#/");
   }
   showNav(parts[0] || "", query);
@@ -65,6 +71,12 @@ function showNav(page, query) {
     else link.setAttribute("aria-current", page === "trace" || page === "session" ? "true" : "page"); // "true": within it
     if (view !== "traces") link.setAttribute("href", `#/${view}${kept.toString() ? `?${kept}` : ""}`);
   }
+}
+
+// The address as a view rewrote it (no hashchange): the header's links follow it all the same.
+function followAddress() {
+  const [path, query] = (location.hash.replace(/^#/, "") || "/").split("?");
+  showNav(path.split("/").filter(Boolean)[0] || "", query);
 }
 
 // The sessions list, a session and the overview: true when the address names one of them.
@@ -113,5 +125,6 @@ async function poll() {
 // The list puts its scroll position back itself, once its rows are drawn: the browser's would come too early.
 history.scrollRestoration = "manual";
 window.addEventListener("hashchange", route);
+window.addEventListener(ADDRESS_CHANGED, followAddress);
 route();
 poll();

@@ -6,7 +6,7 @@
 // (dark mode) restyles the charts with the rest of the page.
 // Each chart is an image with a title and a summary for a screen reader, and its numbers are a table one
 // click away ("numbers"): what a reader who cannot see the bars gets, and what the tests read.
-import { h, number, visible } from "./dom.js";
+import { h, number, plainDigits, visible } from "./dom.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 640;
@@ -214,5 +214,5 @@ export function namedBars({ title, rows, key, label, format }) {
 export const formats = {
   count: (value) => number.format(value || 0),
   ms: (value) => (value === null || value === undefined ? "–" : value < 1000 ? `${Math.round(value)} ms` : `${(value / 1000).toFixed(value < 10000 ? 2 : 1)} s`),
-  usd: (value) => (!value ? "$0" : value < 0.01 ? `$${value.toPrecision(2)}` : `$${value.toFixed(2)}`),
+  usd: (value) => (!value ? "$0" : value < 0.01 ? `$${plainDigits(value, 2)}` : `$${value.toFixed(2)}`),
 };

@@ -58,7 +58,28 @@ export function clock(ms) {
 
 export function cost(usd) {
   if (usd === null || usd === undefined || !Number.isFinite(usd)) return null;
-  return `$${usd < 0.01 ? usd.toPrecision(3) : usd.toFixed(4)}`;
+  return `$${Math.abs(usd) < 0.01 ? plainDigits(usd, 3) : usd.toFixed(4)}`;
+}
+
+// A small amount to ``significant`` digits, always written out: toPrecision writes 1e-7 as "1.00e-7", which
+// reads as nothing to most people looking at a price.
+export function plainDigits(value, significant) {
+  if (value === 0) return (0).toFixed(significant - 1);
+  const decimals = Math.min(100, Math.max(0, significant - 1 - Math.floor(Math.log10(Math.abs(value)))));
+  return value.toFixed(decimals);
+}
+
+// A view that rewrites the address itself (history.pushState fires no hashchange) says so with this event, so
+// the header's links can carry the new time range along.
+export const ADDRESS_CHANGED = "viewer:address";
+
+export function addressChanged() {
+  window.dispatchEvent(new Event(ADDRESS_CHANGED));
+}
+
+// What a trace, turn or run is called in a heading or a row; a name of only spaces reads as none.
+export function shownName(name) {
+  return name && name.trim() ? name : "(unnamed)";
 }
 
 export function badge(text, kind) {

@@ -10,7 +10,7 @@
 // The keyboard moves through the rows (the table keeps the focus and names the active row with
 // aria-activedescendant, so live updates that draw the rows again never drop it); Enter opens a trace.
 import { api } from "./api.js";
-import { badge, clear, clock, cost, duration, h, number } from "./dom.js";
+import { addressChanged, badge, clear, clock, cost, duration, h, number, shownName } from "./dom.js";
 import { PRESETS, moment } from "./range.js";
 
 const STATUSES = [
@@ -206,6 +206,7 @@ export class TracesList {
   remember() {
     if (!this.table.isConnected || location.hash.startsWith("#/trace/")) return; // a trace is shown now
     history.replaceState({ scroll: window.scrollY, active: this.active }, "", this.hash(this.traces.length));
+    addressChanged();
   }
 
   // The start range the collector is asked for: a preset counts back from when the list was built.
@@ -356,6 +357,7 @@ export class TracesList {
     this.builtAt = Date.now();
     this.active = null;
     history[push ? "pushState" : "replaceState"](null, "", this.hash(0));
+    addressChanged();
     this.clearButton.hidden = !narrows(this.filters);
     this.load(false);
   }
@@ -447,7 +449,7 @@ export class TracesList {
           "td",
           { class: "name" },
           // One stop for Tab, the table: its rows are reached with the arrow keys.
-          h("a", { href, tabindex: "-1" }, trace.name || "(unnamed)"),
+          h("a", { href, tabindex: "-1" }, shownName(trace.name)),
           h("span", { class: "id" }, trace.trace_id),
         ),
         h(

@@ -2,7 +2,7 @@
 // first and numbered, each with what its root was asked and answered. Both come a page at a time from the
 // collector, which keeps each session's totals as its traces arrive: neither page adds anything up itself.
 import { api } from "./api.js";
-import { clear, clock, cost, duration, h, number } from "./dom.js";
+import { clear, clock, cost, duration, h, number, shownName } from "./dom.js";
 import { statusBadge } from "./list.js";
 import { boundsOf, rangeOf, rangeParams, rangePicker, sameRange } from "./range.js";
 
@@ -239,7 +239,7 @@ export class SessionView {
         h(
           "td",
           { class: "name" },
-          h("a", { href: traceHref(turn.trace_id) }, turn.name || "(unnamed)"),
+          h("a", { href: traceHref(turn.trace_id) }, shownName(turn.name)),
           turn.input ? h("div", { class: "brief input" }, h("span", { class: "label" }, "in"), h("span", { class: "text" }, turn.input)) : null,
           turn.output ? h("div", { class: "brief output" }, h("span", { class: "label" }, "out"), h("span", { class: "text" }, turn.output)) : null,
         ),

@@ -4,7 +4,7 @@
 // for good, and names the selected row with aria-activedescendant (a click, a fold, Enter or a live update
 // would otherwise drop the focus with the row it was on, and the keys with it).
 import { api } from "./api.js";
-import { badge, clear, copyButton, cost, duration, h, number } from "./dom.js";
+import { badge, clear, copyButton, cost, duration, h, number, shownName } from "./dom.js";
 import { statusBadge } from "./list.js";
 import { RunPanel } from "./run.js";
 
@@ -224,7 +224,7 @@ export class TraceView {
         "div",
         { class: "title" },
         h("a", { href: "#/", class: "back" }, "← traces"),
-        h("h1", null, s.name || "(unnamed)"),
+        h("h1", null, shownName(s.name)),
         statusBadge(s.status),
         this.sessionLink(),
         // The server names the file too (Content-Disposition): this name is for a browser that asks the link.
