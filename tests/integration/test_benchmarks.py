@@ -30,6 +30,7 @@ BENCHMARKS = {
     "process_ends": "arrived, ours",
     "nested_call_marker": "marker adds",
     "asyncio_profile": "added to untraced",
+    "asyncio_gc": "frozen/as started",
 }
 
 
