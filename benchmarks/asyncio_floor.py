@@ -1,0 +1,151 @@
+"""Asyncio throughput against the floor: the least any tracer built on the OpenTelemetry SDK can cost.
+
+The issue's asyncio cases (a 5-node workflow run by 50 and 100 asyncio tasks
+with 20 ms nodes, and by 50 with nodes that do nothing; ``Flow.run_async``,
+Dynamiq's log lines off), each case alternated with the others in one
+process, over rounds long enough (1,000 workflow runs) that each holds
+several of the half-second full collections Dynamiq's heap costs:
+
+- untraced;
+- bare spans, no processor: one span around every workflow, flow and node
+  run (the spans otel-dynamiq makes), with no attribute, and no span
+  processor: the SDK's span objects alone;
+- bare spans: the same, through the stock ``BatchSpanProcessor`` into an
+  exporter that drops every batch: the floor of any SDK-based tracer, which
+  must at least start and end its spans and hand them to a processor;
+- otel-dynamiq: the instrumentor and the exporter, into a loopback sink;
+- OTLP: the same instrumentation into the stock OTLP/HTTP exporter.
+
+    .venv/bin/python benchmarks/asyncio_floor.py [--rounds N] [--tiny]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import statistics
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
+
+from _support import chain_workflow, machine, otel_tracing, parser, sink_server, table
+
+NODES = 5
+WORKFLOW_RUNS = 1000
+"""Per case and round, shared among the tasks."""
+
+
+@contextmanager
+def bare_spans(processor: bool) -> Iterator[None]:
+    """A span around each workflow, flow and node run, and nothing else (``processor``: batched, then dropped)."""
+    import wrapt
+    from dynamiq.flows.flow import Flow
+    from dynamiq.nodes.node import Node
+    from dynamiq.workflow.workflow import Workflow
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class Dropped(SpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    if processor:
+        provider.add_span_processor(BatchSpanProcessor(Dropped()))
+    tracer = provider.get_tracer("asyncio_floor")
+
+    def node_run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        with tracer.start_as_current_span("node"):
+            return wrapped(*args, **kwargs)
+
+    async def awaited(wrapped: Any, args: Any, kwargs: Any) -> Any:
+        with tracer.start_as_current_span("run"):
+            return await wrapped(*args, **kwargs)
+
+    def async_run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        return awaited(wrapped, args, kwargs)
+
+    originals = (Node.__dict__["run_sync"], Flow.__dict__["run_async"], Workflow.__dict__["run_async"])
+    wrapt.wrap_function_wrapper(Node, "run_sync", node_run)
+    wrapt.wrap_function_wrapper(Flow, "run_async", async_run)
+    wrapt.wrap_function_wrapper(Workflow, "run_async", async_run)
+    try:
+        yield
+    finally:
+        Node.run_sync, Flow.run_async, Workflow.run_async = originals
+        provider.shutdown()
+
+
+def drive(tasks: int, io_seconds: float, workflow_runs: int) -> float:
+    """Workflow runs per second of ``tasks`` tasks running their workflows ``workflow_runs`` times in all."""
+    workflows = [chain_workflow(NODES, io_seconds=io_seconds) for _ in range(tasks)]
+    runs = max(1, workflow_runs // tasks)
+
+    async def work(workflow: Any) -> None:
+        for _ in range(runs):
+            await workflow.run_async(input_data={"q": 1})
+
+    async def all_of_them() -> float:
+        began = time.perf_counter()
+        await asyncio.gather(*(work(workflow) for workflow in workflows))
+        return time.perf_counter() - began
+
+    return tasks * runs / asyncio.run(all_of_them())
+
+
+def main() -> None:
+    arguments = parser(__doc__)
+    arguments.add_argument("--rounds", type=int, default=3, help="alternated rounds; medians are printed")
+    args = arguments.parse_args()
+    logging.disable(logging.INFO)
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    scenarios = [(4, 0.0)] if args.tiny else [(50, 0.02), (100, 0.02), (50, 0.0)]
+    rounds, workflow_runs = (1, 8) if args.tiny else (args.rounds, WORKFLOW_RUNS)
+    rows = []
+    with sink_server(0.0) as url:
+        cases: dict[str, Callable[[], AbstractContextManager[Any]]] = {
+            "untraced": nullcontext,
+            "bare spans, no processor": lambda: bare_spans(processor=False),
+            "bare spans": lambda: bare_spans(processor=True),
+            "otel-dynamiq": lambda: otel_tracing(url),
+            "OTLP": lambda: otel_tracing(url, exporter=OTLPSpanExporter(endpoint=f"{url}/v1/traces")),
+        }
+        drive(2, 0.0, 2)  # warm-up: Dynamiq imports its tools the first time it formats a value
+        for tasks, io_seconds in scenarios:
+            measured: dict[str, list[float]] = {name: [] for name in cases}
+            for _ in range(rounds):
+                for name, tracing in cases.items():
+                    with tracing():
+                        measured[name].append(drive(tasks, io_seconds, workflow_runs))
+            untraced = statistics.median(measured["untraced"])
+            row: list[Any] = [f"{io_seconds * 1000:.0f} ms", tasks, untraced]
+            row += [statistics.median(measured[name]) / untraced for name in cases if name != "untraced"]
+            row.append(statistics.median(measured["otel-dynamiq"]) / statistics.median(measured["bare spans"]))
+            row.append(" ".join(f"{value / untraced:.2f}" for value in measured["bare spans"]))
+            rows.append(row)
+    print(
+        f"Asyncio against the OpenTelemetry floor: {NODES}-node workflow, {workflow_runs} workflow runs per case and"
+        f" round, medians of {rounds} alternated rounds, Dynamiq's log lines off ({machine()})"
+    )
+    print(
+        table(
+            [
+                "node I/O",
+                "tasks",
+                "untraced runs/s",
+                "bare, no processor/untraced",
+                "bare spans/untraced",
+                "otel-dynamiq/untraced",
+                "OTLP/untraced",
+                "otel-dynamiq/bare spans",
+                "bare spans/untraced, each round",
+            ],
+            rows,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
