@@ -165,6 +165,27 @@ def chain_workflow(length: int, payload: str = "", io_seconds: float = 0.0) -> A
     return Workflow(flow=Flow(nodes=nodes))
 
 
+def asyncio_workflow_runs(tasks: int, runs_each: int, io_seconds: float, nodes: int = 5) -> tuple[float, float]:
+    """``tasks`` asyncio tasks each running its own chain workflow ``runs_each`` times (``Flow.run_async``):
+    (workflow runs per second, CPU seconds of the whole process)."""
+    import asyncio
+
+    workflows = [chain_workflow(nodes, io_seconds=io_seconds) for _ in range(tasks)]
+
+    async def work(workflow: Any) -> None:
+        for _ in range(runs_each):
+            await workflow.run_async(input_data={"q": 1})
+
+    async def all_of_them() -> float:
+        began = time.perf_counter()
+        await asyncio.gather(*(work(workflow) for workflow in workflows))
+        return time.perf_counter() - began
+
+    cpu_before = time.process_time()
+    wall = asyncio.run(all_of_them())
+    return tasks * runs_each / wall, time.process_time() - cpu_before
+
+
 @contextmanager
 def otel_tracing(endpoint: str, sampler: Any = None, exporter: Any = None, **instrument_kwargs: Any) -> Iterator[Any]:
     """otel-dynamiq as a user sets it up: instrumentor, BatchSpanProcessor, DynamiqSpanExporter.

@@ -21,15 +21,13 @@ several of the half-second full collections Dynamiq's heap costs:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import statistics
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from _support import chain_workflow, machine, otel_tracing, parser, sink_server, table
+from _support import asyncio_workflow_runs, machine, otel_tracing, parser, sink_server, table
 
 NODES = 5
 WORKFLOW_RUNS = 1000
@@ -79,19 +77,7 @@ def bare_spans(processor: bool) -> Iterator[None]:
 
 def drive(tasks: int, io_seconds: float, workflow_runs: int) -> float:
     """Workflow runs per second of ``tasks`` tasks running their workflows ``workflow_runs`` times in all."""
-    workflows = [chain_workflow(NODES, io_seconds=io_seconds) for _ in range(tasks)]
-    runs = max(1, workflow_runs // tasks)
-
-    async def work(workflow: Any) -> None:
-        for _ in range(runs):
-            await workflow.run_async(input_data={"q": 1})
-
-    async def all_of_them() -> float:
-        began = time.perf_counter()
-        await asyncio.gather(*(work(workflow) for workflow in workflows))
-        return time.perf_counter() - began
-
-    return tasks * runs / asyncio.run(all_of_them())
+    return asyncio_workflow_runs(tasks, max(1, workflow_runs // tasks), io_seconds, NODES)[0]
 
 
 def main() -> None:

@@ -22,7 +22,6 @@ come sooner. This script counts it, for a 5-node workflow whose nodes wait
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import statistics
@@ -32,7 +31,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from _support import chain_workflow, machine, otel_tracing, parser, sink_server, table
+from _support import asyncio_workflow_runs, machine, otel_tracing, parser, sink_server, table
 
 NODES = 5
 
@@ -75,20 +74,7 @@ class Collections:
 
 def drive(tasks: int, runs: int, io_seconds: float) -> tuple[float, float]:
     """``tasks`` workflows run ``runs`` times each at once: (workflow runs per second, CPU seconds)."""
-    workflows = [chain_workflow(NODES, io_seconds=io_seconds) for _ in range(tasks)]
-
-    async def work(workflow: Any) -> None:
-        for _ in range(runs):
-            await workflow.run_async(input_data={"q": 1})
-
-    async def all_of_them() -> float:
-        began = time.perf_counter()
-        await asyncio.gather(*(work(workflow) for workflow in workflows))
-        return time.perf_counter() - began
-
-    cpu_before = time.process_time()
-    wall = asyncio.run(all_of_them())
-    return tasks * runs / wall, time.process_time() - cpu_before
+    return asyncio_workflow_runs(tasks, runs, io_seconds, NODES)
 
 
 def main() -> None:
