@@ -165,6 +165,21 @@ def chain_workflow(length: int, payload: str = "", io_seconds: float = 0.0) -> A
     return Workflow(flow=Flow(nodes=nodes))
 
 
+class DiscardingExporter:
+    """A SpanExporter that keeps nothing."""
+
+    def export(self, spans: Sequence[Any]) -> Any:
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
+
 def asyncio_workflow_runs(tasks: int, runs_each: int, io_seconds: float, nodes: int = 5) -> tuple[float, float]:
     """``tasks`` asyncio tasks each running its own chain workflow ``runs_each`` times (``Flow.run_async``):
     (workflow runs per second, CPU seconds of the whole process)."""

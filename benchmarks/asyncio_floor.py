@@ -13,6 +13,8 @@ several of the half-second full collections Dynamiq's heap costs:
 - bare spans: the same, through the stock ``BatchSpanProcessor`` into an
   exporter that drops every batch: the floor of any SDK-based tracer, which
   must at least start and end its spans and hand them to a processor;
+- instrumentor, dropped: otel-dynamiq's instrumentor, its spans batched and
+  dropped as the bare ones are: recording the runs, without exporting them;
 - otel-dynamiq: the instrumentor and the exporter, into a loopback sink;
 - OTLP: the same instrumentation into the stock OTLP/HTTP exporter.
 
@@ -23,11 +25,11 @@ from __future__ import annotations
 
 import logging
 import statistics
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from _support import asyncio_workflow_runs, machine, otel_tracing, parser, sink_server, table
+from _support import DiscardingExporter, asyncio_workflow_runs, machine, otel_tracing, parser, sink_server, table
 
 NODES = 5
 WORKFLOW_RUNS = 1000
@@ -41,16 +43,12 @@ def bare_spans(processor: bool) -> Iterator[None]:
     from dynamiq.flows.flow import Flow
     from dynamiq.nodes.node import Node
     from dynamiq.workflow.workflow import Workflow
-    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-
-    class Dropped(SpanExporter):
-        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-            return SpanExportResult.SUCCESS
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     provider = TracerProvider()
     if processor:
-        provider.add_span_processor(BatchSpanProcessor(Dropped()))
+        provider.add_span_processor(BatchSpanProcessor(DiscardingExporter()))
     tracer = provider.get_tracer("asyncio_floor")
 
     def node_run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -95,6 +93,7 @@ def main() -> None:
             "untraced": nullcontext,
             "bare spans, no processor": lambda: bare_spans(processor=False),
             "bare spans": lambda: bare_spans(processor=True),
+            "instrumentor, dropped": lambda: otel_tracing(url, exporter=DiscardingExporter()),
             "otel-dynamiq": lambda: otel_tracing(url),
             "OTLP": lambda: otel_tracing(url, exporter=OTLPSpanExporter(endpoint=f"{url}/v1/traces")),
         }
@@ -123,6 +122,7 @@ def main() -> None:
                 "untraced runs/s",
                 "bare, no processor/untraced",
                 "bare spans/untraced",
+                "instrumentor, dropped/untraced",
                 "otel-dynamiq/untraced",
                 "OTLP/untraced",
                 "otel-dynamiq/bare spans",

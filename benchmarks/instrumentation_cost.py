@@ -14,27 +14,12 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from _support import machine, parser, table, tiny_node_class
+from _support import DiscardingExporter, machine, parser, table, tiny_node_class
 
 PAYLOAD = "x" * 1024
-
-
-class DiscardingExporter:
-    """A SpanExporter that keeps nothing."""
-
-    def export(self, spans: Sequence[Any]) -> Any:
-        from opentelemetry.sdk.trace.export import SpanExportResult
-
-        return SpanExportResult.SUCCESS
-
-    def shutdown(self) -> None:
-        pass
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return True
 
 
 def microseconds_per_run(call: Callable[[], Any], runs: int) -> float:
