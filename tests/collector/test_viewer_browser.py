@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -1911,9 +1912,19 @@ def unbroken_trace() -> list[dict[str, Any]]:
         tags=["T" * 200],
         start_time=minute(1),
         end_time=minute(2),
-        metadata={"node": {"group": "llms"}, "usage": {"total_tokens": 1, "total_tokens_cost_usd": 1e-7}},
+        metadata={
+            "node": {"group": "llms"},
+            "usage": {"total_tokens": 1, "total_tokens_cost_usd": 1e-7},
+            "user_id": "U" * 300,
+        },
     )
-    blank = sample_run(id=run_id("0b0b0b0b", 2), trace_id=run_id("0c0c0c0c", 2), name="   ", start_time=minute(5))
+    blank = sample_run(
+        id=run_id("0b0b0b0b", 2),
+        trace_id=run_id("0c0c0c0c", 2),
+        name=" \t\u00a0",
+        start_time=minute(5),
+        metadata={"node": {"group": "llms"}, "usage": {"total_tokens": 1, "total_tokens_cost_usd": 1e-300}},
+    )
     return [root, *turn_of(2, "chat-b", 3), blank]
 
 
@@ -1927,7 +1938,9 @@ def test_one_long_word_in_a_name_tag_or_session_never_widens_a_page_and_tiny_cos
             assert page.evaluate("document.documentElement.scrollWidth") <= 1400
 
         expect(page.locator("tr.trace-row")).to_have_count(3)
-        expect(page.locator("tr.trace-row .name a").first).to_have_text("(unnamed)")  # only spaces: no name
+        blank = page.locator("tr.trace-row").first  # a name of only blanks: none
+        expect(blank.locator(".name a")).to_have_text("(unnamed)")
+        expect(blank.locator("td.cost")).to_have_text("<$0.000000001")  # not a hundred zeros
         fits()
         expect(page.locator("th[data-sort=cost]")).to_be_in_viewport()
         expect(row_named(page, KEPT).locator("td.cost")).to_have_text("$0.000000100")  # not "$1.00e-7"
@@ -1939,8 +1952,31 @@ def test_one_long_word_in_a_name_tag_or_session_never_widens_a_page_and_tiny_cos
         fits()
         page.goto(collector.url + "/#/session/" + "S" * 300)  # the whole id, as the run panel copies it
         expect(page.locator("tr.turn-row")).to_have_count(1)
+        expect(page.locator(".fact.users .value")).to_have_text("U" * 200)
         fits()
         page.goto(collector.url + "/#/overview?range=all")
         expect(page.locator(".chart").first).to_be_visible()
         fits()
         assert problems == []
+
+
+def test_at_390_px_the_sessions_a_session_and_the_overview_fit_the_screen(browser: Browser) -> None:
+    with LocalCollector() as collector:
+        assert post(collector.url, {"runs": sessions_data()})[0] == 200
+        context = browser.new_context(viewport={"width": 390, "height": 844})
+        try:
+            page = context.new_page()
+            problems = watch(page)
+            for path, drawn in (
+                ("/#/sessions?range=all", "tr.session-row"),
+                (f"/#/session/{quote(SUPPORT, safe='')}", "tr.turn-row"),
+                ("/#/overview?range=all", ".chart"),
+                ("/#/", "tr.trace-row"),
+            ):
+                page.goto(collector.url + path)
+                expect(page.locator(drawn).first).to_be_visible()
+                widest = page.evaluate("document.documentElement.scrollWidth")
+                assert widest <= 390, f"{path} is {widest} px wide"
+            assert problems == []
+        finally:
+            context.close()

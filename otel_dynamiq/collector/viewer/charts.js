@@ -214,5 +214,9 @@ export function namedBars({ title, rows, key, label, format }) {
 export const formats = {
   count: (value) => number.format(value || 0),
   ms: (value) => (value === null || value === undefined ? "–" : value < 1000 ? `${Math.round(value)} ms` : `${(value / 1000).toFixed(value < 10000 ? 2 : 1)} s`),
-  usd: (value) => (!value ? "$0" : value < 0.01 ? `$${plainDigits(value, 2)}` : `$${value.toFixed(2)}`),
+  usd: (value) => {
+    if (!value) return "$0";
+    const shown = Number(value.toPrecision(2)); // 0.00999 rounds to 0.010, and is written as a cent is
+    return !shown ? "$0" : shown < 0.01 ? `$${plainDigits(shown, 2)}` : `$${shown.toFixed(2)}`;
+  },
 };

@@ -58,14 +58,20 @@ export function clock(ms) {
 
 export function cost(usd) {
   if (usd === null || usd === undefined || !Number.isFinite(usd)) return null;
-  return `$${Math.abs(usd) < 0.01 ? plainDigits(usd, 3) : usd.toFixed(4)}`;
+  if (usd !== 0 && Math.abs(usd) < SMALLEST_COST) return `<$${SMALLEST_COST.toFixed(9)}`;
+  const shown = Number(usd.toPrecision(3)); // 0.00999999 rounds to 0.0100, and is written as a cent is
+  return `$${Math.abs(shown) < 0.01 ? plainDigits(shown, 3) : usd.toFixed(4)}`;
 }
+
+// Below a billionth of a dollar a cost is written as "<$0.000000001": written out, it would be a long row
+// of zeros that reads as nothing and widens its column.
+const SMALLEST_COST = 1e-9;
 
 // A small amount to ``significant`` digits, always written out: toPrecision writes 1e-7 as "1.00e-7", which
 // reads as nothing to most people looking at a price.
 export function plainDigits(value, significant) {
   if (value === 0) return (0).toFixed(significant - 1);
-  const decimals = Math.min(100, Math.max(0, significant - 1 - Math.floor(Math.log10(Math.abs(value)))));
+  const decimals = Math.min(20, Math.max(0, significant - 1 - Math.floor(Math.log10(Math.abs(value)))));
   return value.toFixed(decimals);
 }
 

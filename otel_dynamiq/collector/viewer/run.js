@@ -1,7 +1,7 @@
 // A run's panel, by what the run is: an LLM call as a chat with its usage, a tool or retriever as its
 // input and output, an error with its traceback, its executions (retries), and the raw JSON.
 import { api } from "./api.js";
-import { badge, clear, clock, copyButton, cost, duration, foldedText, h, lazySection, number, pagedList, setLongText, valueView, visible } from "./dom.js";
+import { badge, clear, clock, copyButton, cost, duration, foldedText, h, lazySection, number, pagedList, setLongText, shownName, valueView, visible } from "./dom.js";
 import { statusBadge } from "./list.js";
 
 const RAW_PREVIEW_CHARS = 200000;
@@ -315,7 +315,7 @@ export class RunPanel {
       h(
         "header",
         { class: "run-head" },
-        h("h2", null, String(run.name ?? "")),
+        h("h2", null, shownName(String(run.name ?? ""))),
         h(
           "div",
           { class: "run-badges" },

@@ -316,7 +316,7 @@ export class TraceView {
           this.scroller.focus({ preventScroll: true });
         } }, open ? "▾" : "▸")
       : h("span", { class: "toggle", "aria-hidden": "true" });
-    const tip = `${run.name} · ${duration(length)}${run.tokens !== null ? ` · ${number.format(run.tokens)} tokens` : ""}${run.error ? ` · ${run.error}` : ""}`;
+    const tip = `${shownName(run.name)} · ${duration(length)}${run.tokens !== null ? ` · ${number.format(run.tokens)} tokens` : ""}${run.error ? ` · ${run.error}` : ""}`;
     return h(
       "div",
       {
@@ -339,7 +339,7 @@ export class TraceView {
         "div",
         { class: "wf-name", style: { paddingLeft: `${depth * 14 + 4}px` } },
         toggle,
-        h("span", { class: "run-name" }, run.name),
+        h("span", { class: "run-name" }, shownName(run.name)),
         run.status === "skipped" ? badge("skipped", "status-skipped") : null,
         run.grp ? badge(run.grp, "group") : badge(run.type, "group"),
         run.tokens !== null ? h("span", { class: "row-tokens" }, `${number.format(run.tokens)} tok`) : null,
