@@ -51,7 +51,6 @@ _PATCHES = (
     ("dynamiq.nodes.node", "Node.run_sync", "node", False),
     ("dynamiq.nodes.node", "Node._run_async_native", "node", True),
 )
-_STEP_PATCH = ("dynamiq.executors.pool", "PoolExecutor.execute")
 
 
 class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -77,13 +76,8 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         import importlib
 
         import wrapt
-        from dynamiq.flows import flow as flow_module
-        from opentelemetry.instrumentation.dynamiq import _polling
+        from opentelemetry.instrumentation.dynamiq import _speedups
         from opentelemetry.instrumentation.dynamiq._callbacks import EVENTS
-        from opentelemetry.instrumentation.dynamiq._fast_format import (
-            MODULES_HOLDING_FORMAT_VALUE,
-            PlainValueFormatter,
-        )
         from opentelemetry.instrumentation.dynamiq._recorder import RunRecorder
         from opentelemetry.instrumentation.dynamiq._settings import load_settings, load_speedups
         from opentelemetry.instrumentation.dynamiq._wrappers import (
@@ -120,34 +114,23 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._speedups = speedups
         """What uninstrument() takes back: exactly the patches made here."""
         if speedups:
-            wrapt.wrap_function_wrapper(*_STEP_PATCH, _polling.record_step)
-            fast_format = PlainValueFormatter(importlib.import_module(MODULES_HOLDING_FORMAT_VALUE[0]))
-            for module in MODULES_HOLDING_FORMAT_VALUE:
-                importlib.import_module(module)
-                installed = wrapt.wrap_function_wrapper(module, "format_value", fast_format)
-                if module == MODULES_HOLDING_FORMAT_VALUE[0]:
-                    fast_format.installed = installed
-            _polling.install(flow_module)
+            _speedups.install()
         reclaim_loggers()  # importing Dynamiq just set our loggers to ERROR
 
     def _uninstrument(self, **kwargs: Any) -> None:
         import importlib
 
-        from dynamiq.flows import flow as flow_module
-        from opentelemetry.instrumentation.dynamiq import _polling
+        from opentelemetry.instrumentation.dynamiq import _speedups
         from opentelemetry.instrumentation.dynamiq._callbacks import EVENTS
-        from opentelemetry.instrumentation.dynamiq._fast_format import MODULES_HOLDING_FORMAT_VALUE
 
         speedups = getattr(self, "_speedups", True)
         patched = [(module, attribute) for module, attribute, _, _ in _PATCHES]
         dispatchers = [(event.module, event.attribute) for event in EVENTS]
-        for module, attribute in (*patched, *dispatchers, *([_STEP_PATCH] if speedups else [])):
+        for module, attribute in (*patched, *dispatchers):
             owner_name, method = attribute.split(".")
             unwrap(getattr(importlib.import_module(module), owner_name), method)
         if speedups:
-            for module in MODULES_HOLDING_FORMAT_VALUE:
-                unwrap(importlib.import_module(module), "format_value")
-            _polling.uninstall(flow_module)
+            _speedups.uninstall()
 
     @property
     def open_runs(self) -> int:
