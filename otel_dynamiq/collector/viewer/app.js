@@ -13,9 +13,13 @@ const live = document.getElementById("live");
 let current = null;
 let version = null;
 
+// The address after "#": its path and its query (either may be empty).
+function address() {
+  return (location.hash.replace(/^#/, "") || "/").split("?");
+}
+
 function route() {
-  const hash = location.hash.replace(/^#/, "") || "/";
-  const [path, written] = hash.split("?");
+  const [path, written] = address();
   let query = written;
   let parts;
   try {
@@ -75,7 +79,7 @@ function showNav(page, query) {
 
 // The address as a view rewrote it (no hashchange): the header's links follow it all the same.
 function followAddress() {
-  const [path, query] = (location.hash.replace(/^#/, "") || "/").split("?");
+  const [path, query] = address();
   showNav(path.split("/").filter(Boolean)[0] || "", query);
 }
 

@@ -217,6 +217,6 @@ export const formats = {
   usd: (value) => {
     if (!value) return "$0";
     const shown = Number(value.toPrecision(2)); // 0.00999 rounds to 0.010, and is written as a cent is
-    return !shown ? "$0" : shown < 0.01 ? `$${plainDigits(shown, 2)}` : `$${shown.toFixed(2)}`;
+    return shown < 0.01 ? `$${plainDigits(shown, 2)}` : `$${shown.toFixed(2)}`;
   },
 };
