@@ -78,14 +78,10 @@ class DynamiqInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         import wrapt
         from opentelemetry.instrumentation.dynamiq import _speedups
         from opentelemetry.instrumentation.dynamiq._callbacks import EVENTS
+        from opentelemetry.instrumentation.dynamiq._facts import facts_for_flow, facts_for_node, facts_for_workflow
         from opentelemetry.instrumentation.dynamiq._recorder import RunRecorder
         from opentelemetry.instrumentation.dynamiq._settings import load_settings, load_speedups
-        from opentelemetry.instrumentation.dynamiq._wrappers import (
-            RunTracer,
-            facts_for_flow,
-            facts_for_node,
-            facts_for_workflow,
-        )
+        from opentelemetry.instrumentation.dynamiq._wrappers import RunTracer
 
         from otel_dynamiq.log_lines import reclaim_loggers
         from otel_dynamiq.processors import mark_nested_calls

@@ -28,7 +28,6 @@ from opentelemetry.instrumentation.dynamiq._attributes import (
     enum_value,
     span_attributes,
     span_name,
-    split_model,
     start_attributes,
 )
 from opentelemetry.instrumentation.dynamiq._callbacks import Event
@@ -50,29 +49,6 @@ _RUN_FIELDS = tuple(field.name for field in dataclasses.fields(Run))
 
 def _epoch_nanos(moment: datetime | None) -> int | None:
     return int(moment.timestamp() * 1_000_000_000) if moment is not None else None
-
-
-def facts_for_node(node: Any) -> RunnableFacts:
-    group = getattr(node, "group", None)
-    group_name = getattr(group, "value", group)
-    connection = getattr(node, "connection", None)
-    provider = type(connection).__name__.lower() if connection is not None else None
-    model, provider = split_model(getattr(node, "model", None), provider)
-    return RunnableFacts(
-        kind="node",
-        name=str(getattr(node, "name", None) or type(node).__name__),
-        group=str(group_name) if group_name is not None else None,
-        model=model if isinstance(model, str) else None,
-        provider=provider,
-    )
-
-
-def facts_for_flow(flow: Any) -> RunnableFacts:
-    return RunnableFacts(kind="flow", name="Flow")
-
-
-def facts_for_workflow(workflow: Any) -> RunnableFacts:
-    return RunnableFacts(kind="workflow", name=str(getattr(workflow, "name", None) or "Workflow"))
 
 
 class RunTracer:
