@@ -116,3 +116,17 @@ def test_an_llm_node_given_another_model_names_it_on_its_next_facts() -> None:
     first = facts_for_node(llm)
     llm.model = "gpt-4.1"
     assert (first.model, facts_for_node(llm).model) == ("gpt-4o-mini", "gpt-4.1")
+
+
+def test_a_workflow_renamed_between_runs_names_its_next_span_anew(sink: _Sink) -> None:
+    workflow = ds.sequential_flow()
+    workflow.name = "first name"
+    workflow.run_sync(input_data={})
+    workflow.name = "second name"
+    workflow.run_sync(input_data={})
+    names = [
+        span.attributes.get("gen_ai.workflow.name")
+        for span in sink.memory.get_finished_spans()
+        if span.attributes and "gen_ai.workflow.name" in span.attributes
+    ]
+    assert names == ["first name", "second name"]

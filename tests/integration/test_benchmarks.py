@@ -31,6 +31,8 @@ BENCHMARKS = {
     "nested_call_marker": "marker adds",
     "asyncio_profile": "added to untraced",
     "asyncio_gc": "frozen/as started",
+    "asyncio_survivors": "added per node run",
+    "asyncio_cpu": "of untraced at 5 ms",
     "asyncio_floor": "otel-dynamiq / bare spans + speed-ups",
 }
 

@@ -90,9 +90,19 @@ def _make_node_facts(node: Any, name: Any, group: Any, connection: Any, model: A
     )
 
 
+_FLOW_FACTS = RunnableFacts(kind="flow", name="Flow")
+
+
 def facts_for_flow(flow: Any) -> RunnableFacts:
-    return RunnableFacts(kind="flow", name="Flow")
+    return _FLOW_FACTS
 
 
 def facts_for_workflow(workflow: Any) -> RunnableFacts:
-    return RunnableFacts(kind="workflow", name=str(getattr(workflow, "name", None) or "Workflow"))
+    name = getattr(workflow, "name", None)
+    if type(name) is not str:
+        return RunnableFacts(kind="workflow", name=str(name or "Workflow"))
+    known = _facts_by_values.get((type(workflow), name))
+    if known is None:
+        known = RunnableFacts(kind="workflow", name=name or "Workflow")
+        _remember(_facts_by_values, (type(workflow), name), known)
+    return known
