@@ -88,7 +88,7 @@ INSTANCES = {
 @pytest.mark.parametrize("name", ["model", "connection", "name", "group"])
 def test_an_optional_attribute_reads_as_getattr_does(case: str, name: str) -> None:
     instance = INSTANCES[case]()
-    for _ in range(2):  # the second reading is answered from what the first one learned about the class
+    for _ in range(2):  # twice: the first reading must leave nothing behind that changes the second
         assert optional_attribute(instance, name) is getattr(instance, name, None)
 
 

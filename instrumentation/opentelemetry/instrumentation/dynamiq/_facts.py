@@ -4,8 +4,8 @@ A node's facts name its span and its GenAI attributes, so they are read on
 the application's thread before each node run. Two of the attributes read
 (``connection`` and ``model``) are absent on most nodes, and pydantic
 answers an absent attribute through its ``__getattr__``, which raises and
-catches an ``AttributeError``: that alone was about 40% of reading a node's
-facts. Here an attribute the class cannot have is answered from what that
+catches an ``AttributeError``: that alone was about two thirds of reading a
+node's facts. Here an attribute the class cannot have is answered from what that
 ``__getattr__`` would consult (the instance's dict and its extra fields),
 and the facts themselves are kept by the values they are made from, so a
 node whose name, group, connection or model changes gets new facts at once.
