@@ -65,7 +65,7 @@ browser: $(STAMP)
 # viewer_scale and viewer_insights_scale drive Debian's chromium, as `make browser` does (apt-get install chromium).
 BENCHMARKS := encoder_choice caller_latency tracing_floor polling concurrency export_throughput export_profile instrumentation_cost memory_outage spool_drain collector_limits gateway gateway_limits short_lived first_flush process_ends nested_call_marker asyncio_profile asyncio_gc asyncio_survivors asyncio_cpu asyncio_parts asyncio_floor viewer_scale viewer_insights_scale
 
-# Every benchmark at full size (about 26 minutes on 2 cores; viewer_scale needs chromium and 1.5 GB in $TMPDIR);
+# Every benchmark at full size (about 30 minutes on 2 cores; viewer_scale needs chromium and 1.5 GB in $TMPDIR);
 # BENCH_ARGS=--tiny for a smoke run.
 bench: $(STAMP)
 	@for name in $(BENCHMARKS); do echo "== $$name"; $(BIN)/python benchmarks/$$name.py $(BENCH_ARGS) || exit 1; echo; done

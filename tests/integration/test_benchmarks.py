@@ -33,7 +33,7 @@ BENCHMARKS = {
     "asyncio_gc": "frozen/as started",
     "asyncio_survivors": "added per node run",
     "asyncio_cpu": "of untraced at 5 ms",
-    "asyncio_parts": "SDK's span, start and end",
+    "asyncio_parts": "without the pieces otel-dynamiq owns",
     "asyncio_floor": "otel-dynamiq / bare spans + speed-ups",
 }
 
