@@ -14,8 +14,8 @@ thread it runs, exclusive of the pieces inside it:
 - the run's fields as span attributes (JSON text, capped);
 - otel-dynamiq's glue: the wrappers' steps, each event's bookkeeping and the
   nested-call marker (a span processor of ours, so taken out of the SDK's
-  pieces); the few lines of wrapt's wrapper frames are not timed and fall
-  under "everything else";
+  pieces); the wrapper functions' own frames (ours and wrapt's) are not
+  timed and fall under "everything else", though they are ours;
 - the garbage collector: every collection, on the thread that runs it, taken
   out of the piece it interrupted.
 
@@ -142,7 +142,8 @@ def timed(clock: PartClock, label: str, function: Callable[..., Any]) -> Callabl
 
 
 @contextmanager
-def patched(owner: Any, method: str, replacement: Any) -> Iterator[None]:
+def patched(owner: Any, method: str, replacement: Callable[[Any], Any]) -> Iterator[None]:
+    """``owner.method`` replaced by ``replacement(original)`` inside the block, the original put back after."""
     original = owner.__dict__[method]
     setattr(owner, method, replacement(original))
     try:
@@ -195,6 +196,7 @@ class CollectionClock:
 
     @contextmanager
     def counting(self) -> Iterator[None]:
+        """Count collections inside the block only: the measured window, not the building of the workflows."""
         gc.callbacks.append(self)
         try:
             yield
