@@ -164,9 +164,18 @@ def parts_timed(clock: PartClock) -> Iterator[None]:
             owner_name, method = attribute.split(".")
             owner = getattr(importlib.import_module(module_name), owner_name)
             undo.enter_context(patched(owner, method, lambda original, label=label: timed(clock, label, original)))
-        gc.callbacks.append(clock.on_collection)
-        undo.callback(gc.callbacks.remove, clock.on_collection)
+        undo.enter_context(collections_counted(clock))
         yield
+
+
+@contextmanager
+def collections_counted(clock: PartClock) -> Iterator[None]:
+    """The collector's CPU counted on ``clock`` (its own piece) inside the block only."""
+    gc.callbacks.append(clock.on_collection)
+    try:
+        yield
+    finally:
+        gc.callbacks.remove(clock.on_collection)
 
 
 @contextmanager
@@ -180,40 +189,18 @@ def traced() -> Iterator[None]:
         yield
 
 
-class CollectionClock:
-    """Thread CPU spent in the garbage collector, on the thread that runs each collection."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self._began = threading.local()
-
-    def __call__(self, phase: str, _info: dict[str, Any]) -> None:
-        if phase == "start":
-            self._began.at = time.thread_time()
-        elif hasattr(self._began, "at"):
-            self.seconds += time.thread_time() - self._began.at
-            del self._began.at
-
-    @contextmanager
-    def counting(self) -> Iterator[None]:
-        """Count collections inside the block only: the measured window, not the building of the workflows."""
-        gc.callbacks.append(self)
-        try:
-            yield
-        finally:
-            gc.callbacks.remove(self)
-
-
 def node_run_cpu(tasks: int, runs_each: int) -> tuple[float, float, float]:
     """(workflow runs per second, process CPU µs per node run, collector CPU µs per node run).
 
     A full collection first, so that every case starts at the same point of the collector's cycle.
     """
     gc.collect()
-    collections = CollectionClock()
-    throughput, cpu = asyncio_workflow_runs(tasks, runs_each, IO_SECONDS, NODES, window=collections.counting)
+    clock = PartClock()
+    throughput, cpu = asyncio_workflow_runs(
+        tasks, runs_each, IO_SECONDS, NODES, window=lambda: collections_counted(clock)
+    )
     node_runs = tasks * runs_each * NODES
-    return throughput, cpu * 1e6 / node_runs, collections.seconds * 1e6 / node_runs
+    return throughput, cpu * 1e6 / node_runs, clock.read().get(GC, 0.0) * 1e6 / node_runs
 
 
 def parts_per_node_run(tasks: int, runs_each: int, io_seconds: float) -> dict[str, float]:
@@ -223,7 +210,8 @@ def parts_per_node_run(tasks: int, runs_each: int, io_seconds: float) -> dict[st
     with traced():
         _, cpu = asyncio_workflow_runs(tasks, runs_each, io_seconds, NODES, window=lambda: parts_timed(clock))
     node_runs = tasks * runs_each * NODES
-    parts = {label: clock.read().get(label, 0.0) * 1e6 / node_runs for label in LABELS}
+    seconds = clock.read()
+    parts = {label: seconds.get(label, 0.0) * 1e6 / node_runs for label in LABELS}
     parts[EVERYTHING_ELSE] = cpu * 1e6 / node_runs - sum(parts.values())
     parts[TIMED_TOTAL] = cpu * 1e6 / node_runs
     return parts
@@ -248,6 +236,13 @@ def span_after_a_wait(wait_seconds: float, spans: int) -> float:
     finally:
         provider.shutdown()
     return statistics.median(costs)
+
+
+CASES: dict[str, Callable[[], AbstractContextManager[Any]]] = {
+    "untraced": nullcontext,
+    "speed-ups alone": speedups_alone,
+    "otel-dynamiq, spans dropped": traced,
+}
 
 
 def budget_lines(
@@ -280,13 +275,6 @@ def budget_lines(
             )
         lines.append(line + f" (medians of {len(rounds)} rounds' own figures)")
     return lines
-
-
-CASES: dict[str, Callable[[], AbstractContextManager[Any]]] = {
-    "untraced": nullcontext,
-    "speed-ups alone": speedups_alone,
-    "otel-dynamiq, spans dropped": traced,
-}
 
 
 def main() -> None:
