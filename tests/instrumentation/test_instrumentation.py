@@ -17,6 +17,7 @@ import httpx
 import pytest
 from dynamiq.flows import Flow
 from dynamiq.runnables import RunnableStatus
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.instrumentation.dynamiq import DynamiqInstrumentor, _wrappers
 from opentelemetry.instrumentation.dynamiq._recorder import RunRecorder
@@ -351,8 +352,10 @@ def test_spans_made_inside_a_node_in_the_thread_pool_are_its_children(
 def test_no_context_is_left_behind(instrumentor: DynamiqInstrumentor, sink: SpanSink, build: Any) -> None:
     outer = sink.provider.get_tracer("app").start_span("request")
     with trace.use_span(outer, end_on_exit=True):
+        before = otel_context.get_current()
         build().run_sync(input_data={})
         assert trace.get_current_span() is outer
+        assert otel_context.get_current() is before  # the run's span and its pending record are both gone
     assert trace.get_current_span() is trace.INVALID_SPAN
     assert instrumentor.open_runs == 0
 
