@@ -186,12 +186,14 @@ def asyncio_workflow_runs(
     io_seconds: float,
     nodes: int = 5,
     window: Callable[[], AbstractContextManager[Any]] = nullcontext,
+    config: Callable[[], Any] | None = None,
 ) -> tuple[float, float]:
     """``tasks`` asyncio tasks each running its own chain workflow ``runs_each`` times (``Flow.run_async``):
     (workflow runs per second, CPU seconds of the whole process).
 
     ``window`` is entered around exactly the measured part (not the building of the workflows), for a caller
-    that counts something else over the same span of time.
+    that counts something else over the same span of time. ``config``, if given, makes each workflow run's
+    ``RunnableConfig`` (Dynamiq's own tracing handler goes there, one per run as its users pass it).
     """
     import asyncio
 
@@ -199,7 +201,7 @@ def asyncio_workflow_runs(
 
     async def work(workflow: Any) -> None:
         for _ in range(runs_each):
-            await workflow.run_async(input_data={"q": 1})
+            await workflow.run_async(input_data={"q": 1}, config=config() if config is not None else None)
 
     async def all_of_them() -> float:
         began = time.perf_counter()

@@ -15,6 +15,13 @@ process, rounds of 1,000 workflow runs:
   the flow loops, one-walk formatting of plain values) and no span;
 - bare spans + speed-ups: the floor of a tracer that speeds Dynamiq up as
   otel-dynamiq does, the fair floor for the cases below;
+- Dynamiq's runs, sent nowhere: Dynamiq's own tracing handler in each
+  workflow run's config, one per run as its users pass it, with no client:
+  it builds every native run and posts nothing, so this is native tracing
+  with a collector that costs nothing;
+- bare spans + speed-ups + Dynamiq's runs: the floor of a tracer that speeds
+  Dynamiq up, makes its spans and builds runs equal to the native ones with
+  Dynamiq's own code (what otel-dynamiq records runs with);
 - instrumentor, dropped: otel-dynamiq's instrumentor (speed-ups on), its
   spans batched and dropped as the bare ones are: recording without exporting;
 - otel-dynamiq: the instrumentor and the exporter, into a loopback sink;
@@ -36,6 +43,8 @@ from _support import DiscardingExporter, asyncio_workflow_runs, machine, otel_tr
 NODES = 5
 WORKFLOW_RUNS = 1000
 """Per case and round, shared among the tasks."""
+NATIVE = "Dynamiq's runs, sent nowhere"
+NATIVE_FLOOR = "bare spans + speed-ups + Dynamiq's runs"
 
 
 @contextmanager
@@ -92,9 +101,17 @@ def bare_spans_and_speedups() -> Iterator[None]:
         yield
 
 
-def drive(tasks: int, io_seconds: float, workflow_runs: int) -> float:
+def native_runs_config() -> Any:
+    """One workflow run's config with Dynamiq's own tracing handler and no client: runs built, none sent."""
+    from dynamiq.callbacks import TracingCallbackHandler
+    from dynamiq.runnables import RunnableConfig
+
+    return RunnableConfig(callbacks=[TracingCallbackHandler()])
+
+
+def drive(tasks: int, io_seconds: float, workflow_runs: int, config: Callable[[], Any] | None = None) -> float:
     """Workflow runs per second of ``tasks`` tasks running their workflows ``workflow_runs`` times in all."""
-    return asyncio_workflow_runs(tasks, max(1, workflow_runs // tasks), io_seconds, NODES)[0]
+    return asyncio_workflow_runs(tasks, max(1, workflow_runs // tasks), io_seconds, NODES, config=config)[0]
 
 
 def main() -> None:
@@ -108,27 +125,31 @@ def main() -> None:
     rounds, workflow_runs = (1, 8) if args.tiny else (args.rounds, WORKFLOW_RUNS)
     rows = []
     with sink_server(0.0) as url:
-        cases: dict[str, Callable[[], AbstractContextManager[Any]]] = {
-            "untraced": nullcontext,
-            "bare spans": bare_spans,
-            "speed-ups alone": speedups_alone,
-            "bare spans + speed-ups": bare_spans_and_speedups,
-            "instrumentor, dropped": lambda: otel_tracing(url, exporter=DiscardingExporter()),
-            "otel-dynamiq": lambda: otel_tracing(url),
-            "OTLP": lambda: otel_tracing(url, exporter=OTLPSpanExporter(endpoint=f"{url}/v1/traces")),
+        Case = tuple[Callable[[], AbstractContextManager[Any]], Callable[[], Any] | None]
+        cases: dict[str, Case] = {
+            "untraced": (nullcontext, None),
+            "bare spans": (bare_spans, None),
+            "speed-ups alone": (speedups_alone, None),
+            "bare spans + speed-ups": (bare_spans_and_speedups, None),
+            NATIVE: (nullcontext, native_runs_config),
+            NATIVE_FLOOR: (bare_spans_and_speedups, native_runs_config),
+            "instrumentor, dropped": (lambda: otel_tracing(url, exporter=DiscardingExporter()), None),
+            "otel-dynamiq": (lambda: otel_tracing(url), None),
+            "OTLP": (lambda: otel_tracing(url, exporter=OTLPSpanExporter(endpoint=f"{url}/v1/traces")), None),
         }
         drive(2, 0.0, 2)  # warm-up: Dynamiq imports its tools the first time it formats a value
         for tasks, io_seconds in scenarios:
             measured: dict[str, list[float]] = {name: [] for name in cases}
             for _ in range(rounds):
-                for name, tracing in cases.items():
+                for name, (tracing, config) in cases.items():
                     with tracing():
-                        measured[name].append(drive(tasks, io_seconds, workflow_runs))
+                        measured[name].append(drive(tasks, io_seconds, workflow_runs, config))
             untraced = statistics.median(measured["untraced"])
             row: list[Any] = [f"{io_seconds * 1000:.0f} ms", tasks, untraced]
             row += [statistics.median(measured[name]) / untraced for name in cases if name != "untraced"]
             floor = statistics.median(measured["bare spans + speed-ups"])
             row.append(statistics.median(measured["otel-dynamiq"]) / floor)
+            row.append(statistics.median(measured["instrumentor, dropped"]) / statistics.median(measured[NATIVE_FLOOR]))
             row.append(" ".join(f"{value / untraced:.2f}" for value in measured["otel-dynamiq"]))
             rows.append(row)
     print(
@@ -145,10 +166,13 @@ def main() -> None:
                 "bare spans",
                 "speed-ups alone",
                 "bare spans + speed-ups",
+                NATIVE,
+                NATIVE_FLOOR,
                 "instrumentor, dropped",
                 "otel-dynamiq",
                 "OTLP",
                 "otel-dynamiq / bare spans + speed-ups",
+                f"instrumentor, dropped / {NATIVE_FLOOR}",
                 "otel-dynamiq, each round",
             ],
             rows,
