@@ -34,7 +34,7 @@ BENCHMARKS = {
     "asyncio_survivors": "added per node run",
     "asyncio_cpu": "of untraced at 5 ms",
     "asyncio_parts": "without the pieces otel-dynamiq owns",
-    "asyncio_floor": "otel-dynamiq / bare spans + speed-ups",
+    "asyncio_floor": "instrumentor, dropped / bare spans + speed-ups + Dynamiq's runs",
 }
 
 
