@@ -344,6 +344,34 @@ def test_spans_made_inside_a_node_in_the_thread_pool_are_its_children(
         assert len(inner) == 2 and all(span.parent is not None and span.parent.span_id in nodes for span in inner)
 
 
+def test_a_callback_that_attaches_its_own_context_does_not_split_a_run(
+    instrumentor: DynamiqInstrumentor, sink: SpanSink
+) -> None:
+    """An application's handler runs before ours and may make any context current, here one it captured
+    before the run: the node's span must still carry its run, once (the record its first event claims is
+    found beside the OpenTelemetry context, not inside it)."""
+    from dynamiq.callbacks import BaseCallbackHandler
+    from dynamiq.runnables import RunnableConfig
+
+    class OwnContext(BaseCallbackHandler):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.captured = otel_context.get_current()
+            self.tokens: dict[Any, Any] = {}
+
+        def on_node_start(self, serialized: Any, input_data: Any, **kwargs: Any) -> None:
+            self.tokens[kwargs["run_id"]] = otel_context.attach(self.captured)
+
+        def on_node_end(self, serialized: Any, output_data: Any, **kwargs: Any) -> None:
+            otel_context.detach(self.tokens.pop(kwargs["run_id"]))
+
+    result = ds.sequential_flow().run_sync(input_data={}, config=RunnableConfig(callbacks=[OwnContext()]))
+    assert result.status == RunnableStatus.SUCCESS
+    for name in ("A", "B", "C"):
+        (span,) = [span for span in sink.spans() if span.name == name]
+        assert (span.attributes or {}).get("dynamiq.run.status") == "succeeded"
+    assert instrumentor.open_runs == 0
+
+
 @pytest.mark.parametrize(
     "build",
     [ds.sequential_flow, ds.failure_after_retries_and_skip, ds.canceled_run],
@@ -355,7 +383,7 @@ def test_no_context_is_left_behind(instrumentor: DynamiqInstrumentor, sink: Span
         before = otel_context.get_current()
         build().run_sync(input_data={})
         assert trace.get_current_span() is outer
-        assert otel_context.get_current() is before  # the run's span and its pending record are both gone
+        assert otel_context.get_current() is before  # the very context the caller had, nothing of the run's in it
     assert trace.get_current_span() is trace.INVALID_SPAN
     assert instrumentor.open_runs == 0
 

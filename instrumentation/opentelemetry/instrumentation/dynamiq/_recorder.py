@@ -17,13 +17,13 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from dynamiq.callbacks.tracing import Run
 from dynamiq.utils import format_value
-from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.dynamiq._attributes import RunnableFacts
 from opentelemetry.instrumentation.dynamiq._callbacks import Event
 from opentelemetry.instrumentation.dynamiq._run_builder import make_run_builder
@@ -35,14 +35,9 @@ MAX_OPEN_RUNS = 10_000
 """Runs in progress at once before the oldest is forgotten (and counted): memory stays bounded."""
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(eq=False)
 class RunRecord:
-    """One workflow, flow or node run in progress: its span and, once ended, Dynamiq's run.
-
-    Slotted: a record lives through its run's wait, long enough for the collector to promote it, and on
-    Python 3.10 a plain one is two objects to walk (the instance and its ``__dict__``); 3.11 and later
-    keep a plain instance's attributes inline, so there it changes only the record's size.
-    """
+    """One workflow, flow or node run in progress: its span and, once ended, Dynamiq's run."""
 
     span: Span | None
     """None for a run no wrapper saw (a node class that bypasses the wrapped methods)."""
@@ -56,15 +51,8 @@ class RunRecord:
     """The runnable's tracing form, made once at its first event (native handlers remake it at each)."""
 
 
-PENDING_RECORD_KEY = otel_context.create_key("otel_dynamiq_pending_record")
-"""Where the OpenTelemetry context holds the record of the run whose wrapper is executing, until its first
-event claims it. Carried in the same context as the run's span, so a wrapper attaches one context (one token)
-rather than setting a second context variable beside it."""
-
-
-def pending_record() -> RunRecord | None:
-    record = otel_context.get_value(PENDING_RECORD_KEY)
-    return record if isinstance(record, RunRecord) else None
+pending_record: ContextVar[RunRecord | None] = ContextVar("otel_dynamiq_pending_record", default=None)
+"""The record of the run whose wrapper is executing in this context, until its first event claims it."""
 
 
 def _unformattable(value: Any) -> str:
@@ -161,7 +149,7 @@ class RunRecorder:
         self._builder.runs.pop(run_id, None)
 
     def _claim(self, run_id: UUID, runnable: Any, parent_run_id: Any) -> RunRecord | None:
-        pending = pending_record()
+        pending = pending_record.get()
         with self._lock:
             if pending is not None and pending.run_id is None and pending.owner is runnable:
                 record = pending
@@ -182,7 +170,7 @@ class RunRecorder:
 
     def observe(self, event: Event, runnable: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """One dispatched event; the dispatcher itself has already run for the application."""
-        if not self._records and pending_record() is None:
+        if not self._records and pending_record.get() is None:
             return  # nothing traced in this context: the common case for untraced work costs one lookup
         run_id = kwargs.get("run_id")
         if run_id is None:

@@ -31,7 +31,7 @@ from opentelemetry.instrumentation.dynamiq._attributes import (
     start_attributes,
 )
 from opentelemetry.instrumentation.dynamiq._callbacks import Event
-from opentelemetry.instrumentation.dynamiq._recorder import PENDING_RECORD_KEY, RunRecord, RunRecorder
+from opentelemetry.instrumentation.dynamiq._recorder import RunRecord, RunRecorder, pending_record
 from opentelemetry.instrumentation.dynamiq._settings import CaptureSettings
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Status, StatusCode, Tracer
@@ -40,6 +40,8 @@ from otel_dynamiq.log_lines import one_line
 
 _logger = logging.getLogger(__name__)
 
+_Tokens = tuple[Token[RunRecord | None], Token[otel_context.Context]]
+"""What a wrapper restores when its run ends: the pending record and the current context."""
 
 _RUN_FIELDS = tuple(field.name for field in dataclasses.fields(Run))
 """Read in place rather than through ``Run.to_dict()``, whose deep copy cost more than the rest of a span."""
@@ -76,14 +78,14 @@ class RunTracer:
             record = self._prepare(describe, instance, kwargs)
             if record is None:
                 return wrapped(*args, **kwargs)
-            token = self._enter(record)
+            tokens = self._enter(record)
             try:
                 return wrapped(*args, **kwargs)
             except BaseException as exc:  # the user's exception: record it, then re-raise it unchanged
                 self._record_exception(record, exc)
                 raise
             finally:
-                self._leave(record, token)
+                self._leave(record, tokens)
 
         return wrapper
 
@@ -96,14 +98,14 @@ class RunTracer:
             record = self._prepare(describe, instance, kwargs)
             if record is None:
                 return await wrapped(*args, **kwargs)
-            token = self._enter(record)
+            tokens = self._enter(record)
             try:
                 return await wrapped(*args, **kwargs)
             except BaseException as exc:
                 self._record_exception(record, exc)
                 raise
             finally:
-                self._leave(record, token)
+                self._leave(record, tokens)
 
         return wrapper
 
@@ -141,22 +143,22 @@ class RunTracer:
             self._log_once("start", "otel-dynamiq could not start a span; the run goes on untraced")
             return None
 
-    def _enter(self, record: RunRecord) -> Token[otel_context.Context]:
-        """Make the run's span current, and its record the one its first event claims: one context, one token.
+    def _enter(self, record: RunRecord) -> _Tokens:
+        """Make the run's span current, and its record the one its first event claims.
 
         Plain attach and detach around the call, in the wrapper's own frame: a generator-based context
         manager per run cost more than the rest of starting the span.
         """
         span = record.span
         assert span is not None  # a wrapper's record always has its span
-        # An unsampled run still propagates its context, but its events build no run (nor its parent's).
-        context = trace.set_span_in_context(span)
-        return otel_context.attach(
-            otel_context.set_value(PENDING_RECORD_KEY, record if span.is_recording() else None, context)
-        )
+        # An unsampled run still propagates its context, but its events build no run.
+        pending_token = pending_record.set(record if span.is_recording() else None)
+        return pending_token, otel_context.attach(trace.set_span_in_context(span))
 
-    def _leave(self, record: RunRecord, token: Token[otel_context.Context]) -> None:
-        otel_context.detach(token)
+    def _leave(self, record: RunRecord, tokens: _Tokens) -> None:
+        pending_token, context_token = tokens
+        otel_context.detach(context_token)
+        pending_record.reset(pending_token)
         self._end(record)
 
     def _record_exception(self, record: RunRecord, exc: BaseException) -> None:
