@@ -17,8 +17,8 @@ process, rounds of 1,000 workflow runs:
   otel-dynamiq does, the fair floor for the cases below;
 - Dynamiq's runs, sent nowhere: Dynamiq's own tracing handler in each
   workflow run's config, one per run as its users pass it, with no client:
-  it builds every native run and posts nothing, so this is native tracing
-  with a collector that costs nothing;
+  it builds every native run and posts nothing (native tracing would also
+  copy and encode each run in the process before posting it);
 - bare spans + speed-ups + Dynamiq's runs: the floor of a tracer that speeds
   Dynamiq up, makes its spans and builds runs equal to the native ones with
   Dynamiq's own code (what otel-dynamiq records runs with);
